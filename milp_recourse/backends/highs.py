@@ -1,0 +1,147 @@
+"""HiGHS via highspy: MILP and continuous convex QP, model loaded in bulk as a CSC matrix."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import BackendError
+from ..ir import MIPModel
+from .base import Capabilities, MIPSolution, SolverParams, Termination
+
+
+@functools.cache
+def _silence_banner() -> bool:
+    """HiGHS prints a licence banner on stdout at the first construction; swallow it once per process."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return True
+
+
+def new_highs():
+    """A fresh, silent highspy.Highs instance."""
+    import highspy
+
+    _silence_banner()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+class HighsBackend:
+    name = "highs"
+    extra = "core"
+    capabilities = Capabilities(mip=True, quadratic_lp=True, quadratic_mip=False, warm_start=True)
+
+    def is_available(self) -> bool:
+        return importlib.util.find_spec("highspy") is not None
+
+    def solve(self, model: MIPModel, params: SolverParams) -> MIPSolution:
+        import highspy
+
+        if model.q_diag is not None and np.any(model.q_diag) and model.integrality.any():
+            raise BackendError("HiGHS cannot solve a mixed-integer quadratic program; use the outer-approximation "
+                               "driver (milp_recourse.solve does this for p = 2 costs).")
+        t0 = time.perf_counter()
+        h = new_highs()
+        h.setOptionValue("output_flag", bool(params.verbose))
+        h.setOptionValue("time_limit", float(params.time_limit))
+        h.setOptionValue("mip_rel_gap", float(params.mip_gap))
+        h.setOptionValue("mip_abs_gap", 1e-9)
+        h.setOptionValue("threads", int(params.threads))
+        h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
+        h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
+        if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
+            h.setOptionValue("objective_bound", float(params.objective_cutoff))
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        n, m = model.n_cols, model.n_rows
+        lp.num_col_ = n
+        lp.num_row_ = m
+        lp.col_cost_ = np.asarray(model.c, float)
+        lp.col_lower_ = np.where(np.isfinite(model.col_lb), model.col_lb, -inf)
+        lp.col_upper_ = np.where(np.isfinite(model.col_ub), model.col_ub, inf)
+        lp.row_lower_ = np.where(np.isfinite(model.row_lo), model.row_lo, -inf)
+        lp.row_upper_ = np.where(np.isfinite(model.row_hi), model.row_hi, inf)
+        lp.offset_ = float(model.offset)
+        csc = sp.csc_matrix(model.A)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        lp.a_matrix_.num_col_ = n
+        lp.a_matrix_.num_row_ = m
+        if model.integrality.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                               for b in model.integrality]
+        status = h.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise BackendError("HiGHS rejected the model (passModel returned an error).")
+        if model.q_diag is not None and np.any(model.q_diag):
+            nz = np.flatnonzero(model.q_diag)
+            hess = highspy.HighsHessian()
+            hess.dim_ = n
+            hess.format_ = highspy.HessianFormat.kTriangular
+            start = np.zeros(n + 1, dtype=np.int32)
+            start[nz + 1] = 1
+            hess.start_ = np.cumsum(start).astype(np.int32)
+            hess.index_ = nz.astype(np.int32)
+            hess.value_ = model.q_diag[nz].astype(float)
+            h.passHessian(hess)
+        if params.start is not None and model.integrality.any():
+            sol = highspy.HighsSolution()
+            sol.col_value = np.asarray(params.start, float)
+            sol.value_valid = True
+            h.setSolution(sol)
+        h.run()
+        return self._result(h, model, time.perf_counter() - t0)
+
+    def _result(self, h, model: MIPModel, seconds: float) -> MIPSolution:
+        import highspy
+
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        x = np.asarray(h.getSolution().col_value, float) if has_x else None
+        obj = float(info.objective_function_value) if has_x else float("inf")
+        is_mip = bool(model.integrality.any())
+        bound = float(info.mip_dual_bound) if is_mip else obj
+        S = highspy.HighsModelStatus
+        msg = h.modelStatusToString(ms)
+        if ms == S.kOptimal:
+            term = Termination.OPTIMAL
+            if not is_mip:
+                bound = obj
+        elif ms == S.kInfeasible:
+            term, x, obj = Termination.INFEASIBLE, None, float("inf")
+            bound = float("inf")
+        elif ms in (S.kUnbounded,):
+            term = Termination.UNBOUNDED
+        elif ms == S.kUnboundedOrInfeasible:
+            term, x = Termination.INFEASIBLE if not has_x else Termination.UNBOUNDED, None if not has_x else x
+        elif ms == S.kObjectiveBound:
+            # the search finished: nothing better than the cutoff exists
+            term, x = (Termination.OPTIMAL, x) if has_x else (Termination.INFEASIBLE, None)
+        elif ms in (S.kTimeLimit, S.kIterationLimit, S.kSolutionLimit, S.kInterrupt, S.kMemoryLimit,
+                    S.kObjectiveTarget):
+            term = Termination.FEASIBLE if has_x else Termination.NO_SOLUTION
+        else:
+            term = Termination.ERROR
+        if not np.isfinite(bound) and term is Termination.OPTIMAL:
+            bound = obj
+        return MIPSolution(term, x, obj, bound, seconds, self.name, msg, int(getattr(info, "mip_node_count", 0)))

@@ -1,0 +1,204 @@
+"""Build the MILP for one person: counterfactual columns, interventions, SCM rows, classifier, cost.
+
+The only module that knows SCM + classifier + problem together. Structure per person:
+for each actionable k an indicator a_k and a shift d_k = theta_k - x_k (0 unless a_k = 1);
+a counterfactual column x'_j for every variable that can change; x'_k = x_k + d_k when intervened,
+x'_j = f_j(pa'_j) + u_j otherwise (big-M from propagated bounds). Everything that cannot change
+for this person is a constant, so immutables never cost binaries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from .encode.classifier_registry import encode_classifier
+from .encode.scm import Linearizer
+from .errors import InputError
+from .ir import INF, Affine, IRBuilder, MIPModel
+from .classifiers import score_threshold
+from .problem import FeatureRule
+from .recourse_problem import RecourseProblem
+from .scm import expr as ex
+
+GROUP_TARGET = "target:threshold"
+
+
+@dataclass(frozen=True)
+class CompiledInstance:
+    """The MILP of one person plus the column maps needed to decode and re-parameterise it."""
+
+    model: MIPModel
+    a_cols: Mapping[str, int]
+    d_cols: Mapping[str, int]
+    t_cols: Mapping[str, int]                 # cost epigraph columns (p = 2: tangent cuts, p = 1: |d|)
+    grid_cols: Mapping[str, tuple[tuple[int, float], ...]]
+    xp_cols: Mapping[str, int]                # counterfactual columns of variables that can change
+    cost_coef: Mapping[str, float]            # scale * w_k / divisor_k
+    d_bounds: Mapping[str, tuple[float, float]]
+    score: Affine
+    score_kind: str
+    score_min: float                          # threshold + margin in score space
+    approx_error: float                       # max PWL interpolation error in the SCM (0 = exact)
+    quadratic: bool                           # p = 2 on some continuous feature (needs outer approximation)
+    blocked: tuple[str, ...] = field(default=())
+
+
+def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None) -> tuple[float, float]:
+    lo, hi = rule.lower - xk, rule.upper - xk
+    if radius is not None:
+        lo, hi = max(lo, -radius), min(hi, radius)
+    return lo, hi
+
+
+def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float | None) -> float | None:
+    """No action cheaper than upper_bound can move this feature further than this (None: unbounded)."""
+    if upper_bound is None or not math.isfinite(upper_bound):
+        return None
+    coef = problem.cost.scale * rule.weight / rule.divisor
+    if coef <= 0:
+        return None
+    budget = max(upper_bound - problem.cost.l0, 0.0) * (1 + 1e-9) + 1e-12
+    return (budget / coef) ** (1.0 / problem.cost.p)
+
+
+def compile_problem(problem: RecourseProblem, upper_bound: float | None = None,
+                    initial_cuts: int = 9) -> CompiledInstance:
+    """Compile `problem` to a MILP; `upper_bound` (cost of a known valid action) shrinks the box."""
+    scm, opts, cost = problem.scm, problem.options, problem.cost
+    x = dict(zip(scm.names, map(float, problem.x)))
+    U = scm.abduct(problem.x.reshape(1, -1))[0]
+    noise = {scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, U)}
+    rules = {r.name: r for r in problem.rules}
+    usable = [r for r in problem.rules if not r.blocked and not (problem.actionability.max_changes == 0)]
+    act_names = [r.name for r in usable]
+    changing = set(act_names) | set(scm.descendants(act_names))
+    b = IRBuilder()
+    env: dict[str, Affine] = {}
+    a_cols, d_cols, t_cols, xp_cols, cost_coef, d_bounds = {}, {}, {}, {}, {}, {}
+    grid_cols: dict[str, tuple[tuple[int, float], ...]] = {}
+    lin_error = 0.0
+
+    for name in scm.names:
+        if name not in changing:
+            continue
+        group = f"scm:{name}"
+        const_env = {k: v for k, v in x.items() if k not in changing}
+        const_env.update(noise)
+        eq = ex.substitute(scm.equations[name], const_env)
+        structural_needed = bool(ex.names(eq))  # depends on a changing parent
+        if name in rules and name in act_names:
+            rule = rules[name]
+            radius = cost_radius(rule, problem, upper_bound)
+            dlo, dhi = _shift_bounds(rule, x[name], radius)
+            if dlo > dhi:  # the cost budget excludes every allowed value: never intervene
+                dlo = dhi = 0.0
+                grid = ()
+            else:
+                grid = rule.grid
+            a = b.add_binary(f"a[{name}]")
+            d = b.add_var(f"d[{name}]", min(dlo, 0.0), max(dhi, 0.0), integer=rule.integer and float(x[name]).is_integer())
+            A, D = Affine.column(a), Affine.column(d)
+            b.add_ge(D - A * dlo, 0.0, f"hard:bounds:{name}")
+            b.add_le(D - A * dhi, 0.0, f"hard:bounds:{name}")
+            if grid is not None:
+                cols = []
+                for v in grid:
+                    if dlo - 1e-12 <= v - x[name] <= dhi + 1e-12:
+                        cols.append((b.add_binary(f"g[{name}={v:g}]"), float(v)))
+                b.add_eq(Affine({c: 1.0 for c, _ in cols}) - A, 0.0, f"hard:grid:{name}")
+                b.add_eq(D - Affine({c: v - x[name] for c, v in cols}), 0.0, f"hard:grid:{name}")
+                grid_cols[name] = tuple(cols)
+            a_cols[name], d_cols[name], d_bounds[name] = a, d, (min(dlo, 0.0), max(dhi, 0.0))
+            cost_coef[name] = cost.scale * rule.weight / rule.divisor
+            if not structural_needed:
+                env[name] = D + x[name]
+                continue
+            lin = Linearizer(b, env, group, opts.pwl_breakpoints)
+            f = lin(eq)
+            lin_error = max(lin_error, lin.max_error)
+            flo, fhi = b.bounds_of(f)
+            lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
+            xp = b.add_var(f"x'[{name}]", lo, hi)
+            XP = Affine.column(xp)
+            m1 = max(hi - x[name] - min(dlo, 0.0), x[name] + max(dhi, 0.0) - lo, 0.0)
+            m2 = max(hi - flo, fhi - lo, 0.0)
+            # a = 1  ->  x' = x + d ;  a = 0  ->  x' = f(pa')
+            b.add_le(XP - D + A * m1, x[name] + m1, group)
+            b.add_ge(XP - D - A * m1, x[name] - m1, group)
+            b.add_le(XP - f - A * m2, 0.0, group)
+            b.add_ge(XP - f + A * m2, 0.0, group)
+            xp_cols[name] = xp
+            env[name] = XP
+        else:
+            lin = Linearizer(b, env, group, opts.pwl_breakpoints)
+            f = lin(eq)
+            lin_error = max(lin_error, lin.max_error)
+            lo, hi = b.bounds_of(f)
+            xp = b.add_var(f"x'[{name}]", lo, hi)
+            b.add_eq(Affine.column(xp) - f, 0.0, group)
+            xp_cols[name] = xp
+            env[name] = Affine.column(xp)
+
+    if problem.actionability.max_changes is not None and a_cols:
+        b.add_le(Affine({a: 1.0 for a in a_cols.values()}), float(problem.actionability.max_changes),
+                 "hard:max_changes")
+
+    inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
+    enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin)
+    smin = score_threshold(enc.kind, opts.threshold) + opts.margin
+    b.add_ge(enc.score, smin, GROUP_TARGET)
+
+    quadratic = _add_cost(b, problem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds, env, x, initial_cuts)
+    blocked = tuple(r.name for r in problem.rules if r.blocked)
+    return CompiledInstance(b.build(), a_cols, d_cols, t_cols, grid_cols, xp_cols, cost_coef, d_bounds,
+                            enc.score, enc.kind, smin, lin_error, quadratic, blocked)
+
+
+def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
+    """Tangent points for d^2 on [lo, hi]: 0 plus points spread towards both ends."""
+    pts = [0.0]
+    for end in (lo, hi):
+        if end != 0.0:
+            pts += list(end * (np.arange(1, n + 1) / n) ** 2)
+    return np.unique(np.asarray(pts))
+
+
+def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,
+              env, x, initial_cuts: int) -> bool:
+    """Objective: weighted |d|^p (grid: exact per value), L0, preferred-range penalties."""
+    p, l0 = problem.cost.p, problem.cost.l0
+    quadratic = False
+    for name, a in a_cols.items():
+        d, coef = d_cols[name], cost_coef[name]
+        if l0:
+            b.add_objective(Affine.column(a, l0))
+        if name in grid_cols:
+            b.add_objective(Affine({c: coef * abs(v - x[name]) ** p for c, v in grid_cols[name]}))
+        elif coef > 0:
+            dlo, dhi = d_bounds[name]
+            t = b.add_var(f"t[{name}]", 0.0, max(abs(dlo), abs(dhi)) ** p)
+            T, D = Affine.column(t), Affine.column(d)
+            if p == 1:
+                b.add_ge(T - D, 0.0, f"cost:{name}")
+                b.add_ge(T + D, 0.0, f"cost:{name}")
+            else:
+                quadratic = True
+                for q in tangent_points(dlo, dhi, initial_cuts):
+                    b.add_ge(T - D * (2 * q), -q * q, f"cost:{name}")
+            b.add_objective(T * coef)
+            t_cols[name] = t
+        rng = problem.preferences.preferred_ranges.get(name)
+        if rng is not None and problem.preferences.range_penalty > 0:
+            s = b.add_var(f"s[{name}]", 0.0, INF)
+            S, D, A = Affine.column(s), Affine.column(d), Affine.column(a)
+            b.add_ge(S + D - A * (rng[0] - x[name]), 0.0, f"pref:{name}")   # s >= lo - theta when a = 1
+            b.add_ge(S - D + A * (rng[1] - x[name]), 0.0, f"pref:{name}")   # s >= theta - hi when a = 1
+            b.add_objective(S * problem.preferences.range_penalty)
+    return quadratic
+
+
+__all__ = ["CompiledInstance", "compile_problem", "tangent_points", "cost_radius", "InputError"]

@@ -1,0 +1,1 @@
+"""Encoders: everything that turns a model (SCM, classifier, cost) into IR rows."""

@@ -1,0 +1,139 @@
+"""Classifier encoders looked up by type: one entry per family, each writing the score as IR rows.
+
+An encoder is ``fn(model, b, inputs, target_index, *, split_margin, group) -> Affine`` returning the
+score of the target class (``target_index`` into ``model.classes_``) in the space named by its kind.
+Families live in their own modules (linear, pipeline, mlp, ensembles); this module only routes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..errors import ClassifierError, InputError
+from ..ir import Affine, IRBuilder
+
+EncoderFn = Callable[..., Affine]
+KindSpec = str | Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class ScoreEncoding:
+    """The encoded score of the target class and its space ('logit' | 'probability' | 'decision')."""
+
+    score: Affine
+    kind: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fn: EncoderFn
+    kind: KindSpec
+
+
+_ENCODERS: dict[type, _Entry] = {}
+
+
+def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec) -> None:
+    """Register fn for cls (and its subclasses); kind is a score kind or a function of the model."""
+    if not isinstance(cls, type):
+        raise InputError(f"register_encoder expects a class. Got {cls!r}.")
+    if isinstance(kind, str) and kind not in ("logit", "probability", "decision"):
+        raise InputError(f"Unknown score kind {kind!r}; expected 'logit', 'probability' or 'decision'.")
+    _ENCODERS[cls] = _Entry(fn, kind)
+
+
+def find_encoder(cls: type) -> EncoderFn | None:
+    """The encoder registered for cls or its nearest base class (None when unsupported)."""
+    entry = _entry(cls)
+    return None if entry is None else entry.fn
+
+
+def _entry(cls: type) -> _Entry | None:
+    for base in cls.__mro__:
+        if base in _ENCODERS:
+            return _ENCODERS[base]
+    return None
+
+
+def supported_types() -> list[str]:
+    return sorted(c.__name__ for c in _ENCODERS)
+
+
+def _require(model: object) -> _Entry:
+    entry = _entry(type(model))
+    if entry is None:
+        raise ClassifierError(f"{type(model).__name__} is not supported. Supported classifiers: "
+                              f"{', '.join(supported_types())}.")
+    return entry
+
+
+def score_kind(model: object) -> str:
+    """The score space of model's encoding (and of classifiers.reference_score)."""
+    kind = _require(model).kind
+    return kind if isinstance(kind, str) else kind(model)
+
+
+def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
+                 split_margin: float, group: str) -> Affine:
+    """Dispatch to the family encoder without re-validating (used by composite encoders)."""
+    return _require(model).fn(model, b, tuple(inputs), target_index, split_margin=split_margin, group=group)
+
+
+def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | float], target_class: object = None,
+                      *, split_margin: float = 1e-6, group: str = "clf") -> ScoreEncoding:
+    """Write the target-class score of a validated classifier into b; inputs follow classifier_features order.
+
+    Constant inputs (Affine constants or numbers) are exploited: tree splits on them are decided and
+    stable ReLUs get no binary. ``split_margin`` (relative) keeps tree-split regions apart so solver
+    round-off cannot land on the wrong side (see ensembles.py).
+    """
+    from ..classifiers import n_features, target_index, validate_classifier
+
+    validate_classifier(model)
+    exprs: list[Affine] = []
+    for k, e in enumerate(inputs):
+        if isinstance(e, Affine):
+            exprs.append(e)
+        elif isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(float(e)):
+            exprs.append(Affine.constant(float(e)))
+        else:
+            raise InputError(f"Classifier input {k} is {e!r}; expected an Affine expression or a finite number.")
+    n = n_features(model)
+    if len(exprs) != n:
+        raise ClassifierError(f"{type(model).__name__} expects {n} input features; got {len(exprs)} input "
+                              "expressions.")
+    if not (isinstance(split_margin, (int, float)) and math.isfinite(split_margin) and split_margin >= 0):
+        raise InputError(f"The 'split_margin' must be a finite float >= 0. Got {split_margin!r}.")
+    idx = target_index(model, target_class)
+    score = encode_score(model, b, exprs, idx, split_margin=float(split_margin), group=group)
+    return ScoreEncoding(score, score_kind(model))
+
+
+def _register_builtin() -> None:
+    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ..classifiers import ReLUNetwork
+    from . import ensembles, linear, mlp, pipeline
+
+    register_encoder(LogisticRegression, linear.encode_linear, "logit")
+    register_encoder(LinearSVC, linear.encode_linear, "decision")
+    register_encoder(MLPClassifier, mlp.encode_mlp, "logit")
+    register_encoder(ReLUNetwork, mlp.encode_relu_network, "logit")
+    register_encoder(DecisionTreeClassifier, ensembles.encode_trees, "probability")
+    register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability")
+    register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability")
+    register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
+    register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind)
+
+
+_register_builtin()
+
+__all__ = ["ScoreEncoding", "register_encoder", "find_encoder", "supported_types", "score_kind", "encode_score",
+           "encode_classifier"]

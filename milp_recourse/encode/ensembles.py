@@ -1,0 +1,155 @@
+"""The MILP for a set of trees (Misic's split-ordering formulation); a single tree is an ensemble of one.
+
+Per feature f, the distinct split points still open over the inputs' bounds, sorted ascending, get binaries
+``y[f,j] = [x_f goes left at split j]`` with ``y[f,j] <= y[f,j+1]``, linked to the input by big-M rows
+from its interval. Per tree, continuous leaf weights ``z_l >= 0`` with ``sum z = 1``; for every open split
+s on (f, j): ``sum z(leaves left of s) <= y[f,j]`` and ``sum z(leaves right of s) <= 1 - y[f,j]``. With
+y binary this forces z onto the single reached leaf, so the score ``base + sum value_l z_l`` is exact.
+
+Split regions (float32 semantics, see trees.py): sklearn sends x left iff ``x <= L``, right iff ``x >= R``
+with ``R = nextafter(L, inf)``. The MILP uses ``x <= L - m_L`` for left and ``x >= R + m_R`` for right, with
+``m = split_margin * max(1, |L or R|)``: solvers accept rows violated by their feasibility tolerance
+(~1e-7), and a point a hair past L would be sent right by sklearn, so BOTH sides keep a margin larger than
+the tolerance. Points in the band (L - m_L, R + m_R) are excluded (cost <= ~1e-6 relative optimality).
+Splits whose side is decided by the inputs' bounds (in particular constant inputs, decided exactly by
+``x <= L``) get no binary and prune the unreachable subtree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..ir import Affine, IRBuilder
+from .trees import TreeArrays, TreeEnsemble, left_upper, to_tree_ensemble
+
+LEFT, RIGHT, OPEN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class _Split:
+    """An open split of one tree: the node, its (feature, L) key, and the reachable leaves on each side."""
+
+    node: int
+    key: tuple[int, float]
+    left_leaves: tuple[int, ...]
+    right_leaves: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _TreeShape:
+    leaves: tuple[int, ...]
+    splits: tuple[_Split, ...]
+
+
+def _reachable(tree: TreeArrays, decide: Any) -> _TreeShape:
+    """Reachable leaves and open splits of a tree, pruning subtrees cut off by decided splits."""
+    order: list[int] = []
+    side: dict[int, int] = {}
+    key: dict[int, tuple[int, float]] = {}
+    stack = [0]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        if tree.is_leaf(node):
+            continue
+        f, L = int(tree.feature[node]), left_upper(tree.threshold[node])
+        side[node], key[node] = decide(f, L), (f, L)
+        if side[node] in (LEFT, OPEN):
+            stack.append(int(tree.left[node]))
+        if side[node] in (RIGHT, OPEN):
+            stack.append(int(tree.right[node]))
+    under: dict[int, tuple[int, ...]] = {}
+    splits: list[_Split] = []
+    for node in reversed(order):  # children before parents
+        if tree.is_leaf(node):
+            under[node] = (node,)
+            continue
+        lft = under.get(int(tree.left[node]), ()) if side[node] != RIGHT else ()
+        rgt = under.get(int(tree.right[node]), ()) if side[node] != LEFT else ()
+        under[node] = lft + rgt
+        if side[node] == OPEN:
+            splits.append(_Split(node, key[node], lft, rgt))
+    return _TreeShape(under[0], tuple(splits))
+
+
+def _margin(v: float, split_margin: float) -> float:
+    return split_margin * max(1.0, abs(v))
+
+
+def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
+                    keys: set[tuple[int, float]], split_margin: float, group: str) -> dict[tuple[int, float], int]:
+    """One binary per open (feature, L), ordered per feature and linked to the input by big-M."""
+    ys: dict[tuple[int, float], int] = {}
+    for f in sorted({k[0] for k in keys}):
+        lo, hi = bounds[f]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise UnsupportedError(f"Tree input {f} has interval [{lo}, {hi}]; tree splits need finite bounds "
+                                   "on every input to derive big-M values.")
+        x, rows = inputs[f], f"{group}:split:f{f}"
+        previous: int | None = None
+        for j, L in enumerate(sorted(L for g, L in keys if g == f)):
+            y = b.add_binary(f"{group}.split[f{f},{j}]")
+            Y = Affine.column(y)
+            left_ub = L
+            R = float(np.nextafter(L, np.inf))
+            right_lb = R + _margin(R, split_margin)
+            b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
+            b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
+            if previous is not None:
+                b.add_le(Affine.column(previous) - Y, 0.0, rows)  # x <= t_j  implies  x <= t_{j+1}
+            ys[(f, L)], previous = y, y
+    return ys
+
+
+def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affine], *, split_margin: float,
+                         group: str) -> Affine:
+    """Exact score of a tree ensemble on affine inputs (columns in the model's feature order)."""
+    if len(inputs) != ens.n_features:
+        raise ValueError(f"tree ensemble expects {ens.n_features} inputs; got {len(inputs)}")
+    bounds: dict[int, tuple[float, float]] = {}
+
+    def decide(f: int, L: float) -> int:
+        if f not in bounds:
+            bounds[f] = b.bounds_of(inputs[f])
+        lo, hi = bounds[f]
+        if hi <= L:
+            return LEFT
+        if lo > L:
+            return RIGHT
+        return OPEN
+
+    shapes = [_reachable(tree, decide) for tree in ens.trees]
+    keys = {s.key for shape in shapes for s in shape.splits}
+    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group)
+    terms: dict[int, float] = {}
+    const = float(ens.base)
+    for t, (tree, shape) in enumerate(zip(ens.trees, shapes)):
+        if len(shape.leaves) == 1:
+            const += float(tree.value[shape.leaves[0]])
+            continue
+        rows = f"{group}:tree{t}"
+        z = {leaf: b.add_var(f"{group}.tree{t}.leaf{leaf}", 0.0, 1.0) for leaf in shape.leaves}
+        b.add_eq(Affine({j: 1.0 for j in z.values()}), 1.0, rows)
+        for s in shape.splits:
+            y = ys[s.key]
+            b.add_le(Affine({z[leaf]: 1.0 for leaf in s.left_leaves}) - Affine.column(y), 0.0, rows)
+            b.add_le(Affine({z[leaf]: 1.0 for leaf in s.right_leaves}) + Affine.column(y), 1.0, rows)
+        for leaf, j in z.items():
+            v = float(tree.value[leaf])
+            if v != 0.0:
+                terms[j] = terms.get(j, 0.0) + v
+    return Affine(terms, const)
+
+
+def encode_trees(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *, split_margin: float,
+                 group: str) -> Affine:
+    """Registry entry for DecisionTree / RandomForest / ExtraTrees / GradientBoosting classifiers."""
+    ens = to_tree_ensemble(model, target_index)
+    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group)
+
+
+__all__ = ["encode_tree_ensemble", "encode_trees"]

@@ -1,0 +1,46 @@
+"""Human-readable rendering of results (rich tables)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from .result import RecourseResult, Status
+
+_STYLE = {Status.OPTIMAL: "bold green", Status.FEASIBLE: "yellow", Status.NO_RECOURSE: "bold red",
+          Status.UNKNOWN: "magenta", Status.ALREADY_FAVOURABLE: "cyan", Status.VERIFICATION_FAILED: "bold red",
+          Status.ERROR: "bold red"}
+
+
+def _fmt(v: float | None, digits: int = 6) -> str:
+    return "-" if v is None else f"{v:.{digits}g}"
+
+
+def print_result(res: RecourseResult, file: TextIO | None = None) -> None:
+    """Status line, proof quantities and a per-feature table of factual / action / counterfactual."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(file=file, width=100)
+    con.print(f"[{_STYLE[res.status]}]{res.status.value}[/]  {res.message}")
+    con.print(f"cost {_fmt(res.cost)}   bound {_fmt(res.objective_bound)}   gap {_fmt(res.gap, 3)}   "
+              f"verified {'yes' if res.verified else 'no'}   solve {res.solve_seconds:.3f}s   "
+              f"total {res.total_seconds:.3f}s   backend {res.backend}")
+    if res.score is not None:
+        con.print(f"counterfactual score ({res.score_kind}) {_fmt(res.score)} vs threshold {_fmt(res.score_threshold)}")
+    if res.approximation_error:
+        con.print(f"piecewise-linear SCM approximation, max error {res.approximation_error:.3g}")
+    if res.certificate:
+        con.print(f"certificate: {res.certificate}")
+    if not res.counterfactual:
+        return
+    t = Table(show_header=True, header_style="bold")
+    for col in ("feature", "factual", "action", "counterfactual", "cost"):
+        t.add_column(col, justify="left" if col == "feature" else "right")
+    for name, fx in res.factual.items():
+        act = res.action.get(name)
+        cf = res.counterfactual.get(name, fx)
+        changed = abs(cf - fx) > 1e-9
+        t.add_row(name, _fmt(fx), "-" if act is None else f"do({_fmt(act)})", _fmt(cf) + (" *" if changed else ""),
+                  _fmt(res.cost_breakdown.get(name)) if name in res.cost_breakdown else "")
+    con.print(t)
+    con.print("do(...) = intervention; * = value changed (by intervention or causal effect)")

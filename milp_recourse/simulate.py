@@ -1,0 +1,33 @@
+"""Vectorised counterfactuals for many candidate actions of one person (numpy SCM semantics).
+
+Each row of `mask`/`theta` is one action: mask[i, k] says whether actionable feature k is
+intervened on, theta[i, k] its new value. Used by the heuristic upper bound and by baselines.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .scm import expr as ex
+
+
+def counterfactuals(scm, x: np.ndarray, features: Sequence[str], mask: np.ndarray, theta: np.ndarray,
+                    noise: np.ndarray | None = None) -> np.ndarray:
+    """(n, d) counterfactuals of x under n hard interventions (abduction, action, prediction)."""
+    mask = np.asarray(mask, bool)
+    theta = np.asarray(theta, float)
+    n = mask.shape[0]
+    U = scm.abduct(np.asarray(x, float).reshape(1, -1))[0] if noise is None else noise
+    env: dict[str, np.ndarray] = {scm.variable(v).noise_name: np.full(n, u) for v, u in zip(scm.names, U)}
+    col = {f: i for i, f in enumerate(features)}
+    out = np.empty((n, len(scm.names)))
+    for j, name in enumerate(scm.names):
+        val = np.broadcast_to(np.asarray(ex.evaluate(scm.equations[name], env), float), (n,)).copy()
+        if name in col:
+            k = col[name]
+            val = np.where(mask[:, k], theta[:, k], val)
+        env[name] = val
+        out[:, j] = val
+    return out

@@ -1,0 +1,225 @@
+"""solve(problem): heuristic bound -> compile -> MILP (outer approximation for p = 2) -> decode -> verify.
+
+For p = 2 the cost is separable and convex per feature: the MILP carries tangent cuts of
+d_k^2 (a valid lower bound), each MILP solution's binary pattern is polished by a convex QP
+(an exact upper bound), and cuts are added at the QP optimum until the proven gap closes.
+A tangent at a QP optimum makes that pattern's lower bound exact, so few rounds are needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .backends import SolverParams, Termination, get_backend
+from .compile import CompiledInstance, compile_problem
+from .heuristic import Incumbent, random_search
+from .ir import MIPModel
+from .recourse_problem import RecourseProblem
+from .result import RecourseResult, Status
+from .verify import verify_action
+
+MAX_OA_ROUNDS = 60
+
+
+@dataclass
+class _Search:
+    action: dict[str, float] | None
+    cost: float
+    lower_bound: float
+    state: str              # 'optimal' | 'limit' | 'infeasible' | 'unknown' | 'error'
+    seconds: float = 0.0
+    rounds: int = 0
+    message: str = ""
+
+
+def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarray) -> dict[str, float]:
+    """The action encoded by a MILP point (snapped to grids, integers and the person's bounds)."""
+    fx = problem.factual
+    action = {}
+    for name, a in compiled.a_cols.items():
+        if xvec[a] <= 0.5:
+            continue
+        rule = problem.rule(name)
+        if name in compiled.grid_cols:
+            cols = compiled.grid_cols[name]
+            theta = max(cols, key=lambda cv: xvec[cv[0]])[1]
+        else:
+            shift = float(xvec[compiled.d_cols[name]])
+            if abs(shift) <= 1e-9 and name not in compiled.xp_cols:
+                continue  # do(X_k := x_k) on a feature whose parents do not change is no intervention
+            theta = fx[name] + shift
+            if rule.integer:
+                theta = float(round(theta))
+            theta = float(min(max(theta, rule.lower), rule.upper))
+        action[name] = theta
+    return action
+
+
+def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
+    """Append tangent cuts t >= 2 q d - q^2 as rows."""
+    if not cuts:
+        return model
+    rows, cols, vals, lo = [], [], [], []
+    for i, (t, d, q) in enumerate(cuts):
+        rows += [i, i]
+        cols += [t, d]
+        vals += [1.0, -2.0 * q]
+        lo.append(-q * q)
+    extra = sp.csr_matrix((vals, (rows, cols)), shape=(len(cuts), model.n_cols))
+    return dataclasses.replace(model, A=sp.vstack([model.A, extra], format="csr"),
+                               row_lo=np.concatenate([model.row_lo, lo]),
+                               row_hi=np.concatenate([model.row_hi, np.full(len(cuts), np.inf)]),
+                               row_groups=model.row_groups + ("cost:cut",) * len(cuts))
+
+
+def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
+    """Fix the integer pattern of xvec and replace the cut epigraphs by the exact quadratic."""
+    m = compiled.model
+    lb, ub = m.col_lb.copy(), m.col_ub.copy()
+    ints = np.flatnonzero(m.integrality)
+    lb[ints] = ub[ints] = np.round(xvec[ints])
+    c = m.c.copy()
+    q = np.zeros(m.n_cols)
+    for name, t in compiled.t_cols.items():
+        c[t] = 0.0
+        q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name]
+    return dataclasses.replace(m, col_lb=lb, col_ub=ub, integrality=np.zeros(m.n_cols, bool), c=c, q_diag=q)
+
+
+def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
+            use_cutoff: bool, deadline: float) -> _Search:
+    opts = problem.options
+    backend = get_backend(opts.backend)
+    best = _Search(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
+    cuts: list[tuple[int, int, float]] = []
+    seen: set[tuple[int, float]] = set()
+    t_solve = 0.0
+    for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            best.state = "limit" if best.action is not None else "unknown"
+            break
+        cutoff = best.cost * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
+        params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff)
+        sol = backend.solve(_with_cuts(compiled.model, cuts), params)
+        t_solve += sol.seconds
+        best.rounds = rnd
+        if sol.termination is Termination.INFEASIBLE:
+            if best.action is not None:          # nothing beats the incumbent
+                best.lower_bound, best.state = best.cost, "optimal"
+            else:
+                best.state = "infeasible"
+            break
+        if sol.termination in (Termination.ERROR, Termination.UNBOUNDED):
+            best.state, best.message = "error", f"{sol.backend}: {sol.message}"
+            break
+        if sol.x is None:                         # limit without a solution
+            best.lower_bound = max(best.lower_bound, sol.bound)
+            best.state = "limit" if best.action is not None else "unknown"
+            break
+        best.lower_bound = max(best.lower_bound, sol.bound)
+        candidates = [sol.x]
+        if compiled.quadratic:
+            qp = backend.solve(_polish_qp(compiled, sol.x), SolverParams(time_limit=max(left, 1.0)))
+            t_solve += qp.seconds
+            if qp.x is not None:
+                candidates.append(qp.x)
+        for xv in candidates:
+            action = decode(compiled, problem, xv)
+            cost, _ = problem.action_cost(action)
+            if cost < best.cost - 1e-12 or best.action is None:
+                best.action, best.cost = action, cost
+            for name, t in compiled.t_cols.items():
+                if compiled.quadratic:
+                    d = float(xv[compiled.d_cols[name]])
+                    key = (t, round(d, 12))
+                    if key not in seen:
+                        seen.add(key)
+                        cuts.append((t, compiled.d_cols[name], d))
+        tol = max(opts.mip_gap * abs(best.cost), 1e-9)
+        if best.cost - best.lower_bound <= tol:
+            best.state = "optimal"
+            break
+        if sol.termination is Termination.FEASIBLE:   # a limit hit inside the MILP
+            best.state = "limit"
+            break
+        best.state = "limit"
+    best.seconds = t_solve
+    return best
+
+
+def solve(problem: RecourseProblem) -> RecourseResult:
+    """Cheapest verified recourse for one person, with proof of optimality or of infeasibility."""
+    t0 = time.perf_counter()
+    opts = problem.options
+    get_backend(opts.backend)  # fail fast on an unknown / missing backend
+    timings: dict[str, float] = {}
+    factual = problem.factual
+    v0 = verify_action(problem, {})
+    if v0.favourable:
+        return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, v0.counterfactual, factual, True, 0.0, 0.0, 0.0,
+                              time.perf_counter() - t0, opts.backend, {}, v0.score, v0.score_kind,
+                              v0.score_threshold, message="The factual decision is already favourable.")
+    deadline = t0 + opts.time_limit
+    t = time.perf_counter()
+    inc = random_search(problem, opts.heuristic_samples, opts.seed)
+    timings["heuristic"] = time.perf_counter() - t
+    t = time.perf_counter()
+    compiled = compile_problem(problem, upper_bound=inc.cost if inc else None)
+    use_cutoff = True
+    if compiled.approx_error > 0 and inc is not None:
+        # the incumbent is valid on the true SCM, not necessarily on its piecewise-linear approximation
+        compiled, use_cutoff = compile_problem(problem, upper_bound=None), False
+    timings["compile"] = time.perf_counter() - t
+    search = _search(compiled, problem, inc if use_cutoff else None, use_cutoff, deadline)
+    timings["solve"] = search.seconds
+    return _finish(problem, compiled, search, timings, t0)
+
+
+def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: _Search, timings: dict[str, float],
+            t0: float) -> RecourseResult:
+    opts = problem.options
+    approx = compiled.approx_error
+    base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=opts.backend,
+                approximation_error=approx, timings=timings, iterations=search.rounds)
+    if search.action is None:
+        lb = search.lower_bound if np.isfinite(search.lower_bound) else None
+        if search.state == "infeasible" and approx == 0.0:
+            cert = {"kind": "solver-infeasible", "backend": opts.backend,
+                    "blocked_features": list(compiled.blocked),
+                    "note": "the exact MILP has no feasible point; see `milp-recourse explain` for the reason"}
+            return RecourseResult(Status.NO_RECOURSE, None, {}, {}, verified=False, objective_bound=None, gap=None,
+                                  total_seconds=time.perf_counter() - t0, certificate=cert,
+                                  message="No action satisfies this person's constraints.", **base)
+        msg = {"infeasible": f"The piecewise-linear model (max error {approx:.3g}) is infeasible; this is not a "
+                             "proof for the true SCM.",
+               "error": search.message}.get(search.state, "The time limit was reached before any action was found.")
+        return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
+                              total_seconds=time.perf_counter() - t0, message=msg, **base)
+    t = time.perf_counter()
+    ver = verify_action(problem, search.action)
+    timings["verify"] = time.perf_counter() - t
+    lb = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else None
+    gap = None if lb is None else max(0.0, ver.cost - lb) / max(abs(ver.cost), 1e-12)
+    if gap is not None and ver.cost - lb <= 1e-9:
+        gap = 0.0
+    if not ver.ok:
+        status, msg = Status.VERIFICATION_FAILED, ("The solver's action fails the independent re-check: "
+                                                   + ("; ".join(ver.violations) or
+                                                      f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"))
+        if approx > 0:
+            msg += f" (the SCM was approximated piecewise-linearly, max error {approx:.3g})"
+    elif search.state == "optimal":
+        status, msg = Status.OPTIMAL, "Proven optimal and verified." if approx == 0 else (
+            f"Optimal for the piecewise-linear SCM (max error {approx:.3g}); verified on the true SCM.")
+    else:
+        status, msg = Status.FEASIBLE, "A limit was reached: verified action with a gap."
+    return RecourseResult(status, ver.cost, dict(search.action), ver.counterfactual, verified=ver.ok,
+                          objective_bound=lb, gap=gap, total_seconds=time.perf_counter() - t0,
+                          cost_breakdown=ver.cost_breakdown, score=ver.score, score_kind=ver.score_kind,
+                          score_threshold=ver.score_threshold, message=msg, violations=ver.violations, **base)

@@ -1,0 +1,190 @@
+"""Tests of the equation language: parsing, evaluation, intervals, folding, derivatives, text."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from milp_recourse.errors import InputError, SpecError
+from milp_recourse.scm.expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, derivative,
+                                    evaluate, interval, names, parse, substitute, to_text)
+
+RNG_SEED = 20240611
+X = np.array([-2.5, -0.3, 0.0, 0.7, 3.1])
+Y = np.array([1.5, -4.0, 2.0, 0.25, -0.5])
+
+CASES = [  # (text, numpy reference)
+    ("x + 2*y - 3", X + 2 * Y - 3),
+    ("-x / (1 + y**2)", -X / (1 + Y ** 2)),
+    ("pow(x, 3) - x**2", X ** 3 - X ** 2),
+    ("max(x, y, 0.5) + min(x, -y)", np.maximum(np.maximum(X, Y), 0.5) + np.minimum(X, -Y)),
+    ("abs(x) + relu(y)", np.abs(X) + np.maximum(Y, 0)),
+    ("sigmoid(3*x) * exp(y) - log(1 + x**2)", 1 / (1 + np.exp(-3 * X)) * np.exp(Y) - np.log(1 + X ** 2)),
+    ("(x > 0) + 2*(y >= 2) - (x < y) + (x <= -0.3)", (X > 0) + 2.0 * (Y >= 2) - (X < Y) + (X <= -0.3)),
+    ("2*(x >= 0)*(y >= 0) - 1", 2.0 * ((X >= 0) & (Y >= 0)) - 1),
+    ("x \u2212 2\u00b7y", X - 2 * Y),
+    ("-x**2", -(X ** 2)),
+    ("2**-1 * x", 0.5 * X),
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES)
+def test_evaluate_matches_numpy(text: str, expected: np.ndarray) -> None:
+    np.testing.assert_allclose(evaluate(parse(text), {"x": X, "y": Y}), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_parse_structure_and_names() -> None:
+    e = parse("a*x + pow(b, 2) - sigmoid(c)")
+    assert e == Sub(Add(Mul(Name("a"), Name("x")), Pow(Name("b"), 2.0)), Call("sigmoid", (Name("c"),)))
+    assert names(e) == frozenset({"a", "x", "b", "c"})
+    assert parse("pow(x, 2)") == parse("x**2") == Pow(Name("x"), 2.0)
+    assert parse("-3") == Const(-3.0) and parse("-x") == Neg(Name("x"))
+    assert parse("x**(1/2)") == Pow(Name("x"), 0.5)
+    assert parse("(I > 0)") == Compare(">", Name("I"), Const(0.0))
+
+
+def test_sigmoid_is_numerically_stable() -> None:
+    with np.errstate(all="raise"):
+        out = evaluate(parse("sigmoid(x)"), {"x": np.array([-1000.0, 0.0, 1000.0])})
+    np.testing.assert_array_equal(out, [0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("text,offending", [
+    ("x^2", "x^2"), ("x.y", "x.y"), ("x[0]", "x[0]"), ("'a' + x", "'a'"), ("lambda: 1", "lambda"),
+    ("foo(x)", "foo"), ("0 < x < 1", "0 < x < 1"), ("x and y", "x and y"), ("x or y", "x or y"),
+    ("not x", "not x"), ("x == 1", "x == 1"), ("x % 2", "x % 2"), ("x // 2", "x // 2"), ("x**y", "x**y"),
+    ("max(x)", "max(x)"), ("abs(x, y)", "abs(x, y)"), ("exp(x=1)", "exp(x=1)"), ("True + x", "True"),
+    ("math.exp(x)", "math.exp"), ("x if y else 1", "x if y else 1"), ("pow(x)", "pow(x)"), ("x +", "x +"),
+])
+def test_rejected_constructs_name_the_text(text: str, offending: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert offending in str(info.value)
+
+
+def test_caret_suggests_double_star() -> None:
+    with pytest.raises(SpecError, match=r"\*\*"):
+        parse("x^2")
+
+
+def test_unknown_name_lists_known_names() -> None:
+    with pytest.raises(SpecError, match=r"unknown name 'Q'; known: A, E, G"):
+        parse("G + Q", allowed_names=["G", "A", "E"])
+    assert parse("G + A", allowed_names=["G", "A"]) == Add(Name("G"), Name("A"))
+
+
+def test_evaluate_missing_name() -> None:
+    with pytest.raises(InputError, match="'y'"):
+        evaluate(parse("x + y"), {"x": 1.0})
+
+
+# ---------------------------------------------------------------- random expressions
+LEAVES = ["x", "y", "z"]
+
+
+def random_expr(rng: np.random.Generator, depth: int) -> Expr:
+    """A random expression tree over x, y, z covering every node type."""
+    if depth == 0 or rng.random() < 0.2:
+        return Name(LEAVES[rng.integers(3)]) if rng.random() < 0.75 else Const(float(rng.integers(-3, 4)) / 2)
+    k = rng.integers(11)
+    a = random_expr(rng, depth - 1)
+    if k == 0:
+        return Neg(a)
+    if k <= 4:
+        return [Add, Sub, Mul, Div][k - 1](a, random_expr(rng, depth - 1))
+    if k == 5:
+        return Pow(a, float(rng.choice([2, 3, -1, 0.5])))
+    if k == 6:
+        return Call(str(rng.choice(["max", "min"])), (a, random_expr(rng, depth - 1)))
+    if k == 7:
+        return Call(str(rng.choice(["abs", "relu", "sigmoid"])), (a,))
+    if k == 8:
+        return Call("exp", (Call("sigmoid", (a,)),)) if rng.random() < 0.5 else Call("log", (a,))
+    return Compare(str(rng.choice([">", ">=", "<", "<="])), a, random_expr(rng, depth - 1))
+
+
+def test_interval_is_sound_on_random_expressions() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    checked = 0
+    for _ in range(300):
+        e = random_expr(rng, 3)
+        box = {}
+        for v in LEAVES:
+            lo = float(rng.uniform(-3, 2))
+            box[v] = (lo, lo + float(rng.choice([0.0, rng.uniform(0, 4)])))
+        samples = {v: rng.uniform(*box[v], size=4000) for v in LEAVES}
+        for v in LEAVES:  # include the corners
+            samples[v][:2] = box[v]
+        values = evaluate(e, samples)
+        values = values[np.isfinite(values)] if values.ndim else values[None]
+        lo, hi = interval(e, box)
+        tol = 1e-9 * (1 + np.abs(values))
+        assert np.all(values >= lo - tol) and np.all(values <= hi + tol), (to_text(e), box, lo, hi)
+        checked += values.size > 0
+    assert checked > 200
+
+
+def test_interval_exact_cases() -> None:
+    assert interval(parse("sigmoid(x)"), {"x": (-1, 2)}) == (expit(-1), expit(2))
+    assert interval(parse("exp(x)"), {"x": (-math.inf, 0)}) == (0.0, 1.0)
+    assert interval(parse("x + 1"), {"x": (0, math.inf)}) == (1.0, math.inf)
+    assert interval(parse("x**2"), {"x": (-3, 2)}) == (0.0, 9.0)
+    assert interval(parse("x**2"), {"x": (-3, -2)}) == (4.0, 9.0)
+    assert interval(parse("x**3"), {"x": (-3, 2)}) == (-27.0, 8.0)
+    assert interval(parse("1 / x"), {"x": (-1, 2)}) == (-math.inf, math.inf)
+    assert interval(parse("1 / x"), {"x": (1, 2)}) == (0.5, 1.0)
+    assert interval(parse("x * y"), {"x": (0, 0), "y": (-math.inf, math.inf)}) == (0.0, 0.0)
+    assert interval(parse("(x > 0)"), {"x": (1, 2)}) == (1.0, 1.0)
+    assert interval(parse("(x > 0)"), {"x": (-2, 0)}) == (0.0, 0.0)
+    assert interval(parse("(x >= 0)"), {"x": (0, 1)}) == (1.0, 1.0)
+    assert interval(parse("(x < y)"), {"x": (0, 1), "y": (0.5, 2)}) == (0.0, 1.0)
+    assert interval(parse("max(x, 0) - abs(y)"), {"x": (-1, 3), "y": (-2, 1)}) == (-2.0, 3.0)
+    with pytest.raises(InputError, match="'y'"):
+        interval(parse("x + y"), {"x": (0, 1)})
+
+
+def test_substitute_folds_constants() -> None:
+    e = parse("a*x + b*y + max(I, 0) + 2*3 - c")
+    assert substitute(e, {"a": 0, "b": 1, "I": -3, "c": 6}) == Name("y")
+    assert substitute(parse("sigmoid(x) * (y + 1)"), {"x": 0.0, "y": 1.0}) == Const(1.0)
+    assert substitute(parse("x**1 + 0 * exp(z)"), {}) == Name("x")
+    assert substitute(parse("(x > 1) * z"), {"x": 0.0}) == Const(0.0)
+    assert substitute(parse("max(x, 1, 2, y)"), {}) == Call("max", (Name("x"), Name("y"), Const(2.0)))
+    assert substitute(parse("x / 0"), {"x": 1.0}) == Div(Const(1.0), Const(0.0))  # not folded to inf
+    folded = substitute(parse("2*G*E + (1 - G)*L"), {"G": 1.0})
+    assert folded == Mul(Const(2.0), Name("E"))
+
+
+def test_to_text_round_trips() -> None:
+    rng = np.random.default_rng(RNG_SEED + 1)
+    texts = [t for t, _ in CASES] + ["(x - y) - (x - y)", "x / (y * z)", "(x**2)**3", "(-2)**2", "-(x + y)",
+                                     "x - -2", "(x > 0) > (y > 0)", "-x * y", "-(x * y)", "x**(-1.5)"]
+    for text in texts:
+        e = parse(text)
+        assert parse(to_text(e)) == e, text
+    for _ in range(300):
+        e = substitute(random_expr(rng, 4), {})
+        assert parse(to_text(e)) == e, to_text(e)
+
+
+def test_derivative_matches_finite_differences() -> None:
+    rng = np.random.default_rng(RNG_SEED + 2)
+    texts = ["x*y + x**3", "sigmoid(2*x - y)", "exp(x/3) * log(2 + y**2)", "(x + 1) / (x**2 + 2)",
+             "max(x, 2*y, 0.3)", "min(x, y)", "abs(x - y) + relu(x)", "x * (x > 0.1) + pow(x**2 + 1, 0.5)",
+             "-0.5 + sigmoid(-1 + 0.5*y + sigmoid(0.1*x) + z)", "1.5*max(x, 0) - 4"]
+    h = 1e-6
+    for text in texts:
+        e = parse(text)
+        for var in ("x", "y"):
+            d = derivative(e, var)
+            pts = {v: rng.uniform(-2, 2, size=200) for v in LEAVES}
+            up, dn = dict(pts), dict(pts)
+            up[var], dn[var] = pts[var] + h, pts[var] - h
+            fd = (evaluate(e, up) - evaluate(e, dn)) / (2 * h)
+            np.testing.assert_allclose(np.broadcast_to(evaluate(d, pts), fd.shape), fd, rtol=1e-5, atol=1e-5,
+                                       err_msg=f"d/d{var} {text}")
+    assert derivative(parse("y**2"), "x") == Const(0.0)
+    assert derivative(parse("3*x + y"), "x") == Const(3.0)
