@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -35,6 +37,11 @@ def _as_2d(X: Any, n_features: int, who: str) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != n_features:
         raise InputError(f"{who} expects a 2-D array with {n_features} columns. Got shape {arr.shape}.")
     return arr
+
+
+def _is_skip(step: object) -> bool:
+    """A Pipeline step that does nothing (None or 'passthrough')."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -84,11 +91,11 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
         names = None if self.feature_names is None else tuple(str(n) for n in self.feature_names)
         if names is not None and len(names) != d:
             raise ClassifierError(f"feature_names has {len(names)} entries {list(names)}; expected {d} (inputs of W1).")
-        for arr in (*weights, *biases, mean, std):
-            if arr is not None:
-                arr.setflags(write=False)
         for field_name, value in (("weights", weights), ("biases", biases), ("scaler_mean", mean),
                                   ("scaler_std", std), ("feature_names", names)):
+            for arr in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(arr, np.ndarray):
+                    arr.setflags(write=False)
             object.__setattr__(self, field_name, value)
 
     @classmethod
@@ -118,16 +125,11 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
 
     def to_npz(self, path: str | Path) -> None:
         """Write the network in the format read by :meth:`from_npz`."""
-        arrays: dict[str, np.ndarray] = {}
-        for k, (w, c) in enumerate(zip(self.weights, self.biases), start=1):
-            arrays[f"W{k}"], arrays[f"b{k}"] = w, c
-        if self.scaler_mean is not None:
-            arrays["scaler_mean"] = self.scaler_mean
-        if self.scaler_std is not None:
-            arrays["scaler_std"] = self.scaler_std
-        if self.feature_names is not None:
-            arrays["feature_names"] = np.array(self.feature_names)
-        np.savez(path, **arrays)
+        arrays = {f"{p}{k}": a for k, (w, c) in enumerate(zip(self.weights, self.biases), start=1)
+                  for p, a in (("W", w), ("b", c))}
+        names = None if self.feature_names is None else np.array(self.feature_names)
+        extra = {"scaler_mean": self.scaler_mean, "scaler_std": self.scaler_std, "feature_names": names}
+        np.savez(path, **arrays, **{k: v for k, v in extra.items() if v is not None})
 
     # sklearn-like surface ----------------------------------------------------
     @property
@@ -150,6 +152,10 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+    def __sklearn_clone__(self) -> "ReLUNetwork":
+        """Immutable and pre-trained, so a clone is the network itself (like sklearn's FrozenEstimator)."""
+        return self
 
     def fit(self, X: Any, y: Any = None) -> "ReLUNetwork":
         """Not trainable here: the network is loaded pre-trained (present so sklearn treats it as an estimator)."""
@@ -181,7 +187,7 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
         return (h @ self.weights[-1].T + self.biases[-1])[:, 0]
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
@@ -245,8 +251,7 @@ def _check_estimator(model: object) -> None:
                                   "expected loss='log_loss' (its raw score is the log-odds).")
         init = model.init_
         if not (isinstance(init, str) and init == "zero") and not (
-                type(init).__name__ == "DummyClassifier" and getattr(init, "strategy", None) in
-                ("prior", "most_frequent")):
+                isinstance(init, DummyClassifier) and init.strategy in ("prior", "most_frequent")):
             raise ClassifierError(f"GradientBoostingClassifier with init={describe(init)} is not supported; "
                                   "expected the default (prior) init or 'zero'.")
     if getattr(model, "n_outputs_", 1) != 1:
@@ -256,7 +261,7 @@ def _check_estimator(model: object) -> None:
 def _check_pipeline(model: Pipeline) -> None:
     *pre, (last_name, last) = model.steps
     for name, step in pre:
-        if step is None or (isinstance(step, str) and step == "passthrough"):
+        if _is_skip(step):
             continue
         if not isinstance(step, PIPELINE_SCALERS):
             raise ClassifierError(f"Pipeline step {name!r} is {type(step).__name__}; only StandardScaler and "
@@ -265,7 +270,7 @@ def _check_pipeline(model: Pipeline) -> None:
         if isinstance(step, MinMaxScaler) and step.clip:
             raise ClassifierError(f"Pipeline step {name!r} is MinMaxScaler(clip=True); expected clip=False "
                                   "(clipping is not affine).")
-    if last is None or isinstance(last, str):
+    if _is_skip(last) or isinstance(last, str):
         raise ClassifierError(f"Pipeline's last step {last_name!r} is {last!r}; expected a classifier.")
     validate_classifier(last)
 
@@ -279,28 +284,23 @@ def validate_classifier(model: object) -> None:
 
 
 # features ------------------------------------------------------------------------------------
+def _input_attr(model: object, name: str) -> Any:
+    """An input-side fitted attribute (feature_names_in_, n_features_in_), looked up through Pipelines."""
+    value = getattr(model, name, None)
+    if value is None and isinstance(model, Pipeline):
+        first = next((step for _, step in model.steps if not _is_skip(step)), None)
+        return None if first is None else _input_attr(first, name)
+    return value
+
+
 def _feature_names(model: object) -> tuple[str, ...] | None:
-    try:
-        names = getattr(model, "feature_names_in_", None)
-    except AttributeError:
-        names = None
-    if names is None and isinstance(model, Pipeline):
-        for _, step in model.steps:
-            if not (step is None or isinstance(step, str)):
-                return _feature_names(step)
+    names = _input_attr(model, "feature_names_in_")
     return None if names is None else tuple(str(n) for n in names)
 
 
 def n_features(model: object) -> int:
     """Number of input features the (possibly pipelined) model expects."""
-    try:
-        n = getattr(model, "n_features_in_", None)
-    except AttributeError:
-        n = None
-    if n is None and isinstance(model, Pipeline):
-        for _, step in model.steps:
-            if not (step is None or isinstance(step, str)):
-                return n_features(step)
+    n = _input_attr(model, "n_features_in_")
     if n is None:
         raise ClassifierError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     return int(n)
@@ -363,7 +363,7 @@ def _positive_logit(model: object, X: Any) -> np.ndarray:
         raw_model = copy.copy(final)
         raw_model.out_activation_ = "identity"
         raw = np.asarray(raw_model.predict_proba(Xt), dtype=float)[:, 1]
-        if np.allclose(1.0 / (1.0 + np.exp(-raw)), p, rtol=0.0, atol=1e-12):
+        if np.allclose(expit(raw), p, rtol=0.0, atol=1e-12):
             return raw
     with np.errstate(divide="ignore"):
         return np.log(p) - np.log1p(-p)

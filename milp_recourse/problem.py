@@ -91,7 +91,11 @@ class CostSpec:
 
 
 def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: str) -> dict[str, float]:
-    """Per-feature divisors from a reference table: 'std', 'range' or 'std2-range' (std^2 * range)."""
+    """Per-feature divisors from a reference table: 'std', 'range', or 'std2-range'.
+
+    'std2-range' = std^2 * (range of the standardized data) = std * range: with it, |delta|^2 / d_k equals
+    (delta in standardized units)^2 / (standardized range), the cost used by CARMA-style studies.
+    """
     import pandas as pd
 
     kinds = ("std", "range", "std2-range")
@@ -105,7 +109,7 @@ def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: 
     for n in names:
         col = frame[n].to_numpy(dtype=float)
         std, rng = float(np.std(col, ddof=1)), float(np.max(col) - np.min(col))
-        val = {"std": std, "range": rng, "std2-range": std * std * rng}[kind]
+        val = {"std": std, "range": rng, "std2-range": std * rng}[kind]
         out[n] = val if val > 0 else 1.0
     return out
 

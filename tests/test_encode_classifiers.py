@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -180,6 +181,18 @@ def test_tree_adapters_match_predict(family, models, data):
     ens = to_tree_ensemble(final, 1)
     ref, _ = reference_score(model, X)
     assert np.allclose(ensemble_score(ens, Xt), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_tree_adapter_variants(data):
+    X, y = data
+    models = [GradientBoostingClassifier(n_estimators=5, init="zero", random_state=0),
+              GradientBoostingClassifier(n_estimators=5, init=DummyClassifier(strategy="most_frequent")),
+              ExtraTreesClassifier(n_estimators=5, max_depth=3, random_state=0)]
+    for model in models:
+        model.fit(X, y)
+        for target in (0, 1):
+            ref, _ = reference_score(model, X, target_class=target)
+            assert np.allclose(ensemble_score(to_tree_ensemble(model, target), X), ref, rtol=1e-12, atol=1e-12)
 
 
 def test_float32_split_boundary():

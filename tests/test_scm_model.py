@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,7 @@ def test_loan_education_inverse_is_logit() -> None:
 
 def test_structure_queries() -> None:
     scm = load_scm("loan")
+    assert pickle.loads(pickle.dumps(scm)) == scm and copy.deepcopy(scm) == scm
     assert scm.names == ("G", "A", "E", "L", "D", "I", "S")
     assert scm.parents("D") == ("G", "A", "L") and scm.parents("G") == ()
     assert scm.children("A") == ("E", "L", "D", "I")
@@ -165,7 +167,8 @@ def test_scm_constructor_checks_topological_order() -> None:
     with pytest.raises(SpecError, match="'b' comes before its parent 'a'"):
         SCM("t", tuple(v), eqs, {"ua": Normal(), "ub": Normal()})
     scm = SCM("t", tuple(v[::-1]), eqs, {"ua": Normal(), "ub": Normal()})
-    assert scm.names == ("a", "b") and hash(scm) == hash(SCM("t", tuple(v[::-1]), eqs, {"ua": Normal(), "ub": Normal()}))
+    same = SCM("t", tuple(v[::-1]), dict(eqs), {"ua": Normal(), "ub": Normal()})
+    assert scm.names == ("a", "b") and scm == same and hash(scm) == hash(same)
 
 
 # ---------------------------------------------------------------- individuals and interventions

@@ -8,6 +8,7 @@ Families live in their own modules (linear, pipeline, mlp, ensembles); this modu
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -96,7 +97,7 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     for k, e in enumerate(inputs):
         if isinstance(e, Affine):
             exprs.append(e)
-        elif isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(float(e)):
+        elif isinstance(e, numbers.Real) and not isinstance(e, bool) and math.isfinite(float(e)):
             exprs.append(Affine.constant(float(e)))
         else:
             raise InputError(f"Classifier input {k} is {e!r}; expected an Affine expression or a finite number.")
@@ -104,7 +105,7 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     if len(exprs) != n:
         raise ClassifierError(f"{type(model).__name__} expects {n} input features; got {len(exprs)} input "
                               "expressions.")
-    if not (isinstance(split_margin, (int, float)) and math.isfinite(split_margin) and split_margin >= 0):
+    if not (isinstance(split_margin, numbers.Real) and math.isfinite(split_margin) and split_margin >= 0):
         raise InputError(f"The 'split_margin' must be a finite float >= 0. Got {split_margin!r}.")
     idx = target_index(model, target_class)
     score = encode_score(model, b, exprs, idx, split_margin=float(split_margin), group=group)

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import ClassifierError, UnsupportedError
 from ..ir import Affine, IRBuilder
 from .trees import TreeArrays, TreeEnsemble, left_upper, to_tree_ensemble
 
@@ -94,7 +94,7 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
             y = b.add_binary(f"{group}.split[f{f},{j}]")
             Y = Affine.column(y)
-            left_ub = L
+            left_ub = L - _margin(L, split_margin)
             R = float(np.nextafter(L, np.inf))
             right_lb = R + _margin(R, split_margin)
             b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
@@ -109,7 +109,8 @@ def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affin
                          group: str) -> Affine:
     """Exact score of a tree ensemble on affine inputs (columns in the model's feature order)."""
     if len(inputs) != ens.n_features:
-        raise ValueError(f"tree ensemble expects {ens.n_features} inputs; got {len(inputs)}")
+        raise ClassifierError(f"The tree ensemble expects {ens.n_features} inputs; got {len(inputs)} "
+                              "input expressions.")
     bounds: dict[int, tuple[float, float]] = {}
 
     def decide(f: int, L: float) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 from ..classifiers import ReLUNetwork
+from ..errors import ClassifierError
 from ..ir import Affine, IRBuilder
 from .linear import linear_score
 from .pipeline import standardize
@@ -26,7 +27,7 @@ def encode_relu_layers(b: IRBuilder, inputs: Sequence[Affine], layers: Sequence[
     h: list[Affine] = list(inputs)
     for k, (W, c) in enumerate(layers[:-1], start=1):
         if W.shape[1] != len(h):
-            raise ValueError(f"layer {k} has {W.shape[1]} inputs; got {len(h)} expressions")
+            raise ClassifierError(f"Layer {k} has {W.shape[1]} inputs; got {len(h)} input expressions.")
         h = [relu(b, linear_score(W[i], c[i], h), f"{group}.h{k}[{i}]", f"{group}:layer{k}")
              for i in range(W.shape[0])]
     W, c = layers[-1]

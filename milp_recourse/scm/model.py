@@ -125,7 +125,8 @@ def _invert(var: str, eq: Expr, noise: str, bounds: Mapping[str, tuple[float, fl
                  "sigmoid": Sub(Call("log", (y,)), Call("log", (Sub(Const(1.0), y),)))}[e.func]
             e = e.args[0]
         else:
-            what = f"{e.func}()" if isinstance(e, Call) else "a comparison" if isinstance(e, Compare) else type(e).__name__
+            what = f"{e.func}()" if isinstance(e, Call) else "a comparison" if isinstance(e, Compare) \
+                else type(e).__name__
             raise fail(f"it sits inside {what}, which is not invertible")
     return substitute(y, {})
 
@@ -202,6 +203,11 @@ class SCM:
         object.__setattr__(self, "_inverse", MappingProxyType(inverse))
         object.__setattr__(self, "_dfdu", MappingProxyType(
             {v.name: derivative(equations[v.name], v.noise_name) for v in variables}))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by re-validating from the plain parts (mapping proxies cannot be pickled)."""
+        return (SCM, (self.name, self.variables, dict(self.equations), dict(self.noises), self.label,
+                      self.description))
 
     def __hash__(self) -> int:
         return hash((self.name, self.variables, tuple(self.equations.items()), tuple(self.noises.items()),
