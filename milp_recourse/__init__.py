@@ -10,7 +10,7 @@ from .problem import Actionability, CostSpec, SolveOptions, divisors_from_data
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
 from .scm import load_scm
-from .solve import solve
+from .exact import solve
 
 __version__ = "0.1.0"
 

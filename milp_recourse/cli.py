@@ -24,7 +24,7 @@ def _solve_parser(sub) -> None:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from .solve import solve
+    from .exact import solve
     from .render import print_result
 
     problem = build_problem(args, cp.load_individual(args.individual, args.row))
@@ -53,7 +53,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .recourse_problem import RecourseProblem
     from .render import print_result
     from .scm import load_scm
-    from .solve import solve
+    from .exact import solve
 
     scm = load_scm("loan")
     model = load_model(args.classifier, scm)

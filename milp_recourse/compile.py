@@ -45,6 +45,8 @@ class CompiledInstance:
     approx_error: float                       # max PWL interpolation error in the SCM (0 = exact)
     quadratic: bool                           # p = 2 on some continuous feature (needs outer approximation)
     blocked: tuple[str, ...] = field(default=())
+    objective_scale: float = 1.0              # solver objective = objective_scale * cost
+    relu_inputs: Mapping[str, Affine] = field(default_factory=dict)  # unstable ReLU pre-activations
 
 
 def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None) -> tuple[float, float]:
@@ -65,9 +67,14 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
     return (budget / coef) ** (1.0 / problem.cost.p)
 
 
-def compile_problem(problem: RecourseProblem, upper_bound: float | None = None,
-                    initial_cuts: int = 9) -> CompiledInstance:
-    """Compile `problem` to a MILP; `upper_bound` (cost of a known valid action) shrinks the box."""
+def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,
+                    bound_hints: Mapping[str, tuple[float, float]] | None = None) -> CompiledInstance:
+    """Compile `problem` to a MILP.
+
+    `upper_bound` (the cost of a known valid action) shrinks the box, adds the row cost <= upper_bound
+    and scales the objective so the optimum is O(1); `bound_hints` are proven intervals of named
+    ReLU inputs (from LP tightening under the same upper bound).
+    """
     scm, opts, cost = problem.scm, problem.options, problem.cost
     x = dict(zip(scm.names, map(float, problem.x)))
     U = scm.abduct(problem.x.reshape(1, -1))[0]
@@ -76,7 +83,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None,
     usable = [r for r in problem.rules if not r.blocked and not (problem.actionability.max_changes == 0)]
     act_names = [r.name for r in usable]
     changing = set(act_names) | set(scm.descendants(act_names))
-    b = IRBuilder()
+    b = IRBuilder(bound_hints)
     env: dict[str, Affine] = {}
     a_cols, d_cols, t_cols, xp_cols, cost_coef, d_bounds = {}, {}, {}, {}, {}, {}
     grid_cols: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -137,6 +144,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None,
             lin = Linearizer(b, env, group, opts.pwl_breakpoints)
             f = lin(eq)
             lin_error = max(lin_error, lin.max_error)
+            if len(f.terms) <= 3:
+                env[name] = f   # affine in few columns: substitute (exact intervals downstream, no column)
+                continue
             lo, hi = b.bounds_of(f)
             xp = b.add_var(f"x'[{name}]", lo, hi)
             b.add_eq(Affine.column(xp) - f, 0.0, group)
@@ -153,9 +163,14 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None,
     b.add_ge(enc.score, smin, GROUP_TARGET)
 
     quadratic = _add_cost(b, problem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds, env, x, initial_cuts)
+    scale = 1.0
+    if upper_bound is not None and math.isfinite(upper_bound) and upper_bound > 1e-12:
+        scale = 1.0 / upper_bound
+        b.scale_objective(scale)
+        b.add_objective_cutoff(1.0 + 1e-7)
     blocked = tuple(r.name for r in problem.rules if r.blocked)
     return CompiledInstance(b.build(), a_cols, d_cols, t_cols, grid_cols, xp_cols, cost_coef, d_bounds,
-                            enc.score, enc.kind, smin, lin_error, quadratic, blocked)
+                            enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.relu_inputs))
 
 
 def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:

@@ -99,11 +99,40 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0) -> In
     final = _snap_row(rules, x + hi[:, None] * (theta - x))
     good = _valid(problem, names, mask, final)
     final = np.where(good[:, None], final, theta)  # fall back to the unshrunk (valid) action
+    final, mask = _coordinate_shrink(problem, rules, names, x, mask, final)
     costs = _costs(problem, rules, x, mask, final)
     best = int(np.argmin(costs))
     action = {names[k]: float(final[best, k]) for k in range(K) if mask[best, k]}
     cost, _ = problem.action_cost(action)
     return Incumbent(action, cost)
+
+
+def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 3):
+    """Shrink each intervened coordinate alone towards x (bisection), and drop it when that stays valid."""
+    theta, mask = theta.copy(), mask.copy()
+    for _ in range(sweeps):
+        for k in range(len(rules)):
+            on = mask[:, k]
+            if not on.any():
+                continue
+            dropped = mask.copy()
+            dropped[:, k] = False
+            can_drop = on & _valid(problem, names, dropped, theta)
+            mask[can_drop, k] = False
+            lo, hi = np.zeros(len(theta)), np.ones(len(theta))
+            for _ in range(20):
+                mid = 0.5 * (lo + hi)
+                cand = theta.copy()
+                cand[:, k] = x[k] + mid * (theta[:, k] - x[k])
+                cand = _snap_row(rules, cand)
+                good = _valid(problem, names, mask, cand)
+                hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
+            cand = theta.copy()
+            cand[:, k] = x[k] + hi * (theta[:, k] - x[k])
+            cand = _snap_row(rules, cand)
+            good = _valid(problem, names, mask, cand) & mask[:, k]
+            theta[good] = cand[good]
+    return theta, mask
 
 
 def _snap_row(rules, theta: np.ndarray) -> np.ndarray:

@@ -137,7 +137,9 @@ class MIPModel:
 class IRBuilder:
     """Accumulates columns and rows; ``build()`` freezes them into a :class:`MIPModel`."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound_hints: Mapping[str, tuple[float, float]] | None = None) -> None:
+        self.bound_hints: Mapping[str, tuple[float, float]] = dict(bound_hints or {})
+        self.relu_inputs: dict[str, Affine] = {}  # name -> pre-activation, for LP bound tightening
         self._names: list[str] = []
         self._lb: list[float] = []
         self._ub: list[float] = []
@@ -220,6 +222,16 @@ class IRBuilder:
         """Add coef * x_j^2 to the objective (coef >= 0, separable)."""
         self._q[j] = self._q.get(j, 0.0) + 2.0 * float(coef)
 
+    def scale_objective(self, factor: float) -> None:
+        """Multiply the whole objective by factor > 0 (keeps optimal costs O(1) for the solver's tolerances)."""
+        self._c = {j: v * factor for j, v in self._c.items()}
+        self._q = {j: v * factor for j, v in self._q.items()}
+        self.offset *= factor
+
+    def add_objective_cutoff(self, upper: float, group: str = "cost:cutoff") -> None:
+        """Row objective <= upper (linear part only; valid whenever the linear part underestimates the cost)."""
+        self.add_le(Affine(dict(self._c), self.offset), upper, group)
+
     # bounds ----------------------------------------------------------------
     def bounds_of(self, expr: Affine) -> tuple[float, float]:
         """Interval of an affine expression over the current column bounds."""
@@ -232,6 +244,16 @@ class IRBuilder:
                 lo += c * self._ub[j]
                 hi += c * self._lb[j]
         return (float(lo) if not np.isnan(lo) else -INF, float(hi) if not np.isnan(hi) else INF)
+
+    def hinted_bounds(self, name: str, expr: Affine) -> tuple[float, float]:
+        """Interval of expr, intersected with an externally proven hint for `name` (e.g. from LP tightening)."""
+        lo, hi = self.bounds_of(expr)
+        if name in self.bound_hints:
+            hlo, hhi = self.bound_hints[name]
+            lo, hi = max(lo, hlo), min(hi, hhi)
+            if lo > hi:  # hints and intervals disagree only by round-off: keep the interval's midpoint
+                lo = hi = 0.5 * (lo + hi)
+        return lo, hi
 
     def build(self) -> MIPModel:
         n = self.n_cols

@@ -122,13 +122,14 @@ class SolveOptions:
     margin: float = 1e-6            # extra score needed beyond the threshold (score units), guards round-off
     target_class: object = None     # favourable label; default the classifier's classes_[1]
     time_limit: float = 60.0
-    mip_gap: float = 1e-6
+    mip_gap: float = 1e-4           # relative; tighter than the solvers' feasibility tolerances is not meaningful
     backend: str = "highs"
     threads: int = 1
     pwl_breakpoints: int = 33
     split_margin: float = 1e-6
     heuristic_samples: int = 512    # random actions tried to get an upper bound before the MILP
     seed: int = 0
+    tighten_passes: int = 2         # rounds of LP bound tightening of ReLU inputs (0 = interval bounds only)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
@@ -143,6 +144,8 @@ class SolveOptions:
             raise InputError(f"The 'pwl_breakpoints' option must be an integer >= 2. Got {self.pwl_breakpoints!r}.")
         if not (isinstance(self.threads, int) and self.threads >= 1):
             raise InputError(f"The 'threads' option must be an integer >= 1. Got {self.threads!r}.")
+        if not (isinstance(self.tighten_passes, int) and self.tighten_passes >= 0):
+            raise InputError(f"The 'tighten_passes' option must be an integer >= 0. Got {self.tighten_passes!r}.")
         if not (isinstance(self.heuristic_samples, int) and self.heuristic_samples >= 0):
             raise InputError(f"The 'heuristic_samples' option must be an integer >= 0. Got {self.heuristic_samples!r}.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import os
@@ -33,13 +34,30 @@ def _silence_banner() -> bool:
     return True
 
 
-def new_highs():
-    """A fresh, silent highspy.Highs instance."""
+class _Scheduler:
+    """HiGHS keeps one process-wide thread pool; a run with another 'threads' value fails unless it is reset.
+
+    This mirrors that (inherently global) pool's size so it is reset only when the request changes.
+    """
+
+    threads: int | None = None
+
+    @classmethod
+    def use(cls, h, threads: int) -> None:
+        h.setOptionValue("threads", int(threads))
+        if cls.threads is not None and cls.threads != threads:
+            h.resetGlobalScheduler(True)
+        cls.threads = int(threads)
+
+
+def new_highs(threads: int = 1):
+    """A fresh, silent highspy.Highs instance using `threads` threads."""
     import highspy
 
     _silence_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    _Scheduler.use(h, threads)
     return h
 
 
@@ -56,18 +74,30 @@ class HighsBackend:
 
         if model.q_diag is not None and np.any(model.q_diag) and model.integrality.any():
             raise BackendError("HiGHS cannot solve a mixed-integer quadratic program; use the outer-approximation "
-                               "driver (milp_recourse.solve does this for p = 2 costs).")
+                               "driver (milp_recourse.exact.solve does this for p = 2 costs).")
         t0 = time.perf_counter()
-        h = new_highs()
+        h = new_highs(params.threads)
         h.setOptionValue("output_flag", bool(params.verbose))
         h.setOptionValue("time_limit", float(params.time_limit))
         h.setOptionValue("mip_rel_gap", float(params.mip_gap))
         h.setOptionValue("mip_abs_gap", 1e-9)
-        h.setOptionValue("threads", int(params.threads))
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
             h.setOptionValue("objective_bound", float(params.objective_cutoff))
+        self._load(h, model)
+        if params.start is not None and model.integrality.any():
+            sol = highspy.HighsSolution()
+            sol.col_value = np.asarray(params.start, float)
+            sol.value_valid = True
+            h.setSolution(sol)
+        h.run()
+        return self._result(h, model, time.perf_counter() - t0)
+
+    def _load(self, h, model: MIPModel, relax: bool = False) -> None:
+        """Pass the whole model in one call (CSC matrix), plus the Hessian when there is one."""
+        import highspy
+
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         n, m = model.n_cols, model.n_rows
@@ -86,7 +116,7 @@ class HighsBackend:
         lp.a_matrix_.value_ = csc.data.astype(float)
         lp.a_matrix_.num_col_ = n
         lp.a_matrix_.num_row_ = m
-        if model.integrality.any():
+        if model.integrality.any() and not relax:
             lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
                                for b in model.integrality]
         status = h.passModel(lp)
@@ -103,13 +133,37 @@ class HighsBackend:
             hess.index_ = nz.astype(np.int32)
             hess.value_ = model.q_diag[nz].astype(float)
             h.passHessian(hess)
-        if params.start is not None and model.integrality.any():
-            sol = highspy.HighsSolution()
-            sol.col_value = np.asarray(params.start, float)
-            sol.value_valid = True
-            h.setSolution(sol)
-        h.run()
-        return self._result(h, model, time.perf_counter() - t0)
+
+    def affine_ranges(self, model: MIPModel, exprs: list[tuple[np.ndarray, np.ndarray, float]],
+                      time_limit: float = 10.0) -> list[tuple[float, float]]:
+        """Min and max of each affine expression (cols, coefs, const) over the LP relaxation (bound tightening).
+
+        One HiGHS instance, objective swapped per expression, so each LP warm-starts from the last.
+        An expression whose LP does not solve to optimality gets (-inf, inf).
+        """
+        import highspy
+
+        h = new_highs()
+        h.setOptionValue("time_limit", float(time_limit))
+        self._load(h, dataclasses.replace(model.relaxed(), q_diag=None), relax=True)
+        h.changeColsCost(model.n_cols, np.arange(model.n_cols, dtype=np.int32), np.zeros(model.n_cols))
+        out = []
+        prev = np.zeros(0, dtype=np.int32)
+        for cols, coefs, const in exprs:
+            cols = np.asarray(cols, np.int32)
+            if prev.size:
+                h.changeColsCost(prev.size, prev, np.zeros(prev.size))
+            h.changeColsCost(cols.size, cols, np.asarray(coefs, float))
+            prev = cols
+            vals = []
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                h.changeObjectiveSense(sense)
+                h.run()
+                ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                vals.append(h.getInfo().objective_function_value + const if ok else
+                            (-np.inf if sense == highspy.ObjSense.kMinimize else np.inf))
+            out.append((float(vals[0]), float(vals[1])))
+        return out
 
     def _result(self, h, model: MIPModel, seconds: float) -> MIPSolution:
         import highspy

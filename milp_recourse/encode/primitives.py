@@ -35,12 +35,13 @@ def as_column(b: IRBuilder, expr: Affine, name: str, group: str) -> int:
 
 
 def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
-    """max(y, 0), exact; stable cases need no binary."""
-    lo, hi = b.bounds_of(y)
+    """max(y, 0), exact; stable cases need no binary. Bound hints named `name` tighten the big-M."""
+    lo, hi = b.hinted_bounds(name, y)
     if hi <= 0.0:
         return Affine.constant(0.0)
     if lo >= 0.0:
         return y
+    b.relu_inputs[name] = y
     _finite(lo, hi, name)
     h = b.add_var(name, 0.0, hi)
     z = b.add_binary(name + ".on")

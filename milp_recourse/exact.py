@@ -23,7 +23,8 @@ from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
 from .verify import verify_action
 
-MAX_OA_ROUNDS = 60
+MAX_OA_ROUNDS = 40
+STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
     q = np.zeros(m.n_cols)
     for name, t in compiled.t_cols.items():
         c[t] = 0.0
-        q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name]
+        q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name] * compiled.objective_scale
     return dataclasses.replace(m, col_lb=lb, col_ub=ub, integrality=np.zeros(m.n_cols, bool), c=c, q_diag=q)
 
 
@@ -99,12 +100,14 @@ def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
     t_solve = 0.0
+    stalled = 0
     for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
         left = deadline - time.perf_counter()
         if left <= 0:
             best.state = "limit" if best.action is not None else "unknown"
             break
-        cutoff = best.cost * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
+        scale = compiled.objective_scale
+        cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff)
         sol = backend.solve(_with_cuts(compiled.model, cuts), params)
         t_solve += sol.seconds
@@ -119,10 +122,12 @@ def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent
             best.state, best.message = "error", f"{sol.backend}: {sol.message}"
             break
         if sol.x is None:                         # limit without a solution
-            best.lower_bound = max(best.lower_bound, sol.bound)
+            best.lower_bound = max(best.lower_bound, sol.bound / scale)
             best.state = "limit" if best.action is not None else "unknown"
             break
-        best.lower_bound = max(best.lower_bound, sol.bound)
+        new_lb = sol.bound / scale
+        stalled = stalled + 1 if new_lb <= best.lower_bound + 1e-9 * abs(best.lower_bound) else 0
+        best.lower_bound = max(best.lower_bound, new_lb)
         candidates = [sol.x]
         if compiled.quadratic:
             qp = backend.solve(_polish_qp(compiled, sol.x), SolverParams(time_limit=max(left, 1.0)))
@@ -145,12 +150,42 @@ def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent
         if best.cost - best.lower_bound <= tol:
             best.state = "optimal"
             break
-        if sol.termination is Termination.FEASIBLE:   # a limit hit inside the MILP
+        if sol.termination is Termination.FEASIBLE or stalled >= STALL_ROUNDS:  # a limit, or no progress
             best.state = "limit"
+            best.message = "" if stalled < STALL_ROUNDS else (
+                "The lower bound stalled (solver tolerances); the gap is reported.")
             break
         best.state = "limit"
     best.seconds = t_solve
     return best
+
+
+def _tighten(problem: RecourseProblem, compiled: CompiledInstance, ub: float, passes: int) -> CompiledInstance:
+    """LP bound tightening of unstable ReLU inputs over {cost <= ub}, then recompile with the proven bounds.
+
+    Valid for every action at least as cheap as the incumbent, which is all the search needs.
+    """
+    from .backends.highs import HighsBackend
+
+    hints: dict[str, tuple[float, float]] = {}
+    for _ in range(passes):
+        names = list(compiled.relu_inputs)
+        if not names:
+            break
+        exprs = []
+        for n in names:
+            aff = compiled.relu_inputs[n]
+            exprs.append((np.fromiter(aff.terms.keys(), int), np.fromiter(aff.terms.values(), float), aff.const))
+        ranges = HighsBackend().affine_ranges(compiled.model, exprs)
+        for n, (lo, hi) in zip(names, ranges):
+            pad = 1e-6 * (1.0 + max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 1.0)
+            old = hints.get(n, (-np.inf, np.inf))
+            hints[n] = (max(old[0], lo - pad), min(old[1], hi + pad))
+        before = len(compiled.relu_inputs)
+        compiled = compile_problem(problem, upper_bound=ub, bound_hints=hints)
+        if len(compiled.relu_inputs) >= before:
+            break
+    return compiled
 
 
 def solve(problem: RecourseProblem) -> RecourseResult:
@@ -170,12 +205,17 @@ def solve(problem: RecourseProblem) -> RecourseResult:
     inc = random_search(problem, opts.heuristic_samples, opts.seed)
     timings["heuristic"] = time.perf_counter() - t
     t = time.perf_counter()
-    compiled = compile_problem(problem, upper_bound=inc.cost if inc else None)
+    ub = inc.cost if inc else None
+    compiled = compile_problem(problem, upper_bound=ub)
     use_cutoff = True
     if compiled.approx_error > 0 and inc is not None:
         # the incumbent is valid on the true SCM, not necessarily on its piecewise-linear approximation
-        compiled, use_cutoff = compile_problem(problem, upper_bound=None), False
+        compiled, use_cutoff, ub = compile_problem(problem, upper_bound=None), False, None
     timings["compile"] = time.perf_counter() - t
+    if ub is not None and compiled.relu_inputs and opts.tighten_passes > 0:
+        t = time.perf_counter()
+        compiled = _tighten(problem, compiled, ub, opts.tighten_passes)
+        timings["tighten"] = time.perf_counter() - t
     search = _search(compiled, problem, inc if use_cutoff else None, use_cutoff, deadline)
     timings["solve"] = search.seconds
     return _finish(problem, compiled, search, timings, t0)
