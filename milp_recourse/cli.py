@@ -8,6 +8,9 @@ from typing import Sequence
 
 from . import cli_parse as cp
 from .cli_problem import add_constraint_args, add_model_args, add_solver_args, build_problem
+from .cli_explain import add_parser as _explain_parser
+from .cli_batch import add_audit_parser, add_batch_parser
+from .cli_study import add_parser as _study_parser
 from .errors import RecourseError
 
 
@@ -68,6 +71,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [_solve_parser, _demo_parser]
+COMMANDS.append(_explain_parser)
+COMMANDS += [add_batch_parser, add_audit_parser]
+COMMANDS.append(_study_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,8 @@ from .result import RecourseResult, Status
 from .verify import verify_action
 
 MAX_OA_ROUNDS = 40
+PWL_REFINEMENTS = 2
+SMALL_MODEL_INTEGERS = 16  # below this many integer columns the MILP is solved directly (no heuristic)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
 
@@ -189,7 +191,22 @@ def _tighten(problem: RecourseProblem, compiled: CompiledInstance, ub: float, pa
 
 
 def solve(problem: RecourseProblem) -> RecourseResult:
-    """Cheapest verified recourse for one person, with proof of optimality or of infeasibility."""
+    """Cheapest verified recourse for one person, with proof of optimality or of infeasibility.
+
+    When the SCM needed a piecewise-linear approximation and the answer fails the re-check on the true
+    SCM, the approximation is refined (4x breakpoints, twice at most) before the failure is reported.
+    """
+    res = _solve_once(problem)
+    for _ in range(PWL_REFINEMENTS):
+        if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0:
+            break
+        finer = dataclasses.replace(problem.options, pwl_breakpoints=4 * problem.options.pwl_breakpoints - 3)
+        res = _solve_once(dataclasses.replace(problem, options=finer))
+    return res
+
+
+def _solve_once(problem: RecourseProblem) -> RecourseResult:
+    """One pass of the pipeline (see the module docstring)."""
     t0 = time.perf_counter()
     opts = problem.options
     get_backend(opts.backend)  # fail fast on an unknown / missing backend
@@ -202,21 +219,21 @@ def solve(problem: RecourseProblem) -> RecourseResult:
                               v0.score_threshold, message="The factual decision is already favourable.")
     deadline = t0 + opts.time_limit
     t = time.perf_counter()
-    inc = random_search(problem, opts.heuristic_samples, opts.seed)
-    timings["heuristic"] = time.perf_counter() - t
-    t = time.perf_counter()
-    ub = inc.cost if inc else None
-    compiled = compile_problem(problem, upper_bound=ub)
-    use_cutoff = True
-    if compiled.approx_error > 0 and inc is not None:
-        # the incumbent is valid on the true SCM, not necessarily on its piecewise-linear approximation
-        compiled, use_cutoff, ub = compile_problem(problem, upper_bound=None), False, None
+    compiled = compile_problem(problem)
     timings["compile"] = time.perf_counter() - t
-    if ub is not None and compiled.relu_inputs and opts.tighten_passes > 0:
+    inc, use_cutoff = None, False
+    if compiled.model.n_integer > SMALL_MODEL_INTEGERS and compiled.approx_error == 0.0:
+        # a hard model: a heuristic upper bound shrinks the box, then LP tightening of ReLU inputs
         t = time.perf_counter()
-        compiled = _tighten(problem, compiled, ub, opts.tighten_passes)
-        timings["tighten"] = time.perf_counter() - t
-    search = _search(compiled, problem, inc if use_cutoff else None, use_cutoff, deadline)
+        inc = random_search(problem, opts.heuristic_samples, opts.seed)
+        timings["heuristic"] = time.perf_counter() - t
+        if inc is not None:
+            t = time.perf_counter()
+            compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost), True
+            if compiled.relu_inputs and opts.tighten_passes > 0:
+                compiled = _tighten(problem, compiled, inc.cost, opts.tighten_passes)
+            timings["tighten"] = time.perf_counter() - t
+    search = _search(compiled, problem, inc, use_cutoff, deadline)
     timings["solve"] = search.seconds
     return _finish(problem, compiled, search, timings, t0)
 
@@ -230,12 +247,12 @@ def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: _Searc
     if search.action is None:
         lb = search.lower_bound if np.isfinite(search.lower_bound) else None
         if search.state == "infeasible" and approx == 0.0:
-            cert = {"kind": "solver-infeasible", "backend": opts.backend,
-                    "blocked_features": list(compiled.blocked),
-                    "note": "the exact MILP has no feasible point; see `milp-recourse explain` for the reason"}
-            return RecourseResult(Status.NO_RECOURSE, None, {}, {}, verified=False, objective_bound=None, gap=None,
-                                  total_seconds=time.perf_counter() - t0, certificate=cert,
-                                  message="No action satisfies this person's constraints.", **base)
+            from .certify import certify  # bound / Farkas / second-backend certificate (see certify.py)
+
+            res = RecourseResult(Status.NO_RECOURSE, None, {}, {}, verified=False, objective_bound=None, gap=None,
+                                 total_seconds=time.perf_counter() - t0,
+                                 message="No action satisfies this person's constraints.", **base)
+            return certify(problem, res, compiled=compiled).apply(res)
         msg = {"infeasible": f"The piecewise-linear model (max error {approx:.3g}) is infeasible; this is not a "
                              "proof for the true SCM.",
                "error": search.message}.get(search.state, "The time limit was reached before any action was found.")

@@ -89,14 +89,8 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0) -> In
     costs = _costs(problem, rules, x, mask, theta)
     top = np.argsort(costs)[:8]
     mask, theta = mask[top], theta[top]
-    lo, hi = np.zeros(len(top)), np.ones(len(top))
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        cand = _snap_row(rules, x + mid[:, None] * (theta - x))
-        good = _valid(problem, names, mask, cand)
-        hi = np.where(good, mid, hi)
-        lo = np.where(good, lo, mid)
-    final = _snap_row(rules, x + hi[:, None] * (theta - x))
+    alpha = _shrink_factors(problem, rules, names, x, mask, theta, axis=None)
+    final = _snap_row(rules, x + alpha[:, None] * (theta - x))
     good = _valid(problem, names, mask, final)
     final = np.where(good[:, None], final, theta)  # fall back to the unshrunk (valid) action
     final, mask = _coordinate_shrink(problem, rules, names, x, mask, final)
@@ -107,31 +101,51 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0) -> In
     return Incumbent(action, cost)
 
 
-def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 3):
-    """Shrink each intervened coordinate alone towards x (bisection), and drop it when that stays valid."""
+def _shrink_factors(problem, rules, names, x, mask, theta, axis: int | None, levels: int = 17,
+                    refine: int = 6) -> np.ndarray:
+    """Smallest alpha in [0, 1] per row with x + alpha (theta - x) still valid (only coordinate `axis` moved
+    when given); a grid of alphas in one batched call, then a few batched bisection steps."""
+    n = len(theta)
+    grid = np.linspace(0.0, 1.0, levels)
+
+    def candidates(alphas: np.ndarray) -> np.ndarray:  # alphas: (n, m) -> (n*m, K)
+        a = alphas.reshape(n, -1, 1)
+        moved = x + a * (theta[:, None, :] - x)
+        if axis is not None:
+            keep = np.repeat(theta[:, None, :], a.shape[1], axis=1)
+            keep[:, :, axis] = moved[:, :, axis]
+            moved = keep
+        return _snap_row(rules, moved.reshape(-1, theta.shape[1]))
+
+    m = np.repeat(mask, levels, axis=0)
+    ok = _valid(problem, names, m, candidates(np.tile(grid, (n, 1)))).reshape(n, levels)
+    ok[:, -1] = True  # alpha = 1 is the (valid) action itself
+    first = ok.argmax(axis=1)
+    hi = grid[first]
+    lo = np.where(first > 0, grid[np.maximum(first - 1, 0)], 0.0)
+    for _ in range(refine):
+        mid = 0.5 * (lo + hi)
+        good = _valid(problem, names, mask, candidates(mid[:, None]))
+        hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
+    return hi
+
+
+def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 2):
+    """Shrink each intervened coordinate alone towards x, and drop it when that stays valid."""
     theta, mask = theta.copy(), mask.copy()
     for _ in range(sweeps):
         for k in range(len(rules)):
             on = mask[:, k]
             if not on.any():
                 continue
-            dropped = mask.copy()
-            dropped[:, k] = False
-            can_drop = on & _valid(problem, names, dropped, theta)
-            mask[can_drop, k] = False
-            lo, hi = np.zeros(len(theta)), np.ones(len(theta))
-            for _ in range(20):
-                mid = 0.5 * (lo + hi)
-                cand = theta.copy()
-                cand[:, k] = x[k] + mid * (theta[:, k] - x[k])
-                cand = _snap_row(rules, cand)
-                good = _valid(problem, names, mask, cand)
-                hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
+            alpha = _shrink_factors(problem, rules, names, x, mask, theta, axis=k)
             cand = theta.copy()
-            cand[:, k] = x[k] + hi * (theta[:, k] - x[k])
+            cand[:, k] = x[k] + alpha * (theta[:, k] - x[k])
             cand = _snap_row(rules, cand)
-            good = _valid(problem, names, mask, cand) & mask[:, k]
+            good = _valid(problem, names, mask, cand) & on
             theta[good] = cand[good]
+            drop = on & (np.abs(theta[:, k] - x[k]) <= 1e-12)
+            mask[drop, k] = False
     return theta, mask
 
 

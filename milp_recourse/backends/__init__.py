@@ -3,8 +3,16 @@
 from .base import (Backend, Capabilities, MIPSolution, SolverParams, Termination, available_backends,
                    backend_names, get_backend, register_backend)
 from .highs import HighsBackend
+from .ortools_backend import OrtoolsCbcBackend, OrtoolsHighsBackend, OrtoolsScipBackend
+from .pyomo_backend import KNOWN_SOLVERS as _PYOMO_SOLVERS, PyomoBackend, pyomo_factory
 
 register_backend("highs", HighsBackend)
+register_backend("ortools-scip", OrtoolsScipBackend)
+register_backend("ortools-cbc", OrtoolsCbcBackend)
+register_backend("ortools-highs", OrtoolsHighsBackend)
+register_backend("pyomo", PyomoBackend)
+for _solver in _PYOMO_SOLVERS:
+    register_backend(f"pyomo-{_solver}", pyomo_factory(_solver))
 
 __all__ = ["Backend", "Capabilities", "MIPSolution", "SolverParams", "Termination", "available_backends",
            "backend_names", "get_backend", "register_backend", "solve_mip"]

@@ -92,7 +92,28 @@ class HighsBackend:
             sol.value_valid = True
             h.setSolution(sol)
         h.run()
-        return self._result(h, model, time.perf_counter() - t0)
+        res = self._result(h, model, time.perf_counter() - t0)
+        if res.termination is Termination.INFEASIBLE and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+            res = self._settle_unbounded(model, params, res)
+        cutoff = params.objective_cutoff
+        if (cutoff is not None and np.isfinite(cutoff) and not model.integrality.any()
+                and res.termination is Termination.OPTIMAL and res.objective > cutoff):
+            # HiGHS applies objective_bound only inside MIP search: enforce it for LPs here
+            res = MIPSolution(Termination.INFEASIBLE, None, float("inf"), float("inf"), res.seconds, self.name,
+                              "nothing better than the cutoff")
+        return res
+
+    def _settle_unbounded(self, model: MIPModel, params: SolverParams, res: MIPSolution) -> MIPSolution:
+        """'Unbounded or infeasible' without a point: a zero-objective solve says which."""
+        zero = dataclasses.replace(model, c=np.zeros(model.n_cols), q_diag=None, offset=0.0)
+        h = new_highs(params.threads)
+        h.setOptionValue("time_limit", float(params.time_limit))
+        self._load(h, zero)
+        h.run()
+        feasible = h.getInfo().primal_solution_status == 2
+        term = Termination.UNBOUNDED if feasible else Termination.INFEASIBLE
+        return MIPSolution(term, None, -np.inf if feasible else np.inf, -np.inf if feasible else np.inf,
+                           res.seconds, self.name, "unbounded" if feasible else "infeasible")
 
     def _load(self, h, model: MIPModel, relax: bool = False) -> None:
         """Pass the whole model in one call (CSC matrix), plus the Hessian when there is one."""
@@ -165,6 +186,25 @@ class HighsBackend:
             out.append((float(vals[0]), float(vals[1])))
         return out
 
+    def farkas_ray(self, model: MIPModel, time_limit: float = 10.0) -> np.ndarray | None:
+        """Row multipliers y proving the LP relaxation of `model` infeasible (HiGHS dual ray), or None.
+
+        Simplex without presolve, so HiGHS keeps the ray. Callers re-check it independently
+        (milp_recourse.certify.check_farkas); the sign convention is theirs to test.
+        """
+        import highspy
+
+        h = new_highs()
+        h.setOptionValue("time_limit", float(time_limit))
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("solver", "simplex")
+        self._load(h, dataclasses.replace(model.relaxed(), c=np.zeros(model.n_cols), q_diag=None), relax=True)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+            return None
+        _, has_ray, values = h.getDualRay()
+        return np.asarray(values, float) if has_ray else None
+
     def _result(self, h, model: MIPModel, seconds: float) -> MIPSolution:
         import highspy
 
@@ -186,8 +226,8 @@ class HighsBackend:
             bound = float("inf")
         elif ms in (S.kUnbounded,):
             term = Termination.UNBOUNDED
-        elif ms == S.kUnboundedOrInfeasible:
-            term, x = Termination.INFEASIBLE if not has_x else Termination.UNBOUNDED, None if not has_x else x
+        elif ms == S.kUnboundedOrInfeasible:  # settled by solve() with a feasibility check when there is no point
+            term = Termination.UNBOUNDED if has_x else Termination.INFEASIBLE
         elif ms == S.kObjectiveBound:
             # the search finished: nothing better than the cutoff exists
             term, x = (Termination.OPTIMAL, x) if has_x else (Termination.INFEASIBLE, None)

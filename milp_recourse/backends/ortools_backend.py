@@ -1,31 +1,34 @@
 """OR-Tools backends: SCIP and HiGHS through MathOpt, CBC through pywraplp (MathOpt has no CBC).
 
-Why MathOpt, built from a ModelProto, for SCIP and HiGHS (measured on OR-Tools 9.15, one thread,
-median of 3 runs, build = IR to solver model, total = build + solve; bench script in the report):
+Why MathOpt, fed a ModelProto built from the IR arrays, for SCIP and HiGHS. Measured on OR-Tools
+9.15, one thread, median of 3 runs, milliseconds for IR -> solver model -> solution (bench script:
+knapsacks and random mixed-integer rows, 5 nonzeros per row; same optimum from every engine):
 
-    instance        engine                       build     total
-    knap40          pywraplp SCIP                 0.9 ms    24.6 ms
-                    MathOpt SCIP (proto)          0.3 ms    24.4 ms
-    rand400x300     pywraplp SCIP                26.5 ms   191.6 ms
-                    MathOpt SCIP (Model API)     94.7 ms   289.9 ms
-                    MathOpt SCIP (proto)          1.6 ms   154.0 ms
-                    pywraplp HiGHS               25.6 ms    46.0 ms
-                    MathOpt HiGHS (proto)         1.4 ms    23.4 ms
+    instance (cols x rows)     SCIP: pywraplp / MathOpt   HiGHS: pywraplp / MathOpt   CBC (pywraplp)
+    knap40 (40 x 1)                      7.5 / 14.2                 44.0 / 65.2             39.5
+    rand60x40                           68.7 / 61.4                 33.9 / 30.5             19.9
+    rand120x80                        1714 / 1658                  772 / 892               323
+    LP 3000 x 2000                     531 / 441                   219 / 119               106
+    model build only, LP 3000 x 2000: pywraplp 74 ms, MathOpt Python Model API 144-195 ms, proto 2.4-3.0 ms
 
-Same optima everywhere. Building the proto straight from the CSR arrays is 15-60x faster than
-pywraplp's per-coefficient calls (MathOpt's Python Model API is the slowest of all). Correctness
-decided the rest: pywraplp-HiGHS stopped by its time limit on a 60-item knapsack returns FEASIBLE
-with an all-zero "incumbent" whose objective is wrong, while MathOpt-HiGHS returns the real
-incumbent; MathOpt's termination reason separates "limit with a solution" (FEASIBLE) from "limit
-with none" (NO_SOLUTION_FOUND), and SCIP gets a native cutoff and exact convex MIQP. We call the
-C++ solver on the proto directly: the Python wrapper turns solver errors into
-``AttributeError: 'StatusNotOk'`` and cannot parse the LIMIT_CUTOFF reason (a ValueError) in 9.15.
+On small MILPs both APIs solve equally fast (same solver underneath; differences are noise); the proto
+build is ~25x cheaper than pywraplp's per-coefficient calls, ~60x cheaper than MathOpt's Python Model
+API. Semantics decided: (1) pywraplp-HiGHS stopped by its time limit (market split, 40 binaries + slacks,
+0.5 s) returns status 99 with every variable 0 and objective 0.0 -- a point violating rows by 1107 --
+where MathOpt-HiGHS returns its real incumbent (objective 8); (2) MathOpt separates "limit with a
+solution" (FEASIBLE) from "limit with none" (NO_SOLUTION_FOUND); (3) SCIP gets a native cutoff and an
+exact convex MIQP (pywraplp's Python API has no quadratic terms). We call the C++ solver on the proto
+directly: the Python wrapper turns solver errors into ``AttributeError: 'StatusNotOk'`` (real message in
+``__context__``) and in 9.15 cannot parse the LIMIT_CUTOFF reason (``ValueError: 12 is not a valid
+Limit``). MathOpt has no CBC, so CBC stays on pywraplp (one MPModelProto); its time limit overshoots
+(0.5 s asked, up to ~1.8 s taken).
 
 CP-SAT is deliberately not offered: it silently rounds continuous variables to integers.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import time
 from datetime import timedelta
@@ -41,11 +44,12 @@ _INCUMBENT_TOL = 1e-5  # a reported incumbent violating the model by more than t
 
 
 def _has_ortools() -> bool:
+    """Whether OR-Tools is installed (without importing it)."""
     return importlib.util.find_spec("ortools") is not None
 
 
 def check_params(params: SolverParams) -> None:
-    """Reject out-of-range solver parameters with a message naming the value (shared by backends)."""
+    """Reject out-of-range solver parameters with a message naming the value (inf = no time limit)."""
     if not (isinstance(params.time_limit, (int, float)) and params.time_limit > 0):
         raise InputError(f"The 'time_limit' option must be a float > 0. Got {params.time_limit!r}.")
     if not (isinstance(params.mip_gap, (int, float)) and params.mip_gap >= 0):
@@ -78,47 +82,33 @@ def has_quadratic(model: MIPModel) -> bool:
 
 def unwrap_status_error(exc: BaseException) -> str:
     """The solver's own message behind OR-Tools' 'StatusNotOk' wrappers (it hides in __context__)."""
-    seen: list[str] = []
+    parts: list[str] = []
     cur: BaseException | None = exc
-    while cur is not None and len(seen) < 5:
-        text = str(cur)
-        if "StatusNotOk" not in text or not seen:
-            seen.append(f"{type(cur).__name__}: {text}")
+    while cur is not None and len(parts) < 10:
         if type(cur).__name__ == "StatusNotOk":
-            return text
+            return str(cur)
+        parts.append(f"{type(cur).__name__}: {cur}")
         cur = cur.__context__ or cur.__cause__
-    return " <- ".join(seen)
-
-
-def guard_incumbent(model: MIPModel, x: np.ndarray | None) -> tuple[np.ndarray | None, str]:
-    """Drop an incumbent that does not satisfy the model (never report a wrong point as a solution)."""
-    if x is None:
-        return None, ""
-    viol = model.max_violation(x)
-    scale = max(1.0, float(np.max(np.abs(x), initial=0.0)))
-    if viol > _INCUMBENT_TOL * scale:
-        return None, f" Solver's incumbent discarded: it violates the model by {viol:.3g}."
-    return x, ""
+    return " <- ".join(parts)
 
 
 def finish(model: MIPModel, backend: str, term: Termination, x: np.ndarray | None, obj: float, bound: float,
            seconds: float, message: str, nodes: int) -> MIPSolution:
-    """Normalise a raw solver outcome: consistent x/objective/bound per termination."""
-    if term in (Termination.OPTIMAL, Termination.FEASIBLE):
-        x, note = guard_incumbent(model, x)
-        message += note
-        if x is None:
-            term = Termination.ERROR if term is Termination.OPTIMAL else Termination.NO_SOLUTION
+    """Normalise a raw outcome: never pass on a point violating the model; objective/bound match the status."""
+    if term in (Termination.OPTIMAL, Termination.FEASIBLE) and x is not None:
+        viol = model.max_violation(x)
+        if viol > _INCUMBENT_TOL * max(1.0, float(np.max(np.abs(x), initial=0.0))):
+            x, message = None, f"{message} Solver's point discarded: it violates the model by {viol:.3g}."
+        elif has_quadratic(model):
+            obj = model.objective(x)  # solvers report an epigraph variable's value, which may be off by a tolerance
+    if term in (Termination.OPTIMAL, Termination.FEASIBLE) and x is None:
+        term = Termination.ERROR if term is Termination.OPTIMAL else Termination.NO_SOLUTION
     if term is Termination.INFEASIBLE:
-        x, obj, bound = None, float("inf"), float("inf")
-    elif x is None:
+        x, bound = None, float("inf")
+    if x is None:
         obj = float("inf")
-    if term is Termination.OPTIMAL and not model.integrality.any():
+    if term is Termination.OPTIMAL and (not model.integrality.any() or not np.isfinite(bound)):
         bound = obj
-    if term is Termination.OPTIMAL and not np.isfinite(bound):
-        bound = obj
-    if term in (Termination.UNBOUNDED, Termination.ERROR, Termination.NO_SOLUTION) and x is None:
-        obj = float("inf")
     return MIPSolution(term, x, float(obj), float(bound), seconds, backend, message.strip(), int(nodes))
 
 
@@ -151,7 +141,7 @@ def _mathopt_model_proto(model: MIPModel, cutoff_row: float | None = None, zero_
         cols = np.concatenate([cols, nz_c])
         vals = np.concatenate([vals, model.c[nz_c]])
     elif cutoff_row is not None and cutoff_row < 0:
-        rows_lo, rows_hi = np.append(rows_lo, 1.0), np.append(rows_hi, 0.0)  # constant objective above cutoff
+        rows_lo, rows_hi = np.append(rows_lo, 1.0), np.append(rows_hi, np.inf)  # empty row 0 >= 1: constant > cutoff
     k = rows_lo.size
     lc = mp.linear_constraints
     lc.ids.extend(range(k))
@@ -181,7 +171,8 @@ def _mathopt_params_proto(params: SolverParams, solver: str, native_cutoff: bool
     from ortools.math_opt import parameters_pb2
 
     p = parameters_pb2.SolveParametersProto()
-    p.time_limit.FromTimedelta(timedelta(seconds=max(time_limit, 1e-3)))
+    if np.isfinite(time_limit):
+        p.time_limit.FromTimedelta(timedelta(seconds=max(time_limit, 1e-3)))
     p.enable_output = bool(params.verbose)
     p.relative_gap_tolerance = float(params.mip_gap)
     p.absolute_gap_tolerance = 1e-9
@@ -209,23 +200,32 @@ class _MathOptBackend:
         return _has_ortools()
 
     def solve(self, model: MIPModel, params: SolverParams) -> MIPSolution:
+        """Build the proto, solve, and map MathOpt's answer (or its error) onto MIPSolution."""
         check_params(params)
         start = check_start(model, params)
-        quad = has_quadratic(model)
-        if quad and not (self.capabilities.quadratic_mip if model.integrality.any() else self.capabilities.quadratic_lp):
-            kind = "mixed-integer quadratic" if model.integrality.any() else "quadratic"
+        caps, is_mip = self.capabilities, bool(model.integrality.any())
+        if has_quadratic(model) and not (caps.quadratic_mip if is_mip else caps.quadratic_lp):
+            kind = "mixed-integer quadratic" if is_mip else "quadratic"
             raise BackendError(f"Backend {self.name!r} cannot solve a {kind} objective (q_diag is nonzero); "
                                f"use 'ortools-scip' or the outer-approximation driver.")
         t0 = time.perf_counter()
-        cutoff = params.objective_cutoff
-        cutoff_row = None
+        cutoff, cutoff_row = params.objective_cutoff, None
         if cutoff is not None and np.isfinite(cutoff) and not self.native_cutoff:
             cutoff_row = float(cutoff) - float(model.offset)
-        raw = self._run(model, params, start, cutoff_row, zero_objective=False, time_limit=params.time_limit)
-        return self._parse(raw, model, params, start, cutoff_row, t0)
+        try:
+            raw = self._run(model, params, start, cutoff_row, zero_objective=False, time_limit=params.time_limit)
+        except BackendError as exc:
+            if "objective_value" not in str(exc) or "-inf" not in str(exc):
+                raise
+            # SCIP hands MathOpt a point of objective -inf on unbounded LPs, which MathOpt then rejects
+            status = self._infeasible_or_unbounded(model, params, 0, cutoff_row, t0)
+            return finish(model, self.name, status, None, float("inf"), -np.inf, time.perf_counter() - t0,
+                          f"unbounded ray reported as an error by MathOpt: {exc}", 0)
+        return self._parse(raw, model, params, cutoff_row, t0)
 
     def _run(self, model: MIPModel, params: SolverParams, start: np.ndarray | None, cutoff_row: float | None,
              zero_objective: bool, time_limit: float) -> Any:
+        """One call of the C++ solver on a fresh proto; solver-side errors become BackendError."""
         from ortools.math_opt import callback_pb2, model_parameters_pb2, parameters_pb2
         from ortools.math_opt.core.python import solver as core
         from pybind11_abseil.status import StatusNotOk
@@ -244,11 +244,12 @@ class _MathOptBackend:
         except (StatusNotOk, AttributeError, RuntimeError, ValueError) as exc:
             raise BackendError(f"{self.name}: the solver rejected the model: {unwrap_status_error(exc)}") from exc
 
-    def _parse(self, res: Any, model: MIPModel, params: SolverParams, start: np.ndarray | None,
-               cutoff_row: float | None, t0: float) -> MIPSolution:
+    def _parse(self, res: Any, model: MIPModel, params: SolverParams, cutoff_row: float | None,
+               t0: float) -> MIPSolution:
+        """MathOpt's termination reason and limit mapped onto Termination (IMPRECISE and errors -> ERROR)."""
         from ortools.math_opt import result_pb2, solution_pb2
 
-        R, L, F = result_pb2.TerminationReasonProto, result_pb2.LimitProto, result_pb2.FeasibilityStatusProto
+        R, L = result_pb2.TerminationReasonProto, result_pb2.LimitProto
         term = res.termination
         x, obj = None, float("inf")
         for s in res.solutions:
@@ -258,29 +259,21 @@ class _MathOptBackend:
                 x[np.asarray(ps.variable_values.ids, np.int64)] = np.asarray(ps.variable_values.values, float)
                 obj = float(ps.objective_value)
                 break
-        bound = float(term.objective_bounds.dual_bound)
         reason = term.reason
         message = f"{R.Name(reason)} ({L.Name(term.limit)}) {term.detail}".strip()
-        if reason == R.TERMINATION_REASON_OPTIMAL:
-            status = Termination.OPTIMAL
-        elif reason == R.TERMINATION_REASON_INFEASIBLE:
-            status = Termination.INFEASIBLE
-        elif reason == R.TERMINATION_REASON_UNBOUNDED:
-            status = Termination.UNBOUNDED
-        elif reason == R.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED:
+        status = {R.TERMINATION_REASON_OPTIMAL: Termination.OPTIMAL, R.TERMINATION_REASON_INFEASIBLE:
+                  Termination.INFEASIBLE, R.TERMINATION_REASON_UNBOUNDED: Termination.UNBOUNDED,
+                  R.TERMINATION_REASON_FEASIBLE: Termination.FEASIBLE}.get(reason, Termination.ERROR)
+        if reason == R.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED:
             status = self._infeasible_or_unbounded(model, params, term.problem_status.primal_status, cutoff_row, t0)
-            x = None
-        elif reason == R.TERMINATION_REASON_FEASIBLE:
-            status = Termination.FEASIBLE
+            x, message = None, f"{message}; resolved as {status.value} by a feasibility solve"
         elif reason == R.TERMINATION_REASON_NO_SOLUTION_FOUND:
             # LIMIT_CUTOFF: the search proved nothing beats the cutoff (same meaning as HiGHS' objective_bound)
             status = Termination.INFEASIBLE if term.limit == L.LIMIT_CUTOFF else Termination.NO_SOLUTION
-        else:  # IMPRECISE, NUMERICAL_ERROR, OTHER_ERROR
-            status = Termination.ERROR
         if status is Termination.FEASIBLE and x is None:
             status = Termination.NO_SOLUTION
-        return finish(model, self.name, status, x, obj, bound, time.perf_counter() - t0, message,
-                      int(res.solve_stats.node_count))
+        return finish(model, self.name, status, x, obj, float(term.objective_bounds.dual_bound),
+                      time.perf_counter() - t0, message, int(res.solve_stats.node_count))
 
     def _infeasible_or_unbounded(self, model: MIPModel, params: SolverParams, primal_status: int,
                                  cutoff_row: float | None, t0: float) -> Termination:
@@ -319,24 +312,31 @@ class OrtoolsHighsBackend(_MathOptBackend):
     name = "ortools-highs"
     solver = "HIGHS"
     native_cutoff = False  # MathOpt rejects cutoff_limit for HiGHS: a row c.x <= cutoff is added instead
-    capabilities = Capabilities(mip=True, quadratic_lp=False, quadratic_mip=False, warm_start=True,
-                                incremental=False)
+    capabilities = Capabilities(mip=True, quadratic_lp=False, quadratic_mip=False, warm_start=True, incremental=False)
 
 
 # --------------------------------------------------------------------------- pywraplp (CBC)
+
+@functools.cache
+def _has_cbc() -> bool:
+    """Whether this OR-Tools build links CBC (asked once per process)."""
+    from ortools.linear_solver import pywraplp
+
+    return bool(pywraplp.Solver.SupportsProblemType(pywraplp.Solver.CBC_MIXED_INTEGER_PROGRAMMING))
+
 
 class OrtoolsCbcBackend:
     """CBC through pywraplp (MathOpt has no CBC): MILP only, cutoff as a row, no quadratic objective."""
 
     name = "ortools-cbc"
     extra = "ortools"
-    capabilities = Capabilities(mip=True, quadratic_lp=False, quadratic_mip=False, warm_start=False,
-                                incremental=False)
+    capabilities = Capabilities(mip=True, quadratic_lp=False, quadratic_mip=False, warm_start=False, incremental=False)
 
     def is_available(self) -> bool:
-        return _has_ortools()
+        return _has_ortools() and _has_cbc()
 
     def solve(self, model: MIPModel, params: SolverParams) -> MIPSolution:
+        """Load one MPModelProto into pywraplp's CBC, solve, map its status onto MIPSolution."""
         from ortools.linear_solver import linear_solver_pb2, pywraplp
 
         check_params(params)
@@ -360,7 +360,7 @@ class OrtoolsCbcBackend:
             nz = np.flatnonzero(model.c)
             # nothing better than the cutoff <=> this row makes the model infeasible (as HiGHS' objective_bound)
             lo, hi = (-np.inf, float(cutoff) - model.offset) if nz.size else \
-                ((1.0, 0.0) if cutoff < model.offset else (-np.inf, np.inf))
+                ((1.0, np.inf) if cutoff < model.offset else (-np.inf, np.inf))
             mp.constraint.add(lower_bound=lo, upper_bound=hi, var_index=nz.tolist(), coefficient=model.c[nz].tolist())
         solver = pywraplp.Solver.CreateSolver("CBC")
         if solver is None:
@@ -373,7 +373,8 @@ class OrtoolsCbcBackend:
             raise BackendError(f"{self.name}: the solver rejected the model: {err}")
         if params.verbose:
             solver.EnableOutput()
-        solver.SetTimeLimit(max(1, int(round(params.time_limit * 1000))))
+        if np.isfinite(params.time_limit):
+            solver.SetTimeLimit(max(1, int(round(params.time_limit * 1000))))
         solver.SetNumThreads(int(params.threads))
         sp_ = pywraplp.MPSolverParameters()
         sp_.SetDoubleParam(sp_.RELATIVE_MIP_GAP, float(params.mip_gap))
@@ -392,8 +393,7 @@ class OrtoolsCbcBackend:
         if status == S.NOT_SOLVED and limit_hit:
             term = Termination.NO_SOLUTION
         if term is Termination.INFEASIBLE and limit_hit and is_mip:
-            term = Termination.NO_SOLUTION  # CBC says INFEASIBLE when stopped early without a solution
-        names = {S.OPTIMAL: "OPTIMAL", S.FEASIBLE: "FEASIBLE", S.INFEASIBLE: "INFEASIBLE", S.UNBOUNDED: "UNBOUNDED",
-                 S.ABNORMAL: "ABNORMAL", S.MODEL_INVALID: "MODEL_INVALID", S.NOT_SOLVED: "NOT_SOLVED"}
-        nodes = solver.nodes() if is_mip else 0
-        return finish(model, self.name, term, x, obj, bound, seconds, f"pywraplp {names.get(status, status)}", nodes)
+            term = Termination.NO_SOLUTION  # an INFEASIBLE arriving with the time limit is not trusted as a proof
+        names = ("OPTIMAL", "FEASIBLE", "INFEASIBLE", "UNBOUNDED", "ABNORMAL", "MODEL_INVALID", "NOT_SOLVED")
+        message = f"pywraplp {names[status] if 0 <= status < len(names) else status}"
+        return finish(model, self.name, term, x, obj, bound, seconds, message, solver.nodes() if is_mip else 0)

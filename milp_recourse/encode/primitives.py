@@ -141,8 +141,10 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
         adj = [seg[s] for s in (i - 1, i) if 0 <= s < k - 1]
         b.add_le(Affine.column(j) - Affine({s: 1.0 for s in adj}), 0.0, group)
     b.add_eq(t - Affine({j: float(p) for j, p in zip(lam, pts)}), 0.0, group)
-    y = Affine({j: float(v) for j, v in zip(lam, vals)})
-    return y, pwl_error(fn, pts)
+    # a column with the interpolant's true range, so downstream intervals stay tight
+    y = b.add_var(f"{name}.y", float(vals.min()), float(vals.max()))
+    b.add_eq(Affine.column(y) - Affine({j: float(v) for j, v in zip(lam, vals)}), 0.0, group)
+    return Affine.column(y), pwl_error(fn, pts)
 
 
 __all__ = ["INF", "relu", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",

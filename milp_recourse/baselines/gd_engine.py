@@ -1,0 +1,132 @@
+"""Projected Adam on intervention values for a batch of fixed feature subsets (shared by the gradient baselines).
+
+Each row of the batch is one subset (a fixed 0/1 mask) and one start point; its loss is
+cost(theta) + lambda_row * relu(target + train_margin - score(theta)), with lambda_row multiplied
+while the row is invalid. Adam is elementwise, so summing the row losses optimises every row
+independently in one vectorised pass. The cheapest valid iterate of each row is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from ..recourse_problem import RecourseProblem
+from .common import PersonSpace, check_positive
+
+LAMBDA_CAP = 1e8
+
+
+@dataclass(frozen=True, eq=False)
+class GDConfig:
+    """Optimiser settings shared by the causal and the non-causal gradient baselines."""
+
+    steps: int = 300
+    lr: float = 0.05                 # Adam step, in units of each feature's scale
+    lam0: float = 1.0                # initial weight of the validity hinge
+    lam_growth: float = 2.0          # lambda *= growth for rows still invalid ...
+    lam_every: int = 10              # ... every this many steps
+    train_margin: float = 1e-3       # the hinge aims this far beyond the target score
+    restarts: int = 1                # start points per subset (the first at the factual values)
+    patience: int = 60               # stop when the best valid cost has not improved for this many steps
+    seed: int = 0
+    scales: Mapping[str, float] = field(default_factory=dict)   # per-feature step scale (default: domain/6)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "lam_every", "restarts", "patience"):
+            check_positive(getattr(self, name), name, integer=True)
+        for name in ("lr", "lam0"):
+            check_positive(getattr(self, name), name)
+        if not (isinstance(self.lam_growth, (int, float)) and self.lam_growth >= 1):
+            raise InputError(f"The baseline option 'lam_growth' must be a number >= 1. Got {self.lam_growth!r}.")
+        if not (isinstance(self.train_margin, (int, float)) and self.train_margin >= 0):
+            raise InputError(f"The baseline option 'train_margin' must be a number >= 0. Got {self.train_margin!r}.")
+        for name, s in self.scales.items():
+            check_positive(s, f"scales[{name!r}]")
+
+
+def feature_scales(problem: RecourseProblem, space: PersonSpace, scales: Mapping[str, float]) -> np.ndarray:
+    """Per-feature step scale: the given one, else a sixth of the SCM domain width."""
+    out = []
+    for name in space.names:
+        var = problem.scm.variable(name)
+        out.append(float(scales.get(name, max((var.upper - var.lower) / 6.0, 1e-6))))
+    return np.array(out)
+
+
+def torch_cost(problem: RecourseProblem, space: PersonSpace, mask: Any, theta: Any, torch: Any) -> Any:
+    """(n,) differentiable cost of each row, the torch twin of common.action_costs."""
+    c, prefs = problem.cost, problem.preferences
+    cols = []
+    for k, name in enumerate(space.names):
+        coef = c.scale * float(space.weights[k]) / float(space.divisors[k])
+        col = coef * torch.abs(theta[:, k] - float(space.x[k])) ** c.p + c.l0
+        rng = prefs.preferred_ranges.get(name)
+        if rng is not None:
+            col = col + prefs.range_penalty * (torch.relu(rng[0] - theta[:, k]) + torch.relu(theta[:, k] - rng[1]))
+        cols.append(col)
+    part = torch.stack(cols, dim=1)
+    return (mask * part).sum(dim=1)
+
+
+def adam_search(problem: RecourseProblem, space: PersonSpace, masks: np.ndarray, score_fn: Callable[[Any, Any], Any],
+                target: float, cfg: GDConfig, torch: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cheapest valid (mask, theta) found per row (rows never valid are dropped) and the steps run.
+
+    `score_fn(mask, theta)` returns the (n,) score of each row's counterfactual; validity means
+    score >= target (threshold + margin, as for the exact solver).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    scale = feature_scales(problem, space, cfg.scales)
+    rows = np.repeat(masks, cfg.restarts, axis=0)
+    n = rows.shape[0]
+    delta0 = np.zeros((n, space.k))
+    if cfg.restarts > 1:
+        jitter = rng.normal(0.0, 0.5, size=(n, space.k))
+        delta0 = np.where((np.arange(n) % cfg.restarts != 0)[:, None], jitter, 0.0)
+    dt = torch.float64
+    t = lambda a: torch.as_tensor(np.array(a, float), dtype=dt)  # noqa: E731
+    x, s, lo, hi = t(space.x), t(scale), t(space.lower), t(space.upper)
+    mask = t(rows)
+    delta = t(delta0).requires_grad_(True)
+    with torch.no_grad():
+        delta.copy_((torch.clamp(x + s * delta, lo, hi) - x) / s)
+    opt = torch.optim.Adam([delta], lr=cfg.lr)
+    lam = torch.full((n,), float(cfg.lam0), dtype=dt)
+    best_cost = np.full(n, np.inf)
+    best_theta = np.zeros((n, space.k))
+    global_best, since = np.inf, 0
+    steps = 0
+    for step in range(cfg.steps):
+        steps = step + 1
+        theta = x + s * delta
+        score = score_fn(mask, theta)
+        cost = torch_cost(problem, space, mask, theta, torch)
+        hinge = torch.relu(target + cfg.train_margin - score)
+        loss = (cost + lam * hinge).sum()
+        opt.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            ok = (score >= target).numpy()
+            c = cost.numpy()
+            better = ok & (c < best_cost)
+            if better.any():
+                best_cost[better] = c[better]
+                best_theta[better] = theta.numpy()[better]
+            if (step + 1) % cfg.lam_every == 0:
+                lam = torch.where(torch.as_tensor(ok), lam, torch.clamp(lam * cfg.lam_growth, max=LAMBDA_CAP))
+        opt.step()
+        with torch.no_grad():
+            delta.copy_((torch.clamp(x + s * delta, lo, hi) - x) / s)
+        current = best_cost.min()
+        if current < global_best * (1 - 1e-4) or (np.isfinite(current) and not np.isfinite(global_best)):
+            global_best, since = current, 0
+        else:
+            since += 1
+        if np.isfinite(global_best) and since >= cfg.patience:
+            break
+    keep = np.isfinite(best_cost)
+    return rows[keep], best_theta[keep], steps

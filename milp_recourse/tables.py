@@ -1,0 +1,84 @@
+"""Reading and writing the batch's tables (CSV or Parquet) with clear errors before any work.
+
+Parquet needs pyarrow (the `parquet` extra); it is imported only when a Parquet file is used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import BackendUnavailableError, InputError
+
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+
+
+def table_format(path: str | Path, what: str) -> str:
+    """'csv' or 'parquet' from the file name; InputError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise InputError(f"The {what} file {str(path)!r} has extension {suffix or '(none)'!r}; expected one of "
+                     f"{', '.join(SUFFIXES)}.")
+
+
+def require_pyarrow(what: str) -> None:
+    """Fail with the install hint when Parquet is asked for without pyarrow."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise BackendUnavailableError(f"Reading or writing Parquet ({what}) needs pyarrow: "
+                                      "pip install 'milp_recourse[parquet]'.") from None
+
+
+def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
+    """A CSV/Parquet file as a DataFrame; InputError naming the file when it is missing or unreadable."""
+    p = Path(path)
+    fmt = table_format(p, what)
+    if not p.is_file():
+        raise InputError(f"The {what} file {str(p)!r} does not exist (expected a CSV or Parquet file).")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"The {what} file {str(p)!r} is not readable (permission denied).")
+    if fmt == "parquet":
+        require_pyarrow(what)
+    try:
+        if fmt == "csv":
+            return pd.read_csv(p, dtype=dtype)
+        frame = pd.read_parquet(p)
+        return frame.astype(dtype) if dtype is not None else frame
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
+                         f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
+                         f"{type(exc).__name__}: {exc}") from None
+
+
+def write_table_atomic(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a complete table to a temporary file beside `path`, then rename it over `path`."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    if table_format(p, "output") == "parquet":
+        require_pyarrow("output")
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_csv(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+
+
+def as_table(data: Any, what: str) -> pd.DataFrame:
+    """A DataFrame given directly or read from a path."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_table(data, what)
+    raise InputError(f"The {what} must be a pandas DataFrame or a CSV/Parquet path; got {type(data).__name__}.")
