@@ -24,7 +24,7 @@ from .result import RecourseResult, Status
 from .verify import verify_action
 
 MAX_OA_ROUNDS = 40
-PWL_REFINEMENTS = 2
+PWL_REFINEMENTS = 3
 SMALL_MODEL_INTEGERS = 16  # below this many integer columns the MILP is solved directly (no heuristic)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
@@ -194,14 +194,18 @@ def solve(problem: RecourseProblem) -> RecourseResult:
     """Cheapest verified recourse for one person, with proof of optimality or of infeasibility.
 
     When the SCM needed a piecewise-linear approximation and the answer fails the re-check on the true
-    SCM, the approximation is refined (4x breakpoints, twice at most) before the failure is reported.
+    SCM only on the score, the approximation is refined (4x breakpoints) and the score margin raised by
+    twice the shortfall, at most PWL_REFINEMENTS times, before the failure is reported.
     """
     res = _solve_once(problem)
     for _ in range(PWL_REFINEMENTS):
-        if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0:
+        if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0 or res.violations:
             break
-        finer = dataclasses.replace(problem.options, pwl_breakpoints=4 * problem.options.pwl_breakpoints - 3)
-        res = _solve_once(dataclasses.replace(problem, options=finer))
+        deficit = max(0.0, (res.score_threshold or 0.0) + problem.options.margin - (res.score or 0.0))
+        finer = dataclasses.replace(problem.options, pwl_breakpoints=4 * problem.options.pwl_breakpoints - 3,
+                                    margin=problem.options.margin + 2.0 * deficit)
+        problem = dataclasses.replace(problem, options=finer)
+        res = _solve_once(problem)
     return res
 
 
@@ -225,7 +229,7 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
     if compiled.model.n_integer > SMALL_MODEL_INTEGERS and compiled.approx_error == 0.0:
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of ReLU inputs
         t = time.perf_counter()
-        inc = random_search(problem, opts.heuristic_samples, opts.seed)
+        inc = random_search(problem, opts.heuristic_samples, opts.seed, t0 + 0.25 * opts.time_limit)
         timings["heuristic"] = time.perf_counter() - t
         if inc is not None:
             t = time.perf_counter()
@@ -261,7 +265,7 @@ def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: _Searc
     t = time.perf_counter()
     ver = verify_action(problem, search.action)
     timings["verify"] = time.perf_counter() - t
-    lb = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else None
+    lb = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
     gap = None if lb is None else max(0.0, ver.cost - lb) / max(abs(ver.cost), 1e-12)
     if gap is not None and ver.cost - lb <= 1e-9:
         gap = 0.0

@@ -6,6 +6,7 @@ stable ReLUs) and serves as an objective cutoff. It proves nothing by itself.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +51,12 @@ def _costs(problem, rules, x, mask, theta) -> np.ndarray:
     return total
 
 
-def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0) -> Incumbent | None:
-    """Best valid action among random ones (shrunk towards x by bisection); None if none found."""
+def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
+                  deadline: float | None = None) -> Incumbent | None:
+    """Best valid action among random ones (shrunk towards x); None if none found.
+
+    Past `deadline` (time.perf_counter() seconds) the shrinking phases are skipped.
+    """
     rules = [r for r in problem.rules if not r.blocked]
     m = problem.actionability.max_changes
     if not rules or n_samples <= 0 or m == 0:
@@ -89,11 +94,16 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0) -> In
     costs = _costs(problem, rules, x, mask, theta)
     top = np.argsort(costs)[:8]
     mask, theta = mask[top], theta[top]
+    if deadline is not None and time.perf_counter() > deadline:
+        best = int(np.argmin(costs[top]))
+        action = {names[k]: float(theta[best, k]) for k in range(K) if mask[best, k]}
+        return Incumbent(action, problem.action_cost(action)[0])
     alpha = _shrink_factors(problem, rules, names, x, mask, theta, axis=None)
     final = _snap_row(rules, x + alpha[:, None] * (theta - x))
     good = _valid(problem, names, mask, final)
     final = np.where(good[:, None], final, theta)  # fall back to the unshrunk (valid) action
-    final, mask = _coordinate_shrink(problem, rules, names, x, mask, final)
+    if deadline is None or time.perf_counter() < deadline:
+        final, mask = _coordinate_shrink(problem, rules, names, x, mask, final)
     costs = _costs(problem, rules, x, mask, final)
     best = int(np.argmin(costs))
     action = {names[k]: float(final[best, k]) for k in range(K) if mask[best, k]}

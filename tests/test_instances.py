@@ -25,12 +25,8 @@ FILES = sorted(INSTANCES.glob("*.json"))
 EXACT = ("exhaustive grid enumeration", "scipy linprog per intervention subset",
          "closed form (KKT) per intervention subset", "classifier's own decision on the factual")
 # Known core defects, each reproduced by its instance (strict: the mark must go once the core is fixed).
-KNOWN_BUGS = {
-    "chain-nonlinear-logreg-upper-bound":
-        "piecewise-linear SCM (x3 = x2**2 + ...): the MILP optimum x2 = 1.97602 misses the true decision boundary "
-        "(x2 ~ 1.97648) by the interpolation error, and solve() returns VERIFICATION_FAILED instead of falling back "
-        "to (or repairing towards) the verified heuristic incumbent, whose cost 0.1021 is below the grid bound",
-}
+# Instances a known solver defect makes fail (strict xfail: a fix shows up as XPASS). None at present.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
