@@ -12,7 +12,7 @@ Definitions (per individual, from solve_batch's columns):
 The reference data is the training data when given, else 10,000 samples of the SCM (seed 0).
 
 Groups: each `by` column separately; a numeric column with more than `max_groups` distinct values is
-cut into quartiles. Disparity = metric(group) - metric(reference group), the reference being the
+cut into quartiles (labels are the intervals). Disparity = metric(group) - metric(reference group), the reference being the
 first group in sorted order, with a percentile bootstrap CI: individuals are resampled within each
 group (denied ones for validity, valid ones for the conditional metrics), `n_boot` times, seeded.
 """
@@ -61,7 +61,8 @@ class AuditReport:
             if d["metric"] not in ("validity", "cost_mean", "plausible_ld5"):
                 continue
             sig = " (CI excludes 0)" if (d["ci_low"] > 0 or d["ci_high"] < 0) else ""
-            out.append(f"{d['column']}: {d['metric']} {d['group']} = {d['value']:.4g} vs {d['reference']} = "
+            c = d["column"]
+            out.append(f"{d['metric']}: {c}={d['group']} {d['value']:.4g} vs {c}={d['reference']} "
                        f"{d['reference_value']:.4g}; difference {d['difference']:+.4g}, "
                        f"{100 * self.confidence:.0f}% CI [{d['ci_low']:.4g}, {d['ci_high']:.4g}]{sig}")
         return out
@@ -114,10 +115,19 @@ def individual_measures(results: pd.DataFrame, scm, ref: np.ndarray) -> pd.DataF
     return out
 
 
-def _group_labels(col: pd.Series, max_groups: int) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(col) and col.nunique() > max_groups:
-        return pd.qcut(col, 4, duplicates="drop").astype(str)
-    return col.astype(str)
+def _group_labels(col: pd.Series, max_groups: int) -> tuple[pd.Series, list[str]]:
+    """Each row's group label and the groups in order (quartiles for a many-valued numeric column)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if col.nunique() > max_groups:
+            cut = pd.qcut(col, 4, duplicates="drop")
+            return cut.astype(str), [str(c) for c in cut.cat.categories if (cut == c).any()]
+        values = sorted(col.dropna().unique())
+        integral = all(float(v).is_integer() for v in values)
+        fmt = (lambda v: str(int(v))) if integral else str
+        return col.map(lambda v: fmt(v) if pd.notna(v) else "nan"), [fmt(v) for v in values] + (
+            ["nan"] if col.isna().any() else [])
+    labels = col.astype(str)
+    return labels, sorted(labels.unique())
 
 
 def _population(ind: pd.DataFrame, metric: str) -> np.ndarray:
@@ -176,8 +186,8 @@ def audit(results: Any, by: Sequence[str], scm: Any, reference: Any = None, *, n
     all_labels = {}
     feats = [v.name for v in scm.variables if v.actionability != "immutable"]
     for col in by:
-        labels = all_labels[col] = _group_labels(frame[col], max_groups)
-        groups = sorted(labels.unique(), key=lambda s: (len(s), s))
+        labels, groups = _group_labels(frame[col], max_groups)
+        all_labels[col] = labels
         boots: dict[tuple[str, str], np.ndarray] = {}
         for g in groups:
             sub = ind[labels == g]

@@ -11,6 +11,7 @@ from .cli_problem import add_constraint_args, add_model_args, add_solver_args, b
 from .cli_explain import add_parser as _explain_parser
 from .cli_batch import add_audit_parser, add_batch_parser
 from .cli_study import add_parser as _study_parser
+from .cli_export import add_parser as _export_parser
 from .errors import RecourseError
 
 
@@ -42,8 +43,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 def _demo_parser(sub) -> None:
     p = sub.add_parser("demo", help="the embedded default: Loan SCM, a classifier trained on it, one denied person",
                        description="Train recipe:logreg on 5000 samples of the shipped Loan SCM (seed 0), pick the "
-                                   "first denied individual of a fresh sample, and solve recourse with the spec's "
-                                   "actionable features (E, L, I, S).")
+                                   "first denied individual of a fresh sample, and solve recourse twice: with the "
+                                   "spec's actionable features (E, L, I, S), and with personal constraints and a "
+                                   "ranking of how hard each change is for this person.")
     p.add_argument("--classifier", default="recipe:logreg", help="recipe:NAME or a model file (default recipe:logreg)")
     p.add_argument("--cost-p", type=int, default=1, choices=(1, 2))
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -51,7 +53,10 @@ def _demo_parser(sub) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .problem import CostSpec
+    import json
+
+    from .preferences import Preferences
+    from .problem import Actionability, CostSpec
     from .recipes import first_denied, load_model
     from .recourse_problem import RecourseProblem
     from .render import print_result
@@ -61,12 +66,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     scm = load_scm("loan")
     model = load_model(args.classifier, scm)
     person = first_denied(scm, model)
-    res = solve(RecourseProblem(scm, model, person, cost=CostSpec(p=args.cost_p)))
+    cost = CostSpec(p=args.cost_p)
+    universal = solve(RecourseProblem(scm, model, person, cost=cost))
+    personal = solve(RecourseProblem(
+        scm, model, person, Actionability(actionable=("E", "L", "S"), directions={"S": "up"}),
+        Preferences.from_ranking(("S", "L", "E"), ("E", "L", "S")), cost))
     if args.format == "json":
-        print(res.to_json())
-    else:
-        print(f"Loan SCM, classifier {args.classifier}, first denied individual of a fresh sample (seed 1):")
-        print_result(res)
+        print(json.dumps({"universal": universal.to_dict(), "personalized": personal.to_dict()}, indent=2))
+        return 0
+    print(f"Loan SCM, classifier {args.classifier} (trained on 5000 samples, seed 0), "
+          "first denied individual of a fresh sample (seed 1).\n")
+    print("1) Universal actionability (the spec's: E, L, I, S), equal weights:")
+    print_result(universal)
+    print("\n2) Personalized: 'I cannot change my income (I); savings (S) only up; "
+          "easiest first: S, L, E' (weights 1, 2, 3):")
+    print_result(personal)
     return 0
 
 
@@ -74,6 +88,7 @@ COMMANDS = [_solve_parser, _demo_parser]
 COMMANDS.append(_explain_parser)
 COMMANDS += [add_batch_parser, add_audit_parser]
 COMMANDS.append(_study_parser)
+COMMANDS.append(_export_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

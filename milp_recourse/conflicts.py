@@ -20,10 +20,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .backends import SolverParams, Termination, get_backend
+from .classifiers import favourable
 from .compile import compile_problem
 from .errors import InputError
 from .problem import Actionability
 from .recourse_problem import RecourseProblem
+from .simulate import counterfactuals
 from .verify import verify_action
 
 THRESHOLD = "threshold"
@@ -165,16 +167,50 @@ class Feasibility:
 
     feasible: bool | None
     action: Mapping[str, float] | None
-    how: str      # 'factual' | 'milp' | 'milp-infeasible' | 'approximate' | 'limit' | 'unverified' | 'error'
+    how: str      # 'factual' | 'sampled' | 'milp' | 'milp-infeasible' | 'approximate' | 'limit' | 'unverified' | 'error'
+
+
+def sampled_action(problem: RecourseProblem, n: int = 256) -> dict[str, float] | None:
+    """A favourable action among n random allowed ones (one vectorised pass on the true SCM), or None."""
+    m = problem.actionability.max_changes
+    rules = [] if m == 0 else [r for r in problem.rules if not r.blocked]
+    if not rules or n <= 0:
+        return None
+    rng = np.random.default_rng(problem.options.seed)
+    K = len(rules)
+    kmax = K if m is None else min(K, m)
+    mask = np.zeros((n, K), bool)
+    for i, size in enumerate(rng.integers(1, kmax + 1, size=n)):
+        mask[i, rng.permutation(K)[:size]] = True
+    theta = np.empty((n, K))
+    for k, r in enumerate(rules):
+        vals = rng.choice(np.asarray(r.grid), n) if r.grid is not None else rng.uniform(r.lower, r.upper, n)
+        theta[:, k] = np.clip(np.round(vals), r.lower, r.upper) if r.integer and r.grid is None else vals
+    names = [r.name for r in rules]
+    X = counterfactuals(problem.scm, problem.x, names, mask, theta)
+    idx = [problem.scm.index(f) for f in problem.features]
+    fav = np.flatnonzero(favourable(problem.classifier, X[:, idx], problem.options.threshold,
+                                    problem.options.target_class))
+    for i in fav[:8]:
+        action = {names[k]: float(theta[i, k]) for k in range(K) if mask[i, k]}
+        if verify_action(problem, action).ok:
+            return action
+    return None
 
 
 def check_feasible(problem: RecourseProblem, time_limit: float | None = None) -> Feasibility:
-    """Feasibility only (no cost): the exact MILP with a zero objective; a point it finds is verified."""
+    """Feasibility only (no cost): random allowed actions, then the exact MILP with a zero objective.
+
+    Any action reported feasible has been verified on the true SCM and classifier.
+    """
     from .exact import decode
 
     opts = problem.options
     if verify_action(problem, {}).ok:
         return Feasibility(True, {}, "factual")
+    found = sampled_action(problem)
+    if found is not None:
+        return Feasibility(True, found, "sampled")
     compiled = compile_problem(problem)
     m = compiled.model
     model = dataclasses.replace(m, c=np.zeros(m.n_cols), q_diag=None, offset=0.0)

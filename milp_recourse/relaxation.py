@@ -10,10 +10,12 @@ r_g = 0 and are vacuous when r_g = 1:
   X only up/down: d_X + M r_g >= 0  /  d_X - M r_g <= 0
   X on a grid:    sum_v g_v <= a_X <= sum_v g_v + r_g,  |d_X - sum_v (v - x_X) g_v| <= M r_g
   max changes K:  sum_k a_k - M r_g <= K                        (M = #features - K)
-It is solved lexicographically on that one model: first min sum_g w_g r_g (= k*), then min cost subject to
-sum_g w_g r_g <= k* (for p = 2 with exact.py's outer-approximation loop). The groups given up are read
-back from the action itself (violated_groups), re-checked against k*, and the action is verified on the
-person's problem with exactly those groups dropped.
+It is solved lexicographically on that one formulation: first min sum_g w_g r_g (= k*); then min cost
+subject to sum_g w_g r_g <= k* (for p = 2 with exact.py's outer-approximation loop). For the second
+stage the stage-1 action's cost is a valid upper bound, so the same formulation is rebuilt on the box
+that bound allows (tighter big-M, LP-tightened ReLU inputs) with that action as incumbent. The groups
+given up are read back from the action itself (violated_groups), re-checked against k*, and the action
+is verified on the person's problem with exactly those groups dropped.
 """
 
 from __future__ import annotations
@@ -158,10 +160,32 @@ def _check_weights(groups: tuple[ConstraintGroup, ...], weights: Mapping[str, fl
     return {k: float(weights.get(k, 1.0)) for k in keys}
 
 
+def _read_back(problem: RecourseProblem, action: Mapping[str, float]):
+    """Groups an action gives up, the person's problem without them, the action snapped to grids, its check."""
+    given_up = violated_groups(problem, action)
+    relaxed = relax(problem, given_up)
+    action = snap_to_grids(relaxed, action)
+    return given_up, action, verify_action(relaxed, action)
+
+
+def _budget_model(cu: CompiledInstance, pu: RecourseProblem, problem: RecourseProblem,
+                  groups: tuple[ConstraintGroup, ...], w: Mapping[str, float], kstar: float) -> CompiledInstance:
+    """Stage 2: the cost objective on the indicator model, with sum_g w_g r_g <= k*."""
+    rows, r_cols = _indicator_rows(cu, pu, problem, groups)
+    budget = _Rows(rows.build({}, keep_objective=True))
+    budget.row({r_cols[k]: w[k] for k in r_cols}, -math.inf, kstar * (1 + 1e-9) + 1e-7, "relax:budget")
+    return dataclasses.replace(cu, model=budget.build({}, keep_objective=True))
+
+
 def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] | None = None,
                         time_limit: float | None = None) -> Relaxation:
-    """Fewest (weighted) personal groups to give up for recourse, then the cheapest action among those."""
-    from .exact import _search  # the OA / QP-polish driver, reused on the indicator model
+    """Fewest (weighted) personal groups to give up for recourse, then the cheapest action among those.
+
+    Stage 2 reuses exact.py's machinery: the stage-1 action's cost is a valid upper bound, so the model is
+    recompiled on the box that bound allows (and its ReLU inputs LP-tightened), as the exact solver does.
+    """
+    from .exact import _search, _tighten, decode  # the OA / QP-polish driver and bound tightening, reused here
+    from .heuristic import Incumbent
 
     t0 = time.perf_counter()
     groups = person_groups(problem, include_threshold=False)
@@ -186,19 +210,22 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     if sol.termination is not Termination.OPTIMAL:
         return out("unknown", f"The relaxation MILP did not finish ({sol.termination.value}: {sol.message}).")
     kstar = float(sol.objective)
-    budget = _Rows(rows.build({}, keep_objective=True))
-    budget.row({r_cols[k]: w[k] for k in r_cols}, -math.inf, kstar * (1 + 1e-9) + 1e-7, "relax:budget")
-    model2 = budget.build({}, keep_objective=True)
+    tol = kstar * 1e-9 + 1e-7
+    first_up, first, first_ver = _read_back(problem, decode(cu, pu, sol.x))
+    inc = None
+    compiled = cu
+    if first_ver.ok and sum(w[g.key] for g in first_up) <= kstar + tol and not approx:
+        inc = Incumbent(dict(first), first_ver.cost)
+        compiled = compile_problem(pu, upper_bound=inc.cost)
+        if compiled.relu_inputs and opts.tighten_passes > 0:
+            compiled = _tighten(pu, compiled, inc.cost, opts.tighten_passes)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
-    search = _search(dataclasses.replace(cu, model=model2), pu, None, False, deadline)
+    search = _search(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)
     if search.action is None:
         return out("unknown", f"The cheapest-action stage found no action ({search.state}).", weight=kstar)
-    given_up = violated_groups(problem, search.action)
-    relaxed = relax(problem, given_up)
-    action = snap_to_grids(relaxed, search.action)
-    ver = verify_action(relaxed, action)
+    given_up, action, ver = _read_back(problem, search.action)
     weight = sum(w[g.key] for g in given_up)
-    if weight > kstar * (1 + 1e-9) + 1e-7:
+    if weight > kstar + tol:
         return out("unknown", f"Inconsistent: the action breaks groups of weight {weight:g} > optimum {kstar:g}.",
                    groups=given_up, weight=weight, action=action, cost=ver.cost, verified=ver.ok)
     status = "not-needed" if not given_up else ("optimal" if search.state == "optimal" else "unknown")

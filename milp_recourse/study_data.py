@@ -123,7 +123,8 @@ def load_case(case: Case, seed: int, case_index: int) -> CaseData:
         divisors[k] = std[k] ** case.cost_p * (r if r > 0 else 1.0)
     cost = CostSpec(p=case.cost_p, divisors=divisors, scale=1.0 / len(actionable))
     ref_arr = reference.to_numpy(float)
-    logd = np.sort(np.asarray(scm.log_density(ref_arr), float))
+    with np.errstate(all="ignore"):
+        logd = np.sort(np.asarray(scm.log_density(ref_arr), float))
     return CaseData(case, scm, model, individuals, reference, denied_ref, cost, std, actionable, sensitive,
                     ref_arr.min(axis=0), ref_arr.max(axis=0), logd)
 
@@ -133,6 +134,7 @@ def plausibility(data: CaseData, cf: np.ndarray) -> tuple[float, float]:
     cf = np.asarray(cf, float).reshape(1, -1)
     tol = 1e-9 * np.maximum(1.0, np.abs(cf[0]))
     inside = float(np.all((cf[0] >= data.box_lo - tol) & (cf[0] <= data.box_hi + tol)))
-    ld = float(np.asarray(data.scm.log_density(cf), float).ravel()[0])
+    with np.errstate(all="ignore"):   # a value at a bounded equation's limit has density 0 (log -inf)
+        ld = float(np.asarray(data.scm.log_density(cf), float).ravel()[0])
     pct = 100.0 * np.searchsorted(data.ref_logdens, ld, side="right") / len(data.ref_logdens) if np.isfinite(ld) else 0.0
     return inside, float(pct)

@@ -158,7 +158,14 @@ def test_demo(capsys) -> None:
     code, out, err = _run(capsys, "demo", "--format", "json")
     assert code == 0, err
     d = json.loads(out)
-    assert d["status"] == "OPTIMAL" and d["verified"] is True and d["action"]
+    for key in ("universal", "personalized"):
+        assert d[key]["status"] == "OPTIMAL" and d[key]["verified"] is True and d[key]["action"]
+    # the personalized answer honours the person's constraints: no income change, savings only up
+    personal = d["personalized"]
+    assert "I" not in personal["action"]
+    assert personal["action"].get("S", personal["factual"]["S"]) >= personal["factual"]["S"]
+    # personal constraints can only make recourse costlier than the universal optimum with unit weights
+    assert personal["cost"] >= d["universal"]["cost"] - 1e-9
 
 
 BAD = [
