@@ -4,7 +4,7 @@ Loan SCM + recipe:logreg, the CARMA-form squared cost (p = 2 by default: (1/K) s
 the first N individuals of recourse_test.csv that the classifier denies (a fresh SCM sample when the
 shared data is absent). Target: the exact solver is faster per person than causal gradient descent and
 the grid oracle, and never costlier than any baseline on persons both solve. The amortized model's
-one-off training time is reported apart from its per-person inference time. Writes bench/results/baselines.jsonl.
+one-off training time is reported apart from its per-person inference time. Writes bench/results/baselines-p{1,2}.jsonl.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def main() -> None:
     meta = {"case": f"loan+recipe:logreg p={args.p}", "source": source, "n": len(problems),
             "exact_options": {"heuristic_samples": args.heuristic_samples, "time_limit": args.time_limit},
             "exact_statuses": ex["status"].value_counts().to_dict()}
-    write_jsonl(ROOT / "bench" / "results" / "baselines.jsonl", [{"machine": machine()}, meta] + summary + rows)
+    out = ROOT / "bench" / "results" / f"baselines-p{args.p}.jsonl"
+    write_jsonl(out, [{"machine": machine()}, meta] + summary + rows)
     print(meta)
     print(markdown_table(summary, list(summary[0])))
     fast = all(summary[0]["median_s"] < s["median_s"] for s in summary if s["method"] in ("causal-gd", "grid"))

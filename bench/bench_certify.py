@@ -27,15 +27,16 @@ ACTIONABLE = ("E", "L", "I", "S")
 
 
 def constraints(x: dict, rng: np.random.Generator) -> Actionability:
+    """Random personal limits that often bite: few actionable features, small moves, one change."""
     actionable = tuple(n for n in ACTIONABLE if rng.random() < 0.6)
-    bounds, dirs = {}, {}
+    bounds = {}
     for n in actionable:
-        if rng.random() < 0.3:
-            bounds[n] = (None, round(x[n] + rng.uniform(0, 2), 3))
-        if rng.random() < 0.3:
-            dirs[n] = {"L": "down"}.get(n, "up")
+        if rng.random() < 0.5:
+            step = round(float(rng.uniform(0, 1.5)), 3)
+            bounds[n] = (round(x[n] - step, 3), None) if n == "L" else (None, round(x[n] + step, 3))
+    dirs = {n: ("down" if n == "L" else "up") for n in actionable if rng.random() < 0.3}
     return Actionability(actionable=actionable, bounds=bounds, directions=dirs,
-                         max_changes=1 if rng.random() < 0.3 else None)
+                         max_changes=1 if rng.random() < 0.5 else None)
 
 
 def main() -> None:
@@ -58,7 +59,8 @@ def main() -> None:
         t = time.perf_counter()
         res = solve(prob)
         row = {"row": int(i), "status": res.status.value, "solve_s": time.perf_counter() - t,
-               "certificate": (res.certificate or {}).get("kind"), "confirmed": (res.certificate or {}).get("confirmed"),
+               "certificate": (res.certificate or {}).get("kind"),
+               "confirmed": (res.certificate or {}).get("confirmed"),
                "certify_s": res.timings.get("certify")}
         if res.status is Status.NO_RECOURSE:
             t = time.perf_counter()
@@ -78,7 +80,8 @@ def main() -> None:
     table = [{"what": k, **summarize([r[k] for r in sel if r.get(k) is not None])}
              for k, sel in (("solve_s", rows), ("certify_s", nr), ("conflict_s", nr), ("relax_s", nr))]
     print(f"{len(rows)} denied people, statuses {dict(Counter(r['status'] for r in rows))}, certificates "
-          f"{dict(Counter(r['certificate'] for r in nr))}, relaxations {dict(Counter(r.get('relax_status') for r in nr))}")
+          f"{dict(Counter(r['certificate'] for r in nr))}, "
+          f"relaxations {dict(Counter(r.get('relax_status') for r in nr))}")
     print(markdown_table(table, ["what", "median", "p95", "max", "n"]))
     print(f"population summary ({pop_s:.2f}s): {pop.to_dict()}")
     write_jsonl(ROOT / "bench" / "results" / "certify.jsonl",

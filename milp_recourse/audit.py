@@ -120,7 +120,9 @@ def _group_labels(col: pd.Series, max_groups: int) -> tuple[pd.Series, list[str]
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         if col.nunique() > max_groups:
             cut = pd.qcut(col, 4, duplicates="drop")
-            return cut.astype(str), [str(c) for c in cut.cat.categories if (cut == c).any()]
+            names = {c: f"({c.left:.4g}, {c.right:.4g}]" for c in cut.cat.categories}
+            labels = cut.map(names).astype(str)
+            return labels, [names[c] for c in cut.cat.categories if (cut == c).any()]
         values = sorted(col.dropna().unique())
         integral = all(float(v).is_integer() for v in values)
         fmt = (lambda v: str(int(v))) if integral else str

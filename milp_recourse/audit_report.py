@@ -83,7 +83,7 @@ def _plots(report: AuditReport, col: str, folder: Path) -> list[Path]:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share")
     ax.set_title(f"Validity and plausibility by {col} ({100 * report.confidence:.0f}% bootstrap CI)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(4, len(labels)), fontsize="small")
     paths.append(_save(fig, folder / f"validity_by_{_safe(col)}.png", plt))
     # which features the recourse uses
     feats = report.features[report.features["column"] == col]

@@ -20,9 +20,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .backends import SolverParams, Termination, available_backends, get_backend
+from .backends import SolverParams, available_backends, get_backend
 from .classifiers import score_threshold
 from .compile import CompiledInstance, compile_problem
+from .errors import BackendError
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
@@ -163,7 +164,8 @@ def farkas_certificate(compiled: CompiledInstance, time_limit: float = 10.0) -> 
     ys = chk.sign * y if chk.sign else y
     nz = np.flatnonzero(np.abs(ys) > 0)
     groups = sorted({model.row_groups[i] for i in nz})
-    details = {"pure_lp": pure_lp, "relaxation": not pure_lp, "row_bound": chk.row_bound, "box_bound": chk.box_bound,
+    details = {"pure_lp": pure_lp, "relaxation": not pure_lp, "score_target": compiled.score_min,
+               "row_bound": chk.row_bound, "box_bound": chk.box_bound,
                "tolerance": chk.tolerance, "row_groups": groups, "n_rows": model.n_rows, "n_cols": model.n_cols,
                "ray": {str(int(i)): float(ys[i]) for i in nz}}
     what = "the MILP" if pure_lp else "the MILP's LP relaxation (so the MILP too)"
@@ -190,7 +192,10 @@ def _vote(problem: RecourseProblem, compiled: CompiledInstance, name: str, time_
     """One backend's answer on the exact MILP; a point it finds is decoded and verified on the true SCM."""
     from .exact import decode
 
-    sol = get_backend(name).solve(_feasibility_model(compiled.model), SolverParams(time_limit=time_limit))
+    try:
+        sol = get_backend(name).solve(_feasibility_model(compiled.model), SolverParams(time_limit=time_limit))
+    except BackendError as err:  # a failing second opinion is reported, never fatal
+        return {"backend": name, "termination": "error", "seconds": 0.0, "message": str(err)}
     out: dict[str, Any] = {"backend": name, "termination": sol.termination.value, "seconds": sol.seconds}
     if sol.x is not None:
         action = decode(compiled, problem, sol.x)

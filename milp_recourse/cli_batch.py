@@ -68,7 +68,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     t = Table("status", "count", "mean cost", "mean seconds")
     for status, n in counts.items():
         sub = frame[frame["status"] == status]
-        t.add_row(status, str(n), f"{sub['cost'].mean():.4g}", f"{sub['seconds'].mean():.3g}")
+        cost = sub["cost"].mean()
+        t.add_row(status, str(n), "-" if cost != cost else f"{cost:.4g}", f"{sub['seconds'].mean():.3g}")
     con.print(t)
     return 0
 

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                                    "SCM's universal actionability or the person's own constraints are to blame, "
                                    "a minimal set of conflicting constraints and the cheapest relaxation.")
     add_model_args(p)
-    p.add_argument("--individual", required=True, help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
+    p.add_argument("--individual", required=True,
+                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
     p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
     add_constraint_args(p)
     add_solver_args(p)

@@ -68,12 +68,14 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
 
 
 def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,
-                    bound_hints: Mapping[str, tuple[float, float]] | None = None) -> CompiledInstance:
+                    bound_hints: Mapping[str, tuple[float, float]] | None = None,
+                    incumbent: Mapping[str, float] | None = None) -> CompiledInstance:
     """Compile `problem` to a MILP.
 
     `upper_bound` (the cost of a known valid action) shrinks the box, adds the row cost <= upper_bound
     and scales the objective so the optimum is O(1); `bound_hints` are proven intervals of named
-    ReLU inputs (from LP tightening under the same upper bound).
+    ReLU inputs (from LP tightening under the same upper bound); for p = 2 the tangent cuts also
+    touch d_k^2 at the `incumbent` action's shifts, which makes its pattern's lower bound exact.
     """
     scm, opts, cost = problem.scm, problem.options, problem.cost
     x = dict(zip(scm.names, map(float, problem.x)))
@@ -162,7 +164,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     smin = score_threshold(enc.kind, opts.threshold) + opts.margin
     b.add_ge(enc.score, smin, GROUP_TARGET)
 
-    quadratic = _add_cost(b, problem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds, env, x, initial_cuts)
+    shifts = {k: v - x[k] for k, v in (incumbent or {}).items()}
+    quadratic = _add_cost(b, problem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds, x, initial_cuts,
+                          shifts)
     scale = 1.0
     if upper_bound is not None and math.isfinite(upper_bound) and upper_bound > 1e-12:
         scale = 1.0 / upper_bound
@@ -183,7 +187,7 @@ def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,
-              env, x, initial_cuts: int) -> bool:
+              x, initial_cuts: int, shifts: Mapping[str, float]) -> bool:
     """Objective: weighted |d|^p (grid: exact per value), L0, preferred-range penalties."""
     p, l0 = problem.cost.p, problem.cost.l0
     quadratic = False
@@ -202,7 +206,11 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
                 b.add_ge(T + D, 0.0, f"cost:{name}")
             else:
                 quadratic = True
-                for q in tangent_points(dlo, dhi, initial_cuts):
+                pts = tangent_points(dlo, dhi, initial_cuts)
+                if name in shifts:  # dense near the incumbent: neighbouring patterns get near-exact bounds
+                    near = shifts[name] * (1.0 + np.array([0.0, -0.1, -0.05, -0.02, -0.01, 0.01, 0.02, 0.05, 0.1]))
+                    pts = np.unique(np.concatenate([pts, near[(near >= dlo) & (near <= dhi)]]))
+                for q in pts:
                     b.add_ge(T - D * (2 * q), -q * q, f"cost:{name}")
             b.add_objective(T * coef)
             t_cols[name] = t

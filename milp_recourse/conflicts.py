@@ -114,7 +114,8 @@ def universal(problem: RecourseProblem) -> RecourseProblem:
     return dataclasses.replace(problem, actionability=Actionability())
 
 
-def violated_groups(problem: RecourseProblem, action: Mapping[str, float], tol: float = 1e-6) -> tuple[ConstraintGroup, ...]:
+def violated_groups(problem: RecourseProblem, action: Mapping[str, float],
+                    tol: float = 1e-6) -> tuple[ConstraintGroup, ...]:
     """The person's groups an action breaks (so the groups it would take to give up for that action)."""
     act, fx = problem.actionability, problem.factual
     out = []
@@ -167,7 +168,7 @@ class Feasibility:
 
     feasible: bool | None
     action: Mapping[str, float] | None
-    how: str      # 'factual' | 'sampled' | 'milp' | 'milp-infeasible' | 'approximate' | 'limit' | 'unverified' | 'error'
+    how: str  # 'factual' | 'sampled' | 'milp' | 'milp-infeasible' | 'approximate' | 'limit' | 'unverified' | 'error'
 
 
 def sampled_action(problem: RecourseProblem, n: int = 256) -> dict[str, float] | None:

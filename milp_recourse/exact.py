@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from .backends import SolverParams, Termination, get_backend
 from .compile import CompiledInstance, compile_problem
 from .heuristic import Incumbent, random_search
+from .local_polish import polish
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
@@ -162,7 +163,7 @@ def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent
     return best
 
 
-def _tighten(problem: RecourseProblem, compiled: CompiledInstance, ub: float, passes: int) -> CompiledInstance:
+def _tighten(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
     """LP bound tightening of unstable ReLU inputs over {cost <= ub}, then recompile with the proven bounds.
 
     Valid for every action at least as cheap as the incumbent, which is all the search needs.
@@ -184,7 +185,7 @@ def _tighten(problem: RecourseProblem, compiled: CompiledInstance, ub: float, pa
             old = hints.get(n, (-np.inf, np.inf))
             hints[n] = (max(old[0], lo - pad), min(old[1], hi + pad))
         before = len(compiled.relu_inputs)
-        compiled = compile_problem(problem, upper_bound=ub, bound_hints=hints)
+        compiled = compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action)
         if len(compiled.relu_inputs) >= before:
             break
     return compiled
@@ -230,12 +231,14 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of ReLU inputs
         t = time.perf_counter()
         inc = random_search(problem, opts.heuristic_samples, opts.seed, t0 + 0.25 * opts.time_limit)
+        if inc is not None:
+            inc = polish(problem, inc)
         timings["heuristic"] = time.perf_counter() - t
         if inc is not None:
             t = time.perf_counter()
-            compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost), True
+            compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action), True
             if compiled.relu_inputs and opts.tighten_passes > 0:
-                compiled = _tighten(problem, compiled, inc.cost, opts.tighten_passes)
+                compiled = _tighten(problem, compiled, inc, opts.tighten_passes)
             timings["tighten"] = time.perf_counter() - t
     search = _search(compiled, problem, inc, use_cutoff, deadline)
     timings["solve"] = search.seconds

@@ -127,7 +127,7 @@ class SolveOptions:
     threads: int = 1
     pwl_breakpoints: int = 33
     split_margin: float = 1e-6
-    heuristic_samples: int = 512    # random actions tried to get an upper bound before the MILP
+    heuristic_samples: int = 4096   # random actions tried to get an upper bound before the MILP
     seed: int = 0
     tighten_passes: int = 2         # rounds of LP bound tightening of ReLU inputs (0 = interval bounds only)
 

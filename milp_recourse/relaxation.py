@@ -10,10 +10,13 @@ r_g = 0 and are vacuous when r_g = 1:
   X only up/down: d_X + M r_g >= 0  /  d_X - M r_g <= 0
   X on a grid:    sum_v g_v <= a_X <= sum_v g_v + r_g,  |d_X - sum_v (v - x_X) g_v| <= M r_g
   max changes K:  sum_k a_k - M r_g <= K                        (M = #features - K)
-It is solved lexicographically on that one formulation: first min sum_g w_g r_g (= k*); then min cost
+It is solved lexicographically on that one formulation: first min sum_g w_g r_g (= k*; when sampling
+already found a verified relaxation of weight W, the row sum_g w_g r_g <= W - 1e-6 W is added and an
+infeasible answer proves k* = W, which presolve often settles at once); then min cost
 subject to sum_g w_g r_g <= k* (for p = 2 with exact.py's outer-approximation loop). For the second
-stage the stage-1 action's cost is a valid upper bound, so the same formulation is rebuilt on the box
-that bound allows (tighter big-M, LP-tightened ReLU inputs) with that action as incumbent. The groups
+stage the cheapest action for the stage-1 set (exact.solve on the person's problem without it) is a
+valid upper bound, so the same formulation is rebuilt on the box that bound allows (tighter big-M,
+LP-tightened ReLU inputs) with that action as incumbent. The groups
 given up are read back from the action itself (violated_groups), re-checked against k*, and the action
 is verified on the person's problem with exactly those groups dropped.
 """
@@ -31,7 +34,8 @@ import scipy.sparse as sp
 
 from .backends import SolverParams, Termination, get_backend
 from .compile import CompiledInstance, compile_problem
-from .conflicts import ConstraintGroup, person_groups, relax, snap_to_grids, universal, violated_groups
+from .conflicts import (ConstraintGroup, person_groups, relax, sampled_action, snap_to_grids, universal,
+                        violated_groups)
 from .errors import InputError
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
@@ -168,6 +172,21 @@ def _read_back(problem: RecourseProblem, action: Mapping[str, float]):
     return given_up, action, verify_action(relaxed, action)
 
 
+def _known_relaxation(problem: RecourseProblem, groups: tuple[ConstraintGroup, ...],
+                      w: Mapping[str, float]) -> tuple[float, dict[str, float]] | None:
+    """A verified relaxation found by sampling (each single group dropped, and all of them): (weight, action)."""
+    candidates = [sampled_action(relax(problem, [g])) for g in groups] + [sampled_action(universal(problem))]
+    best: tuple[tuple[float, float], dict[str, float]] | None = None
+    for action in candidates:
+        if action is None:
+            continue
+        given_up, action, ver = _read_back(problem, action)
+        key = (sum(w[g.key] for g in given_up), ver.cost)
+        if ver.ok and (best is None or key < best[0]):
+            best = (key, action)
+    return None if best is None else (best[0][0], best[1])
+
+
 def _budget_model(cu: CompiledInstance, pu: RecourseProblem, problem: RecourseProblem,
                   groups: tuple[ConstraintGroup, ...], w: Mapping[str, float], kstar: float) -> CompiledInstance:
     """Stage 2: the cost objective on the indicator model, with sum_g w_g r_g <= k*."""
@@ -184,7 +203,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     Stage 2 reuses exact.py's machinery: the stage-1 action's cost is a valid upper bound, so the model is
     recompiled on the box that bound allows (and its ReLU inputs LP-tightened), as the exact solver does.
     """
-    from .exact import _search, _tighten, decode  # the OA / QP-polish driver and bound tightening, reused here
+    from .exact import _search, _tighten, decode, solve  # OA / QP-polish driver and bound tightening, reused
     from .heuristic import Incumbent
 
     t0 = time.perf_counter()
@@ -196,29 +215,39 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     cu = compile_problem(pu)
     approx = cu.approx_error > 0
     rows, r_cols = _indicator_rows(cu, pu, problem, groups)
+    known = None if approx else _known_relaxation(problem, groups, w)
+    if known is not None:  # only strictly better relaxations are still of interest to stage 1
+        rows.row({r_cols[k]: w[k] for k in r_cols}, -math.inf, known[0] - 1e-6 * max(1.0, known[0]),
+                 "relax:below-known")
     stage1 = rows.build({r_cols[k]: w[k] for k in r_cols}, keep_objective=False)
     sol = get_backend(opts.backend).solve(stage1, SolverParams(time_limit=limit, mip_gap=0.0, threads=opts.threads))
 
     def out(status: str, msg: str, **kw: Any) -> Relaxation:
         return Relaxation(status, message=msg, seconds=time.perf_counter() - t0, approximate=approx, **kw)
 
-    if sol.termination is Termination.INFEASIBLE:
+    if sol.termination is Termination.INFEASIBLE and known is not None:
+        kstar, first = known[0], known[1]      # nothing lighter than the known relaxation exists
+    elif sol.termination is Termination.INFEASIBLE:
         return out("impossible" if not approx else "unknown",
                    "No relaxation of your own constraints helps: there is no recourse even under the SCM's "
                    "universal actionability." if not approx else
                    "The piecewise-linear model is infeasible even with every personal constraint dropped.")
-    if sol.termination is not Termination.OPTIMAL:
+    elif sol.termination is not Termination.OPTIMAL:
         return out("unknown", f"The relaxation MILP did not finish ({sol.termination.value}: {sol.message}).")
-    kstar = float(sol.objective)
+    else:
+        kstar, first = float(sol.objective), decode(cu, pu, sol.x)
     tol = kstar * 1e-9 + 1e-7
-    first_up, first, first_ver = _read_back(problem, decode(cu, pu, sol.x))
+    first_up, first, first_ver = _read_back(problem, first)
     inc = None
     compiled = cu
     if first_ver.ok and sum(w[g.key] for g in first_up) <= kstar + tol and not approx:
         inc = Incumbent(dict(first), first_ver.cost)
-        compiled = compile_problem(pu, upper_bound=inc.cost)
+        best = solve(relax(problem, first_up))  # the cheapest action for that one set: a tight upper bound
+        if best.found and best.verified and best.cost < inc.cost:
+            inc = Incumbent(dict(best.action), float(best.cost))
+        compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action)
         if compiled.relu_inputs and opts.tighten_passes > 0:
-            compiled = _tighten(pu, compiled, inc.cost, opts.tighten_passes)
+            compiled = _tighten(pu, compiled, inc, opts.tighten_passes)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
     search = _search(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)
     if search.action is None:

@@ -152,7 +152,8 @@ def score_interval(model: Any, box: Box, target_class: object = None) -> tuple[f
     return (iv[0], iv[1]) if sign > 0 else (-iv[1], -iv[0])
 
 
-def problem_score_interval(problem: RecourseProblem) -> tuple[Mapping[str, tuple[float, float]], tuple[float, float] | None, str]:
+def problem_score_interval(problem: RecourseProblem) -> tuple[Mapping[str, tuple[float, float]],
+                                                              tuple[float, float] | None, str]:
     """Counterfactual box, score interval over it (None if the classifier family is unsupported), score kind."""
     box = counterfactual_box(problem)
     inputs = [box[f] for f in problem.features]

@@ -136,5 +136,6 @@ def plausibility(data: CaseData, cf: np.ndarray) -> tuple[float, float]:
     inside = float(np.all((cf[0] >= data.box_lo - tol) & (cf[0] <= data.box_hi + tol)))
     with np.errstate(all="ignore"):   # a value at a bounded equation's limit has density 0 (log -inf)
         ld = float(np.asarray(data.scm.log_density(cf), float).ravel()[0])
-    pct = 100.0 * np.searchsorted(data.ref_logdens, ld, side="right") / len(data.ref_logdens) if np.isfinite(ld) else 0.0
+    below = np.searchsorted(data.ref_logdens, ld, side="right") if np.isfinite(ld) else 0
+    pct = 100.0 * below / len(data.ref_logdens)
     return inside, float(pct)

@@ -109,7 +109,8 @@ def finding_hard(raw: pd.DataFrame) -> Finding:
     claim = "Hard individual constraints substantially degrade validity and plausibility."
     uni, hard = _by_kind(raw, ("universal",)), _by_kind(raw, ("hard",))
     methods = [m for m in uni.index if m in hard.index]
-    t = pd.DataFrame({"validity_universal": uni.loc[methods, "validity"], "validity_hard": hard.loc[methods, "validity"],
+    t = pd.DataFrame({"validity_universal": uni.loc[methods, "validity"],
+                      "validity_hard": hard.loc[methods, "validity"],
                       "logdens_universal": uni.loc[methods, "logdens"], "logdens_hard": hard.loc[methods, "logdens"],
                       "in_box_universal": uni.loc[methods, "in_box"], "in_box_hard": hard.loc[methods, "in_box"]})
     dv = t["validity_hard"] - t["validity_universal"]

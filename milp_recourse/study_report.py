@@ -29,7 +29,7 @@ def write_plots(summary: pd.DataFrame, out: Path) -> dict[str, Path]:
     paths = {}
     (out / "plots").mkdir(exist_ok=True)
     for name, col, title in PLOTS:
-        fig = Figure(figsize=(max(6.0, 1.3 * len(conds)), 3.6))
+        fig = Figure(figsize=(max(7.0, 1.3 * len(conds) + 1.5), 3.6))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(111)
         width = 0.8 / max(1, len(methods))
@@ -41,7 +41,7 @@ def write_plots(summary: pd.DataFrame, out: Path) -> dict[str, Path]:
         ax.set_title(title)
         if name == "time":
             ax.set_yscale("log")
-        ax.legend(fontsize=7, ncol=min(5, len(methods)))
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.tight_layout()
         paths[f"plot_{name}"] = out / "plots" / f"{name}.png"
         fig.savefig(paths[f"plot_{name}"], dpi=110)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import numpy as np
@@ -133,6 +134,8 @@ def test_one_failure_is_that_rows_status(chain, monkeypatch):
 
 
 def test_hard_time_limit_makes_the_row_unknown(chain, monkeypatch):
+    if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        pytest.skip("SIGALRM is taken (e.g. pytest-timeout's signal method); the hard limit then stays off")
     scm, model, data = chain
     real = exact.solve
     slow_x = data[list(scm.names)].to_numpy(float)[np.flatnonzero(

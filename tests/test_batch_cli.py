@@ -20,7 +20,7 @@ from milp_recourse.cli import main
 from milp_recourse.recipes import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-N = 240
+N = 160
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from milp_recourse.certify import (Certificate, bound_certificate, certify, chec
 from milp_recourse.classifiers import ReLUNetwork, favourable, reference_score
 from milp_recourse.compile import compile_problem
 from milp_recourse.ir import MIPModel
-from milp_recourse.recipes import first_denied, labelled_sample, train_recipe
+from milp_recourse.recipes import first_denied, train_recipe
 from milp_recourse.score_bounds import counterfactual_box, score_interval
 from milp_recourse.simulate import counterfactuals
 

@@ -214,8 +214,9 @@ class AmortizedCARMA:
         tscm = TorchSCM(problem.scm, space.names)
         tclf = TorchClassifier(problem.classifier, problem.scm.names, problem.options.target_class)
         with torch.no_grad():
-            score = float(tclf.score(tscm.forward(tscm.noise(problem.x), torch.as_tensor(on[None, :], dtype=torch.float64),
-                                                  torch.as_tensor(theta, dtype=torch.float64)))[0])
+            on_t = torch.as_tensor(on[None, :], dtype=torch.float64)
+            cf = tscm.forward(tscm.noise(problem.x), on_t, torch.as_tensor(theta, dtype=torch.float64))
+            score = float(tclf.score(cf)[0])
         claimed = score >= tr.target
         timings["inference"] = time.perf_counter() - t
         action = to_action(space, on, theta[0])
