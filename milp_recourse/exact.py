@@ -31,7 +31,7 @@ STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for 
 
 
 @dataclass
-class _Search:
+class SearchOutcome:
     action: dict[str, float] | None
     cost: float
     lower_bound: float
@@ -95,11 +95,11 @@ def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
     return dataclasses.replace(m, col_lb=lb, col_ub=ub, integrality=np.zeros(m.n_cols, bool), c=c, q_diag=q)
 
 
-def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
-            use_cutoff: bool, deadline: float) -> _Search:
+def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
+            use_cutoff: bool, deadline: float) -> SearchOutcome:
     opts = problem.options
     backend = get_backend(opts.backend)
-    best = _Search(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
+    best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
     t_solve = 0.0
@@ -163,7 +163,7 @@ def _search(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent
     return best
 
 
-def _tighten(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
+def tighten_relus(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
     """LP bound tightening of unstable ReLU inputs over {cost <= ub}, then recompile with the proven bounds.
 
     Valid for every action at least as cheap as the incumbent, which is all the search needs.
@@ -238,14 +238,14 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
             t = time.perf_counter()
             compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action), True
             if compiled.relu_inputs and opts.tighten_passes > 0:
-                compiled = _tighten(problem, compiled, inc, opts.tighten_passes)
+                compiled = tighten_relus(problem, compiled, inc, opts.tighten_passes)
             timings["tighten"] = time.perf_counter() - t
-    search = _search(compiled, problem, inc, use_cutoff, deadline)
+    search = search_compiled(compiled, problem, inc, use_cutoff, deadline)
     timings["solve"] = search.seconds
     return _finish(problem, compiled, search, timings, t0)
 
 
-def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: _Search, timings: dict[str, float],
+def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
             t0: float) -> RecourseResult:
     opts = problem.options
     approx = compiled.approx_error
