@@ -32,6 +32,8 @@ STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for 
 
 @dataclass
 class SearchOutcome:
+    """Best action found, its recomputed cost, the proven lower bound and why the search stopped."""
+
     action: dict[str, float] | None
     cost: float
     lower_bound: float
@@ -96,7 +98,8 @@ def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
 
 
 def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
-            use_cutoff: bool, deadline: float) -> SearchOutcome:
+                    use_cutoff: bool, deadline: float) -> SearchOutcome:
+    """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2)."""
     opts = problem.options
     backend = get_backend(opts.backend)
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
