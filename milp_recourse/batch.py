@@ -214,15 +214,20 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         if store is not None:
             store.append([full_row(f["key"]) for f in fields])
 
-    commit([dict(v, key=k) for k, v in fresh_fav.items()])
-    with Progress(progress, len(tasks)) as bar:
-        for i, rows in run_chunks(engine, context, chunks, workers, address):
-            if isinstance(rows, Exception):
-                msg = f"The worker running this chunk failed: {type(rows).__name__}: {rows}"
-                rows = [dict(failure_fields("ERROR", msg, effective_actionable(scm, t.actionability), 0.0),
-                             key=t.key) for t in chunks[i]]
-            commit(rows)
-            bar.update(len(rows))
+    stream = run_chunks(engine, context, chunks, workers, address)  # engine up (or error) before any write
+    try:
+        commit([dict(v, key=k) for k, v in fresh_fav.items()])
+        with Progress(progress, len(tasks)) as bar:
+            for i, rows in stream:
+                if isinstance(rows, Exception):
+                    msg = f"The worker running this chunk failed: {type(rows).__name__}: {rows}"
+                    rows = [dict(failure_fields("ERROR", msg, effective_actionable(scm, t.actionability), 0.0),
+                                 key=t.key) for t in chunks[i]]
+                commit(rows)
+                bar.update(len(rows))
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
 
     result = pd.DataFrame([full_row(k) for k in keys if k in results], columns=columns)
     result = normalize_results(result)

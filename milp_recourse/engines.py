@@ -56,17 +56,21 @@ def run_chunks(engine: str, context: Mapping[str, Any], chunks: Sequence[Chunk],
     if not chunks:
         return iter(())
     if engine == "dask":
-        return _dask(context, chunks, workers, address)
-    if engine == "ray":
-        return _ray(context, chunks, workers, address)
-    return _local(context, chunks, workers)
+        gen = _dask(context, chunks, workers, address)
+    elif engine == "ray":
+        gen = _ray(context, chunks, workers, address)
+    else:
+        gen = _local(context, chunks, workers)
+    next(gen)  # start / connect now, so errors come before any result and close() always cleans up
+    return gen
 
 
 def _indexed(i: int, context: Mapping[str, Any], chunk: Chunk) -> tuple[int, list[dict]]:
     return i, solve_chunk(context, chunk)
 
 
-def _local(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int) -> Iterator[tuple[int, Any]]:
+def _local(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int) -> Iterator[Any]:
+    yield None  # ready
     if workers == 1:
         for i, chunk in enumerate(chunks):
             yield i, solve_chunk(context, chunk)
@@ -97,13 +101,13 @@ def _local(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int) ->
 
 
 def _dask(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
-          address: str | None) -> Iterator[tuple[int, Any]]:
+          address: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if address:
         try:
-            client = Client(address, timeout="30s")
+            client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"Cannot connect to the Dask scheduler at {address!r}: {exc}") from None
     else:
@@ -111,6 +115,7 @@ def _dask(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
                                silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
+        yield None  # ready
         [ctx] = client.scatter([context], broadcast=True)
         futures = {client.submit(solve_chunk, ctx, ch, pure=False): i for i, ch in enumerate(chunks)}
         for fut in as_completed(futures):
@@ -142,12 +147,13 @@ def ray_init(num_cpus: int | None = None, address: str | None = None) -> None:
 
 
 def _ray(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
-         address: str | None) -> Iterator[tuple[int, Any]]:
+         address: str | None) -> Iterator[Any]:
     import ray
 
     started = not ray.is_initialized()
     ray_init(workers, address)
     try:
+        yield None  # ready
         remote = ray.remote(num_cpus=1)(solve_chunk)
         ctx = ray.put(dict(context))
         refs = {remote.remote(ctx, list(ch)): i for i, ch in enumerate(chunks)}

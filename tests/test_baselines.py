@@ -24,6 +24,17 @@ from milp_recourse.scm import scm_from_dict
 from milp_recourse.simulate import counterfactuals
 from milp_recourse.verify import verify_action
 
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_torch = pytest.mark.skipif(not _has_torch(), reason="PyTorch is not installed (pip install 'milp_recourse[torch]')")
 OPTS = SolveOptions(heuristic_samples=0, time_limit=30)
 BASELINE_STATUSES = {Status.FEASIBLE, Status.UNKNOWN, Status.VERIFICATION_FAILED, Status.ALREADY_FAVOURABLE}
 
@@ -127,8 +138,8 @@ def test_grid_values_span_the_reflected_reference_range(chain):
 
 
 # gradient and amortized baselines ----------------------------------------------------------------
+@needs_torch
 def test_every_baseline_is_honest_and_never_beats_exact(chain):
-    pytest.importorskip("torch")
     scm, model, denied_ref, _, cost = chain
     std = {k: float(denied_ref[k].std()) for k in scm.names}
     amort = get_baseline("amortized", epochs=15, population=600, scales=std)
@@ -148,9 +159,9 @@ def test_every_baseline_is_honest_and_never_beats_exact(chain):
     assert found["grid"] > 0 and found["causal-gd"] > 0
 
 
+@needs_torch
 def test_causal_gd_close_to_exact_on_a_linear_scm(chain):
     """On a linear SCM with logistic regression and one feature the problem is 1-D: GD should land near optimum."""
-    pytest.importorskip("torch")
     scm, model, denied_ref, people, cost = chain
     x = people.iloc[0][list(scm.names)].to_dict()
     p = RecourseProblem(scm, model, x, actionability=Actionability(actionable=("x3",)), cost=cost, options=OPTS)
@@ -172,8 +183,8 @@ def adverse():
     return scm, model
 
 
+@needs_torch
 def test_wachter_claim_denied_by_the_true_scm(adverse):
-    pytest.importorskip("torch")
     scm, model = adverse
     p = RecourseProblem(scm, model, {"x1": 0.0, "x2": -1.0}, options=OPTS)
     w = get_baseline("wachter").solve(p)
@@ -203,8 +214,10 @@ def test_already_favourable(adverse):
     assert get_baseline("grid").solve(p).status is Status.ALREADY_FAVOURABLE
 
 
+@needs_torch
 def test_torch_twins_match_numpy():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from milp_recourse.baselines.torch_clf import TorchClassifier
     from milp_recourse.baselines.torch_scm import TorchSCM
 
@@ -258,11 +271,3 @@ def test_missing_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(BackendUnavailableError, match=r"milp_recourse\[torch\]"):
         require_torch()
-
-
-def _has_torch() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..errors import BackendError, InputError
 from ..ir import MIPModel
-from .highs import new_highs
+from .highs import new_highs, to_highs_hessian, to_highs_lp
 
 _BAD = re.compile(r"[^A-Za-z0-9_.]+")
 _MAX_LEN = 255
@@ -51,39 +51,13 @@ def _load(model: MIPModel):
     import highspy
 
     h = new_highs()
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    n, m = model.n_cols, model.n_rows
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = np.asarray(model.c, float)
-    lp.col_lower_ = np.where(np.isfinite(model.col_lb), model.col_lb, -inf)
-    lp.col_upper_ = np.where(np.isfinite(model.col_ub), model.col_ub, inf)
-    lp.row_lower_ = np.where(np.isfinite(model.row_lo), model.row_lo, -inf)
-    lp.row_upper_ = np.where(np.isfinite(model.row_hi), model.row_hi, inf)
-    lp.offset_ = float(model.offset)
-    csc = sp.csc_matrix(model.A)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    lp = to_highs_lp(model)
     lp.col_names_ = sanitize_names(model.col_names, "c")
     lp.row_names_ = _row_names(model)
-    if model.integrality.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                           for b in model.integrality]
     if h.passModel(lp) == highspy.HighsStatus.kError:
         raise BackendError("HiGHS rejected the model while preparing the export (passModel returned an error).")
     if model.q_diag is not None and np.any(model.q_diag):
-        nz = np.flatnonzero(model.q_diag)
-        hess = highspy.HighsHessian()
-        hess.dim_ = n
-        hess.format_ = highspy.HessianFormat.kTriangular
-        start = np.zeros(n + 1, dtype=np.int32)
-        start[nz + 1] = 1
-        hess.start_ = np.cumsum(start).astype(np.int32)
-        hess.index_ = nz.astype(np.int32)
-        hess.value_ = model.q_diag[nz].astype(float)
+        hess = to_highs_hessian(model)
         if h.passHessian(hess) == highspy.HighsStatus.kError:
             raise BackendError("HiGHS rejected the quadratic objective while preparing the export.")
     return h

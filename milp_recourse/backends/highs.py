@@ -61,6 +61,49 @@ def new_highs(threads: int = 1):
     return h
 
 
+def to_highs_lp(model: MIPModel, relax: bool = False):
+    """The model as a highspy.HighsLp (column-wise matrix; integrality dropped when relax)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    n, m = model.n_cols, model.n_rows
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = np.asarray(model.c, float)
+    lp.col_lower_ = np.where(np.isfinite(model.col_lb), model.col_lb, -inf)
+    lp.col_upper_ = np.where(np.isfinite(model.col_ub), model.col_ub, inf)
+    lp.row_lower_ = np.where(np.isfinite(model.row_lo), model.row_lo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(model.row_hi), model.row_hi, inf)
+    lp.offset_ = float(model.offset)
+    csc = sp.csc_matrix(model.A)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    if model.integrality.any() and not relax:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in model.integrality]
+    return lp
+
+
+def to_highs_hessian(model: MIPModel):
+    """The separable quadratic part (q_diag) as a triangular highspy.HighsHessian."""
+    import highspy
+
+    n = model.n_cols
+    nz = np.flatnonzero(model.q_diag)
+    hess = highspy.HighsHessian()
+    hess.dim_ = n
+    hess.format_ = highspy.HessianFormat.kTriangular
+    start = np.zeros(n + 1, dtype=np.int32)
+    start[nz + 1] = 1
+    hess.start_ = np.cumsum(start).astype(np.int32)
+    hess.index_ = nz.astype(np.int32)
+    hess.value_ = model.q_diag[nz].astype(float)
+    return hess
+
+
 class HighsBackend:
     name = "highs"
     extra = "core"
@@ -119,41 +162,12 @@ class HighsBackend:
         """Pass the whole model in one call (CSC matrix), plus the Hessian when there is one."""
         import highspy
 
-        inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        n, m = model.n_cols, model.n_rows
-        lp.num_col_ = n
-        lp.num_row_ = m
-        lp.col_cost_ = np.asarray(model.c, float)
-        lp.col_lower_ = np.where(np.isfinite(model.col_lb), model.col_lb, -inf)
-        lp.col_upper_ = np.where(np.isfinite(model.col_ub), model.col_ub, inf)
-        lp.row_lower_ = np.where(np.isfinite(model.row_lo), model.row_lo, -inf)
-        lp.row_upper_ = np.where(np.isfinite(model.row_hi), model.row_hi, inf)
-        lp.offset_ = float(model.offset)
-        csc = sp.csc_matrix(model.A)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-        lp.a_matrix_.value_ = csc.data.astype(float)
-        lp.a_matrix_.num_col_ = n
-        lp.a_matrix_.num_row_ = m
-        if model.integrality.any() and not relax:
-            lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                               for b in model.integrality]
+        lp = to_highs_lp(model, relax)
         status = h.passModel(lp)
         if status == highspy.HighsStatus.kError:
             raise BackendError("HiGHS rejected the model (passModel returned an error).")
         if model.q_diag is not None and np.any(model.q_diag):
-            nz = np.flatnonzero(model.q_diag)
-            hess = highspy.HighsHessian()
-            hess.dim_ = n
-            hess.format_ = highspy.HessianFormat.kTriangular
-            start = np.zeros(n + 1, dtype=np.int32)
-            start[nz + 1] = 1
-            hess.start_ = np.cumsum(start).astype(np.int32)
-            hess.index_ = nz.astype(np.int32)
-            hess.value_ = model.q_diag[nz].astype(float)
-            h.passHessian(hess)
+            h.passHessian(to_highs_hessian(model))
 
     def affine_ranges(self, model: MIPModel, exprs: list[tuple[np.ndarray, np.ndarray, float]],
                       time_limit: float = 10.0) -> list[tuple[float, float]]:
