@@ -21,7 +21,6 @@ def data_dir() -> Path:
 
 
 def machine() -> dict:
-    import highspy  # noqa: F401  (version below)
     from importlib.metadata import version
 
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),

@@ -18,12 +18,11 @@ def individual_vector(scm, individual: Any) -> np.ndarray:
     if hasattr(individual, "to_dict"):
         individual = individual.to_dict()
     if isinstance(individual, Mapping):
-        unknown = [k for k in individual if k not in scm.names]
+        # extra keys (ids, labels, noise columns) are ignored on purpose; missing features are an error
         missing = [n for n in scm.names if n not in individual]
         if missing:
             raise InputError(f"The individual lacks feature(s) {', '.join(missing)}; expected all of "
                              f"{', '.join(scm.names)}.")
-        del unknown  # extra columns (ids, labels, noise) are ignored on purpose
         vec = [individual[n] for n in scm.names]
     else:
         vec = list(np.asarray(individual, dtype=object).ravel())
