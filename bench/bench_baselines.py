@@ -13,7 +13,6 @@ import argparse
 import os
 import time
 
-import numpy as np
 import pandas as pd
 
 from common import ROOT, machine, markdown_table, summarize, write_jsonl
@@ -56,8 +55,8 @@ def main() -> None:
     ap.add_argument("-p", type=int, default=2, choices=(1, 2), help="cost exponent (default 2)")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--heuristic-samples", type=int, default=0,
-                    help="exact solver's random-search samples (default 0: with sklearn pipelines it costs ~1-3 s "
-                         "per person and the MILP does not need it for a linear classifier)")
+                    help="exact solver's random-search samples for its upper bound (default 0: a linear "
+                         "classifier does not need it)")
     ap.add_argument("--gd-steps", type=int, default=300)
     ap.add_argument("--epochs", type=int, default=100, help="amortized training epochs")
     args = ap.parse_args()

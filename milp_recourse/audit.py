@@ -12,9 +12,10 @@ Definitions (per individual, from solve_batch's columns):
 The reference data is the training data when given, else 10,000 samples of the SCM (seed 0).
 
 Groups: each `by` column separately; a numeric column with more than `max_groups` distinct values is
-cut into quartiles (labels are the intervals). Disparity = metric(group) - metric(reference group), the reference being the
-first group in sorted order, with a percentile bootstrap CI: individuals are resampled within each
-group (denied ones for validity, valid ones for the conditional metrics), `n_boot` times, seeded.
+cut into quartiles (labelled by their intervals). Disparity = metric(group) - metric(reference group),
+the reference being the first group in sorted order, with a percentile bootstrap CI: individuals are
+resampled within each group (denied ones for validity, valid ones for the conditional metrics),
+`n_boot` times, seeded. Each group's own metrics get the same kind of CI.
 """
 
 from __future__ import annotations

@@ -96,12 +96,27 @@ def _chunks(tasks: list[Task], workers: int, chunk_size: int | None) -> list[lis
 
 
 def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, Any]:
+    """The row of an individual the classifier already approves (what solve() returns, without solving)."""
     import json
 
     return {"status": "ALREADY_FAVOURABLE", "cost": 0.0, "verified": True, "gap": 0.0, "objective_bound": 0.0,
             "seconds": 0.0, "n_changed": 0, "changed": "", "actionable": ";".join(acts), "action": "{}",
             "counterfactual": json.dumps(dict(zip(scm.names, map(float, x))), separators=(",", ":")),
             "certificate": "", "message": "Not solved: the factual decision is already favourable."}
+
+
+def _previous_results(store: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Result columns of the individuals an earlier run finished, by id key (checked against the data)."""
+    old = store.load()
+    old_keys = [id_key(v) for v in old[ID]]
+    unknown = sorted(set(old_keys) - set(keys))
+    if unknown:
+        raise InputError(f"The existing output {str(store.path)!r} has {len(unknown)} id(s) not in this data, "
+                         f"e.g. {unknown[:5]}; resume with the same data, --id-column and --limit.")
+    results: dict[str, dict[str, Any]] = {}
+    for k, rec in zip(old_keys, normalize_results(old).to_dict("records")):
+        results.setdefault(k, {c: rec[c] for c in RESULT_COLUMNS})
+    return results
 
 
 def normalize_results(frame: pd.DataFrame) -> pd.DataFrame:
@@ -169,16 +184,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         raise InputError(f"hard_time_limit must be a number > 0 (seconds). Got {hard_time_limit!r}.")
 
     # ---- earlier runs' rows
-    results: dict[str, dict[str, Any]] = {}
-    if store is not None and resume:
-        old = store.load()
-        old_keys = [id_key(v) for v in old[ID]]
-        unknown = sorted(set(old_keys) - set(keys))
-        if unknown:
-            raise InputError(f"The existing output {str(out)!r} has {len(unknown)} id(s) not in this data, e.g. "
-                             f"{unknown[:5]}; resume with the same data, --id-column and --limit.")
-        for k, rec in zip(old_keys, normalize_results(old).to_dict("records")):
-            results.setdefault(k, {c: rec[c] for c in RESULT_COLUMNS})
+    results = _previous_results(store, keys) if store is not None and resume else {}
 
     # ---- the classifier's decisions, then the people to solve
     feats = list(classifier_features(classifier, scm.names))

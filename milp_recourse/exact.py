@@ -22,6 +22,7 @@ from .local_polish import polish
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
+from .classifiers import favourable
 from .verify import verify_action
 
 MAX_OA_ROUNDS = 40
@@ -220,8 +221,9 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
     get_backend(opts.backend)  # fail fast on an unknown / missing backend
     timings: dict[str, float] = {}
     factual = problem.factual
-    v0 = verify_action(problem, {})
-    if v0.favourable:
+    idx = [problem.scm.index(f) for f in problem.features]
+    if favourable(problem.classifier, problem.x[idx].reshape(1, -1), opts.threshold, opts.target_class)[0]:
+        v0 = verify_action(problem, {})
         return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, v0.counterfactual, factual, True, 0.0, 0.0, 0.0,
                               time.perf_counter() - t0, opts.backend, {}, v0.score, v0.score_kind,
                               v0.score_threshold, message="The factual decision is already favourable.")

@@ -75,6 +75,9 @@ def _methods(config: StudyConfig, data: CaseData) -> tuple[dict[str, Callable[[R
         if name == "grid":
             opts.setdefault("reference_ranges", ranges_from_data(data.denied_reference, data.actionable))
         elif name in ("causal-gd", "wachter", "amortized"):
+            from .baselines.torch_clf import TorchClassifier
+
+            TorchClassifier(data.classifier, data.scm.names)   # fail fast: torch missing, or a tree classifier
             opts.setdefault("scales", {k: data.std[k] for k in data.actionable})
         b = get_baseline(name, **opts)
         if name == "amortized":

@@ -97,7 +97,12 @@ def write_report(run: Any, summary: pd.DataFrame, out: Path, paths: Mapping[str,
               f"Thresholds: a 'substantial' validity drop is >= {100 * VALIDITY_DROP:.0f} percentage points; a "
               f"plausibility drop is >= {PLAUS_DROP:.0f} log-density percentile points or >= "
               f"{100 * VALIDITY_DROP:.0f} points of in-box rate. A verdict 'holds' needs at least half of the "
-              "methods (or case x method pairs) to show both parts. Small samples: read the n column.", ""]
+              "methods (or case x method pairs) to show both parts.", ""]
+    cell = int(pooled["n"].min()) if len(pooled) else 0
+    if cell < 30:
+        lines += [f"Caution: only {cell} individuals per condition and method (pooled over cases), and fewer per "
+                  "group; group gaps are absolute differences of small-sample means. Treat the verdicts below as "
+                  "indicative, not as evidence; the full design (instances/study-full.yaml) is the real test.", ""]
     for i, f in enumerate(findings(raw, summary), start=1):
         lines += [f"### {i}. {f.claim}", "", f"**Verdict: {f.verdict}** — {f.reason}.", ""]
         if not f.table.empty:

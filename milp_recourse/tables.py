@@ -53,10 +53,7 @@ def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
             return pd.read_csv(p, dtype=dtype)
         frame = pd.read_parquet(p)
         return frame.astype(dtype) if dtype is not None else frame
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
-                         f"{type(exc).__name__}: {exc}") from None
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+    except Exception as exc:  # parsers raise many types (ParserError, UnicodeDecodeError, pyarrow's own)
         raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
                          f"{type(exc).__name__}: {exc}") from None
 

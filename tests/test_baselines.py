@@ -25,7 +25,6 @@ from milp_recourse.simulate import counterfactuals
 from milp_recourse.verify import verify_action
 
 
-
 def _has_torch() -> bool:
     try:
         import torch  # noqa: F401

@@ -229,3 +229,14 @@ def test_bad_input_is_refused_before_any_solving(chain, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="already exists"):
         solve_batch(scm, model, data, out=existing)
     assert existing.read_text() == "keep me\n"
+
+
+def test_resume_refuses_an_output_of_another_run(chain, tmp_path):
+    scm, model, data = chain
+    out = tmp_path / "other.csv"
+    solve_batch(scm, model, data.head(4), options=OPTS, id_column="person", out=out)
+    with pytest.raises(InputError, match="not in this data"):
+        solve_batch(scm, model, data.iloc[10:14], options=OPTS, id_column="person", out=out, resume=True)
+    with pytest.raises(InputError, match="does not match this run"):
+        solve_batch(scm, model, data.head(4).assign(extra=1), options=OPTS, id_column="person", out=out,
+                    resume=True)

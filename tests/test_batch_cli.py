@@ -95,7 +95,9 @@ def test_cli_batch_parquet_then_audit_writes_report_and_plots(people, tmp_path, 
     pytest.importorskip("pyarrow")
     pytest.importorskip("matplotlib")
     out = tmp_path / "res.parquet"
-    argv = ["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(people), "--limit", "60",
+    data = tmp_path / "people.parquet"
+    pd.read_csv(people).to_parquet(data)
+    argv = ["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(data), "--limit", "60",
             "--out", str(out), "--workers", "1", "--no-progress", "--profiles", "generator:soft-scores"]
     assert main(argv) == 0
     text = capsys.readouterr().out

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from milp_recourse import SolveOptions
 from milp_recourse.cli import main
 from milp_recourse.errors import InputError
-from milp_recourse.study import personalize, run_study, write_study
+from milp_recourse.study import personalize
 from milp_recourse.study_config import Case, Condition, load_study_config, study_config
 from milp_recourse.study_data import load_case, plausibility
 from milp_recourse.study_metrics import attribution, summarize
@@ -62,8 +63,6 @@ def test_config_file_roundtrip_and_missing_file(tmp_path):
 def test_personalization_is_seeded_and_matches_its_condition():
     data = load_case(Case("c", "chain", "recipe:logreg", n=2, reference_n=500), seed=0, case_index=0)
     x = data.individuals.iloc[0][list(data.scm.names)].to_dict()
-    opts = None
-    from milp_recourse import SolveOptions
     opts = SolveOptions()
     for cond in (Condition("hard+ranking", 2, "rank"), Condition("scores", None, "identity")):
         a = personalize(data, cond, x, np.random.default_rng(5), opts)

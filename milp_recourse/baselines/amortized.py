@@ -187,6 +187,10 @@ class AmortizedCARMA:
             return done
         space = person_space(problem)
         pos = {f: i for i, f in enumerate(tr.features)}
+        unknown = [n for n in space.names if n not in pos]
+        if unknown:
+            raise InputError(f"The person may act on {unknown}, which the amortized model was not trained to act on "
+                             f"(trained on {list(tr.features)}). Call fit() with those features actionable.")
         if space.k == 0 or space.max_changes == 0:
             return finish(problem, self.name, None, False, t0, 0.0, timings, message="amortized: no usable feature.")
         t = time.perf_counter()
