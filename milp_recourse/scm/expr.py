@@ -1,7 +1,7 @@
 """Structural equations as a small immutable expression tree, parsed with ``ast`` (never eval).
 
-Operations: numpy evaluation, sound interval bounds, substitution with constant folding,
-symbolic derivatives and a round-trippable text form.
+Operations: numpy evaluation, substitution with constant folding and a round-trippable text form;
+sound interval bounds (interval.py) and symbolic derivatives (derivative.py) are re-exported here.
 """
 
 from __future__ import annotations
@@ -259,105 +259,6 @@ def _eval(e: Expr, env: Mapping[str, float | np.ndarray]) -> np.ndarray | float:
     return {Add: np.add, Sub: np.subtract, Mul: np.multiply, Div: np.divide}[type(e)](left, right)
 
 
-# ---------------------------------------------------------------- intervals
-def _mul(a: float, b: float) -> float:
-    return 0.0 if a == 0.0 or b == 0.0 else a * b
-
-
-def _ipow(lo: float, hi: float, p: float) -> tuple[float, float]:
-    def pw(x: float) -> float:
-        try:
-            return math.pow(x, p)
-        except ZeroDivisionError:
-            return INF
-        except OverflowError:
-            return INF if x > 0 or p % 2 == 0 else -INF
-    if p == 0:
-        return 1.0, 1.0
-    if p == int(p):
-        if p > 0 and p % 2 == 1:
-            return pw(lo), pw(hi)
-        if p > 0:
-            if lo >= 0:
-                return pw(lo), pw(hi)
-            if hi <= 0:
-                return pw(hi), pw(lo)
-            return 0.0, max(pw(lo), pw(hi))
-        if lo > 0 or hi < 0:
-            a, b = pw(lo), pw(hi)
-            return min(a, b), max(a, b)
-        return (0.0, INF) if p % 2 == 0 else (-INF, INF)
-    if hi < 0:
-        return -INF, INF
-    lo = max(lo, 0.0)
-    return (pw(lo), pw(hi)) if p > 0 else (pw(hi), pw(lo))
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return INF
-
-
-def interval(e: Expr, bounds: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
-    """Sound bounds (lo, hi) of e when each name ranges over its interval in ``bounds``."""
-    if isinstance(e, Const):
-        return e.value, e.value
-    if isinstance(e, Name):
-        if e.id not in bounds:
-            raise InputError(f"No bounds for name {e.id!r}; given: {', '.join(map(str, bounds)) or '(none)'}.")
-        lo, hi = (float(v) for v in bounds[e.id])
-        if not lo <= hi:
-            raise InputError(f"Bounds for {e.id!r} must satisfy lower <= upper; got ({lo}, {hi}).")
-        return lo, hi
-    if isinstance(e, Neg):
-        lo, hi = interval(e.arg, bounds)
-        return -hi, -lo
-    if isinstance(e, Pow):
-        return _ipow(*interval(e.base, bounds), e.exponent)
-    if isinstance(e, Call):
-        ivs = [interval(a, bounds) for a in e.args]
-        (lo, hi) = ivs[0]
-        if e.func == "max":
-            return max(i[0] for i in ivs), max(i[1] for i in ivs)
-        if e.func == "min":
-            return min(i[0] for i in ivs), min(i[1] for i in ivs)
-        if e.func == "abs":
-            return (lo, hi) if lo >= 0 else (-hi, -lo) if hi <= 0 else (0.0, max(-lo, hi))
-        if e.func == "relu":
-            return max(lo, 0.0), max(hi, 0.0)
-        if e.func == "sigmoid":
-            return float(expit(lo)), float(expit(hi))
-        if e.func == "exp":
-            return _exp(lo), _exp(hi)
-        if hi <= 0:  # log of a non-positive interval has no real value
-            return -INF, INF
-        return (math.log(lo) if lo > 0 else -INF), math.log(hi)
-    (a, b), (c, d) = interval(e.left, bounds), interval(e.right, bounds)
-    if isinstance(e, Add):
-        return a + c, b + d
-    if isinstance(e, Sub):
-        return a - d, b - c
-    if isinstance(e, Mul):
-        p = (_mul(a, c), _mul(a, d), _mul(b, c), _mul(b, d))
-        return min(p), max(p)
-    if isinstance(e, Div):
-        if c <= 0 <= d:
-            return -INF, INF
-        p = (_mul(a, 1 / c), _mul(a, 1 / d), _mul(b, 1 / c), _mul(b, 1 / d))
-        return min(p), max(p)
-    if e.op in ("<", "<="):  # swap to > / >=
-        (a, b), (c, d) = (c, d), (a, b)
-    strict = e.op in (">", "<")
-    if (a > d) if strict else (a >= d):
-        return 1.0, 1.0
-    if (b <= c) if strict else (b < c):
-        return 0.0, 0.0
-    return 0.0, 1.0
-
-
-# ---------------------------------------------------------------- substitution / folding
 def substitute(e: Expr, values: Mapping[str, float]) -> Expr:
     """Replace names by constants and constant-fold the whole tree."""
     if isinstance(e, Const):
@@ -484,53 +385,6 @@ def to_text(e: Expr) -> str:
     return f"{_wrap(e.left, p)} {_SYM[type(e)]} {_wrap(e.right, p + 1)}"
 
 
-# ---------------------------------------------------------------- derivative
-def derivative(e: Expr, name: str) -> Expr:
-    """Symbolic (almost-everywhere) partial derivative of e with respect to ``name``."""
-    return substitute(_d(e, name), {})
-
-
-def _d(e: Expr, x: str) -> Expr:
-    if name_free(e, x):
-        return Const(0.0)
-    if isinstance(e, Name):
-        return Const(1.0)
-    if isinstance(e, Neg):
-        return Neg(_d(e.arg, x))
-    if isinstance(e, (Add, Sub)):
-        return type(e)(_d(e.left, x), _d(e.right, x))
-    if isinstance(e, Mul):
-        return Add(Mul(_d(e.left, x), e.right), Mul(e.left, _d(e.right, x)))
-    if isinstance(e, Div):
-        num = Sub(Mul(_d(e.left, x), e.right), Mul(e.left, _d(e.right, x)))
-        return Div(num, Pow(e.right, 2))
-    if isinstance(e, Pow):
-        return Mul(Mul(Const(e.exponent), Pow(e.base, e.exponent - 1)), _d(e.base, x))
-    if isinstance(e, Compare):
-        return Const(0.0)
-    if not isinstance(e, Call):
-        raise SpecError(f"Cannot differentiate unknown expression node {e!r}.")
-    if e.func in ("max", "min"):
-        strict, loose = (">", ">=") if e.func == "max" else ("<", "<=")
-        total: Expr = Const(0.0)
-        for i, a in enumerate(e.args):  # a_i wins if it beats earlier args strictly, later ones weakly
-            ind: Expr = Const(1.0)
-            for j, b in enumerate(e.args):
-                if j != i:
-                    ind = Mul(ind, Compare(strict if j < i else loose, a, b))
-            total = Add(total, Mul(ind, _d(a, x)))
-        return total
-    a, da = e.args[0], _d(e.args[0], x)
-    outer: Expr = {
-        "abs": Sub(Compare(">", a, Const(0.0)), Compare("<", a, Const(0.0))),
-        "relu": Compare(">", a, Const(0.0)),
-        "sigmoid": Mul(e, Sub(Const(1.0), e)),
-        "exp": e,
-        "log": Div(Const(1.0), a),
-    }[e.func]
-    return Mul(outer, da)
-
-
 def name_free(e: Expr, name: str) -> bool:
     """True if ``name`` does not occur in e."""
     return count(e, name) == 0
@@ -539,3 +393,8 @@ def name_free(e: Expr, name: str) -> bool:
 __all__ = ["Expr", "Const", "Name", "Neg", "Add", "Sub", "Mul", "Div", "Pow", "Call", "Compare", "FUNCTIONS",
            "COMPARE_OPS", "parse", "evaluate", "interval", "substitute", "names", "to_text", "derivative",
            "children", "count"]
+
+
+# interval arithmetic and derivatives live in their own modules; re-exported so `expr.interval` keeps working
+from .derivative import derivative  # noqa: E402,F401
+from .interval import interval  # noqa: E402,F401
