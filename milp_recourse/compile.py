@@ -46,7 +46,7 @@ class CompiledInstance:
     quadratic: bool                           # p = 2 on some continuous feature (needs outer approximation)
     blocked: tuple[str, ...] = field(default=())
     objective_scale: float = 1.0              # solver objective = objective_scale * cost
-    relu_inputs: Mapping[str, Affine] = field(default_factory=dict)  # unstable ReLU pre-activations
+    tighten_targets: Mapping[str, Affine] = field(default_factory=dict)  # big-M sources: ReLU inputs, SCM terms
 
 
 def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None) -> tuple[float, float]:
@@ -129,7 +129,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             lin = Linearizer(b, env, group, opts.pwl_breakpoints)
             f = lin(eq)
             lin_error = max(lin_error, lin.max_error)
-            flo, fhi = b.bounds_of(f)
+            flo, fhi = b.hinted_bounds(f"f[{name}]", f)
+            b.tighten_targets[f"f[{name}]"] = f
             lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
             xp = b.add_var(f"x'[{name}]", lo, hi)
             XP = Affine.column(xp)
@@ -149,7 +150,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             if len(f.terms) <= 3:
                 env[name] = f   # affine in few columns: substitute (exact intervals downstream, no column)
                 continue
-            lo, hi = b.bounds_of(f)
+            lo, hi = b.hinted_bounds(f"x'[{name}]", f)
+            b.tighten_targets[f"x'[{name}]"] = f
             xp = b.add_var(f"x'[{name}]", lo, hi)
             b.add_eq(Affine.column(xp) - f, 0.0, group)
             xp_cols[name] = xp
@@ -174,7 +176,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
         b.add_objective_cutoff(1.0 + 1e-7)
     blocked = tuple(r.name for r in problem.rules if r.blocked)
     return CompiledInstance(b.build(), a_cols, d_cols, t_cols, grid_cols, xp_cols, cost_coef, d_bounds,
-                            enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.relu_inputs))
+                            enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.tighten_targets))
 
 
 def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:

@@ -168,7 +168,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
 
 
 def tighten_relus(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
-    """LP bound tightening of unstable ReLU inputs over {cost <= ub}, then recompile with the proven bounds.
+    """LP bound tightening of every big-M source (unstable ReLU inputs, SCM terms) over {cost <= ub}, then
+    recompile with the proven bounds.
 
     Valid for every action at least as cheap as the incumbent, which is all the search needs.
     """
@@ -176,22 +177,22 @@ def tighten_relus(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
 
     hints: dict[str, tuple[float, float]] = {}
     for _ in range(passes):
-        names = list(compiled.relu_inputs)
+        names = list(compiled.tighten_targets)
         if not names:
             break
         exprs = []
         for n in names:
-            aff = compiled.relu_inputs[n]
+            aff = compiled.tighten_targets[n]
             exprs.append((np.fromiter(aff.terms.keys(), int), np.fromiter(aff.terms.values(), float), aff.const))
         ranges = HighsBackend().affine_ranges(compiled.model, exprs)
         for n, (lo, hi) in zip(names, ranges):
             pad = 1e-6 * (1.0 + max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 1.0)
             old = hints.get(n, (-np.inf, np.inf))
             hints[n] = (max(old[0], lo - pad), min(old[1], hi + pad))
-        before = len(compiled.relu_inputs)
+        before = compiled.model.n_integer
         compiled = compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action)
-        if len(compiled.relu_inputs) >= before:
-            break
+        if compiled.model.n_integer >= before and not any(n.startswith(("f[", "x'[")) for n in names):
+            break  # only ReLU bounds were tightened and no binary went away: another pass will not help
     return compiled
 
 
@@ -242,7 +243,7 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
         if inc is not None:
             t = time.perf_counter()
             compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action), True
-            if compiled.relu_inputs and opts.tighten_passes > 0:
+            if compiled.tighten_targets and opts.tighten_passes > 0:
                 compiled = tighten_relus(problem, compiled, inc, opts.tighten_passes)
             timings["tighten"] = time.perf_counter() - t
     search = search_compiled(compiled, problem, inc, use_cutoff, deadline)

@@ -139,7 +139,7 @@ class IRBuilder:
 
     def __init__(self, bound_hints: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.bound_hints: Mapping[str, tuple[float, float]] = dict(bound_hints or {})
-        self.relu_inputs: dict[str, Affine] = {}  # name -> pre-activation, for LP bound tightening
+        self.tighten_targets: dict[str, Affine] = {}  # name -> expression whose bounds set a big-M (LP tightening)
         self._names: list[str] = []
         self._lb: list[float] = []
         self._ub: list[float] = []

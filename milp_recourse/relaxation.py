@@ -246,7 +246,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
         if best.found and best.verified and best.cost < inc.cost:
             inc = Incumbent(dict(best.action), float(best.cost))
         compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action)
-        if compiled.relu_inputs and opts.tighten_passes > 0:
+        if compiled.tighten_targets and opts.tighten_passes > 0:
             compiled = tighten_relus(pu, compiled, inc, opts.tighten_passes)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
     search = search_compiled(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)

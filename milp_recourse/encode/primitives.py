@@ -41,7 +41,7 @@ def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
         return Affine.constant(0.0)
     if lo >= 0.0:
         return y
-    b.relu_inputs[name] = y
+    b.tighten_targets[name] = y
     _finite(lo, hi, name)
     h = b.add_var(name, 0.0, hi)
     z = b.add_binary(name + ".on")
