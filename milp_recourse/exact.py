@@ -27,7 +27,8 @@ from .verify import verify_action
 
 MAX_OA_ROUNDS = 40
 PWL_REFINEMENTS = 3
-SMALL_MODEL_INTEGERS = 16  # below this many integer columns the MILP is solved directly (no heuristic)
+SMALL_MODEL_INTEGERS = 16
+CHEAP_HEURISTIC_SAMPLES = 256  # below this many integer columns the MILP is solved directly (no heuristic)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
 
@@ -215,6 +216,18 @@ def solve(problem: RecourseProblem) -> RecourseResult:
     return res
 
 
+def _incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
+    """How many random actions to try for an upper bound: none for tiny models (solved directly); the full
+    budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend on
+    it; a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call
+    is expensive)."""
+    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS:
+        return 0
+    if compiled.quadratic or compiled.tighten_targets:
+        return requested
+    return min(requested, CHEAP_HEURISTIC_SAMPLES)
+
+
 def _solve_once(problem: RecourseProblem) -> RecourseResult:
     """One pass of the pipeline (see the module docstring)."""
     t0 = time.perf_counter()
@@ -233,10 +246,11 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
     compiled = compile_problem(problem)
     timings["compile"] = time.perf_counter() - t
     inc, use_cutoff = None, False
-    if compiled.model.n_integer > SMALL_MODEL_INTEGERS and compiled.approx_error == 0.0:
-        # a hard model: a heuristic upper bound shrinks the box, then LP tightening of ReLU inputs
+    samples = _incumbent_samples(compiled, opts.heuristic_samples)
+    if samples and compiled.approx_error == 0.0:
+        # a hard model: a heuristic upper bound shrinks the box, then LP tightening of the big-M sources
         t = time.perf_counter()
-        inc = random_search(problem, opts.heuristic_samples, opts.seed, t0 + 0.25 * opts.time_limit)
+        inc = random_search(problem, samples, opts.seed, t0 + 0.25 * opts.time_limit)
         if inc is not None:
             inc = polish(problem, inc)
         timings["heuristic"] = time.perf_counter() - t

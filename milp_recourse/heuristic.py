@@ -16,6 +16,9 @@ from .recourse_problem import RecourseProblem
 from .simulate import counterfactuals
 
 
+COORDINATE_SHRINK_MAX_FEATURES = 12  # beyond this, per-coordinate shrinking costs more classifier calls than it saves
+
+
 @dataclass(frozen=True)
 class Incumbent:
     action: dict[str, float]
@@ -102,7 +105,7 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
     final = _snap_row(rules, x + alpha[:, None] * (theta - x))
     good = _valid(problem, names, mask, final)
     final = np.where(good[:, None], final, theta)  # fall back to the unshrunk (valid) action
-    if deadline is None or time.perf_counter() < deadline:
+    if (deadline is None or time.perf_counter() < deadline) and K <= COORDINATE_SHRINK_MAX_FEATURES:
         final, mask = _coordinate_shrink(problem, rules, names, x, mask, final)
     costs = _costs(problem, rules, x, mask, final)
     best = int(np.argmin(costs))

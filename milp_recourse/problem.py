@@ -126,7 +126,7 @@ class SolveOptions:
     backend: str = "highs"
     threads: int = 1
     pwl_breakpoints: int = 33
-    split_margin: float = 1e-6
+    split_margin: float = 0.0         # extra relative band excluded around tree splits (0 = exact float32 rule)
     heuristic_samples: int = 4096   # random actions tried to get an upper bound before the MILP
     seed: int = 0
     tighten_passes: int = 2         # rounds of LP bound tightening of ReLU inputs (0 = interval bounds only)

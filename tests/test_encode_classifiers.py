@@ -26,7 +26,6 @@ from milp_recourse.ir import Affine, IRBuilder, MIPModel
 
 D = 4
 PARAMS = SolverParams(time_limit=30.0)
-MARGIN = 1e-6
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +91,7 @@ def _box_encoding(model, lo, hi, target_class=None, constants: dict[int, float] 
         else:
             cols[i] = b.add_var(f"x{i}", lo[i], hi[i])
             inputs.append(Affine.column(cols[i]))
-    enc = encode_classifier(model, b, inputs, target_class, split_margin=MARGIN)
+    enc = encode_classifier(model, b, inputs, target_class)
     return b, enc, cols
 
 
@@ -196,7 +195,9 @@ def test_tree_adapter_variants(data):
 
 
 def test_float32_split_boundary():
-    X = np.array([[0.1], [0.2], [0.3]])
+    # magnitude ~3: one float32 ulp (2.4e-7) exceeds the solver's feasibility tolerance (1e-7), so the two
+    # float32 neighbours of the threshold are unambiguous for the MILP as they are for sklearn
+    X = np.array([[2.9], [3.2], [3.3]])
     y = np.array([0, 1, 1])
     tree = DecisionTreeClassifier(random_state=0).fit(X, y)
     t = float(tree.tree_.threshold[0])
@@ -208,25 +209,55 @@ def test_float32_split_boundary():
 
     def solve_at(x: float):
         b = IRBuilder()
-        j = b.add_var("x", 0.0, 0.4)
-        enc = encode_classifier(tree, b, [Affine.column(j)], split_margin=MARGIN)
+        j = b.add_var("x", 2.0, 4.0)
+        enc = encode_classifier(tree, b, [Affine.column(j)])
         m = b.build()
         lb, ub = m.col_lb.copy(), m.col_ub.copy()
         lb[j] = ub[j] = x
         sol = solve_mip(m.with_bounds(lb, ub), PARAMS)
         return sol.termination, (None if sol.x is None else enc.score.value(sol.x))
 
-    left_point, right_point = L - MARGIN * max(1.0, abs(L)), R + MARGIN * max(1.0, abs(R))
-    assert tree.predict([[left_point]])[0] == 0 and tree.predict([[right_point]])[0] == 1
-    assert solve_at(left_point) == (Termination.OPTIMAL, 0.0)     # left leaf forced: P(class 1) = 0
-    assert solve_at(right_point) == (Termination.OPTIMAL, 1.0)    # right leaf forced
-    assert solve_at(L)[0] is Termination.INFEASIBLE               # the round-off band around the split
-    assert solve_at(R)[0] is Termination.INFEASIBLE               # is excluded on both sides
+    # the float32 neighbours of the threshold are the last left / first right values the MILP allows
+    t32 = float(np.float32(L))
+    next32 = float(np.nextafter(np.float32(L), np.float32(np.inf)))
+    assert t32 <= t < next32
+    assert tree.predict([[t32]])[0] == 0 and tree.predict([[next32]])[0] == 1
+    assert solve_at(t32) == (Termination.OPTIMAL, 0.0)        # left leaf forced: P(class 1) = 0
+    assert solve_at(next32) == (Termination.OPTIMAL, 1.0)     # right leaf forced
+    # a point inside the excluded band beyond the solver tolerance: widen the band with split_margin
+    b = IRBuilder()
+    j = b.add_var("x", 2.0, 4.0)
+    encode_classifier(tree, b, [Affine.column(j)], split_margin=1e-3)
+    m = b.build()
+    lb, ub = m.col_lb.copy(), m.col_ub.copy()
+    lb[j] = ub[j] = L
+    assert solve_mip(m.with_bounds(lb, ub), PARAMS).termination is Termination.INFEASIBLE
     # constants are decided by sklearn's exact rule, without a margin or a binary
     for x, expected in ((L, 0.0), (R, 1.0)):
         b = IRBuilder()
         enc = encode_classifier(tree, b, [Affine.constant(x)])
         assert enc.score.is_constant and enc.score.const == expected and b.build().n_integer == 0
+
+
+def test_values_at_a_float32_threshold_stay_feasible():
+    """Regression: an integer feature value within half a float32 ulp of the split (threshold 3.0 in float32)
+    must stay on sklearn's side; a relative margin of 1e-6 used to exclude it and made real recourse
+    problems (German credit, installment_rate = 3) infeasible."""
+    X = np.array([[1.0], [2.0], [3.0], [3.0000002], [4.0]])
+    y = np.array([0, 0, 0, 1, 1])
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    t = float(tree.tree_.threshold[0])
+    assert float(np.float32(t)) == 3.0 or abs(t - 3.0) < 1e-6
+    for value in (3.0, 4.0, 2.0):
+        b = IRBuilder()
+        j = b.add_var("x", 0.0, 5.0)
+        enc = encode_classifier(tree, b, [Affine.column(j)])
+        m = b.build()
+        lb, ub = m.col_lb.copy(), m.col_ub.copy()
+        lb[j] = ub[j] = value
+        sol = solve_mip(m.with_bounds(lb, ub), PARAMS)
+        assert sol.termination is Termination.OPTIMAL, value
+        assert enc.score.value(sol.x) == pytest.approx(tree.predict_proba([[value]])[0, 1])
 
 
 def test_left_upper_is_the_exact_float32_boundary():

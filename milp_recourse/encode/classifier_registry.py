@@ -83,7 +83,7 @@ def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_i
 
 
 def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | float], target_class: object = None,
-                      *, split_margin: float = 1e-6, group: str = "clf") -> ScoreEncoding:
+                      *, split_margin: float = 0.0, group: str = "clf") -> ScoreEncoding:
     """Write the target-class score of a validated classifier into b; inputs follow classifier_features order.
 
     Constant inputs (Affine constants or numbers) are exploited: tree splits on them are decided and
