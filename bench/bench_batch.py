@@ -3,8 +3,10 @@
 Cases: recipe:logreg (p = 1) and the CARMA ReLU network (classifier_mlp.npz, p = 1), each on the
 first N denied rows of carma-loan/recourse_test.csv. Per configuration: wall seconds (engine start-up
 included, as a CLI user sees it), individuals per second, and the steady rate after the first finished
-chunk (start-up excluded); scaling = rate(2 workers) / rate(1 worker), target >= 1.8. Every run's
-statuses and costs are checked against local x1. Writes bench/results/batch.jsonl.
+chunk (start-up excluded); scaling = rate(2 workers) / rate(1 worker), target >= 1.8. Also the share of
+a core the workers got while solving (cpu_seconds / seconds: on a shared machine other load takes the
+rest) and the workers' busy fraction. Every run's statuses and costs are checked against local x1.
+Writes bench/results/batch.jsonl.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def run(case: str, model, scm, people: pd.DataFrame, engine: str, workers: int, 
     row = {"case": case, "engine": engine, "workers": workers, "n": n, "wall_s": wall, "rate_per_s": n / wall,
            "steady_rate_per_s": steady, "startup_s": t_first - t0,
            "median_solve_s": float(np.median(out["seconds"])), "sum_solve_s": float(out["seconds"].sum()),
+           "sum_cpu_s": float(out["cpu_seconds"].sum()),
+           # share of a core each worker got while solving (< 1: the machine's other load took the rest)
+           "cpu_share": float(out["cpu_seconds"].sum() / out["seconds"].sum()),
+           # busy fraction of the workers over the whole run (engine start-up and overhead lower it)
+           "utilisation": float(out["seconds"].sum() / (wall * workers)),
            "optimal": int((out["status"] == "OPTIMAL").sum()), "load_avg_1m": os.getloadavg()[0]}
     return row, out
 
@@ -53,12 +60,15 @@ def main() -> None:
     ap.add_argument("--n-logreg", type=int, default=600, help="denied individuals for recipe:logreg")
     ap.add_argument("--n-relu", type=int, default=24, help="denied individuals for the ReLU network")
     ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--cases", default="logreg,relu", help="comma-separated subset of logreg, relu")
     args = ap.parse_args()
     d = data_dir() / "carma-loan"
     scm = load_scm("loan")
     test = pd.read_csv(d / "recourse_test.csv")[list(scm.names)]
-    cases = [("loan+logreg p=1", load_model("recipe:logreg", scm), args.n_logreg),
-             ("loan+carma-relu p=1", ReLUNetwork.from_npz(d / "classifier_mlp.npz"), args.n_relu)]
+    wanted = set(args.cases.split(","))
+    cases = [c for key, c in (("logreg", ("loan+logreg p=1", load_model("recipe:logreg", scm), args.n_logreg)),
+                              ("relu", ("loan+carma-relu p=1", ReLUNetwork.from_npz(d / "classifier_mlp.npz"),
+                                        args.n_relu))) if key in wanted]
     options = SolveOptions(time_limit=args.time_limit)
     rows = []
     for case, model, n in cases:
@@ -81,7 +91,8 @@ def main() -> None:
                 r["steady_scaling_vs_local1"] = r["steady_rate_per_s"] / one["steady_rate_per_s"]
     write_jsonl(ROOT / "bench" / "results" / "batch.jsonl", [{"machine": machine()}] + rows)
     cols = ["case", "engine", "workers", "n", "wall_s", "rate_per_s", "scaling_vs_local1", "startup_s",
-            "steady_rate_per_s", "steady_scaling_vs_local1", "median_solve_s", "same_as_local1", "load_avg_1m"]
+            "steady_rate_per_s", "steady_scaling_vs_local1", "median_solve_s", "cpu_share", "utilisation",
+            "same_as_local1", "load_avg_1m"]
     print(markdown_table(rows, cols))
 
 

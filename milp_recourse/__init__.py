@@ -11,9 +11,10 @@ from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
 from .scm import load_scm
 from .exact import solve
+from .batch import solve_batch
 
 __version__ = "0.1.0"
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "Preferences", "CostSpec", "SolveOptions",
-           "divisors_from_data", "solve", "RecourseResult", "Status", "RecourseError", "SpecError", "InputError",
+           "divisors_from_data", "solve", "solve_batch", "RecourseResult", "Status", "RecourseError", "SpecError", "InputError",
            "ClassifierError", "UnsupportedError", "BackendError", "BackendUnavailableError", "__version__"]

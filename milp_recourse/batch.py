@@ -1,9 +1,9 @@
 """solve_batch: recourse for every denied individual of a table, in parallel, resumable.
 
 One row per individual of the data (in the data's order): `id`, the result columns of
-batch_worker.RESULT_COLUMNS (status, cost, verified, gap, objective_bound, seconds, n_changed,
-changed, actionable, action and counterfactual as JSON, certificate as JSON, message), then the
-data's own columns (so an audit can group by any of them).
+batch_worker.RESULT_COLUMNS (status, cost, verified, gap, objective_bound, seconds (wall),
+cpu_seconds, n_changed, changed, actionable, action and counterfactual as JSON, certificate summary as
+JSON, message), then the data's own columns (so an audit can group by any of them).
 
 - Only denied individuals are solved. The others are checked with the classifier in one vectorised
   call and get status ALREADY_FAVOURABLE (cost 0, counterfactual = factual) without solving.
@@ -100,7 +100,8 @@ def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, A
     import json
 
     return {"status": "ALREADY_FAVOURABLE", "cost": 0.0, "verified": True, "gap": 0.0, "objective_bound": 0.0,
-            "seconds": 0.0, "n_changed": 0, "changed": "", "actionable": ";".join(acts), "action": "{}",
+            "seconds": 0.0, "cpu_seconds": 0.0, "n_changed": 0, "changed": "", "actionable": ";".join(acts),
+            "action": "{}",
             "counterfactual": json.dumps(dict(zip(scm.names, map(float, x))), separators=(",", ":")),
             "certificate": "", "message": "Not solved: the factual decision is already favourable."}
 
@@ -122,7 +123,7 @@ def _previous_results(store: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
 def normalize_results(frame: pd.DataFrame) -> pd.DataFrame:
     """Fixed dtypes for the result columns (files read back give NaN for empty text, etc.)."""
     out = frame.copy()
-    for c in ("cost", "gap", "objective_bound", "seconds"):
+    for c in ("cost", "gap", "objective_bound", "seconds", "cpu_seconds"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out["n_changed"] = pd.to_numeric(out["n_changed"], errors="coerce").fillna(0).astype(int)
     out["verified"] = out["verified"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
