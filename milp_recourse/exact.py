@@ -104,6 +104,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2)."""
     opts = problem.options
     backend = get_backend(opts.backend)
+    # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
+    qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
@@ -138,7 +140,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         best.lower_bound = max(best.lower_bound, new_lb)
         candidates = [sol.x]
         if compiled.quadratic:
-            qp = backend.solve(_polish_qp(compiled, sol.x), SolverParams(time_limit=max(left, 1.0)))
+            qp = qp_backend.solve(_polish_qp(compiled, sol.x), SolverParams(time_limit=max(left, 1.0)))
             t_solve += qp.seconds
             if qp.x is not None:
                 candidates.append(qp.x)
