@@ -17,7 +17,7 @@ import numpy as np
 
 from ..recourse_problem import RecourseProblem
 from ..result import RecourseResult
-from .common import (action_costs, already_favourable, finish, person_space, project, subsets, target_score,
+from .common import (early_answer, action_costs, finish, project, subsets, target_score,
                      to_action, valid_on_scm)
 from .gd_engine import GDConfig, adam_search
 from .torch_clf import TorchClassifier
@@ -39,13 +39,9 @@ class CausalGD:
     def _solve(self, problem: RecourseProblem, torch) -> RecourseResult:
         t0 = time.perf_counter()
         tclf = TorchClassifier(problem.classifier, problem.scm.names, problem.options.target_class)
-        done = already_favourable(problem, self.name, t0)
+        done, space = early_answer(problem, self.name, t0, "")
         if done is not None:
             return done
-        space = person_space(problem)
-        if space.k == 0 or space.max_changes == 0:
-            return finish(problem, self.name, None, False, t0, 0.0,
-                          message="causal-gd: the person can act on no feature.")
         t = time.perf_counter()
         tscm = TorchSCM(problem.scm, space.names)
         masks = subsets(space.k, space.max_changes)

@@ -160,6 +160,18 @@ def already_favourable(problem: RecourseProblem, method: str, t0: float) -> Reco
                           message="The factual decision is already favourable.")
 
 
+def early_answer(problem: RecourseProblem, method: str, t0: float, nothing: str) -> tuple[RecourseResult | None, PersonSpace]:
+    """The early answer every method shares (already favourable, or no feature to act on), else the person's space.
+
+    `nothing` completes the UNKNOWN message when the person can act on no feature.
+    """
+    done = already_favourable(problem, method, t0)
+    space = person_space(problem)
+    if done is None and (space.k == 0 or space.max_changes == 0):
+        done = finish(problem, method, None, False, t0, 0.0, message=f"{method}: the person can act on no feature{nothing}.")
+    return done, space
+
+
 def finish(problem: RecourseProblem, method: str, action: Mapping[str, float] | None, claimed: bool, t0: float,
            solve_seconds: float, timings: Mapping[str, float] | None = None, iterations: int = 0,
            message: str = "") -> RecourseResult:

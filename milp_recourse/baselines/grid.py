@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..recourse_problem import RecourseProblem
 from ..result import RecourseResult
-from .common import (CHUNK, PersonSpace, action_costs, already_favourable, check_positive, finish, person_space,
+from .common import (early_answer, CHUNK, PersonSpace, action_costs, check_positive, finish, person_space,
                      to_action, valid_on_scm)
 
 
@@ -71,13 +71,9 @@ class GridOracle:
 
     def solve(self, problem: RecourseProblem) -> RecourseResult:
         t0 = time.perf_counter()
-        done = already_favourable(problem, self.name, t0)
+        done, space = early_answer(problem, self.name, t0, ", so no action was tried")
         if done is not None:
             return done
-        space = person_space(problem)
-        if space.k == 0 or space.max_changes == 0:
-            return finish(problem, self.name, None, False, t0, 0.0,
-                          message="grid: the person can act on no feature, so no action was tried.")
         grid = self.grid(problem)
         values = [np.asarray(grid[n], float) for n in space.names]
         radix = np.array([len(v) + 1 for v in values], np.int64)       # option 0 = no intervention

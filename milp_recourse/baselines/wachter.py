@@ -18,7 +18,7 @@ import numpy as np
 
 from ..recourse_problem import RecourseProblem
 from ..result import RecourseResult
-from .common import action_costs, already_favourable, finish, person_space, project, scores, subsets, target_score
+from .common import early_answer, action_costs, finish, project, scores, subsets, target_score
 from .gd_engine import GDConfig, adam_search
 from .torch_clf import TorchClassifier
 from .torch_scm import one_thread, require_torch
@@ -41,13 +41,9 @@ class Wachter:
     def _solve(self, problem: RecourseProblem, torch) -> RecourseResult:
         t0 = time.perf_counter()
         tclf = TorchClassifier(problem.classifier, problem.scm.names, problem.options.target_class)
-        done = already_favourable(problem, self.name, t0)
+        done, space = early_answer(problem, self.name, t0, "")
         if done is not None:
             return done
-        space = person_space(problem)
-        if space.k == 0 or space.max_changes == 0:
-            return finish(problem, self.name, None, False, t0, 0.0,
-                          message="wachter: the person can act on no feature.")
         t = time.perf_counter()
         # one run on all usable features; with a max-changes limit below K, one run per subset of that size
         masks = (np.ones((1, space.k), bool) if space.max_changes >= space.k
