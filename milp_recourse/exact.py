@@ -147,7 +147,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         for xv in candidates:
             action = decode(compiled, problem, xv)
             cost, _ = problem.action_cost(action)
-            if cost < best.cost - 1e-12 or best.action is None:
+            if best.action is None or (cost < best.cost - 1e-12 and verify_action(problem, action).ok):
+                # a verified incumbent is only replaced by a cheaper action that also passes the re-check
                 best.action, best.cost = action, cost
             for name, t in compiled.t_cols.items():
                 if compiled.quadratic:
@@ -170,7 +171,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     return best
 
 
-def tighten_relus(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
+def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
     """LP bound tightening of every big-M source (unstable ReLU inputs, SCM terms) over {cost <= ub}, then
     recompile with the proven bounds.
 
@@ -260,7 +261,7 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
             t = time.perf_counter()
             compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action), True
             if compiled.tighten_targets and opts.tighten_passes > 0:
-                compiled = tighten_relus(problem, compiled, inc, opts.tighten_passes)
+                compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes)
             timings["tighten"] = time.perf_counter() - t
     search = search_compiled(compiled, problem, inc, use_cutoff, deadline)
     timings["solve"] = search.seconds

@@ -203,7 +203,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     Stage 2 reuses exact.py's machinery: the stage-1 action's cost is a valid upper bound, so the model is
     recompiled on the box that bound allows (and its ReLU inputs LP-tightened), as the exact solver does.
     """
-    from .exact import search_compiled, tighten_relus, decode, solve  # OA / QP-polish driver and bound tightening, reused
+    from .exact import search_compiled, tighten_bounds, decode, solve  # OA / QP-polish driver and bound tightening, reused
     from .heuristic import Incumbent
 
     t0 = time.perf_counter()
@@ -247,7 +247,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
             inc = Incumbent(dict(best.action), float(best.cost))
         compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action)
         if compiled.tighten_targets and opts.tighten_passes > 0:
-            compiled = tighten_relus(pu, compiled, inc, opts.tighten_passes)
+            compiled = tighten_bounds(pu, compiled, inc, opts.tighten_passes)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
     search = search_compiled(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)
     if search.action is None:
