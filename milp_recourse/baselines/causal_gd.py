@@ -21,20 +21,15 @@ from .common import (early_answer, action_costs, finish, project, subsets, targe
                      to_action, valid_on_scm)
 from .gd_engine import GDConfig, adam_search
 from .torch_clf import TorchClassifier
-from .torch_scm import TorchSCM, one_thread, require_torch
+from .torch_scm import TorchMethod, TorchSCM
 
 
 @dataclass(frozen=True, eq=False)
-class CausalGD:
+class CausalGD(TorchMethod):
     """Minimal-intervention recourse by gradient descent through the true SCM, one run per feature subset."""
 
     name: ClassVar[str] = "causal-gd"
     config: GDConfig = field(default_factory=GDConfig)
-
-    def solve(self, problem: RecourseProblem) -> RecourseResult:
-        torch = require_torch()
-        with one_thread(torch):
-            return self._solve(problem, torch)
 
     def _solve(self, problem: RecourseProblem, torch) -> RecourseResult:
         t0 = time.perf_counter()

@@ -120,3 +120,12 @@ class TorchSCM:
             env[name] = val
             cols.append(val)
         return torch.stack(cols, dim=1)
+
+
+class TorchMethod:
+    """Mixin for torch baselines: solve() checks the extra and runs `_solve(problem, torch)` on one thread."""
+
+    def solve(self, problem):
+        torch = require_torch()
+        with one_thread(torch):
+            return self._solve(problem, torch)

@@ -21,22 +21,17 @@ from ..result import RecourseResult
 from .common import early_answer, action_costs, finish, project, scores, subsets, target_score
 from .gd_engine import GDConfig, adam_search
 from .torch_clf import TorchClassifier
-from .torch_scm import one_thread, require_torch
+from .torch_scm import TorchMethod
 
 MOVE_TOL = 1e-9   # relative change below which a feature counts as not moved
 
 
 @dataclass(frozen=True, eq=False)
-class Wachter:
+class Wachter(TorchMethod):
     """Counterfactual explanation by gradient descent on the features, applied as an intervention."""
 
     name: ClassVar[str] = "wachter"
     config: GDConfig = field(default_factory=GDConfig)
-
-    def solve(self, problem: RecourseProblem) -> RecourseResult:
-        torch = require_torch()
-        with one_thread(torch):
-            return self._solve(problem, torch)
 
     def _solve(self, problem: RecourseProblem, torch) -> RecourseResult:
         t0 = time.perf_counter()
