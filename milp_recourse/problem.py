@@ -129,7 +129,7 @@ class SolveOptions:
     split_margin: float = 0.0         # extra relative band excluded around tree splits (0 = exact float32 rule)
     heuristic_samples: int = 4096   # random actions tried to get an upper bound before the MILP
     seed: int = 0
-    tighten_passes: int = 2         # rounds of LP bound tightening of ReLU inputs (0 = interval bounds only)
+    tighten_passes: int = 5         # rounds of LP bound tightening of big-M sources (0 = interval bounds only)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
