@@ -7,7 +7,7 @@ import json
 import math
 
 from . import cli_parse as cp
-from .cli_problem import add_constraint_args, add_model_args, add_solver_args, build_problem
+from .cli_problem import add_constraint_args, add_individual_args, add_model_args, add_solver_args, build_problem
 
 
 def add_parser(sub) -> None:
@@ -16,9 +16,7 @@ def add_parser(sub) -> None:
                                    "SCM's universal actionability or the person's own constraints are to blame, "
                                    "a minimal set of conflicting constraints and the cheapest relaxation.")
     add_model_args(p)
-    p.add_argument("--individual", required=True,
-                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
-    p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
+    add_individual_args(p)
     add_constraint_args(p)
     add_solver_args(p)
     p.add_argument("--relax-weights", help="weight of giving up each constraint group, e.g. fixed:E=3,max_changes=0.5 "

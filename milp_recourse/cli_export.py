@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import cli_parse as cp
-from .cli_problem import add_constraint_args, add_model_args, add_solver_args, build_problem
+from .cli_problem import add_constraint_args, add_individual_args, add_model_args, add_solver_args, build_problem
 from .errors import InputError
 
 
@@ -16,8 +16,7 @@ def add_parser(sub) -> None:
                                    "it as an MPS and/or LP file. p = 2 costs are written with their initial "
                                    "tangent cuts (a lower bound); everything else is the exact model.")
     add_model_args(p)
-    p.add_argument("--individual", required=True, help="inline JSON, a .json file, or a CSV/Parquet file")
-    p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
+    add_individual_args(p)
     add_constraint_args(p)
     add_solver_args(p)
     p.add_argument("--out", required=True, help="output path; .mps or .lp (or a stem: both are written)")

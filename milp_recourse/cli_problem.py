@@ -21,6 +21,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "(logreg, svm, mlp, tree, forest, gbt) trained on the SCM with seed 0")
 
 
+def add_individual_args(p: argparse.ArgumentParser) -> None:
+    """--individual and --row, shared by the one-person commands (solve, explain, export)."""
+    p.add_argument("--individual", required=True,
+                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
+    p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
+
+
 def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("hard constraints (per individual)")
     g.add_argument("--actionable", help="features the person can act on, e.g. E,L,I,S (default: the spec's)")
