@@ -17,7 +17,6 @@ import numpy as np
 
 from .encode.classifier_registry import encode_classifier
 from .encode.scm import Linearizer
-from .errors import InputError
 from .ir import INF, Affine, IRBuilder, MIPModel
 from .classifiers import score_threshold
 from .problem import FeatureRule
@@ -226,4 +225,4 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
     return quadratic
 
 
-__all__ = ["CompiledInstance", "compile_problem", "tangent_points", "cost_radius", "InputError"]
+__all__ = ["CompiledInstance", "compile_problem", "tangent_points", "cost_radius"]

@@ -176,12 +176,6 @@ class IRBuilder:
     def var_bounds(self, j: int) -> tuple[float, float]:
         return self._lb[j], self._ub[j]
 
-    def tighten(self, j: int, lb: float | None = None, ub: float | None = None) -> None:
-        if lb is not None:
-            self._lb[j] = max(self._lb[j], float(lb))
-        if ub is not None:
-            self._ub[j] = min(self._ub[j], float(ub))
-
     def is_integer(self, j: int) -> bool:
         return self._int[j]
 

@@ -22,18 +22,6 @@ def _finite(lo: float, hi: float, what: str) -> None:
             "in the SCM spec so big-M values can be derived.")
 
 
-def as_column(b: IRBuilder, expr: Affine, name: str, group: str) -> int:
-    """Column equal to expr (reuses expr's column when expr is exactly one column)."""
-    if expr.const == 0.0 and len(expr.terms) == 1:
-        (j, c), = expr.terms.items()
-        if c == 1.0:
-            return j
-    lo, hi = b.bounds_of(expr)
-    j = b.add_var(name, lo, hi)
-    b.add_eq(Affine.column(j) - expr, 0.0, group)
-    return j
-
-
 def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
     """max(y, 0), exact; stable cases need no binary. Bound hints named `name` tighten the big-M."""
     lo, hi = b.hinted_bounds(name, y)
@@ -148,4 +136,4 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
 
 
 __all__ = ["INF", "relu", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
-           "pwl_univariate", "pwl_error", "as_column"]
+           "pwl_univariate", "pwl_error"]

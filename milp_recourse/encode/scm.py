@@ -29,22 +29,10 @@ def is_smooth_nonlinear(e: ex.Expr) -> bool:
         return e.func in _SMOOTH_CALLS or any(is_smooth_nonlinear(a) for a in e.args)
     if isinstance(e, ex.Div):
         return not isinstance(e.right, ex.Const) or is_smooth_nonlinear(e.left)
-    for child in _children(e):
+    for child in ex.children(e):
         if is_smooth_nonlinear(child):
             return True
     return False
-
-
-def _children(e: ex.Expr) -> tuple[ex.Expr, ...]:
-    if isinstance(e, (ex.Add, ex.Sub, ex.Mul, ex.Div, ex.Compare)):
-        return (e.left, e.right)
-    if isinstance(e, ex.Neg):
-        return (e.arg,)
-    if isinstance(e, ex.Pow):
-        return (e.base,)
-    if isinstance(e, ex.Call):
-        return tuple(e.args)
-    return ()
 
 
 @dataclass
