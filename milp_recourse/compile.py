@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from .encode.classifier_registry import encode_classifier
+from .encode.effect_cuts import add_effect_cuts, deviation_bound
 from .encode.scm import Linearizer
 from .ir import INF, Affine, IRBuilder, MIPModel
 from .classifiers import score_threshold
@@ -68,13 +69,16 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
 
 def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,
                     bound_hints: Mapping[str, tuple[float, float]] | None = None,
-                    incumbent: Mapping[str, float] | None = None) -> CompiledInstance:
+                    incumbent: Mapping[str, float] | None = None, binary_indicators: bool = False) -> CompiledInstance:
     """Compile `problem` to a MILP.
 
     `upper_bound` (the cost of a known valid action) shrinks the box, adds the row cost <= upper_bound
     and scales the objective so the optimum is O(1); `bound_hints` are proven intervals of named
     ReLU inputs (from LP tightening under the same upper bound); for p = 2 the tangent cuts also
     touch d_k^2 at the `incumbent` action's shifts, which makes its pattern's lower bound exact.
+    An intervention indicator a_k is continuous in [0, 1] where nothing depends on its value being 0/1
+    (no L0 cost, no max-changes, no grid, no structural row: then d_k = 0 iff no intervention), unless
+    `binary_indicators` (callers that add rows on the indicators, e.g. relaxation.py).
     """
     scm, opts, cost = problem.scm, problem.options, problem.cost
     x = dict(zip(scm.names, map(float, problem.x)))
@@ -89,6 +93,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     a_cols, d_cols, t_cols, xp_cols, cost_coef, d_bounds = {}, {}, {}, {}, {}, {}
     grid_cols: dict[str, tuple[tuple[int, float], ...]] = {}
     lin_error = 0.0
+    structural: dict[str, ex.Expr] = {}   # changing nodes whose equation depends on changing parents
+    approximated: set[str] = set()        # nodes whose equation needed a piecewise-linear approximation
 
     for name in scm.names:
         if name not in changing:
@@ -98,6 +104,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
         const_env.update(noise)
         eq = ex.substitute(scm.equations[name], const_env)
         structural_needed = bool(ex.names(eq))  # depends on a changing parent
+        if structural_needed:
+            structural[name] = eq
         if name in rules and name in act_names:
             rule = rules[name]
             radius = cost_radius(rule, problem, upper_bound)
@@ -107,7 +115,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                 grid = ()
             else:
                 grid = rule.grid
-            a = b.add_binary(f"a[{name}]")
+            free_indicator = not (binary_indicators or structural_needed or grid is not None or cost.l0
+                                  or problem.actionability.max_changes is not None)
+            a = b.add_var(f"a[{name}]", 0.0, 1.0) if free_indicator else b.add_binary(f"a[{name}]")
             d = b.add_var(f"d[{name}]", min(dlo, 0.0), max(dhi, 0.0), integer=rule.integer and float(x[name]).is_integer())
             A, D = Affine.column(a), Affine.column(d)
             b.add_ge(D - A * dlo, 0.0, f"hard:bounds:{name}")
@@ -128,6 +138,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             lin = Linearizer(b, env, group, opts.pwl_breakpoints)
             f = lin(eq)
             lin_error = max(lin_error, lin.max_error)
+            if lin.max_error > 0:
+                approximated.add(name)
             flo, fhi = b.hinted_bounds(f"f[{name}]", f)
             b.tighten_targets[f"f[{name}]"] = f
             lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
@@ -146,6 +158,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             lin = Linearizer(b, env, group, opts.pwl_breakpoints)
             f = lin(eq)
             lin_error = max(lin_error, lin.max_error)
+            if lin.max_error > 0:
+                approximated.add(name)
             if len(f.terms) <= 3:
                 env[name] = f   # affine in few columns: substitute (exact intervals downstream, no column)
                 continue
@@ -168,6 +182,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     shifts = {k: v - x[k] for k, v in (incumbent or {}).items()}
     quadratic = _add_cost(b, problem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds, x, initial_cuts,
                           shifts)
+    if opts.effect_cuts:
+        bounds = {k: deviation_bound(k, a_cols, d_cols, t_cols, grid_cols, d_bounds, x, cost.p) for k in a_cols}
+        add_effect_cuts(b, [n for n in scm.names if n in changing], env, x, structural, approximated, bounds)
     scale = 1.0
     if upper_bound is not None and math.isfinite(upper_bound) and upper_bound > 1e-12:
         scale = 1.0 / upper_bound

@@ -16,19 +16,22 @@ import numpy as np
 import scipy.sparse as sp
 
 from .backends import SolverParams, Termination, get_backend
+from .backends.highs_session import HighsSession
 from .compile import CompiledInstance, compile_problem
 from .heuristic import Incumbent, random_search
 from .local_polish import polish
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
+from .small_bnb import branch_and_bound
 from .classifiers import favourable
-from .verify import verify_action
+from .verify import Verification, verify_action
 
 MAX_OA_ROUNDS = 40
 PWL_REFINEMENTS = 3
 SMALL_MODEL_INTEGERS = 16
 CHEAP_HEURISTIC_SAMPLES = 256  # below this many integer columns the MILP is solved directly (no heuristic)
+BNB_NODE_LIMIT = 2000  # beyond this the small branch and bound hands the model to the MILP solver
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
 
@@ -50,8 +53,8 @@ def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarra
     fx = problem.factual
     action = {}
     for name, a in compiled.a_cols.items():
-        if xvec[a] <= 0.5:
-            continue
+        if compiled.model.integrality[a] and xvec[a] <= 0.5:
+            continue  # (a continuous indicator: the shift alone says whether there is an intervention)
         rule = problem.rule(name)
         if name in compiled.grid_cols:
             cols = compiled.grid_cols[name]
@@ -85,24 +88,60 @@ def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
                                row_groups=model.row_groups + ("cost:cut",) * len(cuts))
 
 
+def _fixed_pattern(model: MIPModel, xvec: np.ndarray) -> MIPModel:
+    """The LP left when every integer column is fixed at its rounded value in xvec."""
+    lb, ub = model.col_lb.copy(), model.col_ub.copy()
+    ints = np.flatnonzero(model.integrality)
+    lb[ints] = ub[ints] = np.round(xvec[ints])
+    return dataclasses.replace(model, col_lb=lb, col_ub=ub, integrality=np.zeros(model.n_cols, bool))
+
+
 def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
     """Fix the integer pattern of xvec and replace the cut epigraphs by the exact quadratic."""
-    m = compiled.model
-    lb, ub = m.col_lb.copy(), m.col_ub.copy()
-    ints = np.flatnonzero(m.integrality)
-    lb[ints] = ub[ints] = np.round(xvec[ints])
+    m = _fixed_pattern(compiled.model, xvec)
     c = m.c.copy()
     q = np.zeros(m.n_cols)
     for name, t in compiled.t_cols.items():
         c[t] = 0.0
         q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name] * compiled.objective_scale
-    return dataclasses.replace(m, col_lb=lb, col_ub=ub, integrality=np.zeros(m.n_cols, bool), c=c, q_diag=q)
+    return dataclasses.replace(m, c=c, q_diag=q)
+
+
+def small_linear(problem: RecourseProblem, compiled: CompiledInstance) -> bool:
+    """Whether the kept-relaxation branch and bound (small_bnb) takes this model: HiGHS, linear, few integers."""
+    return (problem.options.backend == "highs" and not compiled.quadratic
+            and compiled.model.n_integer <= SMALL_MODEL_INTEGERS)
+
+
+def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline: float,
+                  session: HighsSession | None) -> SearchOutcome | None:
+    """Branch and bound on a (kept) HiGHS relaxation; None when it could not settle the model."""
+    t = time.perf_counter()
+    session = session if session is not None else HighsSession(threads=problem.options.threads)
+    session.load(compiled.model)
+    out = branch_and_bound(session, compiled.model, problem.options.mip_gap, BNB_NODE_LIMIT, deadline)
+    seconds = time.perf_counter() - t
+    if out.state == "infeasible":
+        return SearchOutcome(None, np.inf, np.inf, "infeasible", seconds, out.nodes)
+    if out.state != "optimal":
+        return None
+    action = decode(compiled, problem, out.x)
+    cost, _ = problem.action_cost(action)
+    return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
 
 
 def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
-                    use_cutoff: bool, deadline: float) -> SearchOutcome:
-    """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2)."""
+                    use_cutoff: bool, deadline: float, session: HighsSession | None = None) -> SearchOutcome:
+    """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
+
+    Small linear models on HiGHS go to the branch and bound over a kept relaxation (`session`, reused
+    across people by solve_many) and to the MILP solver only when that cannot settle them.
+    """
     opts = problem.options
+    if inc is None and small_linear(problem, compiled):
+        small = _search_small(compiled, problem, deadline, session)
+        if small is not None:
+            return small
     backend = get_backend(opts.backend)
     # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
@@ -144,6 +183,14 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             t_solve += qp.seconds
             if qp.x is not None:
                 candidates.append(qp.x)
+        elif not verify_action(problem, decode(compiled, problem, sol.x)).ok:
+            # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
+            # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
+            lp = qp_backend.solve(_fixed_pattern(compiled.model, sol.x),
+                                  SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
+            t_solve += lp.seconds
+            if lp.x is not None:
+                candidates.insert(0, lp.x)
         for xv in candidates:
             action = decode(compiled, problem, xv)
             cost, _ = problem.action_cost(action)
@@ -200,14 +247,20 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
     return compiled
 
 
-def solve(problem: RecourseProblem) -> RecourseResult:
+def solve(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
     """Cheapest verified recourse for one person, with proof of optimality or of infeasibility.
 
     When the SCM needed a piecewise-linear approximation and the answer fails the re-check on the true
     SCM only on the score, the approximation is refined (4x breakpoints) and the score margin raised by
-    twice the shortfall, at most PWL_REFINEMENTS times, before the failure is reported.
+    twice the shortfall, at most PWL_REFINEMENTS times, before the failure is reported. `session` is a
+    HiGHS relaxation to reuse across calls (solve_many passes one; results do not depend on it).
     """
-    res = _solve_once(problem)
+    res = _solve_once(problem, session)
+    return refine(problem, res, session)
+
+
+def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
+    """Re-solve with a finer piecewise-linear SCM while the only failure is the score on the true SCM."""
     for _ in range(PWL_REFINEMENTS):
         if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0 or res.violations:
             break
@@ -215,7 +268,7 @@ def solve(problem: RecourseProblem) -> RecourseResult:
         finer = dataclasses.replace(problem.options, pwl_breakpoints=4 * problem.options.pwl_breakpoints - 3,
                                     margin=problem.options.margin + 2.0 * deficit)
         problem = dataclasses.replace(problem, options=finer)
-        res = _solve_once(problem)
+        res = _solve_once(problem, session)
     return res
 
 
@@ -231,20 +284,41 @@ def _incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
     return min(requested, CHEAP_HEURISTIC_SAMPLES)
 
 
-def _solve_once(problem: RecourseProblem) -> RecourseResult:
+@dataclass
+class Searched:
+    """A person's search before the re-check (solve_many verifies many of these in one classifier call)."""
+
+    compiled: CompiledInstance
+    search: SearchOutcome
+    timings: dict[str, float]
+    t0: float
+
+
+def already_favourable(problem: RecourseProblem, ver: Verification, t0: float) -> RecourseResult:
+    """The result for a person the classifier already favours (ver: the re-check of the empty action)."""
+    return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, ver.counterfactual, problem.factual, True, 0.0, 0.0,
+                          0.0, time.perf_counter() - t0, problem.options.backend, {}, ver.score, ver.score_kind,
+                          ver.score_threshold, message="The factual decision is already favourable.")
+
+
+def _solve_once(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
     """One pass of the pipeline (see the module docstring)."""
     t0 = time.perf_counter()
     opts = problem.options
     get_backend(opts.backend)  # fail fast on an unknown / missing backend
-    timings: dict[str, float] = {}
-    factual = problem.factual
     idx = [problem.scm.index(f) for f in problem.features]
     if favourable(problem.classifier, problem.x[idx].reshape(1, -1), opts.threshold, opts.target_class)[0]:
-        v0 = verify_action(problem, {})
-        return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, v0.counterfactual, factual, True, 0.0, 0.0, 0.0,
-                              time.perf_counter() - t0, opts.backend, {}, v0.score, v0.score_kind,
-                              v0.score_threshold, message="The factual decision is already favourable.")
+        return already_favourable(problem, verify_action(problem, {}), t0)
+    s = search_person(problem, session, t0)
+    return finish(problem, s.compiled, s.search, s.timings, s.t0)
+
+
+def search_person(problem: RecourseProblem, session: HighsSession | None = None, t0: float | None = None) -> Searched:
+    """Compile, bound, tighten and search one person whose factual is not favourable (no re-check yet)."""
+    t0 = time.perf_counter() if t0 is None else t0
+    opts = problem.options
     deadline = t0 + opts.time_limit
+    timings: dict[str, float] = {}
     t = time.perf_counter()
     compiled = compile_problem(problem)
     timings["compile"] = time.perf_counter() - t
@@ -263,13 +337,15 @@ def _solve_once(problem: RecourseProblem) -> RecourseResult:
             if compiled.tighten_targets and opts.tighten_passes > 0:
                 compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes)
             timings["tighten"] = time.perf_counter() - t
-    search = search_compiled(compiled, problem, inc, use_cutoff, deadline)
-    timings["solve"] = search.seconds
-    return _finish(problem, compiled, search, timings, t0)
+    out = search_compiled(compiled, problem, inc, use_cutoff, deadline, session)
+    timings["solve"] = out.seconds
+    return Searched(compiled, out, timings, t0)
 
 
-def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
-            t0: float) -> RecourseResult:
+def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
+            t0: float, ver: Verification | None = None) -> RecourseResult:
+    """The result of a search: certificate when infeasible, else the re-check of its action (`ver` when the
+    caller already verified it in a batch)."""
     opts = problem.options
     approx = compiled.approx_error
     base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=opts.backend,
@@ -288,9 +364,10 @@ def _finish(problem: RecourseProblem, compiled: CompiledInstance, search: Search
                "error": search.message}.get(search.state, "The time limit was reached before any action was found.")
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
-    t = time.perf_counter()
-    ver = verify_action(problem, search.action)
-    timings["verify"] = time.perf_counter() - t
+    if ver is None:
+        t = time.perf_counter()
+        ver = verify_action(problem, search.action)
+        timings["verify"] = time.perf_counter() - t
     lb = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
     gap = None if lb is None else max(0.0, ver.cost - lb) / max(abs(ver.cost), 1e-12)
     if gap is not None and ver.cost - lb <= 1e-9:

@@ -212,7 +212,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     opts = problem.options
     limit = opts.time_limit if time_limit is None else time_limit
     pu = universal(problem)
-    cu = compile_problem(pu)
+    cu = compile_problem(pu, binary_indicators=True)
     approx = cu.approx_error > 0
     rows, r_cols = _indicator_rows(cu, pu, problem, groups)
     known = None if approx else _known_relaxation(problem, groups, w)
@@ -245,7 +245,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
         best = solve(relax(problem, first_up))  # the cheapest action for that one set: a tight upper bound
         if best.found and best.verified and best.cost < inc.cost:
             inc = Incumbent(dict(best.action), float(best.cost))
-        compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action)
+        compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action, binary_indicators=True)
         if compiled.tighten_targets and opts.tighten_passes > 0:
             compiled = tighten_bounds(pu, compiled, inc, opts.tighten_passes)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)

@@ -186,13 +186,18 @@ def test_check_farkas_on_a_hand_made_lp():
 
 # ------------------------------------------------------------------------------------- solver votes
 def _max_changes_instance(chain) -> RecourseProblem:
-    """Needs two changes but only one is allowed: the interval bound (ignores max_changes) cannot prove it."""
+    """Needs two changes but only one is allowed: the interval bound (ignores max_changes) cannot prove it.
+
+    Without the effect cuts, so that the LP relaxation stays feasible and Farkas fails too (with them the
+    relaxation of this instance is often infeasible and a Farkas ray proves it before any solver runs).
+    """
     scm, clf, person = chain
+    opts = dataclasses.replace(FAST, effect_cuts=False)
     for k in range(60):
         grids = {"x1": (float(person["x1"]) + 1.0,), "x2": (float(person["x2"]) + 0.25 * k,),
                  "x3": (float(person["x3"]) + 0.25 * k,)}
-        prob = RecourseProblem(scm, clf, person, options=FAST, actionability=Actionability(grids=grids, max_changes=1))
-        two = RecourseProblem(scm, clf, person, options=FAST, actionability=Actionability(grids=grids, max_changes=2))
+        prob = RecourseProblem(scm, clf, person, options=opts, actionability=Actionability(grids=grids, max_changes=1))
+        two = RecourseProblem(scm, clf, person, options=opts, actionability=Actionability(grids=grids, max_changes=2))
         if not reference_feasible(prob) and reference_feasible(two):
             return prob
     raise AssertionError("no instance found")

@@ -1,0 +1,114 @@
+"""A HiGHS instance kept across many solves of same-structured models (compile once, solve many).
+
+Loading a model whose sparsity pattern, integrality and Hessian pattern match the loaded one changes
+numbers only (bounds, right-hand sides, costs, changed matrix entries), so HiGHS keeps its basis and
+the next relaxation warm-starts from the previous person's. The session solves continuous
+relaxations (LP, or convex QP when the model has a quadratic objective); branching is done by
+milp_recourse.small_bnb on top of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..ir import MIPModel
+from .highs import new_highs, to_highs_hessian, to_highs_lp
+
+PRIMAL_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """One relaxation solve: state 'optimal' | 'infeasible' | 'other', the point and its objective."""
+
+    state: str
+    x: np.ndarray | None
+    objective: float
+
+
+def _finite(v: np.ndarray, inf: float) -> np.ndarray:
+    return np.nan_to_num(np.asarray(v, float), posinf=inf, neginf=-inf)
+
+
+class HighsSession:
+    """Relaxations of a stream of models on one HiGHS instance; reloads only when the structure changes."""
+
+    def __init__(self, threads: int = 1, time_limit: float = 60.0) -> None:
+        self._threads = threads
+        self._time_limit = time_limit
+        self._h = None
+        self._signature: tuple | None = None
+        self._csc: sp.csc_matrix | None = None
+        self._q: np.ndarray | None = None
+        self.loads = 0     # full model loads (structure changed)
+        self.updates = 0   # numbers-only updates
+
+    @staticmethod
+    def _structure(model: MIPModel, csc: sp.csc_matrix) -> tuple:
+        q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
+        return (model.n_cols, model.n_rows, model.integrality.tobytes(), csc.indptr.tobytes(),
+                csc.indices.tobytes(), (q != 0).tobytes())
+
+    def load(self, model: MIPModel) -> None:
+        """Make `model`'s continuous relaxation the loaded problem, changing numbers only when possible."""
+        import highspy
+
+        csc = sp.csc_matrix(model.A)
+        csc.sort_indices()
+        sig = self._structure(model, csc)
+        q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
+        if self._h is None or sig != self._signature:
+            if self._h is None:
+                self._h = new_highs(self._threads)
+                self._h.setOptionValue("time_limit", float(self._time_limit))
+                self._h.setOptionValue("presolve", "off")  # tiny models, warm bases: presolve only costs time
+                # tree splits are float32 neighbours (~1e-8 apart): the default 1e-7 row tolerance could cross one
+                self._h.setOptionValue("primal_feasibility_tolerance", PRIMAL_TOL)
+            self._h.passModel(to_highs_lp(model, relax=True))
+            if np.any(q):
+                self._h.passHessian(to_highs_hessian(model))
+            self._signature, self._csc, self._q = sig, csc, q.copy()
+            self.loads += 1
+            return
+        h, inf = self._h, highspy.kHighsInf
+        n, m = model.n_cols, model.n_rows
+        cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
+        h.changeColsCost(n, cols, np.asarray(model.c, float))
+        h.changeColsBounds(n, cols, _finite(model.col_lb, inf), _finite(model.col_ub, inf))
+        if m:
+            h.changeRowsBounds(m, rows, _finite(model.row_lo, inf), _finite(model.row_hi, inf))
+        h.changeObjectiveOffset(float(model.offset))
+        changed = np.flatnonzero(csc.data != self._csc.data)
+        if changed.size:
+            col_of = np.repeat(np.arange(n), np.diff(csc.indptr))
+            for k in changed:
+                h.changeCoeff(int(csc.indices[k]), int(col_of[k]), float(csc.data[k]))
+        if np.any(q != self._q):
+            h.passHessian(to_highs_hessian(model))
+        self._csc, self._q = csc, q.copy()
+        self.updates += 1
+
+    def set_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of some columns of the loaded problem (branching)."""
+        self._h.changeColsBounds(len(cols), np.asarray(cols, np.int32), np.asarray(lower, float),
+                                 np.asarray(upper, float))
+
+    def solve(self) -> Relaxation:
+        """Solve the loaded relaxation (warm-started from the last basis when HiGHS can)."""
+        import highspy
+
+        h = self._h
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return Relaxation("optimal", np.asarray(h.getSolution().col_value, float),
+                              float(h.getInfo().objective_function_value))
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return Relaxation("infeasible", None, float("inf"))
+        return Relaxation("other", None, float("nan"))
+
+
+__all__ = ["HighsSession", "Relaxation"]
