@@ -28,6 +28,14 @@ from .verify import verify_many
 
 
 @dataclass(frozen=True)
+class Failed:
+    """A person whose solve raised (or whose guard fired), returned in place of a result by capture_errors."""
+
+    error: BaseException
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ManyStats:
     """Where a solve_many call spent its time (seconds) and how the kept relaxation was reused."""
 
@@ -63,11 +71,12 @@ def screen(problems: Sequence[RecourseProblem]) -> np.ndarray:
 
 def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False,
                guard: Callable[[], ContextManager] | None = None
-               ) -> tuple[list[RecourseResult | BaseException], ManyStats]:
+               ) -> tuple[list[RecourseResult | Failed], ManyStats]:
     """Results in input order and where the time went.
 
     With `capture_errors` an exception raised while solving one person (or by `guard`, a per-person
-    context manager such as a hard time limit) is returned in that person's place instead of raised.
+    context manager such as a hard time limit) is returned in that person's place as a Failed instead of
+    raised.
     """
     problems = list(problems)
     for i, pr in enumerate(problems):
@@ -78,22 +87,22 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     fav = screen(problems)
     t_screen = time.perf_counter() - t_start
     session = HighsSession()
-    out: list[RecourseResult | BaseException | None] = [None] * len(problems)
+    out: list[RecourseResult | Failed | None] = [None] * len(problems)
     searched: dict[int, Searched] = {}
     spent: dict[int, float] = {}
     t = time.perf_counter()
     for i, pr in enumerate(problems):
         if fav[i]:
             continue
+        t_i = time.perf_counter()
         try:
-            t_i = time.perf_counter()
             with guard():
                 searched[i] = search_person(pr, session)
             spent[i] = time.perf_counter() - t_i
         except BaseException as exc:  # noqa: BLE001 - handed back to the caller, who decides
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
-            out[i] = exc
+            out[i] = Failed(exc, time.perf_counter() - t_i)
     t_search = time.perf_counter() - t
     t = time.perf_counter()
     fav_idx = [int(i) for i in np.flatnonzero(fav)]
@@ -106,6 +115,7 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     for i in fav_idx:
         out[i] = already_favourable(problems[i], ver[i], time.perf_counter() - share - t_screen / len(problems))
     for i, s in searched.items():
+        t_i = time.perf_counter()
         try:
             if i in ver:
                 s.timings["verify"] = share
@@ -116,10 +126,10 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
         except BaseException as exc:  # noqa: BLE001
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
-            out[i] = exc
+            out[i] = Failed(exc, spent[i] + time.perf_counter() - t_i)
     stats = ManyStats(len(problems), len(fav_idx), session.loads, session.updates, t_screen, t_search, t_verify,
                       time.perf_counter() - t_start)
     return out, stats
 
 
-__all__ = ["ManyStats", "solve_many", "screen"]
+__all__ = ["Failed", "ManyStats", "solve_many", "screen"]

@@ -13,11 +13,20 @@ import pytest
 from milp_recourse import (Actionability, InputError, Preferences, RecourseProblem, SolveOptions, load_scm,
                            solve)
 from milp_recourse import exact
+from milp_recourse import solve_many as many
 from milp_recourse.batch import solve_batch
 from milp_recourse.classifiers import favourable
 from milp_recourse.recipes import load_model
 
 OPTS = SolveOptions(time_limit=30)
+
+
+def _wrap_solvers(monkeypatch, before):
+    """Run before(problem) ahead of every per-person solve, on both paths: solve_many's search (the batch's
+    fast path) and exact.solve (its fallback)."""
+    real_search, real_solve = many.search_person, exact.solve
+    monkeypatch.setattr(many, "search_person", lambda p, *a, **k: before(p) or real_search(p, *a, **k))
+    monkeypatch.setattr(exact, "solve", lambda p, *a, **k: before(p) or real_solve(p, *a, **k))
 
 
 @pytest.fixture(scope="module")
@@ -117,15 +126,13 @@ def test_engines_give_the_same_results(engine, chain, profiles, serial, request)
 
 def test_one_failure_is_that_rows_status(chain, monkeypatch):
     scm, model, data = chain
-    real = exact.solve
     victim = data.iloc[int(np.flatnonzero(~favourable(model, data[list(scm.names)].to_numpy(float)))[1])]
 
     def flaky(problem):
         if np.allclose(problem.x, victim[list(scm.names)].to_numpy(float)):
             raise RuntimeError("solver exploded")
-        return real(problem)
 
-    monkeypatch.setattr(exact, "solve", flaky)
+    _wrap_solvers(monkeypatch, flaky)
     out = solve_batch(scm, model, data.head(12), options=OPTS, id_column="person")
     row = out.set_index("id").loc[victim["person"]]
     assert row["status"] == "ERROR" and "RuntimeError: solver exploded" in row["message"]
@@ -137,16 +144,14 @@ def test_hard_time_limit_makes_the_row_unknown(chain, monkeypatch):
     if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
         pytest.skip("SIGALRM is taken (e.g. pytest-timeout's signal method); the hard limit then stays off")
     scm, model, data = chain
-    real = exact.solve
     slow_x = data[list(scm.names)].to_numpy(float)[np.flatnonzero(
         ~favourable(model, data[list(scm.names)].to_numpy(float)))[0]]
 
     def sleepy(problem):
         if np.allclose(problem.x, slow_x):
             time.sleep(30)
-        return real(problem)
 
-    monkeypatch.setattr(exact, "solve", sleepy)
+    _wrap_solvers(monkeypatch, sleepy)
     t0 = time.perf_counter()
     out = solve_batch(scm, model, data.head(12), options=OPTS, hard_time_limit=0.5)
     assert time.perf_counter() - t0 < 25
@@ -185,8 +190,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(chain, serial, profi
     with open(log, "a") as fh:  # a crash in the middle of a write leaves a torn line
         fh.write('p99,OPTIM' if suffix == ".csv" else '{"id": "p0')
     calls = []
-    real = exact.solve
-    monkeypatch.setattr(exact, "solve", lambda p: calls.append(1) or real(p))
+    _wrap_solvers(monkeypatch, lambda p: calls.append(1))
     resumed = solve_batch(scm, model, data, profiles, options=OPTS, id_column="person", out=out, resume=True)
     _same(resumed, serial)
     denied = int((serial["status"] != "ALREADY_FAVOURABLE").sum())
@@ -194,14 +198,14 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(chain, serial, profi
     on_disk = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert list(on_disk["id"]) == list(data["person"]) and not on_disk["id"].duplicated().any()
     assert not log.exists() or suffix == ".csv"
-    monkeypatch.setattr(exact, "solve", lambda p: pytest.fail("a finished run must not solve again"))
+    _wrap_solvers(monkeypatch, lambda p: pytest.fail("a finished run must not solve again"))
     again = solve_batch(scm, model, data, profiles, options=OPTS, id_column="person", out=out, resume=True)
     _same(again, serial)
 
 
 def test_bad_input_is_refused_before_any_solving(chain, tmp_path, monkeypatch):
     scm, model, data = chain
-    monkeypatch.setattr(exact, "solve", lambda p: pytest.fail("solving started despite bad input"))
+    _wrap_solvers(monkeypatch, lambda p: pytest.fail("solving started despite bad input"))
     cases = [
         (dict(data=data.drop(columns=["x2"])), "lacks feature column"),
         (dict(data=pd.concat([data.head(3), data.head(1)]), id_column="person"), "unique"),

@@ -182,6 +182,8 @@ class HighsBackend:
 
         h = new_highs()
         h.setOptionValue("time_limit", float(time_limit))
+        h.setOptionValue("presolve", "off")  # every LP after the first is warm-started from the previous basis
+        h.setOptionValue("simplex_strategy", 4)  # primal simplex: an objective change keeps the basis primal feasible
         self._load(h, dataclasses.replace(model.relaxed(), q_diag=None), relax=True)
         h.changeColsCost(model.n_cols, np.arange(model.n_cols, dtype=np.int32), np.zeros(model.n_cols))
         out = []
