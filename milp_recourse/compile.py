@@ -82,7 +82,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     """
     scm, opts, cost = problem.scm, problem.options, problem.cost
     x = dict(zip(scm.names, map(float, problem.x)))
-    U = scm.abduct(problem.x.reshape(1, -1))[0]
+    U = problem.noise
     noise = {scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, U)}
     rules = {r.name: r for r in problem.rules}
     usable = [r for r in problem.rules if not r.blocked and not (problem.actionability.max_changes == 0)]

@@ -71,9 +71,11 @@ class RecourseProblem:
                                  f"{self.scm.name!r}; a person can act only on {', '.join(spec_actionable)}.")
         rules = feature_rules(self.scm, dict(zip(self.scm.names, x)), self.actionability, self.preferences, self.cost)
         object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "noise", self.scm.abduct(x.reshape(1, -1))[0])  # abducted once, reused
 
-    # set in __post_init__ (frozen dataclass): x (float vector), features (classifier order), rules
+    # set in __post_init__ (frozen dataclass): x (float vector), features (classifier order), rules, noise
     x: np.ndarray = field(init=False, repr=False, compare=False)
+    noise: np.ndarray = field(init=False, repr=False, compare=False)  # abducted U, in SCM variable order
     features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
 

@@ -35,7 +35,7 @@ def counterfactual_box(problem: RecourseProblem) -> dict[str, tuple[float, float
     scm = problem.scm
     m = problem.actionability.max_changes
     usable = {} if m == 0 else {r.name: r for r in problem.rules if not r.blocked}
-    U = scm.abduct(problem.x.reshape(1, -1))[0]
+    U = problem.noise
     env: dict[str, tuple[float, float]] = {scm.variable(n).noise_name: (float(u), float(u))
                                           for n, u in zip(scm.names, U)}
     changing = set(usable) | set(scm.descendants(list(usable))) if usable else set()

@@ -64,7 +64,7 @@ def branch_and_bound(session, model: MIPModel, mip_gap: float = 1e-4, node_limit
         frac = np.abs(vals - np.round(vals))
         j = int(np.argmax(frac)) if ints.size else -1
         if j < 0 or frac[j] <= INTEGRALITY_TOL:
-            leaf = _exact_leaf(session, ints, vals, rel) if j >= 0 and frac[j] > 0 else rel
+            leaf = _exact_leaf(session, ints, vals) if j >= 0 and frac[j] > 0 else rel
             if leaf is not None and leaf.objective < best_obj:
                 best_x, best_obj = leaf.x, leaf.objective
             if leaf is not None or frac[j] == 0:
@@ -81,7 +81,7 @@ def branch_and_bound(session, model: MIPModel, mip_gap: float = 1e-4, node_limit
     return BnbOutcome("optimal", best_x, best_obj, min(best_obj, pruned_bound), nodes)
 
 
-def _exact_leaf(session, ints: np.ndarray, vals: np.ndarray, rel):
+def _exact_leaf(session, ints: np.ndarray, vals: np.ndarray):
     """Re-solve with the integer columns fixed at their rounded values: a nearly integral relaxation point
     (1e-7 on an indicator) would let a big-M row move a counterfactual by 1e-7 * M."""
     rounded = np.round(vals)

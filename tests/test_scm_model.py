@@ -236,3 +236,16 @@ def test_noise_distributions() -> None:
 
 def test_shipped_models_are_listed() -> None:
     assert {"loan", "loan-original", "chain", "triangle", "collider", "chain-nonlinear"} <= set(shipped_models())
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+def test_random_linear_scm_domains_hold_its_samples(nodes: int) -> None:
+    from milp_recourse.scm.random_linear import random_linear_scm
+
+    scm = random_linear_scm(nodes, seed=nodes)
+    sample = scm.sample(20000, seed=1)
+    std = sample.std().to_numpy()
+    for j, v in enumerate(scm.variables):
+        col = sample[v.name].to_numpy()
+        assert v.lower <= col.min() and col.max() <= v.upper, (v.name, col.min(), col.max(), v.lower)
+        assert v.upper <= 12 * std[j] + 1  # tight enough for useful big-M values (about 10 std)

@@ -13,15 +13,22 @@ def random_linear_scm(n_nodes: int, seed: int = 0, edge_prob: float = 0.3, n_imm
     The first `n_immutable` roots are immutable; the label is the sign of the sum of all variables.
     """
     rng = np.random.default_rng(seed)
-    variables = []
+    B = np.zeros((n_nodes, n_nodes))  # x = B x + u
+    equations = []
     for j in range(n_nodes):
         terms = []
         for i in range(j):
             if rng.random() < edge_prob:
-                w = rng.uniform(0.2, 0.8) * rng.choice([-1.0, 1.0])
+                w = round(rng.uniform(0.2, 0.8) * rng.choice([-1.0, 1.0]), 3)
+                B[j, i] = w
                 terms.append(f"{w:.3f}*x{i}")
-        eq = " + ".join(terms + [f"u{j}"])
-        bound = 6.0 * (1.0 + 0.8 * len(terms)) ** 0.5 * 2
+        equations.append(" + ".join(terms + [f"u{j}"]))
+    # exact standard deviations (x = (I - B)^-1 u, unit noise): domains at 10 std hold every realistic sample
+    mix = np.linalg.inv(np.eye(n_nodes) - B)
+    std = np.sqrt(np.sum(mix ** 2, axis=1))
+    variables = []
+    for j, eq in enumerate(equations):
+        bound = float(np.ceil(10.0 * std[j]))
         variables.append({"name": f"x{j}", "type": "continuous", "domain": [-bound, bound],
                           "actionability": "immutable" if j < n_immutable else "actionable",
                           "equation": eq, "noise": {"name": f"u{j}", "dist": "normal", "mean": 0, "std": 1}})
