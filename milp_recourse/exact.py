@@ -31,7 +31,7 @@ MAX_OA_ROUNDS = 40
 PWL_REFINEMENTS = 3
 SMALL_MODEL_INTEGERS = 16
 CHEAP_HEURISTIC_SAMPLES = 256  # below this many integer columns the MILP is solved directly (no heuristic)
-BNB_NODE_LIMIT = 2000  # beyond this the small branch and bound hands the model to the MILP solver
+BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands the model to the MILP solver
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
 
@@ -114,8 +114,8 @@ def small_linear(problem: RecourseProblem, compiled: CompiledInstance) -> bool:
 
 
 def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline: float,
-                  session: HighsSession | None) -> SearchOutcome | None:
-    """Branch and bound on a (kept) HiGHS relaxation; None when it could not settle the model."""
+                  session: HighsSession | None) -> SearchOutcome:
+    """Branch and bound on a (kept) HiGHS relaxation; state 'limit' when it could not settle the model."""
     t = time.perf_counter()
     session = session if session is not None else HighsSession(threads=problem.options.threads)
     session.load(compiled.model)
@@ -124,7 +124,7 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     if out.state == "infeasible":
         return SearchOutcome(None, np.inf, np.inf, "infeasible", seconds, out.nodes)
     if out.state != "optimal":
-        return None
+        return SearchOutcome(None, np.inf, -np.inf, "limit", seconds, out.nodes)
     action = decode(compiled, problem, out.x)
     cost, _ = problem.action_cost(action)
     return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
@@ -138,17 +138,19 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     across people by solve_many) and to the MILP solver only when that cannot settle them.
     """
     opts = problem.options
+    t_small = 0.0
     if inc is None and small_linear(problem, compiled):
         small = _search_small(compiled, problem, deadline, session)
-        if small is not None:
+        if small.state != "limit":
             return small
+        t_small = small.seconds  # a big tree: HiGHS's MIP solver (presolve, cuts) takes over
     backend = get_backend(opts.backend)
     # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
-    t_solve = 0.0
+    t_solve = t_small
     stalled = 0
     for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
         left = deadline - time.perf_counter()
