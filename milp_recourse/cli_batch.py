@@ -33,7 +33,7 @@ def add_batch_parser(sub) -> None:
     p.add_argument("--chunk-size", type=int, help="individuals per task (default: about n / (8 x workers), <= 32)")
     p.add_argument("--hard-time-limit", type=float,
                    help="seconds after which one individual is abandoned as UNKNOWN (default 2 x time limit + 30)")
-    p.add_argument("--heuristic-samples", type=int, help="random actions tried for an upper bound (default 512)")
+    p.add_argument("--heuristic-samples", type=int, help="random actions tried for an upper bound on hard models (default 4096)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     add_constraint_args(p)
     add_solver_args(p)
