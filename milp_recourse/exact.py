@@ -384,7 +384,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         status, msg = Status.OPTIMAL, "Proven optimal and verified." if approx == 0 else (
             f"Optimal for the piecewise-linear SCM (max error {approx:.3g}); verified on the true SCM.")
     else:
-        status, msg = Status.FEASIBLE, "A limit was reached: verified action with a gap."
+        status, msg = Status.FEASIBLE, search.message or "A limit was reached: verified action with a gap."
     return RecourseResult(status, ver.cost, dict(search.action), ver.counterfactual, verified=ver.ok,
                           objective_bound=lb, gap=gap, total_seconds=time.perf_counter() - t0,
                           cost_breakdown=ver.cost_breakdown, score=ver.score, score_kind=ver.score_kind,
