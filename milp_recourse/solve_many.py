@@ -18,6 +18,7 @@ from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 
+from .backends import get_backend
 from .backends.highs_session import HighsSession
 from .classifiers import favourable
 from .errors import InputError
@@ -82,6 +83,8 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     for i, pr in enumerate(problems):
         if not isinstance(pr, RecourseProblem):
             raise InputError(f"solve_many expects RecourseProblem items; item {i} is a {type(pr).__name__}.")
+    for name in sorted({pr.options.backend for pr in problems}):
+        get_backend(name)  # an unknown or missing backend fails here, before any work (as in exact.solve)
     guard = guard or nullcontext
     t_start = time.perf_counter()
     fav = screen(problems)

@@ -221,6 +221,11 @@ def test_solve_many_refuses_bad_items_before_any_work(monkeypatch):
     monkeypatch.setattr(many, "search_person", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(InputError, match="item 0 is a dict"):
         solve_many([{"x1": 1.0}])
+    scm = load_scm("chain")
+    clf = train_recipe(scm, "logreg", n=500)
+    person = _people(scm, clf, 1, seed=3, denied=False)[0]
+    with pytest.raises(InputError, match="Unknown backend 'nope'"):
+        solve_many([RecourseProblem(scm, clf, person, options=SolveOptions(backend="nope"))])
 
 
 def test_verify_many_equals_verify_action(models):
