@@ -15,16 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.tree import DecisionTreeClassifier
-
-from milp_recourse import (Actionability, CostSpec, InputError, RecourseProblem, SolveOptions, Status, load_scm,
-                           solve)
+from milp_recourse import Actionability, CostSpec, InputError, RecourseProblem, SolveOptions, Status, solve
 from milp_recourse.classifiers import favourable
 from milp_recourse.cli import main
 from milp_recourse.conflicts import minimal_conflict, person_groups, relax, universal, violated_groups
 from milp_recourse.explain import explain
 from milp_recourse.population import no_recourse_summary
-from milp_recourse.recipes import labelled_sample, train_recipe
 from milp_recourse.relaxation import cheapest_relaxation
 from milp_recourse.scm import scm_from_dict, scm_to_dict
 from milp_recourse.verify import verify_action
@@ -38,17 +34,6 @@ TOL = 1e-4
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= TOL * (1.0 + abs(b))
-
-
-@pytest.fixture(scope="module")
-def models():
-    out = {}
-    for name in ("chain", "triangle", "collider"):
-        scm = load_scm(name)
-        X, y = labelled_sample(scm, 2000, 0)
-        out[(name, "logreg")] = (scm, train_recipe(scm, "logreg", n=2000))
-        out[(name, "tree")] = (scm, DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y))
-    return out
 
 
 def _denied(scm, clf, n: int, seed: int):
@@ -120,10 +105,10 @@ def _check_relaxation(prob: RecourseProblem, weights: dict[str, float] | None = 
     assert {g.key for g in violated_groups(prob, rel.action)} == {g.key for g in rel.groups}
 
 
-def test_random_instances_against_enumeration(models):
+def test_random_instances_against_enumeration(four_node_models):
     rng = np.random.default_rng(7)
     counts: Counter[str] = Counter()
-    for (name, kind), (scm, clf) in models.items():
+    for (name, kind), (scm, clf) in four_node_models.items():
         for person in _denied(scm, clf, 5, seed=11):
             prob = RecourseProblem(scm, clf, person, actionability=_random_constraints(scm, person, rng), options=FAST)
             res = solve(prob)
@@ -144,8 +129,8 @@ def test_random_instances_against_enumeration(models):
     assert counts["no_recourse"] >= 8 and counts["found"] >= 8, counts
 
 
-def test_weighted_relaxation_matches_enumeration(models):
-    scm, clf = models[("chain", "logreg")]
+def test_weighted_relaxation_matches_enumeration(four_node_models):
+    scm, clf = four_node_models[("chain", "logreg")]
     person = _denied(scm, clf, 1, seed=11)[0]
     act = Actionability(actionable=("x3",), bounds={"x3": (None, person["x3"] + 0.2)}, directions={"x1": "down"})
     prob = RecourseProblem(scm, clf, person, actionability=act, options=FAST)
@@ -158,17 +143,17 @@ def test_weighted_relaxation_matches_enumeration(models):
     assert cheapest_relaxation(prob, heavy).groups != plain.groups
 
 
-def _universal_blocked(models):
+def _universal_blocked(four_node_models):
     """Chain SCM whose spec lets x1 never change and x2, x3 only decrease: nobody low can rise."""
-    scm, clf = models[("chain", "logreg")]
+    scm, clf = four_node_models[("chain", "logreg")]
     spec = scm_to_dict(scm)
     for v in spec["variables"]:
         v["actionability"] = {"x1": "immutable", "x2": "decrease", "x3": "decrease"}.get(v["name"], v["actionability"])
     return scm_from_dict(spec), clf
 
 
-def test_universal_versus_individual_scope(models):
-    scm, clf = _universal_blocked(models)
+def test_universal_versus_individual_scope(four_node_models):
+    scm, clf = _universal_blocked(four_node_models)
     person = _denied(scm, clf, 1, seed=11)[0]
     prob = RecourseProblem(scm, clf, person, actionability=Actionability(actionable=("x3",)), options=FAST)
     assert not reference_feasible(universal(prob))
@@ -179,9 +164,9 @@ def test_universal_versus_individual_scope(models):
     assert cheapest_relaxation(prob).status == "impossible"
 
 
-def test_population_summary(models):
-    scm, clf = models[("chain", "logreg")]
-    blocked_scm, _ = _universal_blocked(models)
+def test_population_summary(four_node_models):
+    scm, clf = four_node_models[("chain", "logreg")]
+    blocked_scm, _ = _universal_blocked(four_node_models)
     people = _denied(scm, clf, 3, seed=11)
     approved = scm.sample(200, seed=3)
     approved = approved[favourable(clf, approved[list(scm.names)].to_numpy())].iloc[0].to_dict()
@@ -211,8 +196,8 @@ def test_population_summary(models):
         no_recourse_summary([probs[0]])
 
 
-def test_bad_inputs(models):
-    scm, clf = models[("chain", "logreg")]
+def test_bad_inputs(four_node_models):
+    scm, clf = four_node_models[("chain", "logreg")]
     person = _denied(scm, clf, 1, seed=11)[0]
     prob = RecourseProblem(scm, clf, person, actionability=Actionability(max_changes=1), options=FAST)
     with pytest.raises(InputError, match="'fixed:x1'"):
@@ -258,8 +243,8 @@ def test_cli_explain_bad_input(capsys, extra, words):
     assert words in capsys.readouterr().err
 
 
-def test_squared_cost_relaxation_matches_exact_solves(models):
-    scm, clf = models[("chain", "logreg")]
+def test_squared_cost_relaxation_matches_exact_solves(four_node_models):
+    scm, clf = four_node_models[("chain", "logreg")]
     person = _denied(scm, clf, 1, seed=11)[0]
     act = Actionability(actionable=("x3",), bounds={"x3": (None, person["x3"] + 0.2)}, directions={"x1": "down"})
     prob = RecourseProblem(scm, clf, person, actionability=act, options=FAST, cost=CostSpec(p=2))
@@ -270,8 +255,8 @@ def test_squared_cost_relaxation_matches_exact_solves(models):
     assert _close(rel.cost, best) and all(r.status in (Status.OPTIMAL, Status.NO_RECOURSE) for r in singles)
 
 
-def test_explain_never_blames_constraints_without_a_proof(models):
-    scm, clf = models[("chain", "logreg")]
+def test_explain_never_blames_constraints_without_a_proof(four_node_models):
+    scm, clf = four_node_models[("chain", "logreg")]
     person = _denied(scm, clf, 1, seed=11)[0]
     prob = RecourseProblem(scm, clf, person, options=SolveOptions(time_limit=1e-9, heuristic_samples=0),
                            actionability=Actionability(directions={"x1": "down", "x2": "down", "x3": "down"}))

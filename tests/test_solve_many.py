@@ -17,8 +17,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
-from sklearn.tree import DecisionTreeClassifier
-
 from milp_recourse import (Actionability, CostSpec, InputError, RecourseProblem, SolveOptions, Status, load_scm,
                            solve)
 from milp_recourse import solve_many as many
@@ -27,7 +25,7 @@ from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.classifiers import favourable
 from milp_recourse.compile import compile_problem
 from milp_recourse.ir import MIPModel
-from milp_recourse.recipes import labelled_sample, train_recipe
+from milp_recourse.recipes import train_recipe
 from milp_recourse.small_bnb import branch_and_bound
 from milp_recourse.solve_many import Failed, solve_many
 from milp_recourse.verify import verify_action, verify_many
@@ -125,17 +123,6 @@ def test_session_numbers_only_update_equals_a_fresh_solve():
     assert session.loads == 2
 
 
-@pytest.fixture(scope="module")
-def models():
-    out = {}
-    for name in ("chain", "triangle", "collider"):
-        scm = load_scm(name)
-        X, y = labelled_sample(scm, 2000, 0)
-        out[(name, "logreg")] = (scm, train_recipe(scm, "logreg", n=2000))
-        out[(name, "tree")] = (scm, DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y))
-    return out
-
-
 def _people(scm, clf, n: int, seed: int, denied: bool = True) -> list[dict]:
     S = scm.sample(300, seed=seed)
     fav = favourable(clf, S[list(scm.names)].to_numpy())
@@ -143,9 +130,9 @@ def _people(scm, clf, n: int, seed: int, denied: bool = True) -> list[dict]:
     return [rows.iloc[i].to_dict() for i in range(min(n, len(rows)))]
 
 
-def test_effect_cuts_keep_the_optimum_and_raise_the_root_bound(models):
+def test_effect_cuts_keep_the_optimum_and_raise_the_root_bound(four_node_models):
     raised = 0
-    for (name, kind), (scm, clf) in models.items():
+    for (name, kind), (scm, clf) in four_node_models.items():
         for person in _people(scm, clf, 4, seed=5):
             with_cuts = RecourseProblem(scm, clf, person, options=FAST)
             without = RecourseProblem(scm, clf, person, options=dataclasses.replace(FAST, effect_cuts=False))
@@ -166,23 +153,23 @@ def test_effect_cuts_option_is_validated():
         SolveOptions(effect_cuts="yes")
 
 
-def _mixed_batch(models) -> list[RecourseProblem]:
+def _mixed_batch(four_node_models) -> list[RecourseProblem]:
     """Denied and already favourable people, a blocked person (no recourse), a p = 2 cost (outer
     approximation, not the small branch and bound) and tree classifiers."""
-    scm, clf = models[("chain", "logreg")]
+    scm, clf = four_node_models[("chain", "logreg")]
     out = [RecourseProblem(scm, clf, p, options=FAST) for p in _people(scm, clf, 6, seed=2, denied=False)]
     denied = _people(scm, clf, 3, seed=4)
     out += [RecourseProblem(scm, clf, p, options=FAST) for p in denied]
     out.append(RecourseProblem(scm, clf, denied[0], options=FAST, actionability=Actionability(actionable=("x3",),
                                bounds={"x3": (None, denied[0]["x3"])})))
     out.append(RecourseProblem(scm, clf, denied[1], options=FAST, cost=CostSpec(p=2)))
-    tscm, tree = models[("triangle", "tree")]
+    tscm, tree = four_node_models[("triangle", "tree")]
     out += [RecourseProblem(tscm, tree, p, options=FAST) for p in _people(tscm, tree, 3, seed=6)]
     return out
 
 
-def test_solve_many_equals_solving_one_by_one(models):
-    problems = _mixed_batch(models)
+def test_solve_many_equals_solving_one_by_one(four_node_models):
+    problems = _mixed_batch(four_node_models)
     results, stats = solve_many(problems)
     statuses = set()
     for pr, got in zip(problems, results):
@@ -199,8 +186,8 @@ def test_solve_many_equals_solving_one_by_one(models):
     assert all(r.total_seconds >= 0 for r in results)
 
 
-def test_solve_many_hands_back_a_failing_person(models, monkeypatch):
-    problems = _mixed_batch(models)[6:10]
+def test_solve_many_hands_back_a_failing_person(four_node_models, monkeypatch):
+    problems = _mixed_batch(four_node_models)[6:10]
     real = many.search_person
     victim = problems[1]
 
@@ -228,8 +215,8 @@ def test_solve_many_refuses_bad_items_before_any_work(monkeypatch):
         solve_many([RecourseProblem(scm, clf, person, options=SolveOptions(backend="nope"))])
 
 
-def test_verify_many_equals_verify_action(models):
-    problems = _mixed_batch(models)
+def test_verify_many_equals_verify_action(four_node_models):
+    problems = _mixed_batch(four_node_models)
     rng = np.random.default_rng(1)
     actions = []
     for pr in problems:
