@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from . import cli_parse as cp
-from .cli_problem import add_constraint_args, add_individual_args, add_model_args, add_solver_args, build_problem
+from .cli_problem import add_problem_args, build_problem
 from .cli_explain import add_parser as _explain_parser
 from .cli_batch import add_audit_parser, add_batch_parser
 from .cli_study import add_parser as _study_parser
@@ -18,10 +18,7 @@ from .errors import RecourseError
 def _solve_parser(sub) -> None:
     p = sub.add_parser("solve", help="cheapest verified recourse for one individual",
                        description="Solve exact causal recourse for one individual and re-check it on the true SCM.")
-    add_model_args(p)
-    add_individual_args(p)
-    add_constraint_args(p)
-    add_solver_args(p)
+    add_problem_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_solve)
 

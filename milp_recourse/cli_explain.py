@@ -7,7 +7,7 @@ import json
 import math
 
 from . import cli_parse as cp
-from .cli_problem import add_constraint_args, add_individual_args, add_model_args, add_solver_args, build_problem
+from .cli_problem import add_problem_args, build_problem
 
 
 def add_parser(sub) -> None:
@@ -15,10 +15,7 @@ def add_parser(sub) -> None:
                        description="Solve exact recourse; when there is none, print the certificate, whether the "
                                    "SCM's universal actionability or the person's own constraints are to blame, "
                                    "a minimal set of conflicting constraints and the cheapest relaxation.")
-    add_model_args(p)
-    add_individual_args(p)
-    add_constraint_args(p)
-    add_solver_args(p)
+    add_problem_args(p)
     p.add_argument("--relax-weights", help="weight of giving up each constraint group, e.g. fixed:E=3,max_changes=0.5 "
                                            "(default 1 each: the fewest groups)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")

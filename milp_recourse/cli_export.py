@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import cli_parse as cp
-from .cli_problem import add_constraint_args, add_individual_args, add_model_args, add_solver_args, build_problem
+from .cli_problem import add_problem_args, build_problem
 from .errors import InputError
 
 
@@ -15,10 +15,7 @@ def add_parser(sub) -> None:
                        description="Compile one individual's recourse problem (same inputs as `solve`) and write "
                                    "it as an MPS and/or LP file. p = 2 costs are written with their initial "
                                    "tangent cuts (a lower bound); everything else is the exact model.")
-    add_model_args(p)
-    add_individual_args(p)
-    add_constraint_args(p)
-    add_solver_args(p)
+    add_problem_args(p)
     p.add_argument("--out", required=True, help="output path; .mps or .lp (or a stem: both are written)")
     p.set_defaults(func=run)
 

@@ -63,6 +63,15 @@ def add_solver_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound")
 
 
+def add_problem_args(p: argparse.ArgumentParser) -> None:
+    """Every input of one person's problem: model, individual, constraints and preferences, solver options
+    (`solve`, `explain` and `export` take the same)."""
+    add_model_args(p)
+    add_individual_args(p)
+    add_constraint_args(p)
+    add_solver_args(p)
+
+
 def _read_table(path: str):
     import pandas as pd
     from pathlib import Path
