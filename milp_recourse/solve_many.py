@@ -25,7 +25,7 @@ from .errors import InputError
 from .exact import Searched, already_favourable, finish, refine, search_person
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult
-from .verify import verify_many
+from .verify import classifier_groups, verify_many
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,7 @@ class ManyStats:
 def screen(problems: Sequence[RecourseProblem]) -> np.ndarray:
     """Whether each factual is already favourable, one classifier call per (classifier, setting) group."""
     fav = np.zeros(len(problems), bool)
-    groups: dict[tuple, list[int]] = {}
-    for i, pr in enumerate(problems):
-        key = (id(pr.classifier), id(pr.scm), tuple(pr.features), pr.options.threshold, repr(pr.options.target_class))
-        groups.setdefault(key, []).append(i)
-    for members in groups.values():
+    for members in classifier_groups(problems):
         pr = problems[members[0]]
         idx = [pr.scm.index(f) for f in pr.features]
         X = np.vstack([problems[i].x[idx] for i in members])

@@ -61,6 +61,16 @@ def verify_action(problem: RecourseProblem, action: Mapping[str, float]) -> Veri
     return verify_many([problem], [action])[0]
 
 
+def classifier_groups(problems: Sequence[RecourseProblem]) -> list[list[int]]:
+    """Indices of the problems that one classifier call can serve together: same classifier, SCM, feature
+    order, threshold and target class."""
+    groups: dict[tuple, list[int]] = {}
+    for i, pr in enumerate(problems):
+        key = (id(pr.classifier), id(pr.scm), tuple(pr.features), pr.options.threshold, repr(pr.options.target_class))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
 def _counterfactuals(problems: Sequence[RecourseProblem], actions: Sequence[Mapping[str, float]]) -> list[np.ndarray]:
     """Each person's counterfactual under their action: one vectorised abduction + prediction per
     (SCM, set of intervened features) group."""
@@ -88,14 +98,10 @@ def verify_many(problems: Sequence[RecourseProblem], actions: Sequence[Mapping[s
     if len(problems) != len(actions):
         raise InputError(f"verify_many needs one action per problem; got {len(problems)} and {len(actions)}.")
     cfs = _counterfactuals(problems, actions)
-    groups: dict[tuple, list[int]] = {}
-    for i, pr in enumerate(problems):
-        key = (id(pr.classifier), id(pr.scm), tuple(pr.features), pr.options.threshold, repr(pr.options.target_class))
-        groups.setdefault(key, []).append(i)
     fav = np.zeros(len(problems), bool)
     score = np.zeros(len(problems))
     kinds: list[str] = [""] * len(problems)
-    for members in groups.values():
+    for members in classifier_groups(problems):
         pr = problems[members[0]]
         idx = [pr.scm.index(f) for f in pr.features]
         X = np.vstack([cfs[i][idx] for i in members])
