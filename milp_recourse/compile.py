@@ -16,8 +16,9 @@ from typing import Mapping
 import numpy as np
 
 from .encode.classifier_registry import encode_classifier
-from .encode.effect_cuts import add_effect_cuts, deviation_bound
+from .encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
 from .encode.scm import Linearizer
+from .encode.scm_plan import PlanCache, ScmPlan
 from .ir import INF, Affine, IRBuilder, MIPModel
 from .classifiers import score_threshold
 from .problem import FeatureRule
@@ -67,9 +68,58 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
     return (budget / coef) ** (1.0 / problem.cost.p)
 
 
+@dataclass(frozen=True)
+class _Equation:
+    """A changing node's equation for one person: its affine form (from the SCM plan) or the substituted tree."""
+
+    affine: tuple[Mapping[str, float], float] | None   # ({changing parent: coefficient}, offset)
+    expr: ex.Expr | None
+    derivatives: Mapping[str, ex.Expr] | None = None   # of expr, per changing parent (when the plan has them)
+
+    @property
+    def structural(self) -> bool:
+        """Whether the equation still depends on a changing parent for this person."""
+        return bool(self.affine[0]) if self.affine is not None else bool(ex.names(self.expr))
+
+
+def _person_equation(scm, name: str, constants: Mapping[str, float], plan: ScmPlan | None) -> _Equation:
+    form = plan.affine.get(name) if plan is not None else None
+    parts = form.evaluate(constants) if form is not None else None
+    if parts is not None:
+        coefs, offset = parts
+        return _Equation(({k: a for k, a in coefs.items() if a != 0.0}, offset), None)
+    ders = plan.derivatives.get(name) if plan is not None else None
+    if ders is not None:
+        ders = {q: ex.substitute(dq, constants) for q, dq in ders.items()}
+    return _Equation(None, ex.substitute(scm.equations[name], constants), ders)
+
+
+def _encode_equation(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], group: str,
+                     breakpoints: int) -> tuple[Affine, float]:
+    """f_j(pa') as an Affine over the model's columns, and its piecewise-linear error (0: exact)."""
+    if eqn.affine is not None:
+        coefs, offset = eqn.affine
+        f = Affine.constant(offset)
+        for k, a in coefs.items():
+            f = f + env[k] * a
+        return f, 0.0
+    lin = Linearizer(b, env, group, breakpoints)
+    return lin(eqn.expr), lin.max_error
+
+
+def _slopes(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], approximated: bool):
+    """Interval of df/dx_q per changing parent q over the box (None: no effect bound, see effect_cuts)."""
+    if approximated:
+        return None
+    if eqn.affine is not None:
+        return {k: (a, a) for k, a in eqn.affine[0].items()}
+    return slope_bounds(eqn.expr, {q: b.bounds_of(env[q]) for q in ex.names(eqn.expr)}, eqn.derivatives)
+
+
 def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,
                     bound_hints: Mapping[str, tuple[float, float]] | None = None,
-                    incumbent: Mapping[str, float] | None = None, binary_indicators: bool = False) -> CompiledInstance:
+                    incumbent: Mapping[str, float] | None = None, binary_indicators: bool = False,
+                    plans: PlanCache | None = None) -> CompiledInstance:
     """Compile `problem` to a MILP.
 
     `upper_bound` (the cost of a known valid action) shrinks the box, adds the row cost <= upper_bound
@@ -79,6 +129,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     An intervention indicator a_k is continuous in [0, 1] where nothing depends on its value being 0/1
     (no L0 cost, no max-changes, no grid, no structural row: then d_k = 0 iff no intervention), unless
     `binary_indicators` (callers that add rows on the indicators, e.g. relaxation.py).
+    `plans` keeps the person-independent half of the SCM compile (encode/scm_plan.py) across calls; without
+    it every equation is partially evaluated by substitution (the same model, built more slowly).
     """
     scm, opts, cost = problem.scm, problem.options, problem.cost
     x = dict(zip(scm.names, map(float, problem.x)))
@@ -87,25 +139,26 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     rules = {r.name: r for r in problem.rules}
     usable = [r for r in problem.rules if not r.blocked and not (problem.actionability.max_changes == 0)]
     act_names = [r.name for r in usable]
-    changing = set(act_names) | set(scm.descendants(act_names))
+    if plans is not None:
+        changing = set(plans.changing(scm, act_names))
+        plan = plans.get(scm, frozenset(changing))
+    else:
+        changing, plan = set(act_names) | set(scm.descendants(act_names)), None
+    constants = {k: v for k, v in x.items() if k not in changing}
+    constants.update(noise)
     b = IRBuilder(bound_hints)
     env: dict[str, Affine] = {}
     a_cols, d_cols, t_cols, xp_cols, cost_coef, d_bounds = {}, {}, {}, {}, {}, {}
     grid_cols: dict[str, tuple[tuple[int, float], ...]] = {}
     lin_error = 0.0
-    structural: dict[str, ex.Expr] = {}   # changing nodes whose equation depends on changing parents
-    approximated: set[str] = set()        # nodes whose equation needed a piecewise-linear approximation
+    slopes: dict[str, dict | None] = {}   # changing nodes whose equation depends on changing parents
 
     for name in scm.names:
         if name not in changing:
             continue
         group = f"scm:{name}"
-        const_env = {k: v for k, v in x.items() if k not in changing}
-        const_env.update(noise)
-        eq = ex.substitute(scm.equations[name], const_env)
-        structural_needed = bool(ex.names(eq))  # depends on a changing parent
-        if structural_needed:
-            structural[name] = eq
+        eqn = _person_equation(scm, name, constants, plan)
+        structural_needed = eqn.structural  # depends on a changing parent
         if name in rules and name in act_names:
             rule = rules[name]
             radius = cost_radius(rule, problem, upper_bound)
@@ -135,11 +188,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             if not structural_needed:
                 env[name] = D + x[name]
                 continue
-            lin = Linearizer(b, env, group, opts.pwl_breakpoints)
-            f = lin(eq)
-            lin_error = max(lin_error, lin.max_error)
-            if lin.max_error > 0:
-                approximated.add(name)
+            f, err = _encode_equation(eqn, b, env, group, opts.pwl_breakpoints)
+            lin_error = max(lin_error, err)
+            slopes[name] = _slopes(eqn, b, env, err > 0)
             flo, fhi = b.hinted_bounds(f"f[{name}]", f)
             b.tighten_targets[f"f[{name}]"] = f
             lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
@@ -155,11 +206,10 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             xp_cols[name] = xp
             env[name] = XP
         else:
-            lin = Linearizer(b, env, group, opts.pwl_breakpoints)
-            f = lin(eq)
-            lin_error = max(lin_error, lin.max_error)
-            if lin.max_error > 0:
-                approximated.add(name)
+            f, err = _encode_equation(eqn, b, env, group, opts.pwl_breakpoints)
+            lin_error = max(lin_error, err)
+            if structural_needed:
+                slopes[name] = _slopes(eqn, b, env, err > 0)
             if len(f.terms) <= 3:
                 env[name] = f   # affine in few columns: substitute (exact intervals downstream, no column)
                 continue
@@ -175,7 +225,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                  "hard:max_changes")
 
     inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
-    enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin)
+    enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin,
+                            validated=True)  # RecourseProblem validated it on construction
     smin = score_threshold(enc.kind, opts.threshold) + opts.margin
     b.add_ge(enc.score, smin, GROUP_TARGET)
 
@@ -184,7 +235,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                           shifts)
     if opts.effect_cuts:
         bounds = {k: deviation_bound(k, a_cols, d_cols, t_cols, grid_cols, d_bounds, x, cost.p) for k in a_cols}
-        add_effect_cuts(b, [n for n in scm.names if n in changing], env, x, structural, approximated, bounds)
+        add_effect_cuts(b, [n for n in scm.names if n in changing], env, x, slopes, bounds)
     scale = 1.0
     if upper_bound is not None and math.isfinite(upper_bound) and upper_bound > 1e-12:
         scale = 1.0 / upper_bound

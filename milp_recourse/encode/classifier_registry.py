@@ -83,16 +83,18 @@ def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_i
 
 
 def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | float], target_class: object = None,
-                      *, split_margin: float = 0.0, group: str = "clf") -> ScoreEncoding:
+                      *, split_margin: float = 0.0, group: str = "clf", validated: bool = False) -> ScoreEncoding:
     """Write the target-class score of a validated classifier into b; inputs follow classifier_features order.
 
     Constant inputs (Affine constants or numbers) are exploited: tree splits on them are decided and
     stable ReLUs get no binary. ``split_margin`` (relative) keeps tree-split regions apart so solver
-    round-off cannot land on the wrong side (see ensembles.py).
+    round-off cannot land on the wrong side (see ensembles.py). ``validated``: the caller already ran
+    validate_classifier on this model (a RecourseProblem does on construction), so it is not repeated.
     """
     from ..classifiers import n_features, target_index, validate_classifier
 
-    validate_classifier(model)
+    if not validated:
+        validate_classifier(model)
     exprs: list[Affine] = []
     for k, e in enumerate(inputs):
         if isinstance(e, Affine):

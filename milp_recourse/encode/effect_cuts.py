@@ -35,13 +35,19 @@ def _jumps(e: ex.Expr) -> bool:
     return any(_jumps(c) for c in ex.children(e))
 
 
-def _slope_bounds(eq: ex.Expr, boxes: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]] | None:
-    """Interval of df/dx_q for each changing parent q over the box (None when unbounded or discontinuous)."""
+def slope_bounds(eq: ex.Expr, boxes: Mapping[str, tuple[float, float]],
+                 derivatives: Mapping[str, ex.Expr] | None = None) -> dict[str, tuple[float, float]] | None:
+    """Interval of df/dx_q for each changing parent q over the box (None when unbounded or discontinuous).
+
+    `derivatives` are df/dx_q already taken (with the constants substituted, the same function): skips
+    the symbolic differentiation.
+    """
     if _jumps(eq):
         return None
     out = {}
     for q in ex.names(eq):
-        lo, hi = interval(derivative(eq, q), boxes)
+        dq = derivatives[q] if derivatives is not None and q in derivatives else derivative(eq, q)
+        lo, hi = interval(dq, boxes)
         if not (np.isfinite(lo) and np.isfinite(hi)):
             return None
         out[q] = (lo, hi)
@@ -61,33 +67,32 @@ def deviation_bound(name: str, a_cols, d_cols, t_cols, grid_cols, d_bounds, x: M
 
 
 def add_effect_cuts(b: IRBuilder, order: list[str], env: Mapping[str, Affine], x: Mapping[str, float],
-                    structural: Mapping[str, ex.Expr], approximated: set[str], intervened: Mapping[str, Affine | None]
-                    ) -> int:
+                    slopes: Mapping[str, Mapping[str, tuple[float, float]] | None],
+                    intervened: Mapping[str, Affine | None]) -> int:
     """Add the rows for every changing node in `order` (topological); returns how many rows were added.
 
-    `structural` maps each changing node that depends on changing parents to its (substituted) equation,
+    `slopes` maps each changing node that depends on changing parents to the interval of df/dx_q per
+    changing parent q (slope_bounds; None where no bound holds: a jump, an approximated equation),
     `intervened` each actionable node to its |d| bound (None: unbounded), `env` each node to x'.
     """
     bound: dict[str, Affine | None] = {}
     rows = 0
     for name in order:
         own = intervened.get(name) if name in intervened else Affine.constant(0.0)
-        if name not in structural:
+        if name not in slopes:
             bound[name] = own  # intervened only, or an equation that no longer depends on anything changing
             continue
-        eq = structural[name]
-        slopes = None if name in approximated else _slope_bounds(
-            eq, {q: b.bounds_of(env[q]) for q in ex.names(eq)})
-        if slopes is None or own is None or any(bound.get(q) is None for q in slopes if slopes[q] != (0.0, 0.0)):
+        node = slopes[name]
+        if node is None or own is None or any(bound.get(q) is None for q in node if node[q] != (0.0, 0.0)):
             bound[name] = None
             continue
         e = own
-        for q, (lo, hi) in slopes.items():
+        for q, (lo, hi) in node.items():
             g = max(abs(lo), abs(hi))
             if g > 0:
                 e = e + bound[q] * g
         bound[name] = e
-        linear = all(lo == hi for lo, hi in slopes.values())
+        linear = all(lo == hi for lo, hi in node.values())
         if name in intervened or not linear:
             dev = env[name] - x[name]
             slack = SLACK * (1.0 + abs(x[name]))
@@ -97,4 +102,4 @@ def add_effect_cuts(b: IRBuilder, order: list[str], env: Mapping[str, Affine], x
     return rows
 
 
-__all__ = ["add_effect_cuts", "deviation_bound"]
+__all__ = ["add_effect_cuts", "deviation_bound", "slope_bounds"]
