@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from .backends import SolverParams, Termination, get_backend
 from .backends.highs_session import HighsSession
 from .compile import CompiledInstance, compile_problem
+from .encode.scm_plan import PlanCache
 from .heuristic import Incumbent, random_search
 from .local_polish import polish
 from .ir import MIPModel
@@ -220,7 +221,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     return best
 
 
-def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int) -> CompiledInstance:
+def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int,
+                   plans: PlanCache | None = None) -> CompiledInstance:
     """LP bound tightening of every big-M source (unstable ReLU inputs, SCM terms) over {cost <= ub}, then
     recompile with the proven bounds.
 
@@ -243,7 +245,8 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
             old = hints.get(n, (-np.inf, np.inf))
             hints[n] = (max(old[0], lo - pad), min(old[1], hi + pad))
         before = compiled.model.n_integer
-        compiled = compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action)
+        compiled = compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action,
+                                   plans=plans)
         if compiled.model.n_integer >= before and not any(n.startswith(("f[", "x'[")) for n in names):
             break  # only ReLU bounds were tightened and no binary went away: another pass will not help
     return compiled
@@ -315,15 +318,26 @@ def _solve_once(problem: RecourseProblem, session: HighsSession | None = None) -
     return finish(problem, s.compiled, s.search, s.timings, s.t0)
 
 
-def search_person(problem: RecourseProblem, session: HighsSession | None = None, t0: float | None = None) -> Searched:
-    """Compile, bound, tighten and search one person whose factual is not favourable (no re-check yet)."""
-    t0 = time.perf_counter() if t0 is None else t0
+def search_person(problem: RecourseProblem, session: HighsSession | None = None, t0: float | None = None,
+                  plans: PlanCache | None = None, precompiled: tuple[CompiledInstance, float] | None = None
+                  ) -> Searched:
+    """Compile, bound, tighten and search one person whose factual is not favourable (no re-check yet).
+
+    `plans` carries the person-independent SCM compile across people (solve_many); `compiled` is this
+    person's plain compile and its seconds when the caller already made it (solve_many compiles everyone first,
+    to search people with the same model structure one after another).
+    """
+    if t0 is None:
+        t0 = time.perf_counter() - (precompiled[1] if precompiled is not None else 0.0)
     opts = problem.options
     deadline = t0 + opts.time_limit
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    compiled = compile_problem(problem)
-    timings["compile"] = time.perf_counter() - t
+    if precompiled is None:
+        t = time.perf_counter()
+        compiled = compile_problem(problem, plans=plans)
+        timings["compile"] = time.perf_counter() - t
+    else:
+        compiled, timings["compile"] = precompiled
     inc, use_cutoff = None, False
     samples = _incumbent_samples(compiled, opts.heuristic_samples)
     if samples and compiled.approx_error == 0.0:
@@ -335,9 +349,11 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         timings["heuristic"] = time.perf_counter() - t
         if inc is not None:
             t = time.perf_counter()
-            compiled, use_cutoff = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action), True
+            plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles
+            compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, plans=plans)
+            use_cutoff = True
             if compiled.tighten_targets and opts.tighten_passes > 0:
-                compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes)
+                compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes, plans)
             timings["tighten"] = time.perf_counter() - t
     out = search_compiled(compiled, problem, inc, use_cutoff, deadline, session)
     timings["solve"] = out.seconds

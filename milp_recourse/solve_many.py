@@ -1,9 +1,12 @@
 """solve_many(problems): the same answers as exact.solve one by one, with the per-person overheads shared.
 
-Three things are shared across the people of a batch (compile once, solve many):
-- one kept HiGHS relaxation (backends.highs_session): people whose MILPs have the same structure
-  re-parameterise it by numbers only (abduced noise in right-hand sides, fixings in bounds,
-  preferences in costs) and small models are searched on it by a warm-started branch and bound;
+Four things are shared across the people of a batch (compile once, solve many):
+- the person-independent half of the SCM compile (encode/scm_plan.py): equations affine in the changing
+  variables are derived once per (SCM, changing set) and only evaluated per person;
+- one kept HiGHS relaxation (backends.highs_session): everyone is compiled first and searched grouped by
+  model structure, so people whose MILPs have the same structure re-parameterise it by numbers only
+  (abduced noise in right-hand sides, fixings in bounds, preferences in costs) and small models are
+  searched on it by a branch and bound warm-started from the previous person's basis;
 - one classifier call screens every factual (already favourable?);
 - one classifier call re-checks every answer (scikit-learn's ~1 ms per call dominated small solves).
 Statuses, certificates and messages are exactly those of exact.solve (the same functions run).
@@ -22,6 +25,8 @@ from .backends import get_backend
 from .backends.highs_session import HighsSession
 from .classifiers import favourable
 from .errors import InputError
+from .compile import CompiledInstance, compile_problem
+from .encode.scm_plan import PlanCache
 from .exact import Searched, already_favourable, finish, refine, search_person
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult
@@ -44,7 +49,9 @@ class ManyStats:
     already_favourable: int
     loads: int            # full model loads into the kept HiGHS instance (structure changed)
     updates: int          # numbers-only re-parameterisations of the kept instance
+    structures: int       # distinct model structures among the compiled people
     screen_seconds: float
+    compile_seconds: float
     search_seconds: float
     verify_seconds: float
     total_seconds: float
@@ -52,7 +59,7 @@ class ManyStats:
     def per_person(self) -> dict[str, float]:
         """Mean seconds per person of each step (0 when there were no people)."""
         n = max(self.n, 1)
-        return {k: getattr(self, f"{k}_seconds") / n for k in ("screen", "search", "verify", "total")}
+        return {k: getattr(self, f"{k}_seconds") / n for k in ("screen", "compile", "search", "verify", "total")}
 
 
 def screen(problems: Sequence[RecourseProblem]) -> np.ndarray:
@@ -85,23 +92,38 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     t_start = time.perf_counter()
     fav = screen(problems)
     t_screen = time.perf_counter() - t_start
-    session = HighsSession()
+    session, plans = HighsSession(), PlanCache()
     out: list[RecourseResult | Failed | None] = [None] * len(problems)
     searched: dict[int, Searched] = {}
     spent: dict[int, float] = {}
-    t = time.perf_counter()
-    for i, pr in enumerate(problems):
-        if fav[i]:
-            continue
+
+    def attempt(i: int, work: Callable[[], object]) -> object | None:
         t_i = time.perf_counter()
         try:
             with guard():
-                searched[i] = search_person(pr, session)
-            spent[i] = time.perf_counter() - t_i
+                done = work()
+            spent[i] = spent.get(i, 0.0) + time.perf_counter() - t_i
+            return done
         except BaseException as exc:  # noqa: BLE001 - handed back to the caller, who decides
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
-            out[i] = Failed(exc, time.perf_counter() - t_i)
+            out[i] = Failed(exc, spent.get(i, 0.0) + time.perf_counter() - t_i)
+            return None
+
+    t = time.perf_counter()
+    compiled: dict[int, tuple[CompiledInstance, float]] = {}
+    for i, pr in enumerate(problems):
+        if not fav[i]:
+            done = attempt(i, lambda pr=pr: _timed_compile(pr, plans))
+            if done is not None:
+                compiled[i] = done
+    t_compile = time.perf_counter() - t
+    t = time.perf_counter()
+    order = _by_structure(compiled)
+    for i in order:
+        done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
+        if done is not None:
+            searched[i] = done
     t_search = time.perf_counter() - t
     t = time.perf_counter()
     fav_idx = [int(i) for i in np.flatnonzero(fav)]
@@ -126,9 +148,30 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
             out[i] = Failed(exc, spent[i] + time.perf_counter() - t_i)
-    stats = ManyStats(len(problems), len(fav_idx), session.loads, session.updates, t_screen, t_search, t_verify,
-                      time.perf_counter() - t_start)
+    stats = ManyStats(len(problems), len(fav_idx), session.loads, session.updates,
+                      len({_structure(c.model) for c, _ in compiled.values()}), t_screen, t_compile, t_search,
+                      t_verify, time.perf_counter() - t_start)
     return out, stats
+
+
+def _timed_compile(problem: RecourseProblem, plans: PlanCache) -> tuple[CompiledInstance, float]:
+    t = time.perf_counter()
+    compiled = compile_problem(problem, plans=plans)
+    return compiled, time.perf_counter() - t
+
+
+def _structure(model) -> tuple:
+    """What must match for the kept HiGHS model to be re-parameterised by numbers only."""
+    return (model.n_cols, model.n_rows, model.integrality.tobytes(), model.A.indptr.tobytes(),
+            model.A.indices.tobytes())
+
+
+def _by_structure(compiled: dict[int, tuple[CompiledInstance, float]]) -> list[int]:
+    """People in input order within a structure, structures in order of first appearance."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (c, _) in compiled.items():
+        groups.setdefault(_structure(c.model), []).append(i)
+    return [i for members in groups.values() for i in members]
 
 
 __all__ = ["Failed", "ManyStats", "solve_many", "screen"]

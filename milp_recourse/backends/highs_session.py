@@ -29,8 +29,13 @@ class Relaxation:
     objective: float
 
 
-def _finite(v: np.ndarray, inf: float) -> np.ndarray:
-    return np.nan_to_num(np.asarray(v, float), posinf=inf, neginf=-inf)
+def _canonical_csr(A) -> sp.csr_matrix:
+    """A as CSR with sorted, summed indices (the IR builds it so; anything else is converted)."""
+    if sp.isspmatrix_csr(A) and A.has_canonical_format:
+        return A
+    A = sp.csr_matrix(A, copy=True)
+    A.sum_duplicates()
+    return A
 
 
 class HighsSession:
@@ -41,25 +46,21 @@ class HighsSession:
         self._time_limit = time_limit
         self._h = None
         self._signature: tuple | None = None
-        self._csc: sp.csc_matrix | None = None
+        self._data: np.ndarray | None = None
         self._q: np.ndarray | None = None
         self.loads = 0     # full model loads (structure changed)
         self.updates = 0   # numbers-only updates
 
     @staticmethod
-    def _structure(model: MIPModel, csc: sp.csc_matrix) -> tuple:
-        q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
-        return (model.n_cols, model.n_rows, model.integrality.tobytes(), csc.indptr.tobytes(),
-                csc.indices.tobytes(), (q != 0).tobytes())
+    def _structure(model: MIPModel, csr: sp.csr_matrix, q: np.ndarray) -> tuple:
+        return (model.n_cols, model.n_rows, model.integrality.tobytes(), csr.indptr.tobytes(),
+                csr.indices.tobytes(), (q != 0).tobytes())
 
     def load(self, model: MIPModel) -> None:
         """Make `model`'s continuous relaxation the loaded problem, changing numbers only when possible."""
-        import highspy
-
-        csc = sp.csc_matrix(model.A)
-        csc.sort_indices()
-        sig = self._structure(model, csc)
+        csr = _canonical_csr(model.A)
         q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
+        sig = self._structure(model, csr, q)
         if self._h is None or sig != self._signature:
             if self._h is None:
                 self._h = new_highs(self._threads)
@@ -70,25 +71,26 @@ class HighsSession:
             self._h.passModel(to_highs_lp(model, relax=True))
             if np.any(q):
                 self._h.passHessian(to_highs_hessian(model))
-            self._signature, self._csc, self._q = sig, csc, q.copy()
+            self._signature, self._data, self._q = sig, csr.data.copy(), q.copy()
             self.loads += 1
             return
-        h, inf = self._h, highspy.kHighsInf
+        h = self._h   # highspy's infinity is float inf, so bounds pass through unchanged
         n, m = model.n_cols, model.n_rows
         cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
         h.changeColsCost(n, cols, np.asarray(model.c, float))
-        h.changeColsBounds(n, cols, _finite(model.col_lb, inf), _finite(model.col_ub, inf))
+        h.changeColsBounds(n, cols, np.asarray(model.col_lb, float), np.asarray(model.col_ub, float))
         if m:
-            h.changeRowsBounds(m, rows, _finite(model.row_lo, inf), _finite(model.row_hi, inf))
+            h.changeRowsBounds(m, rows, np.asarray(model.row_lo, float), np.asarray(model.row_hi, float))
         h.changeObjectiveOffset(float(model.offset))
-        changed = np.flatnonzero(csc.data != self._csc.data)
+        changed = np.flatnonzero(csr.data != self._data)
         if changed.size:
-            col_of = np.repeat(np.arange(n), np.diff(csc.indptr))
+            row_of = np.repeat(np.arange(m), np.diff(csr.indptr))
             for k in changed:
-                h.changeCoeff(int(csc.indices[k]), int(col_of[k]), float(csc.data[k]))
+                h.changeCoeff(int(row_of[k]), int(csr.indices[k]), float(csr.data[k]))
+            self._data = csr.data.copy()
         if np.any(q != self._q):
             h.passHessian(to_highs_hessian(model))
-        self._csc, self._q = csc, q.copy()
+            self._q = q.copy()
         self.updates += 1
 
     def set_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -104,8 +106,7 @@ class HighsSession:
         h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            return Relaxation("optimal", np.asarray(h.getSolution().col_value, float),
-                              float(h.getInfo().objective_function_value))
+            return Relaxation("optimal", np.asarray(h.getSolution().col_value, float), float(h.getObjectiveValue()))
         if status == highspy.HighsModelStatus.kInfeasible:
             return Relaxation("infeasible", None, float("inf"))
         return Relaxation("other", None, float("nan"))
