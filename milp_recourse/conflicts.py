@@ -188,7 +188,7 @@ def sampled_action(problem: RecourseProblem, n: int = 256) -> dict[str, float] |
         vals = rng.choice(np.asarray(r.grid), n) if r.grid is not None else rng.uniform(r.lower, r.upper, n)
         theta[:, k] = np.clip(np.round(vals), r.lower, r.upper) if r.integer and r.grid is None else vals
     names = [r.name for r in rules]
-    X = counterfactuals(problem.scm, problem.x, names, mask, theta)
+    X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
     idx = [problem.scm.index(f) for f in problem.features]
     fav = np.flatnonzero(favourable(problem.classifier, X[:, idx], problem.options.threshold,
                                     problem.options.target_class))

@@ -132,6 +132,12 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
 
 
+def _proven(bound: float, cutoff: float | None) -> float:
+    """What a MIP run proves about the optimum: its dual bound, but no more than the cutoff (solutions above
+    the cutoff were never searched, so a dual bound past it says nothing about them)."""
+    return bound if cutoff is None else min(bound, cutoff)
+
+
 def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
                     use_cutoff: bool, deadline: float, session: HighsSession | None = None) -> SearchOutcome:
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
@@ -175,10 +181,10 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             best.state, best.message = "error", f"{sol.backend}: {sol.message}"
             break
         if sol.x is None:                         # limit without a solution
-            best.lower_bound = max(best.lower_bound, sol.bound / scale)
+            best.lower_bound = max(best.lower_bound, _proven(sol.bound, cutoff) / scale)
             best.state = "limit" if best.action is not None else "unknown"
             break
-        new_lb = sol.bound / scale
+        new_lb = _proven(sol.bound, cutoff) / scale
         stalled = stalled + 1 if new_lb <= best.lower_bound + 1e-9 * abs(best.lower_bound) else 0
         best.lower_bound = max(best.lower_bound, new_lb)
         candidates = [sol.x]

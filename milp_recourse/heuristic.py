@@ -26,7 +26,7 @@ class Incumbent:
 
 
 def _valid(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
-    X = counterfactuals(problem.scm, problem.x, names, mask, theta)
+    X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
     idx = [problem.scm.index(f) for f in problem.features]
     score, kind = reference_score(problem.classifier, X[:, idx], problem.options.target_class)
     return score >= score_threshold(kind, problem.options.threshold) + problem.options.margin

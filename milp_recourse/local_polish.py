@@ -4,7 +4,9 @@ Starting from every actionable feature intervened at its current counterfactual 
 solver moves the continuous intervention values to cut the cost while keeping the real
 classifier's score above the threshold. The result is only an upper bound (re-checked here); on
 the Loan SCM with the CARMA network it lands within ~1e-4 of the proven optimum, which shrinks the
-MILP's box far more than random search alone.
+MILP's box far more than random search alone. The constraint's gradient is a central difference whose
+2k evaluations go through the SCM and the classifier in one batched call (scipy's default differences
+called them one point at a time: ~70 % of the polish).
 """
 
 from __future__ import annotations
@@ -38,32 +40,52 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     idx = [scm.index(f) for f in problem.features]
     opts = problem.options
     thr = None
-    mask = np.ones((1, len(rules)), bool)
+    bounds = [(r.lower, r.upper) for r, f in zip(rules, free) if f]
+    lo_free, hi_free = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
 
     def theta(z: np.ndarray) -> np.ndarray:
         t = start.copy()
         t[free] = z
         return t
 
-    def score(z: np.ndarray) -> float:
+    def scores(Z: np.ndarray) -> np.ndarray:
+        """Score minus threshold for each row of free values: one SCM + classifier call for all rows."""
         nonlocal thr
-        X = counterfactuals(scm, problem.x, names, mask, theta(z)[None])
+        T = np.repeat(start[None], len(Z), axis=0)
+        T[:, free] = Z
+        X = counterfactuals(scm, problem.x, names, np.ones(T.shape, bool), T, noise=problem.noise)
         s, kind = reference_score(problem.classifier, X[:, idx], opts.target_class)
         if thr is None:
             thr = score_threshold(kind, opts.threshold) + 2 * opts.margin
-        return float(s[0]) - thr
+        return np.asarray(s, float) - thr
 
-    bounds = [(r.lower, r.upper) for r, f in zip(rules, free) if f]
+    def score(z: np.ndarray) -> float:
+        return float(scores(np.asarray(z, float)[None])[0])
+
+    def score_jac(z: np.ndarray) -> np.ndarray:
+        """Central differences (steps inside the bounds), all in one batched call instead of one per coordinate."""
+        z = np.asarray(z, float)
+        h = np.full(z.shape, 6e-6) * np.maximum(1.0, np.abs(z))
+        up, down = np.minimum(z + h, hi_free), np.maximum(z - h, lo_free)
+        s = scores(np.vstack([z + np.diag(up - z), z + np.diag(down - z)]))
+        k = len(z)
+        return ((s[:k] - s[k:]) / np.maximum(up - down, 1e-300))[None, :]
+
     try:
         res = minimize(lambda z: float(np.sum(coef[free] * (z - x[free]) ** 2)), start[free],
                        jac=lambda z: 2 * coef[free] * (z - x[free]), bounds=bounds, method="SLSQP",
-                       constraints=[{"type": "ineq", "fun": score}], options={"maxiter": max_iter})
+                       constraints=[{"type": "ineq", "fun": score, "jac": score_jac}], options={"maxiter": max_iter})
     except (ValueError, FloatingPointError):
         return inc
-    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-    z = np.clip(res.x, lo, hi)
-    for back in (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5):  # SLSQP meets constraints only to tolerance:
-        cand = z + back * (start[free] - z)                        # step back towards the valid start
+    z = np.clip(res.x, lo_free, hi_free)
+    # SLSQP meets the constraint only to tolerance (often exactly on the boundary, a rounding error below it):
+    # first a tiny step up the score's gradient (the network is piecewise linear), then back towards the start
+    g = score_jac(z)[0]
+    if np.dot(g, g) > 0:
+        lift = np.clip(z + (1e-9 * (1.0 + abs(thr or 0.0)) - score(z)) * g / np.dot(g, g), lo_free, hi_free)
+    else:
+        lift = z
+    for cand in [lift] + [z + back * (start[free] - z) for back in (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5)]:
         if score(cand) >= 0:
             break
     else:

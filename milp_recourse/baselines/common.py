@@ -121,7 +121,8 @@ def valid_on_scm(problem: RecourseProblem, space: PersonSpace, mask: np.ndarray,
     need, _ = target_score(problem)
     out = np.zeros(mask.shape[0], bool)
     for s in range(0, mask.shape[0], chunk):
-        X = counterfactuals(problem.scm, problem.x, space.names, mask[s:s + chunk], theta[s:s + chunk])
+        X = counterfactuals(problem.scm, problem.x, space.names, mask[s:s + chunk], theta[s:s + chunk],
+                            noise=problem.noise)
         out[s:s + chunk] = scores(problem, X) >= need
     return out
 
