@@ -190,7 +190,7 @@ def _feasibility_model(model: MIPModel) -> MIPModel:
 
 def _vote(problem: RecourseProblem, compiled: CompiledInstance, name: str, time_limit: float) -> dict[str, Any]:
     """One backend's answer on the exact MILP; a point it finds is decoded and verified on the true SCM."""
-    from .exact import decode
+    from .search import decode
 
     try:
         sol = get_backend(name).solve(_feasibility_model(compiled.model), SolverParams(time_limit=time_limit))

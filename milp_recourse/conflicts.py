@@ -204,7 +204,7 @@ def check_feasible(problem: RecourseProblem, time_limit: float | None = None) ->
 
     Any action reported feasible has been verified on the true SCM and classifier.
     """
-    from .exact import decode
+    from .search import decode
 
     opts = problem.options
     if verify_action(problem, {}).ok:

@@ -203,7 +203,9 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     Stage 2 reuses exact.py's machinery: the stage-1 action's cost is a valid upper bound, so the model is
     recompiled on the box that bound allows (and its ReLU inputs LP-tightened), as the exact solver does.
     """
-    from .exact import search_compiled, tighten_bounds, decode, solve  # OA / QP-polish driver and bound tightening, reused
+    from .exact import solve
+    from .search import decode, search_compiled  # OA / QP-polish driver, reused
+    from .tighten import tighten_bounds  # bound tightening, reused
     from .heuristic import Incumbent
 
     t0 = time.perf_counter()

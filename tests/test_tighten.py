@@ -13,7 +13,7 @@ import pytest
 
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, load_scm, solve
 from milp_recourse.compile import compile_problem
-from milp_recourse.exact import _layers, tighten_bounds
+from milp_recourse.tighten import _layers, tighten_bounds
 from milp_recourse.heuristic import random_search
 from milp_recourse.local_polish import polish
 from milp_recourse.recipes import train_recipe

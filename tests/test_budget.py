@@ -1,0 +1,67 @@
+"""The cost-budget schedule (budget.py) for big tree-ensemble models returns the same optimum as searching the
+full model at the incumbent's budget, with a valid lower bound.
+
+Reference: the same people solved with the schedule switched off (the whole model at the heuristic
+incumbent's budget, one MILP), and the independent re-check of every answer.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+import milp_recourse.exact as exact
+from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, solve
+from milp_recourse.budget import BUDGET_MIN_INTEGERS, wants_budget_search
+from milp_recourse.compile import compile_problem
+from milp_recourse.recipes import labelled_sample
+from milp_recourse.scm.random_linear import random_linear_scm
+from milp_recourse.solve_many import screen
+from milp_recourse.verify import verify_action
+
+
+@pytest.fixture(scope="module")
+def forest_problems() -> list[RecourseProblem]:
+    scm = random_linear_scm(6, seed=4)
+    X, y = labelled_sample(scm, 3000, 0)
+    forest = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
+    out = []
+    for p, n in ((1, 3), (2, 2)):
+        cands = [RecourseProblem(scm=scm, classifier=forest, individual=x, cost=CostSpec(p=p),
+                                 options=SolveOptions(time_limit=60.0))
+                 for x in scm.sample(80, seed=7).to_numpy(float)]
+        out += [pr for pr, fav in zip(cands, screen(cands)) if not fav][:n]
+    return out
+
+
+def test_budget_schedule_matches_the_full_model_search(forest_problems, monkeypatch):
+    used = 0
+    for pr in forest_problems:
+        assert compile_problem(pr).model.n_integer > BUDGET_MIN_INTEGERS  # big enough for the schedule
+        got = solve(pr)
+        used += "budget" in got.timings
+        with monkeypatch.context() as m:
+            m.setattr(exact, "wants_budget_search", lambda compiled: False)
+            ref = solve(pr)
+        assert "budget" not in ref.timings
+        assert got.status is ref.status
+        if ref.status is Status.OPTIMAL:
+            gap = pr.options.mip_gap
+            assert got.cost == pytest.approx(ref.cost, rel=2 * gap, abs=1e-9)
+            assert verify_action(pr, got.action).ok and got.verified
+            assert got.objective_bound <= ref.cost * (1 + 1e-7) + 1e-9   # a valid lower bound
+    assert used >= 3   # (a person whose incumbent leaves a small model is searched directly)
+
+
+def test_budget_schedule_is_only_for_big_exact_models(forest_problems):
+    pr = forest_problems[0]
+    assert wants_budget_search(compile_problem(pr))
+    small = _tiny_forest_problem(pr)
+    assert not wants_budget_search(compile_problem(small))
+
+
+def _tiny_forest_problem(pr: RecourseProblem) -> RecourseProblem:
+    """The same person with a 3-tree forest: too few binaries for the schedule."""
+    X, y = labelled_sample(pr.scm, 500, 0)
+    tiny = RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y)
+    return RecourseProblem(scm=pr.scm, classifier=tiny, individual=pr.x, cost=pr.cost, options=pr.options)
