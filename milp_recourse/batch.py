@@ -20,6 +20,8 @@ JSON, message), then the data's own columns (so an audit can group by any of the
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from typing import Any, Callable, Mapping
 
@@ -152,6 +154,8 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     check_engine(engine, workers, address)
     act, prefs = actionability or Actionability(), preferences or Preferences()
     cost, options = cost or CostSpec(), options or SolveOptions()
+    if workers > 1:  # the workers already share the cores: one tightening thread each
+        options = dataclasses.replace(options, tighten_threads=1)
     get_backend(options.backend)
     scm, classifier = _load_inputs(scm, classifier)
     frame = as_table(data, "data")

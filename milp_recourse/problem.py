@@ -130,6 +130,7 @@ class SolveOptions:
     heuristic_samples: int = 4096   # random actions tried to get an upper bound before the MILP
     seed: int = 0
     tighten_passes: int = 5         # rounds of LP bound tightening of big-M sources (0 = interval bounds only)
+    tighten_threads: int = 2        # the tightening LPs are independent: run on this many threads (batch workers: 1)
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
 
     def __post_init__(self) -> None:
@@ -147,6 +148,9 @@ class SolveOptions:
             raise InputError(f"The 'threads' option must be an integer >= 1. Got {self.threads!r}.")
         if not (isinstance(self.tighten_passes, int) and self.tighten_passes >= 0):
             raise InputError(f"The 'tighten_passes' option must be an integer >= 0. Got {self.tighten_passes!r}.")
+        if not (isinstance(self.tighten_threads, int) and not isinstance(self.tighten_threads, bool)
+                and self.tighten_threads >= 1):
+            raise InputError(f"The 'tighten_threads' option must be an integer >= 1. Got {self.tighten_threads!r}.")
         if not isinstance(self.effect_cuts, bool):
             raise InputError(f"The 'effect_cuts' option must be true or false. Got {self.effect_cuts!r}.")
         if not (isinstance(self.heuristic_samples, int) and self.heuristic_samples >= 0):

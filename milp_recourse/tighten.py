@@ -42,14 +42,16 @@ def _layers(names: list[str]) -> list[list[str]]:
     return stages
 
 
-def _tighten(compiled: CompiledInstance, names: list[str], hints: dict[str, tuple[float, float]]) -> bool:
+def _tighten(compiled: CompiledInstance, names: list[str], hints: dict[str, tuple[float, float]],
+             threads: int = 1) -> bool:
     """LP ranges of the named targets over compiled's relaxation, intersected into hints; whether one shrank."""
     from .backends.highs import HighsBackend
 
     targets = [compiled.tighten_targets[n] for n in names]
     exprs = [(np.fromiter(a.terms.keys(), int), np.fromiter(a.terms.values(), float), a.const) for a in targets]
     shrunk = False
-    for n, aff, (lo, hi) in zip(names, targets, HighsBackend().affine_ranges(compiled.model, exprs)):
+    ranges = HighsBackend().affine_ranges(compiled.model, exprs, threads=threads)
+    for n, aff, (lo, hi) in zip(names, targets, ranges):
         pad = 1e-6 * (1.0 + max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 1.0)
         old_lo, old_hi = hints.get(n, _interval(compiled.model, aff))
         new = (max(old_lo, lo - pad), min(old_hi, hi + pad))
@@ -78,7 +80,7 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
             stage = [n for n in stage if n in compiled.tighten_targets]  # upstream tightening may settle some
             if not stage:
                 continue
-            shrunk = _tighten(compiled, stage, hints) or shrunk
+            shrunk = _tighten(compiled, stage, hints, problem.options.tighten_threads) or shrunk
             compiled = compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action,
                                        plans=plans)
         if compiled.model.n_integer >= before and not shrunk:

@@ -93,3 +93,42 @@ def test_reported_bound_is_valid_against_an_exact_search(denied_mlp_problems):
         assert loose.cost <= exact.cost * (1 + gap) + 1e-12          # within the gap of the exact search
         assert loose.objective_bound <= exact.cost * (1 + 1e-7) + 1e-12   # a valid lower bound
         assert exact.objective_bound <= loose.cost * (1 + 1e-7) + 1e-12
+
+
+def test_parallel_ranges_equal_sequential_and_scipy(denied_mlp_problems):
+    """affine_ranges on 2 threads returns what one thread does, and both match scipy's LP (another solver)."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    from milp_recourse.backends.highs import HighsBackend
+
+    pr = denied_mlp_problems[0]
+    inc = random_search(pr, 300, 0)
+    model = compile_problem(pr, upper_bound=inc.cost, incumbent=inc.action).model
+    targets = list(compile_problem(pr, upper_bound=inc.cost, incumbent=inc.action).tighten_targets.values())
+    exprs = [(np.fromiter(a.terms.keys(), int), np.fromiter(a.terms.values(), float), a.const) for a in targets]
+    assert len(exprs) >= 8
+    one = HighsBackend().affine_ranges(model, exprs, threads=1)
+    two = HighsBackend().affine_ranges(model, exprs, threads=2)
+    assert np.allclose(np.array(one), np.array(two), rtol=1e-7, atol=1e-7)
+    A = model.A.toarray()
+    A_ub = np.vstack([A[np.isfinite(model.row_hi)], -A[np.isfinite(model.row_lo)]])
+    b_ub = np.concatenate([model.row_hi[np.isfinite(model.row_hi)], -model.row_lo[np.isfinite(model.row_lo)]])
+    bounds = list(zip(np.where(np.isfinite(model.col_lb), model.col_lb, None),
+                      np.where(np.isfinite(model.col_ub), model.col_ub, None)))
+    for (cols, coefs, const), (lo, hi) in list(zip(exprs, one))[:: max(1, len(exprs) // 4)]:
+        c = np.zeros(model.n_cols)
+        c[cols] = coefs
+        low = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ds")
+        high = linprog(-c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ds")
+        assert low.status == 0 and high.status == 0
+        assert lo == pytest.approx(low.fun + const, rel=1e-6, abs=1e-6)
+        assert hi == pytest.approx(-high.fun + const, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "2"])
+def test_tighten_threads_is_validated(bad):
+    from milp_recourse import InputError
+
+    with pytest.raises(InputError, match="tighten_threads.*integer >= 1.*" + repr(bad).replace("'", ".")):
+        SolveOptions(tighten_threads=bad)

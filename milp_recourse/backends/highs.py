@@ -172,12 +172,27 @@ class HighsBackend:
             h.passHessian(to_highs_hessian(model))
 
     def affine_ranges(self, model: MIPModel, exprs: list[tuple[np.ndarray, np.ndarray, float]],
-                      time_limit: float = 10.0) -> list[tuple[float, float]]:
+                      time_limit: float = 10.0, threads: int = 1) -> list[tuple[float, float]]:
         """Min and max of each affine expression (cols, coefs, const) over the LP relaxation (bound tightening).
 
-        One HiGHS instance, objective swapped per expression, so each LP warm-starts from the last.
-        An expression whose LP does not solve to optimality gets (-inf, inf).
+        One HiGHS instance per thread, objective swapped per expression, so each LP warm-starts from the last.
+        The LPs are independent: with `threads` > 1 the expressions are split into that many contiguous
+        blocks solved concurrently (highspy releases the GIL while HiGHS runs: 2 threads measured 1.9x on a
+        60-target CARMA model). An expression whose LP does not solve to optimality gets (-inf, inf).
         """
+        threads = max(1, min(int(threads), len(exprs) // 4 or 1))  # tiny batches: one instance is cheaper
+        if threads == 1:
+            return self._ranges(model, exprs, time_limit)
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, len(exprs), threads + 1).astype(int)
+        blocks = [exprs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(lambda block: self._ranges(model, block, time_limit), blocks))
+        return [r for part in parts for r in part]
+
+    def _ranges(self, model: MIPModel, exprs: list[tuple[np.ndarray, np.ndarray, float]],
+                time_limit: float) -> list[tuple[float, float]]:
         import highspy
 
         h = new_highs()
