@@ -74,7 +74,7 @@ class _Equation:
 
     affine: tuple[Mapping[str, float], float] | None   # ({changing parent: coefficient}, offset)
     expr: ex.Expr | None
-    derivatives: Mapping[str, ex.Expr] | None = None   # of expr, per changing parent (when the plan has them)
+    derivatives: Mapping[str, ex.Expr] | None = None   # of the unsubstituted equation, per changing parent
 
     @property
     def structural(self) -> bool:
@@ -89,8 +89,6 @@ def _person_equation(scm, name: str, constants: Mapping[str, float], plan: ScmPl
         coefs, offset = parts
         return _Equation(({k: a for k, a in coefs.items() if a != 0.0}, offset), None)
     ders = plan.derivatives.get(name) if plan is not None else None
-    if ders is not None:
-        ders = {q: ex.substitute(dq, constants) for q, dq in ders.items()}
     return _Equation(None, ex.substitute(scm.equations[name], constants), ders)
 
 
@@ -107,13 +105,15 @@ def _encode_equation(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], gr
     return lin(eqn.expr), lin.max_error
 
 
-def _slopes(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], approximated: bool):
+def _slopes(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], approximated: bool,
+            constants: Mapping[str, float]):
     """Interval of df/dx_q per changing parent q over the box (None: no effect bound, see effect_cuts)."""
     if approximated:
         return None
     if eqn.affine is not None:
         return {k: (a, a) for k, a in eqn.affine[0].items()}
-    return slope_bounds(eqn.expr, {q: b.bounds_of(env[q]) for q in ex.names(eqn.expr)}, eqn.derivatives)
+    ders = None if eqn.derivatives is None else {q: ex.substitute(d, constants) for q, d in eqn.derivatives.items()}
+    return slope_bounds(eqn.expr, {q: b.bounds_of(env[q]) for q in ex.names(eqn.expr)}, ders)
 
 
 def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,
@@ -190,7 +190,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                 continue
             f, err = _encode_equation(eqn, b, env, group, opts.pwl_breakpoints)
             lin_error = max(lin_error, err)
-            slopes[name] = _slopes(eqn, b, env, err > 0)
+            slopes[name] = _slopes(eqn, b, env, err > 0, constants)
             flo, fhi = b.hinted_bounds(f"f[{name}]", f)
             b.tighten_targets[f"f[{name}]"] = f
             lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
@@ -209,7 +209,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             f, err = _encode_equation(eqn, b, env, group, opts.pwl_breakpoints)
             lin_error = max(lin_error, err)
             if structural_needed:
-                slopes[name] = _slopes(eqn, b, env, err > 0)
+                slopes[name] = _slopes(eqn, b, env, err > 0, constants)
             if len(f.terms) <= 3:
                 env[name] = f   # affine in few columns: substitute (exact intervals downstream, no column)
                 continue

@@ -9,6 +9,7 @@ Four things are shared across the people of a batch (compile once, solve many):
   searched on it by a branch and bound warm-started from the previous person's basis;
 - one classifier call screens every factual (already favourable?);
 - one classifier call re-checks every answer (scikit-learn's ~1 ms per call dominated small solves).
+People are taken in windows of WINDOW (compiled models are held for one window, not the whole list).
 Statuses, certificates and messages are exactly those of exact.solve (the same functions run).
 """
 
@@ -31,6 +32,9 @@ from .exact import Searched, already_favourable, finish, refine, search_person
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult
 from .verify import classifier_groups, verify_many
+
+
+WINDOW = 512  # people compiled, searched and re-checked together; bounds the compiled models held in memory
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,23 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
         get_backend(name)  # an unknown or missing backend fails here, before any work (as in exact.solve)
     guard = guard or nullcontext
     t_start = time.perf_counter()
+    session, plans = HighsSession(), PlanCache()
+    out: list[RecourseResult | Failed] = []
+    acc = {"already_favourable": 0, "screen": 0.0, "compile": 0.0, "search": 0.0, "verify": 0.0}
+    shapes: set[int] = set()
+    for lo in range(0, len(problems), WINDOW):
+        out += _solve_window(problems[lo:lo + WINDOW], session, plans, capture_errors, guard, acc, shapes)
+    stats = ManyStats(len(problems), acc["already_favourable"], session.loads, session.updates, len(shapes),
+                      acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start)
+    return out, stats
+
+
+def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans: PlanCache, capture_errors: bool,
+                  guard: Callable[[], ContextManager], acc: dict, shapes: set[int]) -> list[RecourseResult | Failed]:
+    """solve_many for one window of people (compiled models are held only for a window); adds to acc / shapes."""
+    t_start = time.perf_counter()
     fav = screen(problems)
     t_screen = time.perf_counter() - t_start
-    session, plans = HighsSession(), PlanCache()
     out: list[RecourseResult | Failed | None] = [None] * len(problems)
     searched: dict[int, Searched] = {}
     spent: dict[int, float] = {}
@@ -148,10 +166,11 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
             out[i] = Failed(exc, spent[i] + time.perf_counter() - t_i)
-    stats = ManyStats(len(problems), len(fav_idx), session.loads, session.updates,
-                      len({_structure(c.model) for c, _ in compiled.values()}), t_screen, t_compile, t_search,
-                      t_verify, time.perf_counter() - t_start)
-    return out, stats
+    shapes.update(hash(_structure(c.model)) for c, _ in compiled.values())
+    for key, value in (("already_favourable", len(fav_idx)), ("screen", t_screen), ("compile", t_compile),
+                       ("search", t_search), ("verify", t_verify)):
+        acc[key] += value
+    return out
 
 
 def _timed_compile(problem: RecourseProblem, plans: PlanCache) -> tuple[CompiledInstance, float]:

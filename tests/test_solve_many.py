@@ -230,3 +230,17 @@ def test_verify_many_equals_verify_action(four_node_models):
         assert got.score == pytest.approx(ref.score) and got.cost == pytest.approx(ref.cost)
     with pytest.raises(InputError, match="one action per problem"):
         verify_many(problems[:2], actions[:1])
+
+
+def test_solve_many_in_small_windows_equals_one_window(four_node_models, monkeypatch):
+    problems = _mixed_batch(four_node_models)
+    whole, stats_whole = solve_many(problems)
+    monkeypatch.setattr(many, "WINDOW", 3)
+    windows, stats = solve_many(problems)
+    assert stats.n == stats_whole.n == len(problems)
+    assert stats.already_favourable == stats_whole.already_favourable
+    assert stats.loads + stats.updates == stats_whole.loads + stats_whole.updates
+    for a, b in zip(whole, windows):
+        assert a.status is b.status
+        if a.cost is not None:
+            assert b.cost == pytest.approx(a.cost, rel=1e-9, abs=1e-12)
