@@ -64,7 +64,7 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
 
     def score_jac(z: np.ndarray) -> np.ndarray:
         """Central differences (steps inside the bounds), all in one batched call instead of one per coordinate."""
-        z = np.asarray(z, float)
+        z = np.clip(np.asarray(z, float), lo_free, hi_free)  # SLSQP may step a hair outside the bounds
         h = np.full(z.shape, 6e-6) * np.maximum(1.0, np.abs(z))
         up, down = np.minimum(z + h, hi_free), np.maximum(z - h, lo_free)
         s = scores(np.vstack([z + np.diag(up - z), z + np.diag(down - z)]))
