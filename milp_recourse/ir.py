@@ -8,7 +8,7 @@ certificates and diagnostics can speak about where a constraint came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +67,19 @@ class Affine:
 
     def value(self, x: np.ndarray) -> float:
         return self.const + sum(c * float(x[j]) for j, c in self.terms.items())
+
+
+def affine_interval(expr: Affine, lb: Sequence[float], ub: Sequence[float]) -> tuple[float, float]:
+    """Interval of an affine expression over column bounds lb <= x <= ub (inf - inf counts as unbounded)."""
+    lo = hi = expr.const
+    for j, c in expr.terms.items():
+        if c > 0:
+            lo += c * lb[j]
+            hi += c * ub[j]
+        elif c < 0:
+            lo += c * ub[j]
+            hi += c * lb[j]
+    return (float(lo) if not np.isnan(lo) else -INF, float(hi) if not np.isnan(hi) else INF)
 
 
 def affine_sum(parts: Iterable[Affine]) -> Affine:
@@ -234,15 +247,7 @@ class IRBuilder:
     # bounds ----------------------------------------------------------------
     def bounds_of(self, expr: Affine) -> tuple[float, float]:
         """Interval of an affine expression over the current column bounds."""
-        lo = hi = expr.const
-        for j, c in expr.terms.items():
-            if c > 0:
-                lo += c * self._lb[j]
-                hi += c * self._ub[j]
-            elif c < 0:
-                lo += c * self._ub[j]
-                hi += c * self._lb[j]
-        return (float(lo) if not np.isnan(lo) else -INF, float(hi) if not np.isnan(hi) else INF)
+        return affine_interval(expr, self._lb, self._ub)
 
     def hinted_bounds(self, name: str, expr: Affine) -> tuple[float, float]:
         """Interval of expr, intersected with an externally proven hint for `name` (e.g. from LP tightening)."""

@@ -12,21 +12,10 @@ import numpy as np
 from .compile import CompiledInstance, compile_problem
 from .encode.scm_plan import PlanCache
 from .heuristic import Incumbent
-from .ir import MIPModel
+from .ir import affine_interval
 from .recourse_problem import RecourseProblem
 
 MIN_SHRINK = 0.01  # bound tightening stops once no interval shrinks by this fraction of its width in a pass
-
-
-def _interval(model: MIPModel, aff) -> tuple[float, float]:
-    """Interval of an affine expression over the model's column bounds."""
-    cols = np.fromiter(aff.terms.keys(), int)
-    coefs = np.fromiter(aff.terms.values(), float)
-    lo, hi = model.col_lb[cols], model.col_ub[cols]
-    with np.errstate(invalid="ignore"):
-        low = aff.const + np.sum(np.where(coefs > 0, coefs * lo, coefs * hi))
-        high = aff.const + np.sum(np.where(coefs > 0, coefs * hi, coefs * lo))
-    return (float(low) if not np.isnan(low) else -np.inf, float(high) if not np.isnan(high) else np.inf)
 
 
 def _layers(names: list[str]) -> list[list[str]]:
@@ -53,7 +42,7 @@ def _tighten(compiled: CompiledInstance, names: list[str], hints: dict[str, tupl
     ranges = HighsBackend().affine_ranges(compiled.model, exprs, threads=threads)
     for n, aff, (lo, hi) in zip(names, targets, ranges):
         pad = 1e-6 * (1.0 + max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 1.0)
-        old_lo, old_hi = hints.get(n, _interval(compiled.model, aff))
+        old_lo, old_hi = hints.get(n, affine_interval(aff, compiled.model.col_lb, compiled.model.col_ub))
         new = (max(old_lo, lo - pad), min(old_hi, hi + pad))
         shrunk = shrunk or new[1] - new[0] < (1.0 - MIN_SHRINK) * (old_hi - old_lo)
         hints[n] = new
