@@ -23,7 +23,7 @@ from typing import Callable, ContextManager, Sequence
 import numpy as np
 
 from .backends import get_backend
-from .backends.highs_session import HighsSession
+from .backends.highs_session import HighsSession, structure_key
 from .classifiers import favourable
 from .errors import InputError
 from .compile import CompiledInstance, compile_problem
@@ -137,8 +137,8 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
                 compiled[i] = done
     t_compile = time.perf_counter() - t
     t = time.perf_counter()
-    order = _by_structure(compiled)
-    for i in order:
+    groups = _by_structure(compiled)
+    for i in (i for members in groups.values() for i in members):
         done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
         if done is not None:
             searched[i] = done
@@ -166,7 +166,7 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
                 raise
             out[i] = Failed(exc, spent[i] + time.perf_counter() - t_i)
-    shapes.update(hash(_structure(c.model)) for c, _ in compiled.values())
+    shapes.update(hash(key) for key in groups)
     for key, value in (("already_favourable", len(fav_idx)), ("screen", t_screen), ("compile", t_compile),
                        ("search", t_search), ("verify", t_verify)):
         acc[key] += value
@@ -179,18 +179,13 @@ def _timed_compile(problem: RecourseProblem, plans: PlanCache) -> tuple[Compiled
     return compiled, time.perf_counter() - t
 
 
-def _structure(model) -> tuple:
-    """What must match for the kept HiGHS model to be re-parameterised by numbers only."""
-    return (model.n_cols, model.n_rows, model.integrality.tobytes(), model.A.indptr.tobytes(),
-            model.A.indices.tobytes())
-
-
-def _by_structure(compiled: dict[int, tuple[CompiledInstance, float]]) -> list[int]:
-    """People in input order within a structure, structures in order of first appearance."""
+def _by_structure(compiled: dict[int, tuple[CompiledInstance, float]]) -> dict[tuple, list[int]]:
+    """People grouped by model structure (HighsSession's key): input order within a group, groups in order of
+    first appearance."""
     groups: dict[tuple, list[int]] = {}
     for i, (c, _) in compiled.items():
-        groups.setdefault(_structure(c.model), []).append(i)
-    return [i for members in groups.values() for i in members]
+        groups.setdefault(structure_key(c.model), []).append(i)
+    return groups
 
 
 __all__ = ["Failed", "ManyStats", "solve_many", "screen"]

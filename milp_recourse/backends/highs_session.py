@@ -38,6 +38,17 @@ def _canonical_csr(A) -> sp.csr_matrix:
     return A
 
 
+def _structure(model: MIPModel, csr: sp.csr_matrix, q: np.ndarray) -> tuple:
+    return (model.n_cols, model.n_rows, model.integrality.tobytes(), csr.indptr.tobytes(),
+            csr.indices.tobytes(), (q != 0).tobytes())
+
+
+def structure_key(model: MIPModel) -> tuple:
+    """What must match for a loaded model to be re-parameterised by numbers only (load() reloads otherwise)."""
+    q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
+    return _structure(model, _canonical_csr(model.A), q)
+
+
 class HighsSession:
     """Relaxations of a stream of models on one HiGHS instance; reloads only when the structure changes."""
 
@@ -51,16 +62,11 @@ class HighsSession:
         self.loads = 0     # full model loads (structure changed)
         self.updates = 0   # numbers-only updates
 
-    @staticmethod
-    def _structure(model: MIPModel, csr: sp.csr_matrix, q: np.ndarray) -> tuple:
-        return (model.n_cols, model.n_rows, model.integrality.tobytes(), csr.indptr.tobytes(),
-                csr.indices.tobytes(), (q != 0).tobytes())
-
     def load(self, model: MIPModel) -> None:
         """Make `model`'s continuous relaxation the loaded problem, changing numbers only when possible."""
         csr = _canonical_csr(model.A)
         q = model.q_diag if model.q_diag is not None else np.zeros(model.n_cols)
-        sig = self._structure(model, csr, q)
+        sig = _structure(model, csr, q)
         if self._h is None or sig != self._signature:
             if self._h is None:
                 self._h = new_highs(self._threads)
@@ -112,4 +118,4 @@ class HighsSession:
         return Relaxation("other", None, float("nan"))
 
 
-__all__ = ["HighsSession", "Relaxation"]
+__all__ = ["HighsSession", "Relaxation", "structure_key"]
