@@ -25,11 +25,18 @@ class Incumbent:
     cost: float
 
 
-def _valid(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
+def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndarray, float]:
+    """The classifier's score of each action's counterfactual (rows of mask / theta over `names`), and the
+    threshold in score space: one vectorised SCM pass and one classifier call for all rows."""
     X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
     idx = [problem.scm.index(f) for f in problem.features]
     score, kind = reference_score(problem.classifier, X[:, idx], problem.options.target_class)
-    return score >= score_threshold(kind, problem.options.threshold) + problem.options.margin
+    return np.asarray(score, float), score_threshold(kind, problem.options.threshold)
+
+
+def _valid(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
+    score, threshold = action_scores(problem, names, mask, theta)
+    return score >= threshold + problem.options.margin
 
 
 def _snap(rule, values: np.ndarray) -> np.ndarray:

@@ -15,9 +15,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .classifiers import reference_score, score_threshold
-from .heuristic import Incumbent
+from .heuristic import Incumbent, action_scores
 from .recourse_problem import RecourseProblem
-from .simulate import counterfactuals
 
 
 def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Incumbent:
@@ -53,11 +52,9 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
         nonlocal thr
         T = np.repeat(start[None], len(Z), axis=0)
         T[:, free] = Z
-        X = counterfactuals(scm, problem.x, names, np.ones(T.shape, bool), T, noise=problem.noise)
-        s, kind = reference_score(problem.classifier, X[:, idx], opts.target_class)
-        if thr is None:
-            thr = score_threshold(kind, opts.threshold) + 2 * opts.margin
-        return np.asarray(s, float) - thr
+        s, threshold = action_scores(problem, names, np.ones(T.shape, bool), T)
+        thr = threshold + 2 * opts.margin
+        return s - thr
 
     def score(z: np.ndarray) -> float:
         return float(scores(np.asarray(z, float)[None])[0])
