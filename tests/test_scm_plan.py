@@ -69,7 +69,7 @@ def test_plan_compile_equals_substitution_compile(scm_models, name):
             reference = compile_problem(pr).model
             planned = compile_problem(pr, plans=plans).model
             assert _models_equal(reference, planned) is None, (name, act, _models_equal(reference, planned))
-    for _, plan in plans._plans.values():
+    for plan in plans.plans():
         fast_nodes += len(plan.affine)
     assert plans.built == len(actionable_sets) and plans.reused > 0
     assert fast_nodes > 0  # the plan path was exercised, not just the fallback

@@ -94,35 +94,41 @@ def build_plan(scm: SCM, changing: frozenset[str]) -> ScmPlan:
 class PlanCache:
     """Plans kept by a caller (solve_many, one solve's recompiles) across the people it compiles.
 
-    Keyed by the SCM object and the changing set; holds a reference to each SCM so an id is never reused.
+    Keyed by the SCM object's id and the changing set; the cache holds a reference to every SCM it has seen,
+    so no id is reused while it lives.
     """
 
     def __init__(self) -> None:
-        self._plans: dict[tuple[int, frozenset[str]], tuple[SCM, ScmPlan]] = {}
-        self._changing: dict[tuple[int, tuple[str, ...]], tuple[SCM, frozenset[str]]] = {}
+        self._scms: dict[int, SCM] = {}
+        self._plans: dict[tuple[int, frozenset[str]], ScmPlan] = {}
+        self._changing: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
         self.built = 0
         self.reused = 0
 
+    def _key(self, scm: SCM, part):
+        self._scms.setdefault(id(scm), scm)
+        return id(scm), part
+
     def changing(self, scm: SCM, actionable: list[str]) -> frozenset[str]:
         """The actionable variables and their descendants (a graph search, remembered per actionable set)."""
-        key = (id(scm), tuple(actionable))
-        hit = self._changing.get(key)
-        if hit is not None and hit[0] is scm:
-            return hit[1]
-        out = frozenset(actionable) | scm.descendants(actionable)
-        self._changing[key] = (scm, out)
-        return out
+        key = self._key(scm, tuple(actionable))
+        if key not in self._changing:
+            self._changing[key] = frozenset(actionable) | scm.descendants(actionable)
+        return self._changing[key]
+
+    def plans(self) -> list[ScmPlan]:
+        """Every plan built so far."""
+        return list(self._plans.values())
 
     def get(self, scm: SCM, changing: frozenset[str]) -> ScmPlan:
-        key = (id(scm), changing)
-        hit = self._plans.get(key)
-        if hit is not None and hit[0] is scm:
+        """The plan for this SCM and changing set (built on first use)."""
+        key = self._key(scm, changing)
+        if key in self._plans:
             self.reused += 1
-            return hit[1]
-        plan = build_plan(scm, changing)
-        self._plans[key] = (scm, plan)
-        self.built += 1
-        return plan
+        else:
+            self._plans[key] = build_plan(scm, changing)
+            self.built += 1
+        return self._plans[key]
 
 
 __all__ = ["AffineEquation", "ScmPlan", "PlanCache", "affine_equation", "build_plan"]
