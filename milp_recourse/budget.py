@@ -20,6 +20,7 @@ from .encode.scm_plan import PlanCache
 from .heuristic import Incumbent
 from .recourse_problem import RecourseProblem
 from .search import SearchOutcome, search_compiled
+from .tighten import is_network_target
 from .verify import verify_action
 
 BUDGET_MIN_INTEGERS = 64   # smaller models are searched directly
@@ -32,7 +33,7 @@ def wants_budget_search(compiled: CompiledInstance) -> bool:
     """Big models of a classifier without ReLU big-M sources (networks take tighten.py's path: a stage compiled
     without its LP-tightened bounds would be loose) and of an exact SCM (with a piecewise-linear one an
     infeasible stage would not be a proof)."""
-    network = any(name.startswith("clf") for name in compiled.tighten_targets)  # (SCM targets: f[..], x'[..])
+    network = any(is_network_target(name) for name in compiled.tighten_targets)
     return not network and compiled.approx_error == 0.0 and compiled.model.n_integer > BUDGET_MIN_INTEGERS
 
 

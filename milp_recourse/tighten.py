@@ -18,12 +18,18 @@ from .recourse_problem import RecourseProblem
 MIN_SHRINK = 0.01  # bound tightening stops once no interval shrinks by this fraction of its width in a pass
 
 
+def is_network_target(name: str) -> bool:
+    """Whether a tightening target is a classifier's ReLU input (named by the encoder 'clf...'); the others are
+    SCM terms (f[..], x'[..], scm:..)."""
+    return name.startswith("clf")
+
+
 def _layers(names: list[str]) -> list[list[str]]:
     """Tightening targets in stages, in compile (topological) order: the SCM's terms, then each network layer."""
     stages: list[list[str]] = []
     keys: list[str] = []
     for n in names:
-        key = n.split("[")[0] if n.startswith("clf") else "scm"
+        key = n.split("[")[0] if is_network_target(n) else "scm"
         if not keys or keys[-1] != key:
             keys.append(key)
             stages.append([])
@@ -77,4 +83,4 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
     return compiled
 
 
-__all__ = ["tighten_bounds"]
+__all__ = ["tighten_bounds", "is_network_target"]
