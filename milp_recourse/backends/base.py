@@ -38,6 +38,7 @@ class SolverParams:
     objective_cutoff: float | None = None  # prune nodes whose bound exceeds this (minimisation)
     start: np.ndarray | None = field(default=None, compare=False)  # full-length MIP start, if any
     feasibility_tol: float = 1e-7
+    sub_mip_heuristics: bool = True  # False when the caller holds an incumbent: skip RINS / RENS-style sub-MIPs
 
 
 @dataclass(frozen=True)

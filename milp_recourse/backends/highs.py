@@ -126,6 +126,11 @@ class HighsBackend:
         h.setOptionValue("mip_abs_gap", 1e-9)
         # feasibility jump costs ~5 ms per solve on these small models and our driver supplies incumbents
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+        if not params.sub_mip_heuristics:
+            # RINS / RENS solve sub-MIPs to find incumbents: ~60 % of the MIP time on CARMA models whose
+            # incumbent the driver already has (median MIP 53 -> 24 ms over 80 CARMA MIPs)
+            h.setOptionValue("mip_heuristic_run_rins", False)
+            h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
