@@ -19,22 +19,25 @@ from .heuristic import Incumbent, action_scores
 from .recourse_problem import RecourseProblem
 
 
+def polish_applies(problem: RecourseProblem) -> bool:
+    """Whether polish() can move anything: a p = 2 cost, no binding max-changes, a continuous free feature."""
+    rules = [r for r in problem.rules if not r.blocked]
+    m = problem.actionability.max_changes
+    return (problem.cost.p == 2 and (m is None or m >= len(rules))
+            and any(r.grid is None and not r.integer for r in rules))
+
+
 def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Incumbent:
     """A cheaper valid action near `inc` (or `inc` itself when the local solver does not improve it)."""
-    if problem.cost.p != 2:
+    if not polish_applies(problem):
         return inc
     rules = [r for r in problem.rules if not r.blocked]
     names = [r.name for r in rules]
-    m = problem.actionability.max_changes
-    if m is not None and m < len(rules):
-        return inc
     scm = problem.scm
     cf = scm.counterfactual(problem.x, dict(inc.action)) if inc.action else problem.x
     start = np.array([inc.action.get(n, float(cf[scm.index(n)])) for n in names])
     x = np.array([problem.factual[n] for n in names])
     free = np.array([r.grid is None and not r.integer for r in rules])
-    if not free.any():
-        return inc
     coef = np.array([problem.cost.scale * r.weight / r.divisor for r in rules])
     idx = [scm.index(f) for f in problem.features]
     opts = problem.options
