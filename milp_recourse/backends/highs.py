@@ -198,6 +198,8 @@ class HighsBackend:
 
     def _ranges(self, model: MIPModel, exprs: list[tuple[np.ndarray, np.ndarray, float]],
                 time_limit: float) -> list[tuple[float, float]]:
+        """All minima first, then the maxima in reverse order: consecutive LPs then have nearby optima
+        (alternating min / max walked the simplex across the polytope every time: ~20 % more iterations)."""
         import highspy
 
         h = new_highs()
@@ -206,23 +208,22 @@ class HighsBackend:
         h.setOptionValue("simplex_strategy", 4)  # primal simplex: an objective change keeps the basis primal feasible
         self._load(h, dataclasses.replace(model.relaxed(), q_diag=None), relax=True)
         h.changeColsCost(model.n_cols, np.arange(model.n_cols, dtype=np.int32), np.zeros(model.n_cols))
-        out = []
+        n = len(exprs)
+        values = np.empty((n, 2))
         prev = np.zeros(0, dtype=np.int32)
-        for cols, coefs, const in exprs:
+        order = [(j, 0) for j in range(n)] + [(j, 1) for j in reversed(range(n))]
+        for j, side in order:
+            cols, coefs, const = exprs[j]
             cols = np.asarray(cols, np.int32)
             if prev.size:
                 h.changeColsCost(prev.size, prev, np.zeros(prev.size))
             h.changeColsCost(cols.size, cols, np.asarray(coefs, float))
             prev = cols
-            vals = []
-            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-                h.changeObjectiveSense(sense)
-                h.run()
-                ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                vals.append(h.getInfo().objective_function_value + const if ok else
-                            (-np.inf if sense == highspy.ObjSense.kMinimize else np.inf))
-            out.append((float(vals[0]), float(vals[1])))
-        return out
+            h.changeObjectiveSense(highspy.ObjSense.kMinimize if side == 0 else highspy.ObjSense.kMaximize)
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            values[j, side] = h.getInfo().objective_function_value + const if ok else (-np.inf, np.inf)[side]
+        return [(float(lo), float(hi)) for lo, hi in values]
 
     def farkas_ray(self, model: MIPModel, time_limit: float = 10.0) -> np.ndarray | None:
         """Row multipliers y proving the LP relaxation of `model` infeasible (HiGHS dual ray), or None.
