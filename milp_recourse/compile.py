@@ -225,8 +225,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                  "hard:max_changes")
 
     inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
+    # validated: the RecourseProblem did on construction; bounded_below: the score is used in one >= row only
     enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin,
-                            validated=True)  # RecourseProblem validated it on construction
+                            validated=True, bounded_below=True)
     smin = score_threshold(enc.kind, opts.threshold) + opts.margin
     b.add_ge(enc.score, smin, GROUP_TARGET)
 

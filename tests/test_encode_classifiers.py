@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from pathlib import Path
@@ -79,7 +80,8 @@ def models(data) -> dict[str, object]:
     return out
 
 
-def _box_encoding(model, lo, hi, target_class=None, constants: dict[int, float] | None = None):
+def _box_encoding(model, lo, hi, target_class=None, constants: dict[int, float] | None = None,
+                  bounded_below: bool = False):
     """Builder with one column per input in [lo, hi] (or a constant), the encoded score, the input columns."""
     b = IRBuilder()
     constants = constants or {}
@@ -91,7 +93,7 @@ def _box_encoding(model, lo, hi, target_class=None, constants: dict[int, float] 
         else:
             cols[i] = b.add_var(f"x{i}", lo[i], hi[i])
             inputs.append(Affine.column(cols[i]))
-    enc = encode_classifier(model, b, inputs, target_class)
+    enc = encode_classifier(model, b, inputs, target_class, bounded_below=bounded_below)
     return b, enc, cols
 
 
@@ -170,6 +172,37 @@ def test_maximising_the_score_beats_random_search(family, models, data):
     argmax = np.array([sol.x[cols[i]] for i in range(D)])
     assert np.all(argmax >= lo - 1e-9) and np.all(argmax <= hi + 1e-9)
     assert _close(float(reference_score(model, argmax[None, :])[0][0]), best), family
+
+
+def _max_score(model, lo, hi, target_class, bounded_below: bool) -> tuple[float, int]:
+    """Exact maximum of the encoded score over the box [lo, hi], and the model's number of integer columns."""
+    b, enc, _ = _box_encoding(model, lo, hi, target_class, bounded_below=bounded_below)
+    b.add_objective(-enc.score)
+    m = b.build()
+    sol = solve_mip(m, dataclasses.replace(PARAMS, mip_gap=1e-9))
+    assert sol.termination is Termination.OPTIMAL
+    return enc.score.value(sol.x), m.n_integer
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.startswith(("mlp", "relunet"))])
+@pytest.mark.parametrize("target_class", [1, 0])
+def test_bounded_below_encoding_keeps_what_reaches_a_threshold(family, target_class, models, data):
+    """A score used only in 'score >= t' rows may relax last-layer units that lower it: with inputs fixed the
+    maximum is still the network's own score, over a box the maximum equals the exact encoding's, and the
+    relaxed units carry no binary."""
+    model, (X, _) = models[family], data
+    ref = reference_score(model, X[:8], target_class=target_class)[0]
+    for i, row in enumerate(X[:8]):
+        value, _ = _max_score(model, row, row, target_class, bounded_below=True)
+        assert _close(value, ref[i])
+    for center in X[8:11]:
+        exact, n_exact = _max_score(model, center - 0.75, center + 0.75, target_class, bounded_below=False)
+        relaxed, n_relaxed = _max_score(model, center - 0.75, center + 0.75, target_class, bounded_below=True)
+        assert _close(relaxed, exact), (family, relaxed, exact)
+        assert n_relaxed <= n_exact
+    _, n_exact = _max_score(model, X.min(axis=0) - 1, X.max(axis=0) + 1, target_class, bounded_below=False)
+    _, n_relaxed = _max_score(model, X.min(axis=0) - 1, X.max(axis=0) + 1, target_class, bounded_below=True)
+    assert n_relaxed < n_exact  # the last layers here have output weights of both signs
 
 
 @pytest.mark.parametrize("family", ["tree-plain", "forest-plain", "forest-std", "boosting-minmax"])

@@ -2,6 +2,9 @@
 
 An encoder is ``fn(model, b, inputs, target_index, *, split_margin, group) -> Affine`` returning the
 score of the target class (``target_index`` into ``model.classes_``) in the space named by its kind.
+An encoder registered with ``bounded_below=True`` also takes ``bounded_below: bool``: when True the caller
+promises to use the score only in ``score >= t`` rows (or to maximise it), so parts that can only lower it
+may be written as their convex relaxation (no binaries) without changing which inputs reach a threshold.
 Families live in their own modules (linear, pipeline, mlp, ensembles); this module only routes.
 """
 
@@ -31,18 +34,20 @@ class ScoreEncoding:
 class _Entry:
     fn: EncoderFn
     kind: KindSpec
+    bounded_below: bool = False   # fn takes the bounded_below keyword (see the module docstring)
 
 
 _ENCODERS: dict[type, _Entry] = {}
 
 
-def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec) -> None:
-    """Register fn for cls (and its subclasses); kind is a score kind or a function of the model."""
+def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec, *, bounded_below: bool = False) -> None:
+    """Register fn for cls (and its subclasses); kind is a score kind or a function of the model;
+    bounded_below: fn accepts the bounded_below keyword."""
     if not isinstance(cls, type):
         raise InputError(f"register_encoder expects a class. Got {cls!r}.")
     if isinstance(kind, str) and kind not in ("logit", "probability", "decision"):
         raise InputError(f"Unknown score kind {kind!r}; expected 'logit', 'probability' or 'decision'.")
-    _ENCODERS[cls] = _Entry(fn, kind)
+    _ENCODERS[cls] = _Entry(fn, kind, bool(bounded_below))
 
 
 def find_encoder(cls: type) -> EncoderFn | None:
@@ -77,19 +82,24 @@ def score_kind(model: object) -> str:
 
 
 def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
-                 split_margin: float, group: str) -> Affine:
+                 split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """Dispatch to the family encoder without re-validating (used by composite encoders)."""
-    return _require(model).fn(model, b, tuple(inputs), target_index, split_margin=split_margin, group=group)
+    entry = _require(model)
+    extra = {"bounded_below": True} if bounded_below and entry.bounded_below else {}
+    return entry.fn(model, b, tuple(inputs), target_index, split_margin=split_margin, group=group, **extra)
 
 
 def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | float], target_class: object = None,
-                      *, split_margin: float = 0.0, group: str = "clf", validated: bool = False) -> ScoreEncoding:
+                      *, split_margin: float = 0.0, group: str = "clf", validated: bool = False,
+                      bounded_below: bool = False) -> ScoreEncoding:
     """Write the target-class score of a validated classifier into b; inputs follow classifier_features order.
 
     Constant inputs (Affine constants or numbers) are exploited: tree splits on them are decided and
     stable ReLUs get no binary. ``split_margin`` (relative) keeps tree-split regions apart so solver
     round-off cannot land on the wrong side (see ensembles.py). ``validated``: the caller already ran
     validate_classifier on this model (a RecourseProblem does on construction), so it is not repeated.
+    ``bounded_below``: the score will only appear in ``score >= t`` rows or be maximised (see the module
+    docstring); the encoding is then exact for that use only, not for reading the score's value.
     """
     from ..classifiers import n_features, target_index, validate_classifier
 
@@ -110,7 +120,8 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     if not (isinstance(split_margin, numbers.Real) and math.isfinite(split_margin) and split_margin >= 0):
         raise InputError(f"The 'split_margin' must be a finite float >= 0. Got {split_margin!r}.")
     idx = target_index(model, target_class)
-    score = encode_score(model, b, exprs, idx, split_margin=float(split_margin), group=group)
+    score = encode_score(model, b, exprs, idx, split_margin=float(split_margin), group=group,
+                         bounded_below=bool(bounded_below))
     return ScoreEncoding(score, score_kind(model))
 
 
@@ -127,13 +138,13 @@ def _register_builtin() -> None:
 
     register_encoder(LogisticRegression, linear.encode_linear, "logit")
     register_encoder(LinearSVC, linear.encode_linear, "decision")
-    register_encoder(MLPClassifier, mlp.encode_mlp, "logit")
-    register_encoder(ReLUNetwork, mlp.encode_relu_network, "logit")
+    register_encoder(MLPClassifier, mlp.encode_mlp, "logit", bounded_below=True)
+    register_encoder(ReLUNetwork, mlp.encode_relu_network, "logit", bounded_below=True)
     register_encoder(DecisionTreeClassifier, ensembles.encode_trees, "probability")
     register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability")
     register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability")
     register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
-    register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind)
+    register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind, bounded_below=True)
 
 
 _register_builtin()

@@ -60,14 +60,15 @@ def pipeline_kind(model: Pipeline) -> str:
 
 
 def encode_pipeline(model: Pipeline, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
-                    split_margin: float, group: str) -> Affine:
+                    split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """Compose the scalers on the inputs, then encode the final estimator on the scaled expressions."""
     from .classifier_registry import encode_score
 
     exprs = tuple(inputs)
     for _, step in model.steps[:-1]:
         exprs = transform_inputs(step, exprs)
-    return encode_score(model.steps[-1][1], b, exprs, target_index, split_margin=split_margin, group=group)
+    return encode_score(model.steps[-1][1], b, exprs, target_index, split_margin=split_margin, group=group,
+                        bounded_below=bounded_below)
 
 
 __all__ = ["encode_pipeline", "pipeline_kind", "standardize", "min_max", "transform_inputs"]

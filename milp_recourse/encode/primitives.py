@@ -40,6 +40,19 @@ def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
     return H
 
 
+def relu_epigraph(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
+    """A column h >= max(y, 0) (no binary): exact where h is only ever pushed down (see encode/mlp.py)."""
+    lo, hi = b.hinted_bounds(name, y)
+    if hi <= 0.0:
+        return Affine.constant(0.0)
+    if lo >= 0.0:
+        return y
+    _finite(lo, hi, name)
+    H = Affine.column(b.add_var(name, 0.0, hi))
+    b.add_ge(H - y, 0.0, group)                                  # h >= y (and h >= 0 by its bound)
+    return H
+
+
 def maximum(b: IRBuilder, y1: Affine, y2: Affine, name: str, group: str) -> Affine:
     return y2 + relu(b, y1 - y2, name, group)
 
@@ -135,5 +148,5 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
     return Affine.column(y), pwl_error(fn, pts)
 
 
-__all__ = ["INF", "relu", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
+__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
            "pwl_univariate", "pwl_error"]
