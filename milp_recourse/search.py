@@ -105,14 +105,15 @@ def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
 
 
 def _solve_polish(backend, qp: MIPModel, time_limit: float) -> MIPSolution:
-    """The pattern's convex QP, tried again at the looser POLISH_RETRY_TOLS while HiGHS's QP solver ends with a
-    solve error (it claims optimality with 1e-6 infeasibilities when the d_k^2 weights span 1e0..1e3: 7 of 10
-    CARMA people lost their polish and needed extra outer-approximation rounds). The point is only a
-    candidate: it is re-checked like any other, and a tangent cut is valid wherever it touches."""
+    """The pattern's convex QP, tried again at the looser POLISH_RETRY_TOLS while HiGHS's QP solver returns no
+    point without proving infeasibility (it claims optimality with 1e-6 infeasibilities when the d_k^2 weights
+    span 1e0..1e3, or cycles until its iteration limit: 7 of 10 CARMA people lost their polish and needed
+    extra outer-approximation rounds). The point is only a candidate: it is re-checked like any other, and a
+    tangent cut is valid wherever it touches."""
     sol = backend.solve(qp, SolverParams(time_limit=time_limit))
     seconds = sol.seconds
     for tol in POLISH_RETRY_TOLS:
-        if sol.termination is not Termination.ERROR:
+        if sol.x is not None or sol.termination is Termination.INFEASIBLE:
             break
         sol = backend.solve(qp, SolverParams(time_limit=time_limit, feasibility_tol=tol))
         seconds += sol.seconds
