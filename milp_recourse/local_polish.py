@@ -11,12 +11,15 @@ called them one point at a time: ~70 % of the polish).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.optimize import minimize
 
 from .classifiers import reference_score, score_threshold
 from .heuristic import Incumbent, action_scores
 from .recourse_problem import RecourseProblem
+from .scm import expr as ex
 
 
 def polish_applies(problem: RecourseProblem) -> bool:
@@ -27,17 +30,55 @@ def polish_applies(problem: RecourseProblem) -> bool:
             and any(r.grid is None and not r.integer for r in rules))
 
 
+MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
+
+
 def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Incumbent:
-    """A cheaper valid action near `inc` (or `inc` itself when the local solver does not improve it)."""
+    """A cheaper valid action near `inc` (or `inc` itself when the local solver does not improve it).
+
+    SLSQP moves continuous values with a fixed set of intervened features, so it cannot discover that leaving
+    a mediator (an actionable feature with actionable ancestors, e.g. savings driven by income) to its
+    structural equation is cheaper: the patterns with each subset of mediators un-intervened are polished too
+    (at most MAX_MEDIATOR_VARIANTS), and the cheapest valid result wins.
+    """
     if not polish_applies(problem):
         return inc
+    variants = [frozenset()]
+    mediators = _mediators(problem)
+    for size in range(1, len(mediators) + 1):
+        variants += [frozenset(c) for c in itertools.combinations(mediators, size)]
+    best = inc
+    for left_free in variants[:MAX_MEDIATOR_VARIANTS]:
+        cand = _polish_pattern(problem, inc, left_free, max_iter)
+        if cand.cost < best.cost:
+            best = cand
+    return best
+
+
+def _mediators(problem: RecourseProblem) -> list[str]:
+    """Actionable features whose structural equation, with this person's unchanging parents and noise fixed,
+    still depends on something an action can move (Loan: income through G * E only when G = 1)."""
+    scm = problem.scm
+    names = [r.name for r in problem.rules if not r.blocked]
+    moving = scm.descendants(names) | set(names)
+    fixed = {n: float(v) for n, v in zip(scm.names, problem.x) if n not in moving}
+    fixed.update({scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, problem.noise)})
+    return [n for n in names if ex.names(ex.substitute(scm.equations[n], fixed)) & moving]
+
+
+def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozenset[str],
+                    max_iter: int) -> Incumbent:
+    """polish() with every actionable feature intervened on except those in left_free."""
     rules = [r for r in problem.rules if not r.blocked]
     names = [r.name for r in rules]
     scm = problem.scm
     cf = scm.counterfactual(problem.x, dict(inc.action)) if inc.action else problem.x
     start = np.array([inc.action.get(n, float(cf[scm.index(n)])) for n in names])
     x = np.array([problem.factual[n] for n in names])
-    free = np.array([r.grid is None and not r.integer for r in rules])
+    on = np.array([n not in left_free for n in names])
+    free = np.array([r.grid is None and not r.integer for r in rules]) & on
+    if not free.any():
+        return inc
     coef = np.array([problem.cost.scale * r.weight / r.divisor for r in rules])
     idx = [scm.index(f) for f in problem.features]
     opts = problem.options
@@ -55,7 +96,7 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
         nonlocal thr
         T = np.repeat(start[None], len(Z), axis=0)
         T[:, free] = Z
-        s, threshold = action_scores(problem, names, np.ones(T.shape, bool), T)
+        s, threshold = action_scores(problem, names, np.repeat(on[None], len(Z), axis=0), T)
         thr = threshold + 2 * opts.margin
         return s - thr
 
@@ -93,8 +134,8 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     t = theta(cand)
     action = {}
     descendants = scm.descendants(names)
-    for n, v, x0 in zip(names, t, x):
-        if abs(v - x0) > 1e-12 or n in descendants:
+    for n, v, x0, o in zip(names, t, x, on):
+        if o and (abs(v - x0) > 1e-12 or n in descendants):
             action[n] = float(v)
     # an intervention at the natural value of a feature with changing parents can often be dropped
     for n in list(action):

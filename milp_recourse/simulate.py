@@ -15,16 +15,24 @@ from .scm import expr as ex
 
 def counterfactuals(scm, x: np.ndarray, features: Sequence[str], mask: np.ndarray, theta: np.ndarray,
                     noise: np.ndarray | None = None) -> np.ndarray:
-    """(n, d) counterfactuals of x under n hard interventions (abduction, action, prediction)."""
+    """(n, d) counterfactuals of x under n hard interventions (abduction, action, prediction).
+
+    Variables that descend from none of `features` keep their factual values (no equation is evaluated for
+    them: exact, and on the Loan SCM half the work)."""
     mask = np.asarray(mask, bool)
     theta = np.asarray(theta, float)
     n = mask.shape[0]
-    U = scm.abduct(np.asarray(x, float).reshape(1, -1))[0] if noise is None else noise
+    x = np.asarray(x, float).reshape(-1)
+    U = scm.abduct(x.reshape(1, -1))[0] if noise is None else noise
     env: dict[str, np.ndarray] = {scm.variable(v).noise_name: np.full(n, u) for v, u in zip(scm.names, U)}
     col = {f: i for i, f in enumerate(features)}
+    moving = scm.descendants(features)  # everything else keeps its factual value under every action
     out = np.empty((n, len(scm.names)))
     for j, name in enumerate(scm.names):
-        val = np.broadcast_to(np.asarray(ex.evaluate(scm.equations[name], env), float), (n,)).copy()
+        if name in moving:
+            val = np.broadcast_to(np.asarray(ex.evaluate(scm.equations[name], env), float), (n,)).copy()
+        else:
+            val = np.full(n, x[j])
         if name in col:
             k = col[name]
             val = np.where(mask[:, k], theta[:, k], val)
