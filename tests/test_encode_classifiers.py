@@ -350,3 +350,20 @@ def test_carma_relu_network():
     ref = net.decision_function(X[:10])
     for i in range(10):
         assert _close(_solve_value(_fixed(m, cols, X[i]), enc.score), ref[i])
+
+
+def test_linear_layer_equals_linear_score_row_by_row():
+    """The matrix-product layer gives each unit the same affine expression as the per-unit sum."""
+    from milp_recourse.encode.linear import linear_layer, linear_score
+
+    rng = np.random.default_rng(11)
+    inputs = [Affine({int(j): float(rng.normal()) for j in rng.choice(9, size=3, replace=False)}, float(rng.normal()))
+              for _ in range(6)] + [Affine.constant(2.5)]
+    W, c = rng.normal(size=(5, 7)), rng.normal(size=5)
+    W[2, :] = 0.0
+    for i, got in enumerate(linear_layer(W, c, inputs)):
+        want = linear_score(W[i], c[i], inputs)
+        assert got.const == pytest.approx(want.const, rel=1e-12, abs=1e-12)
+        assert set(got.terms) == {j for j, v in want.terms.items() if v != 0.0}
+        for j, v in got.terms.items():
+            assert v == pytest.approx(want.terms[j], rel=1e-12, abs=1e-12)

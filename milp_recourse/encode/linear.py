@@ -23,6 +23,26 @@ def linear_score(weights: np.ndarray, intercept: float, inputs: Sequence[Affine]
     return Affine(terms, const)
 
 
+def linear_layer(W: np.ndarray, c: np.ndarray, inputs: Sequence[Affine]) -> list[Affine]:
+    """[W[i] . inputs + c[i] for each row i] in one matrix product over the inputs' columns (a ReLU layer's
+    pre-activations: per-unit linear_score calls were ~25 % of a CARMA compile). Exact zeros are dropped."""
+    cols = sorted({j for x in inputs for j in x.terms})
+    pos = {j: k for k, j in enumerate(cols)}
+    M = np.zeros((len(inputs), len(cols)))
+    for r, x in enumerate(inputs):
+        for j, v in x.terms.items():
+            M[r, pos[j]] = v
+    W = np.asarray(W, dtype=float)
+    P = W @ M
+    consts = W @ np.array([x.const for x in inputs], dtype=float) + np.asarray(c, dtype=float)
+    col_arr = np.asarray(cols, dtype=int)
+    out = []
+    for i in range(W.shape[0]):
+        nz = np.flatnonzero(P[i])
+        out.append(Affine(dict(zip(col_arr[nz].tolist(), P[i, nz].tolist())), float(consts[i])))
+    return out
+
+
 def encode_linear(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
                   split_margin: float, group: str) -> Affine:
     """decision_function of a binary linear model (log-odds for LogisticRegression), negated for classes_[0]."""
@@ -32,4 +52,4 @@ def encode_linear(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_ind
     return score if target_index == 1 else -score
 
 
-__all__ = ["encode_linear", "linear_score"]
+__all__ = ["encode_linear", "linear_score", "linear_layer"]

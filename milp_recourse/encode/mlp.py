@@ -20,7 +20,7 @@ from sklearn.neural_network import MLPClassifier
 from ..classifiers import ReLUNetwork
 from ..errors import ClassifierError
 from ..ir import Affine, IRBuilder
-from .linear import linear_score
+from .linear import linear_layer, linear_score
 from .pipeline import standardize
 from .primitives import relu, relu_epigraph
 
@@ -41,9 +41,8 @@ def encode_relu_layers(b: IRBuilder, inputs: Sequence[Affine], layers: Sequence[
         if W.shape[1] != len(h):
             raise ClassifierError(f"Layer {k} has {W.shape[1]} inputs; got {len(h)} input expressions.")
         lowers = (lowering_sign * layers[-1][0][0] < 0) if k == last else np.zeros(W.shape[0], bool)
-        h = [(relu_epigraph if lowers[i] else relu)(b, linear_score(W[i], c[i], h), f"{group}.h{k}[{i}]",
-                                                     f"{group}:layer{k}")
-             for i in range(W.shape[0])]
+        h = [(relu_epigraph if lowers[i] else relu)(b, z, f"{group}.h{k}[{i}]", f"{group}:layer{k}")
+             for i, z in enumerate(linear_layer(W, c, h))]
     W, c = layers[-1]
     return linear_score(W[0], c[0], h)
 
