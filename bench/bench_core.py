@@ -56,7 +56,7 @@ def main() -> None:
                "max_s": s["max"], "optimal": opt, "verified": ver,
                "median_rounds": float(np.median([r["rounds"] for r in rows])),
                **{f"median_{k}": float(np.median([r.get(f"t_{k}", 0.0) for r in rows]))
-                  for k in ("heuristic", "compile", "solve", "verify")}}
+                  for k in ("heuristic", "compile", "tighten", "solve", "verify")}}
     write_jsonl(ROOT / "bench" / "results" / "core.jsonl", [{"machine": machine()}, summary] + rows)
     print(markdown_table([summary], list(summary)))
     statuses = pd.Series([r["status"] for r in rows]).value_counts().to_dict()
