@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from .backends import MIPSolution, SolverParams, Termination, get_backend
 from .backends.highs_session import HighsSession
 from .compile import CompiledInstance
+from .errors import BackendError
 from .heuristic import Incumbent
 from .ir import MIPModel
 from .recourse_problem import RecourseProblem
@@ -110,12 +111,12 @@ def _solve_polish(backend, qp: MIPModel, time_limit: float) -> MIPSolution:
     span 1e0..1e3, or cycles until its iteration limit: 7 of 10 CARMA people lost their polish and needed
     extra outer-approximation rounds). The point is only a candidate: it is re-checked like any other, and a
     tangent cut is valid wherever it touches."""
-    sol = backend.solve(qp, SolverParams(time_limit=time_limit))
+    sol = _run_backend(backend, qp, SolverParams(time_limit=time_limit))
     seconds = sol.seconds
     for tol in POLISH_RETRY_TOLS:
         if sol.x is not None or sol.termination is Termination.INFEASIBLE:
             break
-        sol = backend.solve(qp, SolverParams(time_limit=time_limit, feasibility_tol=tol))
+        sol = _run_backend(backend, qp, SolverParams(time_limit=time_limit, feasibility_tol=tol))
         seconds += sol.seconds
     return dataclasses.replace(sol, seconds=seconds)
 
@@ -141,6 +142,17 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     action = decode(compiled, problem, out.x)
     cost, _ = problem.action_cost(action)
     return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
+
+
+def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
+    """backend.solve, with a solver's own failure mid-search returned as Termination.ERROR (SCIP's LP error -6
+    on CARMA polish QPs whose costs are ~2e-5: the polish then has no point; a failed MILP ends the search,
+    reported in the result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN))."""
+    t = time.perf_counter()
+    try:
+        return backend.solve(model, params)
+    except BackendError as exc:
+        return MIPSolution(Termination.ERROR, None, np.inf, -np.inf, time.perf_counter() - t, backend.name, str(exc))
 
 
 def _proven(bound: float, cutoff: float | None) -> float:
@@ -180,7 +192,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
                               sub_mip_heuristics=best.action is None)
-        sol = backend.solve(_with_cuts(compiled.model, cuts), params)
+        sol = _run_backend(backend, _with_cuts(compiled.model, cuts), params)
         t_solve += sol.seconds
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:

@@ -22,15 +22,23 @@ def _finite(lo: float, hi: float, what: str) -> None:
             "in the SCM spec so big-M values can be derived.")
 
 
-def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
-    """max(y, 0), exact; stable cases need no binary. Bound hints named `name` tighten the big-M."""
+def _unit_input(b: IRBuilder, y: Affine, name: str) -> tuple[Affine | None, float, float]:
+    """A ReLU input's (hinted) interval, and the unit's exact value when that interval is one-signed."""
     lo, hi = b.hinted_bounds(name, y)
     if hi <= 0.0:
-        return Affine.constant(0.0)
+        return Affine.constant(0.0), lo, hi
     if lo >= 0.0:
-        return y
-    b.tighten_targets[name] = y
+        return y, lo, hi
     _finite(lo, hi, name)
+    return None, lo, hi
+
+
+def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
+    """max(y, 0), exact; stable cases need no binary. Bound hints named `name` tighten the big-M."""
+    stable, lo, hi = _unit_input(b, y, name)
+    if stable is not None:
+        return stable
+    b.tighten_targets[name] = y
     h = b.add_var(name, 0.0, hi)
     z = b.add_binary(name + ".on")
     H = Affine.column(h)
@@ -42,12 +50,9 @@ def relu(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
 
 def relu_epigraph(b: IRBuilder, y: Affine, name: str, group: str) -> Affine:
     """A column h >= max(y, 0) (no binary): exact where h is only ever pushed down (see encode/mlp.py)."""
-    lo, hi = b.hinted_bounds(name, y)
-    if hi <= 0.0:
-        return Affine.constant(0.0)
-    if lo >= 0.0:
-        return y
-    _finite(lo, hi, name)
+    stable, _, hi = _unit_input(b, y, name)
+    if stable is not None:
+        return stable
     H = Affine.column(b.add_var(name, 0.0, hi))
     b.add_ge(H - y, 0.0, group)                                  # h >= y (and h >= 0 by its bound)
     return H

@@ -1,0 +1,57 @@
+"""A solver that fails mid-search (SCIP's LP error -6 did on tiny-cost CARMA models) ends in a reported
+status with its message, never in an exception after work was done, and never in an unverified answer."""
+
+from __future__ import annotations
+
+import pytest
+
+import milp_recourse.search as search
+from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, load_scm, solve
+from milp_recourse.backends.highs import HighsBackend
+from milp_recourse.errors import BackendError
+from milp_recourse.recipes import train_recipe
+from milp_recourse.solve_many import screen
+
+
+class _Failing(HighsBackend):
+    """HiGHS, except that QPs (qp=True) or MILPs (qp=False) raise like a solver rejecting the model."""
+
+    def __init__(self, fail_qp: bool) -> None:
+        self.fail_qp = fail_qp
+
+    def solve(self, model, params):
+        is_qp = model.q_diag is not None and bool(model.q_diag.any()) and not model.integrality.any()
+        if is_qp == self.fail_qp and (is_qp or model.integrality.any()):
+            raise BackendError("fake: the solver rejected the model (error -6)")
+        return super().solve(model, params)
+
+
+@pytest.fixture(scope="module")
+def denied_mlp() -> list[RecourseProblem]:
+    scm = load_scm("loan")
+    clf = train_recipe(scm, "mlp", n=2000)
+    cands = [RecourseProblem(scm=scm, classifier=clf, individual=x, cost=CostSpec(p=2),
+                             options=SolveOptions(time_limit=30.0)) for x in scm.sample(60, seed=4).to_numpy(float)]
+    return [pr for pr, fav in zip(cands, screen(cands)) if not fav][:3]
+
+
+def test_a_failing_polish_qp_still_proves_the_optimum(denied_mlp, monkeypatch):
+    reference = [solve(pr) for pr in denied_mlp]
+    monkeypatch.setattr(search, "get_backend", lambda name: _Failing(fail_qp=True))
+    for pr, ref in zip(denied_mlp, reference):
+        res = solve(pr)
+        assert res.status is ref.status
+        if ref.status is Status.OPTIMAL:
+            assert res.verified and res.cost == pytest.approx(ref.cost, rel=2e-4, abs=1e-9)
+
+
+def test_a_failing_milp_returns_the_verified_incumbent_with_the_message(denied_mlp, monkeypatch):
+    monkeypatch.setattr(search, "get_backend", lambda name: _Failing(fail_qp=False))
+    seen = 0
+    for pr in denied_mlp:
+        res = solve(pr)
+        assert res.status in (Status.FEASIBLE, Status.UNKNOWN, Status.OPTIMAL)
+        if res.status is Status.FEASIBLE:
+            assert res.verified and "error -6" in res.message
+            seen += 1
+    assert seen > 0
