@@ -256,6 +256,13 @@ def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
     return np.unique(np.asarray(pts))
 
 
+def tangent_row_scale(t_max: float) -> float:
+    """Factor for a tangent row t >= 2 q d - q^2 whose t is at most t_max: every term is O(t_max), so for a
+    tiny-cost person (shifts ~1e-3, t ~1e-6) the solver's 1e-7 row tolerance let t sit far below d^2 and the
+    outer-approximation bound stalled above the gap; rows divided by t_max have O(1) terms."""
+    return 1.0 / t_max if 0.0 < t_max < math.inf else 1.0
+
+
 def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,
               x, initial_cuts: int, shifts: Mapping[str, float]) -> bool:
     """Objective: weighted |d|^p (grid: exact per value), L0, preferred-range penalties."""
@@ -280,8 +287,9 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
                 if name in shifts:  # dense near the incumbent: neighbouring patterns get near-exact bounds
                     near = shifts[name] * (1.0 + np.array([0.0, -0.1, -0.05, -0.02, -0.01, 0.01, 0.02, 0.05, 0.1]))
                     pts = np.unique(np.concatenate([pts, near[(near >= dlo) & (near <= dhi)]]))
+                norm = tangent_row_scale(max(abs(dlo), abs(dhi)) ** 2)
                 for q in pts:
-                    b.add_ge(T - D * (2 * q), -q * q, f"cost:{name}")
+                    b.add_ge((T - D * (2 * q)) * norm, -q * q * norm, f"cost:{name}")
             b.add_objective(T * coef)
             t_cols[name] = t
         rng = problem.preferences.preferred_ranges.get(name)
@@ -294,4 +302,4 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
     return quadratic
 
 
-__all__ = ["CompiledInstance", "compile_problem", "tangent_points", "cost_radius"]
+__all__ = ["CompiledInstance", "compile_problem", "tangent_points", "tangent_row_scale", "cost_radius"]

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .backends import MIPSolution, SolverParams, Termination, get_backend
 from .backends.highs_session import HighsSession
-from .compile import CompiledInstance
+from .compile import CompiledInstance, tangent_row_scale
 from .errors import BackendError
 from .heuristic import Incumbent
 from .ir import MIPModel
@@ -75,10 +75,11 @@ def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
         return model
     rows, cols, vals, lo = [], [], [], []
     for i, (t, d, q) in enumerate(cuts):
+        norm = tangent_row_scale(float(model.col_ub[t]))
         rows += [i, i]
         cols += [t, d]
-        vals += [1.0, -2.0 * q]
-        lo.append(-q * q)
+        vals += [norm, -2.0 * q * norm]
+        lo.append(-q * q * norm)
     extra = sp.csr_matrix((vals, (rows, cols)), shape=(len(cuts), model.n_cols))
     return dataclasses.replace(model, A=sp.vstack([model.A, extra], format="csr"),
                                row_lo=np.concatenate([model.row_lo, lo]),
