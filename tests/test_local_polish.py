@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 import milp_recourse.local_polish as local_polish
-from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, load_scm, solve
+from milp_recourse import CostSpec, RecourseProblem, Status, load_scm, solve
 from milp_recourse.heuristic import random_search
 from milp_recourse.local_polish import _mediators, polish
 from milp_recourse.recipes import train_recipe
 from milp_recourse.simulate import counterfactuals
-from milp_recourse.solve_many import screen
 from milp_recourse.verify import verify_action
+
+from denied import denied_problems  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["loan", "chain-nonlinear", "triangle"])
@@ -48,11 +49,7 @@ def test_mediators_are_the_features_an_action_moves_for_this_person():
 
 @pytest.fixture(scope="module")
 def denied_chain_logreg() -> list[RecourseProblem]:
-    scm = load_scm("chain")
-    clf = train_recipe(scm, "logreg", n=2000)
-    cands = [RecourseProblem(scm=scm, classifier=clf, individual=x, cost=CostSpec(p=2),
-                             options=SolveOptions(time_limit=30.0)) for x in scm.sample(80, seed=8).to_numpy(float)]
-    return [pr for pr, fav in zip(cands, screen(cands)) if not fav][:8]
+    return denied_problems("chain", "logreg", seed=8, keep=8, candidates=80)
 
 
 def test_polish_over_patterns_reaches_the_proven_optimum_on_a_linear_chain(denied_chain_logreg, monkeypatch):

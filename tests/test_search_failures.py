@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 import milp_recourse.search as search
-from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, load_scm, solve
+from milp_recourse import RecourseProblem, Status, solve
 from milp_recourse.backends.highs import HighsBackend
 from milp_recourse.errors import BackendError
-from milp_recourse.recipes import train_recipe
-from milp_recourse.solve_many import screen
+
+from denied import denied_problems  # noqa: E402
 
 
 class _Failing(HighsBackend):
@@ -28,11 +28,7 @@ class _Failing(HighsBackend):
 
 @pytest.fixture(scope="module")
 def denied_mlp() -> list[RecourseProblem]:
-    scm = load_scm("loan")
-    clf = train_recipe(scm, "mlp", n=2000)
-    cands = [RecourseProblem(scm=scm, classifier=clf, individual=x, cost=CostSpec(p=2),
-                             options=SolveOptions(time_limit=30.0)) for x in scm.sample(60, seed=4).to_numpy(float)]
-    return [pr for pr, fav in zip(cands, screen(cands)) if not fav][:3]
+    return denied_problems("loan", "mlp", seed=4, keep=3)
 
 
 def test_a_failing_polish_qp_still_proves_the_optimum(denied_mlp, monkeypatch):

@@ -11,27 +11,19 @@ import dataclasses
 
 import pytest
 
-from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, load_scm, solve
+from milp_recourse import RecourseProblem, SolveOptions, Status, solve
 from milp_recourse.compile import compile_problem
 from milp_recourse.tighten import _layers, tighten_bounds
 from milp_recourse.heuristic import random_search
 from milp_recourse.local_polish import polish
-from milp_recourse.recipes import train_recipe
-from milp_recourse.solve_many import screen
 from milp_recourse.verify import verify_action
+
+from denied import denied_problems  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def denied_mlp_problems() -> list[RecourseProblem]:
-    out = []
-    for name in ("loan", "chain"):
-        scm = load_scm(name)
-        clf = train_recipe(scm, "mlp", n=2000)
-        X = scm.sample(60, seed=4).to_numpy(float)
-        cands = [RecourseProblem(scm=scm, classifier=clf, individual=x, cost=CostSpec(p=2),
-                                 options=SolveOptions(time_limit=60.0)) for x in X]
-        out += [pr for pr, fav in zip(cands, screen(cands)) if not fav][:3]
-    return out
+    return [pr for name in ("loan", "chain") for pr in denied_problems(name, "mlp", seed=4, keep=3, time_limit=60.0)]
 
 
 def test_tightening_keeps_the_optimum(denied_mlp_problems):
