@@ -259,8 +259,9 @@ def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
 def tangent_row_scale(t_max: float) -> float:
     """Factor for a tangent row t >= 2 q d - q^2 whose t is at most t_max: every term is O(t_max), so for a
     tiny-cost person (shifts ~1e-3, t ~1e-6) the solver's 1e-7 row tolerance let t sit far below d^2 and the
-    outer-approximation bound stalled above the gap; rows divided by t_max have O(1) terms."""
-    return 1.0 / t_max if 0.0 < t_max < math.inf else 1.0
+    outer-approximation bound stalled above the gap; rows divided by t_max have O(1) terms. Rows are only
+    ever scaled up (t_max < 1): dividing a wide range's rows by its t_max would shrink them into the tolerance."""
+    return 1.0 / max(t_max, 1e-10) if 0.0 < t_max < 1.0 else 1.0  # <= 1e10: HiGHS rejects entries >= 1e15
 
 
 def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,

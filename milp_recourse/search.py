@@ -75,7 +75,7 @@ def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
         return model
     rows, cols, vals, lo = [], [], [], []
     for i, (t, d, q) in enumerate(cuts):
-        norm = tangent_row_scale(float(model.col_ub[t]))
+        norm = tangent_row_scale(min(float(model.col_ub[t]), q * q))  # O(1) terms near the tangent point
         rows += [i, i]
         cols += [t, d]
         vals += [norm, -2.0 * q * norm]
