@@ -17,7 +17,7 @@ from .recourse_problem import RecourseProblem
 
 MIN_SHRINK = 0.01  # bound tightening stops once no interval shrinks by this fraction of its width in a pass
 TIGHTEN_CUTS = 3   # tangent points per side of d^2 in the models the ranges are taken over (the search's has 9
-#                    plus 8 near the incumbent: fewer rows, ~20 % fewer simplex iterations, same binaries left)
+#                    per side plus 9 at and near the incumbent's shift: fewer rows, ~20 % fewer simplex iterations)
 
 
 def is_network_target(name: str) -> bool:
