@@ -16,7 +16,6 @@ import itertools
 import numpy as np
 from scipy.optimize import minimize
 
-from .classifiers import reference_score, score_threshold
 from .heuristic import Incumbent, action_scores
 from .recourse_problem import RecourseProblem
 from .scm import expr as ex
@@ -81,7 +80,6 @@ def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozens
     if not free.any():
         return inc
     coef = np.array([problem.cost.scale * r.weight / r.divisor for r in rules])
-    idx = [scm.index(f) for f in problem.features]
     opts = problem.options
     thr = None
     bounds = [(r.lower, r.upper) for r, f in zip(rules, free) if f]
@@ -141,9 +139,9 @@ def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozens
     # an intervention at the natural value of a feature with changing parents can often be dropped
     for n in list(action):
         trial = {k: v for k, v in action.items() if k != n}
-        X = scm.counterfactual(problem.x, trial)[idx].reshape(1, -1) if trial else problem.x[idx].reshape(1, -1)
-        s, kind = reference_score(problem.classifier, X, opts.target_class)
-        if s[0] >= score_threshold(kind, opts.threshold) + opts.margin:
+        s, threshold = action_scores(problem, names, np.array([[k in trial for k in names]]),
+                                     np.array([[trial.get(k, 0.0) for k in names]]))
+        if s[0] >= threshold + opts.margin:
             cost_trial = problem.action_cost(trial)[0]
             if cost_trial <= problem.action_cost(action)[0]:
                 action = trial
