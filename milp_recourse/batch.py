@@ -21,7 +21,6 @@ JSON, message), then the data's own columns (so an audit can group by any of the
 from __future__ import annotations
 
 import dataclasses
-
 import math
 from typing import Any, Callable, Mapping
 

@@ -221,8 +221,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         elif not verify_action(problem, decode(compiled, problem, sol.x)).ok:
             # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
             # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
-            lp = qp_backend.solve(_fixed_pattern(compiled.model, sol.x),
-                                  SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
+            lp = _run_backend(qp_backend, _fixed_pattern(compiled.model, sol.x),
+                              SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
             if lp.x is not None:
                 candidates.insert(0, lp.x)
