@@ -96,14 +96,29 @@ def _fixed_pattern(model: MIPModel, xvec: np.ndarray) -> MIPModel:
 
 
 def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
-    """Fix the integer pattern of xvec and replace the cut epigraphs by the exact quadratic."""
+    """Fix the integer pattern of xvec and replace the cut epigraphs by the exact quadratic.
+
+    The epigraph columns t_k leave the model with every row that holds one (tangent rows, the cost cutoff):
+    the quadratic prices d_k exactly, so those rows only relax, and a tiny-cost person's tangent rows (scaled by
+    1 / t_max up to ~1e4) made HiGHS's QP solver end in "solve error" on 1e-4 infeasibilities (CARMA: nearly
+    every polish QP, three tries each, before this).
+    """
     m = _fixed_pattern(compiled.model, xvec)
     c = m.c.copy()
     q = np.zeros(m.n_cols)
+    lb, ub = m.col_lb.copy(), m.col_ub.copy()
+    t_cols = np.fromiter(compiled.t_cols.values(), int, len(compiled.t_cols))
     for name, t in compiled.t_cols.items():
         c[t] = 0.0
+        lb[t] = ub[t] = 0.0
         q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name] * compiled.objective_scale
-    return dataclasses.replace(m, c=c, q_diag=q)
+    A = m.A.tocsr()
+    holds_t = np.zeros(m.n_rows, bool)
+    if t_cols.size:
+        holds_t[A[:, t_cols].nonzero()[0]] = True
+    keep = np.flatnonzero(~holds_t)
+    return dataclasses.replace(m, c=c, q_diag=q, col_lb=lb, col_ub=ub, A=A[keep], row_lo=m.row_lo[keep],
+                               row_hi=m.row_hi[keep], row_groups=tuple(m.row_groups[i] for i in keep))
 
 
 def _solve_polish(backend, qp: MIPModel, time_limit: float) -> MIPSolution:
