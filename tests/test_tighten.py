@@ -124,3 +124,22 @@ def test_tighten_threads_is_validated(bad):
 
     with pytest.raises(InputError, match="tighten_threads.*integer >= 1.*" + repr(bad).replace("'", ".")):
         SolveOptions(tighten_threads=bad)
+
+
+def test_similar_first_order_is_a_greedy_chain_over_every_expression():
+    """Each expression once; after each, the remaining one whose coefficient direction is closest."""
+    import numpy as np
+
+    from milp_recourse.backends.highs import similar_first_order
+
+    rng = np.random.default_rng(3)
+    exprs = [(np.sort(rng.choice(12, size=4, replace=False)), rng.normal(size=4), 0.0) for _ in range(15)]
+    chain = similar_first_order(exprs, 12)
+    assert sorted(chain) == list(range(15)) and chain[0] == 0
+    dense = np.zeros((15, 12))
+    for j, (cols, coefs, _) in enumerate(exprs):
+        dense[j, cols] = coefs / np.linalg.norm(coefs)
+    for k in range(1, 15):
+        left = [j for j in range(15) if j not in chain[:k]]
+        best = max(dense[j] @ dense[chain[k - 1]] for j in left)
+        assert dense[chain[k]] @ dense[chain[k - 1]] == pytest.approx(best)
