@@ -1,7 +1,9 @@
 """solve(problem): heuristic bound -> compile -> tighten -> search (search.py) -> verify, and the result.
 
 The search itself (branch and bound, MILP, outer approximation for p = 2) is search.py; LP bound tightening
-is tighten.py; for big tree-ensemble models the cost-budget schedule of budget.py runs first.
+is tighten.py; for big tree-ensemble models the cost-budget schedule of budget.py runs first. ReLU networks
+with p = 2 costs first get the box search over actions (input_bnb.py, no MILP); the MILP pipeline runs when
+it does not apply or runs out of boxes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from .backends.highs_session import HighsSession
 from .budget import budget_search, wants_budget_search
 from .compile import CompiledInstance, compile_problem
 from .encode.scm_plan import PlanCache
-from .heuristic import random_search
+from .heuristic import Incumbent, random_search
+from .input_bnb import search_boxes, why_not
 from .local_polish import polish, polish_applies
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
@@ -127,6 +130,14 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         if inc is not None:
             inc = polish(problem, inc)
         timings["heuristic"] = time.perf_counter() - t
+        if inc is not None and opts.box_search and why_not(problem) is None:
+            boxes = search_boxes(problem, inc, deadline, plans)
+            timings["box_search"] = boxes.seconds
+            if boxes.state == "optimal":
+                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds)
+                timings["solve"] = out.seconds
+                return Searched(compiled, out, timings, t0)
+            inc = Incumbent(boxes.action, boxes.cost)   # never costlier: the MILP pipeline takes over
         if inc is not None:
             t = time.perf_counter()
             plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles

@@ -132,6 +132,7 @@ class SolveOptions:
     tighten_passes: int = 5         # rounds of LP bound tightening of big-M sources (0 = interval bounds only)
     tighten_threads: int = 2        # the tightening LPs are independent: run on this many threads (batch workers: 1)
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
+    box_search: bool = True         # ReLU networks, p = 2: branch and bound over boxes of actions before any MILP
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
@@ -151,6 +152,8 @@ class SolveOptions:
         if not (isinstance(self.tighten_threads, int) and not isinstance(self.tighten_threads, bool)
                 and self.tighten_threads >= 1):
             raise InputError(f"The 'tighten_threads' option must be an integer >= 1. Got {self.tighten_threads!r}.")
+        if not isinstance(self.box_search, bool):
+            raise InputError(f"The 'box_search' option must be true or false. Got {self.box_search!r}.")
         if not isinstance(self.effect_cuts, bool):
             raise InputError(f"The 'effect_cuts' option must be true or false. Got {self.effect_cuts!r}.")
         if not (isinstance(self.heuristic_samples, int) and self.heuristic_samples >= 0):

@@ -3,6 +3,8 @@ status with its message, never in an exception after work was done, and never in
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import milp_recourse.search as search
@@ -28,7 +30,9 @@ class _Failing(HighsBackend):
 
 @pytest.fixture(scope="module")
 def denied_mlp() -> list[RecourseProblem]:
-    return denied_problems("loan", "mlp", seed=4, keep=3)
+    """Loan + MLP people on the MILP path (the box search would settle them without a MILP or QP)."""
+    return [dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=False))
+            for pr in denied_problems("loan", "mlp", seed=4, keep=3)]
 
 
 def test_a_failing_polish_qp_still_proves_the_optimum(denied_mlp, monkeypatch):
