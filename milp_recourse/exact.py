@@ -20,7 +20,7 @@ from .budget import budget_search, wants_budget_search
 from .compile import CompiledInstance, compile_problem
 from .encode.scm_plan import PlanCache
 from .heuristic import Incumbent, random_search
-from .input_bnb import search_boxes, why_not
+from .input_bnb import BOX_ENGINE, search_boxes, why_not
 from .local_polish import polish, polish_applies
 from .recourse_problem import RecourseProblem
 from .result import RecourseResult, Status
@@ -31,6 +31,7 @@ from .verify import Verification, verify_action
 
 PWL_REFINEMENTS = 3
 CHEAP_HEURISTIC_SAMPLES = 256  # below this many integer columns the MILP is solved directly (no heuristic)
+BOX_SEARCH_SAMPLES = 1024  # before the box search, which improves the incumbent itself (CARMA: 9 % faster than 4096)
 
 
 def solve(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
@@ -121,7 +122,10 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         compiled, timings["compile"] = precompiled
     inc, use_cutoff = None, False
     samples = _incumbent_samples(compiled, opts.heuristic_samples)
-    if samples and compiled.approx_error == 0.0:
+    boxes_apply = opts.box_search and why_not(problem) is None
+    if boxes_apply:
+        samples = min(samples, BOX_SEARCH_SAMPLES)
+    if samples and (compiled.approx_error == 0.0 or boxes_apply):
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of the big-M sources
         t = time.perf_counter()
         # the coordinate sweeps are redundant before the SLSQP polish (same costs within 0.5 %, 14 ms less)
@@ -130,14 +134,18 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         if inc is not None:
             inc = polish(problem, inc)
         timings["heuristic"] = time.perf_counter() - t
-        if inc is not None and opts.box_search and why_not(problem) is None:
+        if inc is not None and boxes_apply:
+            # the box search works on the true SCM: no piecewise-linear approximation, so its proof is exact
             boxes = search_boxes(problem, inc, deadline, plans)
             timings["box_search"] = boxes.seconds
             if boxes.state == "optimal":
-                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds)
+                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds,
+                                    engine=BOX_ENGINE)
                 timings["solve"] = out.seconds
                 return Searched(compiled, out, timings, t0)
             inc = Incumbent(boxes.action, boxes.cost)   # never costlier: the MILP pipeline takes over
+        if compiled.approx_error > 0.0:
+            inc = None   # (a piecewise-linear model is searched on its own, as before the box search)
         if inc is not None:
             t = time.perf_counter()
             plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles
@@ -161,8 +169,9 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     """The result of a search: certificate when infeasible, else the re-check of its action (`ver` when the
     caller already verified it in a batch)."""
     opts = problem.options
-    approx = compiled.approx_error
-    base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=opts.backend,
+    boxes = search.engine == BOX_ENGINE   # no MILP, no piecewise-linear model: the true SCM throughout
+    approx = 0.0 if boxes else compiled.approx_error
+    base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=BOX_ENGINE if boxes else opts.backend,
                 approximation_error=approx, timings=timings, iterations=search.rounds)
     if search.action is None:
         lb = search.lower_bound if np.isfinite(search.lower_bound) else None
@@ -192,6 +201,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                                                       f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"))
         if approx > 0:
             msg += f" (the SCM was approximated piecewise-linearly, max error {approx:.3g})"
+    elif search.state == "optimal" and boxes:
+        status, msg = Status.OPTIMAL, "Proven optimal by the box search over actions (no MILP) and verified."
     elif search.state == "optimal":
         status, msg = Status.OPTIMAL, "Proven optimal and verified." if approx == 0 else (
             f"Optimal for the piecewise-linear SCM (max error {approx:.3g}); verified on the true SCM.")

@@ -32,6 +32,7 @@ from .recourse_problem import RecourseProblem
 from .relu_bounds import relu_layers, score_upper_bound
 from .scm_boxes import counterfactual_forms, person_constants
 
+BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
 MAX_PATTERNS = 64         # intervention patterns enumerated (2^6)
 
@@ -130,7 +131,11 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
     max_boxes = MAX_BOXES if max_boxes is None else max_boxes
     opts, scm = problem.options, problem.scm
     layers = relu_layers(problem.classifier, opts.target_class)
-    threshold = score_threshold(score_kind(problem.classifier), opts.threshold) + opts.margin
+    # bounds prune with the favourable threshold itself (less a round-off allowance), so the lower bound holds
+    # for every action the re-check accepts; candidates aim a little past threshold + margin, as actions must
+    base = score_threshold(score_kind(problem.classifier), opts.threshold)
+    prune_at = base - 1e-9 * (1.0 + abs(base))
+    aim_at = base + opts.margin + 1e-9 * (1.0 + abs(base))
     rules = [r for r in problem.rules if not r.blocked]
     names = [r.name for r in rules]
     plans = plans if plans is not None else PlanCache()
@@ -165,7 +170,8 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             boxes += len(lo)
             S, o, r = counterfactual_forms(problem, plan, constants, dims, lo, hi)
             bound = score_upper_bound(layers, S[:, inputs], o[:, inputs], r[:, inputs], lo, hi)
-            lower, point = _cheapest(c, x0, lo, hi, bound.g, bound.h, threshold)
+            lower, _ = _cheapest(c, x0, lo, hi, bound.g, bound.h, prune_at)
+            _, point = _cheapest(c, x0, lo, hi, bound.g, bound.h, aim_at)
             lower = lower + problem.cost.l0 * len(dims)
             best, best_action = _try_points(problem, dims, point, lower, best, best_action)
             keep = lower < best * (1.0 - gap) - 1e-12
@@ -215,4 +221,4 @@ def _try_points(problem: RecourseProblem, dims, point: np.ndarray, lower: np.nda
     return (real, action) if real < best else (best, best_action)
 
 
-__all__ = ["BoxSearch", "search_boxes", "why_not", "MAX_BOXES"]
+__all__ = ["BOX_ENGINE", "BoxSearch", "search_boxes", "why_not", "MAX_BOXES"]

@@ -78,6 +78,15 @@ def relu_layers(model: object, target_class: object = None) -> list[Layer] | Non
     return layers
 
 
+def relu_forward(layers: list[Layer], X: np.ndarray) -> np.ndarray:
+    """The network's output on the rows of X (the target-class logit when layers come from relu_layers)."""
+    h = np.asarray(X, float)
+    for W, c in layers[:-1]:
+        h = np.maximum(h @ W.T + c, 0.0)
+    W, c = layers[-1]
+    return h @ W[0] + c[0]
+
+
 def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slopes/intercept of relu's upper line and the lower line's slope, per unit (stable units exact)."""
     active, dead = l >= 0, u <= 0
@@ -92,23 +101,23 @@ def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray, S: np.ndarray, o: np.ndarray,
                 r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """lam (n, p, width of z_k) times z_k is at most G theta + h on the box: back through layers k-1 .. 1."""
-    const = np.einsum("npw,w->np", lam, layers[k - 1][1])
+    const = lam @ layers[k - 1][1]
     for j in range(k - 1, 0, -1):          # z_{j+1} = W_{j+1} relu(z_j) + b_{j+1}
-        M = np.einsum("npw,wv->npv", lam, layers[j][0])
+        M = lam @ layers[j][0]
         Mp, Mn = np.maximum(M, 0.0), np.minimum(M, 0.0)
         su, iu, sl = relax[j - 1]
-        const = const + np.einsum("npv,nv->np", Mp, iu)
+        const = const + (Mp @ iu[:, :, None])[:, :, 0]
         lam = Mp * su[:, None, :] + Mn * sl[:, None, :]
-        const = const + np.einsum("npw,w->np", lam, layers[j - 1][1])
-    N = np.einsum("npw,wm->npm", lam, layers[0][0])            # coefficient on the network input x
-    G = np.einsum("npm,nmd->npd", N, S)
-    h = const + np.einsum("npm,nm->np", N, o) + np.einsum("npm,nm->np", np.abs(N), r)
+        const = const + lam @ layers[j - 1][1]
+    N = lam @ layers[0][0]                 # coefficient on the network input x
+    G = N @ S
+    h = const + (N @ o[:, :, None])[:, :, 0] + (np.abs(N) @ r[:, :, None])[:, :, 0]
     return G, h
 
 
 def _box_max(G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     ctr, rad = (lo + hi) / 2.0, (hi - lo) / 2.0
-    return h + np.einsum("npd,nd->np", G, ctr) + np.einsum("npd,nd->np", np.abs(G), rad)
+    return h + (G @ ctr[:, :, None])[:, :, 0] + (np.abs(G) @ rad[:, :, None])[:, :, 0]
 
 
 def score_upper_bound(layers: list[Layer], S: np.ndarray, o: np.ndarray, r: np.ndarray, lo: np.ndarray,
@@ -118,16 +127,15 @@ def score_upper_bound(layers: list[Layer], S: np.ndarray, o: np.ndarray, r: np.n
     S: (n, m, d) input slopes, o: (n, m) offsets, r: (n, m) >= 0 input errors, lo / hi: (n, d) the boxes.
     """
     relax = []
-    for k in range(1, len(layers)):        # pre-activation bounds of hidden layer k, then its relaxation
-        eye = np.broadcast_to(np.eye(layers[k - 1][0].shape[0]), (len(lo),) + (layers[k - 1][0].shape[0],) * 2)
-        G, h = _upper_line(layers, relax, k, eye, S, o, r)
-        u = _box_max(G, h, lo, hi)
-        G, h = _upper_line(layers, relax, k, -eye, S, o, r)
-        l = -_box_max(G, h, lo, hi)
+    for k in range(1, len(layers)):        # pre-activation bounds of hidden layer k (max of z and of -z at once)
+        w = layers[k - 1][0].shape[0]
+        both = np.broadcast_to(np.concatenate([np.eye(w), -np.eye(w)]), (len(lo), 2 * w, w))
+        top = _box_max(*_upper_line(layers, relax, k, both, S, o, r), lo, hi)
+        u, l = top[:, :w], -top[:, w:]
         relax.append(_relaxation(l, np.maximum(u, l)))
     lam = np.ones((len(lo), 1, 1))
     G, h = _upper_line(layers, relax, len(layers), lam, S, o, r)
     return ScoreBound(G[:, 0, :], h[:, 0], _box_max(G, h, lo, hi)[:, 0])
 
 
-__all__ = ["Layer", "ScoreBound", "relu_layers", "score_upper_bound"]
+__all__ = ["Layer", "ScoreBound", "relu_forward", "relu_layers", "score_upper_bound"]

@@ -44,6 +44,7 @@ class SearchOutcome:
     seconds: float = 0.0
     rounds: int = 0
     message: str = ""
+    engine: str = "milp"    # 'milp', or input_bnb.BOX_ENGINE when the box search settled the person
 
 
 def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarray) -> dict[str, float]:
