@@ -173,7 +173,13 @@ def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 2):
             cand = _snap_row(rules, cand)
             good = _valid(problem, names, mask, cand) & on
             theta[good] = cand[good]
+            # do(X_k := x_k) is no intervention only when X_k's parents do not move: drop it where the
+            # action stays valid without it (holding a mediator at x_k and letting it respond differ)
             drop = on & (np.abs(theta[:, k] - x[k]) <= 1e-12)
+            if drop.any():
+                without = mask.copy()
+                without[:, k] = False
+                drop &= _valid(problem, names, without, theta)
             mask[drop, k] = False
     return theta, mask
 

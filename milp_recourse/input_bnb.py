@@ -4,14 +4,16 @@ When few features are actionable, the action space is low-dimensional: per inter
 features are set), a box of new values theta. On each box, scm_boxes gives the counterfactual as an affine
 function of theta up to a proven error, relu_bounds a line g . theta + h above the network's score, and the
 cheapest point of the box with g . theta + h >= threshold is a lower bound on the cost of every valid action
-in the box (p = 2: a one-multiplier KKT system, piecewise linear in the multiplier, solved exactly for all boxes at once). Boxes whose bound
-reaches the incumbent's cost (1 - gap) are discarded, the others split in half along their widest side in
-the cost metric; each box's cheapest relaxed point, checked on the true SCM and classifier, may improve the
-incumbent. When no box is left the incumbent is optimal within the gap. As boxes shrink, ReLUs and SCM kinks
-become stable and the bounds exact, so on the CARMA loan network a person takes ~100-400 boxes.
+in the box (p = 2: a one-multiplier KKT system, piecewise linear in the multiplier; p = 1: a fractional
+knapsack; both solved exactly for all boxes at once). Boxes whose bound reaches the incumbent's cost
+(1 - gap) are discarded, the others split in half along their widest side in the cost metric; each box's
+cheapest relaxed point, checked on the true SCM and classifier, may improve the incumbent. When no box is
+left the incumbent is optimal within the gap. As boxes shrink, ReLUs and SCM kinks become stable and the
+bounds exact, so on the CARMA loan network a person takes ~50-500 boxes.
 
 Exact under the same conditions as the MILP (every answer is re-checked by verify.py): ReLU networks (alone or
-after scalers), p = 2 costs, continuous actionable features without grids or preferred ranges, and SCMs whose
+after scalers), p = 1 or 2 costs with positive weights (L0 costs and change limits by enumerating the
+intervention patterns), continuous actionable features without grids or preferred ranges, and SCMs whose
 changing equations have no jumps. Anything else, or a box budget exhausted, returns None or 'limit', and
 exact.py runs the MILP pipeline as before.
 """
@@ -51,8 +53,8 @@ class BoxSearch:
 
 def why_not(problem: RecourseProblem) -> str | None:
     """Why the box search does not apply to this problem (None: it does)."""
-    if problem.cost.p != 2:
-        return "the cost is not p = 2"
+    if any(problem.cost.scale * r.weight / r.divisor <= 0 for r in problem.rules if not r.blocked):
+        return "a feature's cost weight is zero"
     if relu_layers(problem.classifier, problem.options.target_class) is None:
         return "the classifier is not a ReLU network"
     rules = [r for r in problem.rules if not r.blocked]
@@ -123,6 +125,32 @@ def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: 
     return np.where(np.isnan(lower), -np.inf, lower), point
 
 
+def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: np.ndarray, h: np.ndarray,
+                 t: float) -> tuple[np.ndarray, np.ndarray]:
+    """_cheapest for p = 1: min sum c |theta - x0| s.t. g . theta + h >= t on the box. From the box point
+    nearest x0, each unit of g . theta bought on coordinate k costs c_k / |g_k| up to |g_k| * room_k (a
+    fractional knapsack): the cheapest coordinates are filled first, the last one partly."""
+    n, d = g.shape
+    base = np.clip(x0, lo, hi)
+    with np.errstate(all="ignore"):
+        need = t - h - np.einsum("nd,nd->n", g, base)
+        room = np.where(g > 0, hi - base, np.where(g < 0, base - lo, 0.0))
+        cap = np.abs(g) * room
+        price = np.where(cap > 0, c / np.abs(g), np.inf)
+        order = np.argsort(price, axis=1)
+        rows = np.arange(n)[:, None]
+        cap_s, price_s = cap[rows, order], price[rows, order]
+        before = np.cumsum(cap_s, axis=1) - cap_s                    # gain bought before each coordinate
+        take = np.clip(need[:, None] - before, 0.0, cap_s)           # gain bought on it
+        feasible = before[:, -1] + cap_s[:, -1] >= need
+        step = np.zeros_like(g)
+        step[rows, order] = np.where(cap_s > 0, take / np.where(cap_s > 0, cap_s, 1.0), 0.0)
+        point = base + np.sign(g) * step * room
+        cost = np.sum(c * np.abs(point - x0), axis=1)
+    lower = np.where(feasible, cost * (1.0 - 1e-12), np.inf)
+    return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(point), base, point)
+
+
 def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plans: PlanCache | None = None,
                  max_boxes: int | None = None) -> BoxSearch:
     """Prove `inc` optimal (or find and prove a cheaper action) by the box search (module docstring); at most
@@ -145,6 +173,8 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
     inputs = [scm.index(f) for f in problem.features]
     x = np.asarray(problem.x, float)
     coef = {r.name: problem.cost.scale * r.weight / r.divisor for r in rules}
+    p = problem.cost.p
+    cheapest = _cheapest if p == 2 else _cheapest_p1
     best_action, best = dict(inc.action), float(inc.cost)
     gap = opts.mip_gap
     fronts = []   # per pattern: (dims, c, x0, lo, hi)
@@ -154,7 +184,7 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             continue
         c = np.array([coef[k] for k in dims])
         x0 = np.array([x[scm.index(k)] for k in dims])
-        radius = np.sqrt(np.maximum(budget, 0.0) / np.maximum(c, 1e-300))
+        radius = (np.maximum(budget, 0.0) / c) ** (1.0 / p)
         lo = np.array([max(problem.rule(k).lower, v - rad) for k, v, rad in zip(dims, x0, radius)])
         hi = np.array([min(problem.rule(k).upper, v + rad) for k, v, rad in zip(dims, x0, radius)])
         if np.all(lo <= hi):
@@ -170,17 +200,17 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             boxes += len(lo)
             S, o, r = counterfactual_forms(problem, plan, constants, dims, lo, hi)
             bound = score_upper_bound(layers, S[:, inputs], o[:, inputs], r[:, inputs], lo, hi)
-            lower, _ = _cheapest(c, x0, lo, hi, bound.g, bound.h, prune_at)
-            _, point = _cheapest(c, x0, lo, hi, bound.g, bound.h, aim_at)
+            lower, _ = cheapest(c, x0, lo, hi, bound.g, bound.h, prune_at)
+            _, point = cheapest(c, x0, lo, hi, bound.g, bound.h, aim_at)
             lower = lower + problem.cost.l0 * len(dims)
-            best, best_action = _try_points(problem, dims, point, lower, best, best_action)
+            best, best_action = _try_points(problem, dims, c, x0, point, lower, best, best_action)
             keep = lower < best * (1.0 - gap) - 1e-12
             if (~keep).any():
                 pruned_low = min(pruned_low, float(lower[~keep].min()))
             if not keep.any():
                 continue
             lo, hi, lower = lo[keep], hi[keep], lower[keep]
-            side = np.argmax((hi - lo) * np.sqrt(c)[None, :], axis=1)
+            side = np.argmax((hi - lo) * (c ** (1.0 / p))[None, :], axis=1)
             rows = np.arange(len(lo))
             mid = (lo[rows, side] + hi[rows, side]) / 2.0
             lo2, hi1 = lo.copy(), hi.copy()
@@ -201,13 +231,10 @@ def _no_op_free(problem: RecourseProblem, action: dict[str, float]) -> dict[str,
             if not (v == fx[k] and not set(scm.parents(k)) & changing)}
 
 
-def _try_points(problem: RecourseProblem, dims, point: np.ndarray, lower: np.ndarray, best: float,
-                best_action: dict[str, float]) -> tuple[float, dict[str, float]]:
+def _try_points(problem: RecourseProblem, dims, c: np.ndarray, x0: np.ndarray, point: np.ndarray,
+                lower: np.ndarray, best: float, best_action: dict[str, float]) -> tuple[float, dict[str, float]]:
     """Check the boxes' relaxed minimisers that would beat the incumbent on the true SCM and classifier."""
-    x = problem.x
-    cost = np.sum(np.array([[problem.cost.scale * problem.rule(k).weight / problem.rule(k).divisor
-                             for k in dims]]) * (point - np.array([x[problem.scm.index(k)] for k in dims])) ** 2,
-                  axis=1) + problem.cost.l0 * len(dims)
+    cost = np.sum(c * np.abs(point - x0) ** problem.cost.p, axis=1) + problem.cost.l0 * len(dims)
     cand = np.flatnonzero(np.isfinite(lower) & (cost < best))
     if not cand.size:
         return best, best_action

@@ -22,7 +22,7 @@ from milp_recourse.classifiers import ReLUNetwork, reference_score
 from milp_recourse.encode.scm_plan import PlanCache
 from milp_recourse.heuristic import random_search
 from milp_recourse.local_polish import polish
-from milp_recourse.input_bnb import _cheapest, search_boxes, why_not
+from milp_recourse.input_bnb import _cheapest, _cheapest_p1, search_boxes, why_not
 from milp_recourse.recipes import labelled_sample
 from milp_recourse.relu_bounds import relu_forward, relu_layers, score_upper_bound
 from milp_recourse.scm_boxes import counterfactual_forms, person_constants
@@ -149,11 +149,41 @@ def test_cheapest_matches_slsqp_and_detects_empty_boxes():
             assert mine <= ref.fun + 1e-7 * (1 + abs(ref.fun))
 
 
+def test_cheapest_p1_matches_linprog():
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(8)
+    n, d = 60, 3
+    c = rng.uniform(0.2, 3.0, size=d)
+    x0 = rng.normal(size=d)
+    lo = x0 + rng.uniform(-2.0, 0.5, size=(n, d))
+    hi = lo + rng.uniform(0.1, 2.0, size=(n, d))
+    g, h = rng.normal(size=(n, d)), rng.normal(size=n)
+    lower, point = _cheapest_p1(c, x0, lo, hi, g, h, 0.5)
+    for i in range(n):
+        # variables (theta, s) with s >= |theta - x0|: min c . s, g . theta >= 0.5 - h
+        A = np.block([[np.eye(d), -np.eye(d)], [-np.eye(d), -np.eye(d)], [-g[i][None, :], np.zeros((1, d))]])
+        b = np.concatenate([x0, -x0, [h[i] - 0.5]])
+        ref = linprog(np.concatenate([np.zeros(d), c]), A_ub=A, b_ub=b,
+                      bounds=list(zip(lo[i], hi[i])) + [(0, None)] * d, method="highs-ds")
+        if ref.status == 2:
+            assert lower[i] == np.inf
+            continue
+        assert ref.status == 0
+        assert g[i] @ point[i] + h[i] >= 0.5 - 1e-9
+        assert np.all(point[i] >= lo[i] - 1e-12) and np.all(point[i] <= hi[i] + 1e-12)
+        mine = float(np.sum(c * np.abs(point[i] - x0)))
+        assert mine == pytest.approx(ref.fun, rel=1e-7, abs=1e-9)
+        assert lower[i] <= mine
+
+
 PERSONAL = [
     {},
     {"actionability": Actionability(max_changes=1)},
     {"actionability": Actionability(directions={"I": "up", "L": "down"}, bounds={"S": (None, 20.0)})},
     {"cost": CostSpec(p=2, l0=0.05), "preferences": Preferences(weights={"E": 3.0, "L": 0.5})},
+    {"cost": CostSpec(p=1)},
+    {"cost": CostSpec(p=1, l0=0.1), "actionability": Actionability(max_changes=2)},
 ]
 
 
@@ -189,7 +219,8 @@ def test_box_search_out_of_boxes_hands_over_to_the_milp(monkeypatch):
 def test_why_not_names_the_reason(loan_data):
     pr = denied_problems("loan", "mlp", seed=21, keep=1, candidates=80)[0]
     assert why_not(pr) is None
-    assert "p = 2" in why_not(dataclasses.replace(pr, cost=CostSpec(p=1)))
+    assert why_not(dataclasses.replace(pr, cost=CostSpec(p=1))) is None
+    assert "weight is zero" in why_not(dataclasses.replace(pr, preferences=Preferences(weights={"E": 0.0})))
     scm, X, y = loan_data
     lr = RecourseProblem(scm, LogisticRegression(max_iter=500).fit(X, y), pr.factual, cost=CostSpec(p=2))
     assert "ReLU" in why_not(lr)
