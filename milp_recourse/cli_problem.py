@@ -61,6 +61,9 @@ def add_solver_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", default="highs", help="solver backend (default highs)")
     g.add_argument("--pwl-breakpoints", type=int, default=33, help="breakpoints per smooth SCM nonlinearity")
     g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound")
+    g.add_argument("--no-box-search", action="store_true",
+                   help="ReLU networks: skip the box search over actions and solve the MILP directly (the result's "
+                        "backend then names the MILP solver, not 'box-search')")
 
 
 def add_problem_args(p: argparse.ArgumentParser) -> None:
@@ -105,7 +108,8 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
         divisors = divisors_from_data(_read_table(args.reference_data), list(scm.names), args.divisor)
     cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0)
     opts = SolveOptions(threshold=args.threshold, margin=args.margin, time_limit=args.time_limit, mip_gap=args.gap,
-                        backend=args.backend, pwl_breakpoints=args.pwl_breakpoints, seed=args.seed)
+                        backend=args.backend, pwl_breakpoints=args.pwl_breakpoints, seed=args.seed,
+                        box_search=not args.no_box_search)
     return dict(actionability=act, preferences=prefs, cost=cost, options=opts)
 
 

@@ -239,3 +239,30 @@ def test_subprocess_streams_and_exit_codes(files) -> None:
                       json.dumps({**files["person"], "S": float("inf")}))  # JSON 'Infinity'
     assert bad.returncode == 2
     assert bad.stdout == "" and "Feature 'S' of the individual is inf" in bad.stderr
+
+
+def test_no_box_search_option_solves_the_milp_with_the_same_answer(capsys, files) -> None:
+    """A ReLU network (.npz) on a denied person: the box search answers by default (backend 'box-search'),
+    --no-box-search goes to the MILP (backend highs); both prove the same optimum."""
+    from milp_recourse.classifiers import ReLUNetwork
+
+    scm = files["scm"]
+    mlp = train_recipe(scm, "mlp", 2000, 0)
+    scaler, net = mlp.steps[0][1], mlp.steps[-1][1]
+    relu = ReLUNetwork(tuple(W.T for W in net.coefs_), tuple(net.intercepts_), scaler_mean=scaler.mean_,
+                       scaler_std=scaler.scale_)
+    path = files["dir"] / "mlp.npz"
+    relu.to_npz(path)
+    X = scm.sample(400, seed=9)[list(scm.names)]
+    person = X[relu.predict(X.to_numpy(float)) == 0].iloc[0]
+    argv = ["solve", "--scm", "loan", "--classifier", str(path), "--individual",
+            json.dumps({k: float(v) for k, v in person.items()}), "--cost-p", "2", "--format", "json"]
+    outs = []
+    for extra in ([], ["--no-box-search"]):
+        code, out, err = _run(capsys, *argv, *extra)
+        assert code == 0, err
+        outs.append(json.loads(out))
+    box, milp = outs
+    assert box["backend"] == "box-search" and milp["backend"] == "highs"
+    assert box["status"] == milp["status"] == "OPTIMAL" and box["verified"] and milp["verified"]
+    assert box["cost"] == pytest.approx(milp["cost"], rel=2e-4)
