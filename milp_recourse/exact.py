@@ -140,7 +140,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             timings["box_search"] = boxes.seconds
             if boxes.state == "optimal":
                 out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds,
-                                    engine=BOX_ENGINE)
+                                    rounds=boxes.boxes, engine=BOX_ENGINE)   # result.iterations: boxes
                 timings["solve"] = out.seconds
                 return Searched(compiled, out, timings, t0)
             inc = Incumbent(boxes.action, boxes.cost)   # never costlier: the MILP pipeline takes over

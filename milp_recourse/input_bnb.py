@@ -8,8 +8,9 @@ in the box (p = 2: a one-multiplier KKT system, piecewise linear in the multipli
 knapsack; both solved exactly for all boxes at once). Boxes whose bound reaches the incumbent's cost
 (1 - gap) are discarded, the others split in half along their widest side in the cost metric; each box's
 cheapest relaxed point, checked on the true SCM and classifier, may improve the incumbent. When no box is
-left the incumbent is optimal within the gap. As boxes shrink, ReLUs and SCM kinks become stable and the
-bounds exact, so on the CARMA loan network a person takes ~50-500 boxes.
+left the incumbent is optimal within the gap (relative, or ABS_GAP absolute, as in search.py). As boxes
+shrink, ReLUs and SCM kinks become stable and the bounds exact, so on the CARMA loan network a person takes
+~50-500 boxes.
 
 Exact under the same conditions as the MILP (every answer is re-checked by verify.py): ReLU networks (alone or
 after scalers), p = 1 or 2 costs with positive weights (L0 costs and change limits by enumerating the
@@ -36,6 +37,7 @@ from .scm_boxes import counterfactual_forms, person_constants
 
 BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
+ABS_GAP = 1e-9            # absolute optimality tolerance, as the MILP search's (a 6e-8 optimum needs no 1e-12 proof)
 MAX_PATTERNS = 64         # intervention patterns enumerated (2^6)
 
 
@@ -204,7 +206,7 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             _, point = cheapest(c, x0, lo, hi, bound.g, bound.h, aim_at)
             lower = lower + problem.cost.l0 * len(dims)
             best, best_action = _try_points(problem, dims, c, x0, point, lower, best, best_action)
-            keep = lower < best * (1.0 - gap) - 1e-12
+            keep = lower < best - max(gap * best, ABS_GAP)
             if (~keep).any():
                 pruned_low = min(pruned_low, float(lower[~keep].min()))
             if not keep.any():
