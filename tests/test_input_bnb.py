@@ -122,15 +122,19 @@ def _problem_without_classifier(scm, row):
     return RecourseProblem(scm, clf, dict(zip(scm.names, row)), cost=CostSpec(p=2))
 
 
-def test_cheapest_matches_slsqp_and_detects_empty_boxes():
-    rng = np.random.default_rng(7)
-    n, d = 60, 3
+def _random_boxes(seed: int, n: int = 60, d: int = 3):
+    """Per-box problems: cost weights c, the person x0, boxes lo..hi around x0 and lines g . theta + h."""
+    rng = np.random.default_rng(seed)
     c = rng.uniform(0.2, 3.0, size=d)
     x0 = rng.normal(size=d)
     lo = x0 + rng.uniform(-2.0, 0.5, size=(n, d))
     hi = lo + rng.uniform(0.1, 2.0, size=(n, d))
-    g = rng.normal(size=(n, d))
-    h = rng.normal(size=n)
+    return c, x0, lo, hi, rng.normal(size=(n, d)), rng.normal(size=n)
+
+
+def test_cheapest_matches_slsqp_and_detects_empty_boxes():
+    c, x0, lo, hi, g, h = _random_boxes(7)
+    n = len(g)
     lower, point = _cheapest(c, x0, lo, hi, g, h, 0.5)
     for i in range(n):
         top = g[i] @ np.where(g[i] > 0, hi[i], lo[i]) + h[i]
@@ -152,13 +156,8 @@ def test_cheapest_matches_slsqp_and_detects_empty_boxes():
 def test_cheapest_p1_matches_linprog():
     from scipy.optimize import linprog
 
-    rng = np.random.default_rng(8)
-    n, d = 60, 3
-    c = rng.uniform(0.2, 3.0, size=d)
-    x0 = rng.normal(size=d)
-    lo = x0 + rng.uniform(-2.0, 0.5, size=(n, d))
-    hi = lo + rng.uniform(0.1, 2.0, size=(n, d))
-    g, h = rng.normal(size=(n, d)), rng.normal(size=n)
+    c, x0, lo, hi, g, h = _random_boxes(8)
+    n, d = g.shape
     lower, point = _cheapest_p1(c, x0, lo, hi, g, h, 0.5)
     for i in range(n):
         # variables (theta, s) with s >= |theta - x0|: min c . s, g . theta >= 0.5 - h
