@@ -2,7 +2,7 @@
 
 The search itself (branch and bound, MILP, outer approximation for p = 2) is search.py; LP bound tightening
 is tighten.py; for big tree-ensemble models the cost-budget schedule of budget.py runs first. ReLU networks
-with p = 2 costs first get the box search over actions (input_bnb.py, no MILP); the MILP pipeline runs when
+with p = 1 or 2 costs first get the box search over actions (input_bnb.py, no MILP); the MILP pipeline runs when
 it does not apply or runs out of boxes.
 """
 

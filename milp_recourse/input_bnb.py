@@ -22,6 +22,7 @@ exact.py runs the MILP pipeline as before.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 
@@ -71,21 +72,28 @@ def why_not(problem: RecourseProblem) -> str | None:
     changing = frozenset(names) | scm.descendants(names)
     if any(_has_changing_indicator(scm.equations[n], changing) for n in changing if n not in names):
         return "an equation jumps (indicator) in a changing variable"
-    if len(_patterns(problem, rules, changing)) > MAX_PATTERNS:
-        return "too many intervention patterns"
+    always, optional, limit = _pattern_parts(problem, rules, changing)
+    count = sum(math.comb(len(optional), k) for k in range(len(optional) + 1) if 0 < len(always) + k <= limit)
+    if count > MAX_PATTERNS:
+        return f"too many intervention patterns ({count} > {MAX_PATTERNS})"
     return None
 
 
-def _patterns(problem: RecourseProblem, rules, changing: frozenset[str]) -> list[tuple[str, ...]]:
-    """Intervention patterns to search. A feature none of whose parents can change gets the same
-    counterfactual from do(X := x) as from no intervention, so without an L0 cost or a change limit it is
-    always in the pattern (its theta may stay at x)."""
+def _pattern_parts(problem: RecourseProblem, rules, changing: frozenset[str]):
+    """Features in every pattern, features a pattern may leave out, and the most features a pattern holds.
+    A feature none of whose parents can change gets the same counterfactual from do(X := x) as from no
+    intervention, so without an L0 cost or a change limit it is always in the pattern (theta may stay at x)."""
     scm = problem.scm
     m = problem.actionability.max_changes
     limit = len(rules) if m is None else min(int(m), len(rules))
     free_ok = problem.cost.l0 == 0 and limit == len(rules)
     always = [r.name for r in rules if free_ok and not (set(scm.parents(r.name)) & changing)]
-    optional = [r.name for r in rules if r.name not in always]
+    return always, [r.name for r in rules if r.name not in always], limit
+
+
+def _patterns(problem: RecourseProblem, rules, changing: frozenset[str]) -> list[tuple[str, ...]]:
+    """Intervention patterns to search (see _pattern_parts)."""
+    always, optional, limit = _pattern_parts(problem, rules, changing)
     out = []
     for k in range(len(optional) + 1):
         for extra in itertools.combinations(optional, k):

@@ -249,3 +249,25 @@ def test_box_search_is_exact_on_a_nonlinear_scm():
             assert box.objective_bound <= milp.cost * (1 + 1e-9) + 1e-12
         local = polish(pr, random_search(pr, 8192, 3))
         assert box.cost <= local.cost * (1 + pr.options.mip_gap) + 1e-12
+
+
+def test_why_not_counts_patterns_without_enumerating_them(monkeypatch):
+    """A random linear SCM with 20 actionable nodes: its ~2^19 patterns are refused by their count (itertools
+    is not even called)."""
+    from milp_recourse.scm.random_linear import random_linear_scm
+
+    scm = random_linear_scm(21, seed=0)
+    X, y = labelled_sample(scm, 300, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((4,), max_iter=50, random_state=0).fit(X.to_numpy(float), y)
+    pr = RecourseProblem(scm, clf, X.iloc[0].to_dict(), cost=CostSpec(p=2))
+
+    class _NoEnumeration:
+        @staticmethod
+        def combinations(*args):
+            raise AssertionError("patterns enumerated")
+
+    monkeypatch.setattr(input_bnb, "itertools", _NoEnumeration)
+    reason = why_not(pr)
+    assert reason is not None and "too many intervention patterns" in reason and "> 64" in reason
