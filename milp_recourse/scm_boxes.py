@@ -20,6 +20,7 @@ import numpy as np
 
 from .encode.scm_plan import ScmPlan
 from .scm import expr as ex
+from .scm.derivative import derivative
 from .scm.interval import interval
 
 
@@ -47,15 +48,17 @@ def counterfactual_forms(problem, plan: ScmPlan, constants: Mapping[str, float],
             S[:, j, col[name]] = 1.0
         elif name not in plan.changing:
             o[:, j] = float(problem.x[j])
-        elif name in plan.affine:
-            coefs, off = plan.affine[name].evaluate(constants)
+        elif name in plan.affine and (form := plan.affine[name].evaluate(constants)) is not None:
+            coefs, off = form
             o[:, j] = off
             for q, a in coefs.items():
                 S[:, j] += a * S[:, pos[q]]
                 o[:, j] += a * o[:, pos[q]]
                 r[:, j] += abs(a) * r[:, pos[q]]
-        else:
-            _mean_value_form(scm.equations[name], plan.derivatives[name], constants, pos, S, o, r, j, ctr, rad)
+        else:   # not affine, or its coefficients undefined for this person: the mean-value form
+            eq = scm.equations[name]
+            derivs = plan.derivatives.get(name) or {q: derivative(eq, q) for q in sorted(ex.names(eq) & plan.changing)}
+            _mean_value_form(eq, derivs, constants, pos, S, o, r, j, ctr, rad)
     return S, o, r
 
 
