@@ -69,11 +69,12 @@ def test_relu_layers_refuse_other_models(loan_data):
     assert relu_layers(MLPClassifier((4,), activation="tanh", max_iter=50, random_state=0).fit(X, y)) is None
 
 
+@pytest.mark.parametrize("widths", [(12,), (12, 9), (10, 8, 6)])
 @pytest.mark.parametrize("radius", [0.0, 0.3])
-def test_score_upper_bound_holds_on_sampled_points_and_is_exact_on_tiny_boxes(radius):
+def test_score_upper_bound_holds_on_sampled_points_and_is_exact_on_tiny_boxes(radius, widths):
     rng = np.random.default_rng(1)
-    layers = [(rng.normal(size=(12, 5)), rng.normal(size=12)), (rng.normal(size=(9, 12)), rng.normal(size=9)),
-              (rng.normal(size=(1, 9)), rng.normal(size=1))]
+    sizes = (5,) + widths + (1,)
+    layers = [(rng.normal(size=(b, a)), rng.normal(size=b)) for a, b in zip(sizes[:-1], sizes[1:])]
     n, d = 40, 3
     S = rng.normal(size=(n, 5, d))
     o = rng.normal(size=(n, 5))
