@@ -57,7 +57,8 @@ def counterfactual_forms(problem, plan: ScmPlan, constants: Mapping[str, float],
                 r[:, j] += abs(a) * r[:, pos[q]]
         else:   # not affine, or its coefficients undefined for this person: the mean-value form
             eq = scm.equations[name]
-            derivs = plan.derivatives.get(name) or {q: derivative(eq, q) for q in sorted(ex.names(eq) & plan.changing)}
+            derivs = plan.derivatives.get(name) or {q: derivative(eq, q)
+                                                     for q in sorted(ex.names(eq) & plan.changing)}
             _mean_value_form(eq, derivs, constants, pos, S, o, r, j, ctr, rad)
     return S, o, r
 
