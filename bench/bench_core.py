@@ -55,7 +55,8 @@ def main() -> None:
     opt = sum(r["status"] == "OPTIMAL" for r in rows)
     ver = sum(r["verified"] for r in rows)
     by_boxes = sum("t_box_search" in r and "t_tighten" not in r for r in rows)
-    summary = {"case": "loan+carma-relu p=2" + (" milp-only" if args.milp_only else ""), "n": len(rows), "median_s": s["median"], "p95_s": s["p95"],
+    case = "loan+carma-relu p=2" + (" milp-only" if args.milp_only else "")
+    summary = {"case": case, "n": len(rows), "median_s": s["median"], "p95_s": s["p95"],
                "max_s": s["max"], "optimal": opt, "verified": ver, "settled_by_box_search": by_boxes,
                "median_rounds": float(np.median([r["rounds"] for r in rows])),
                **{f"median_{k}": float(np.median([r.get(f"t_{k}", 0.0) for r in rows]))

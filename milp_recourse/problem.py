@@ -132,7 +132,7 @@ class SolveOptions:
     tighten_passes: int = 5         # rounds of LP bound tightening of big-M sources (0 = interval bounds only)
     tighten_threads: int = 2        # the tightening LPs are independent: run on this many threads (batch workers: 1)
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
-    box_search: bool = True         # ReLU networks, p = 2: branch and bound over boxes of actions before any MILP
+    box_search: bool = True         # ReLU networks, p = 1 / 2: branch and bound over boxes of actions before a MILP
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
