@@ -306,6 +306,11 @@ def n_features(model: object) -> int:
     return int(n)
 
 
+def mlp_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A fitted MLPClassifier's layers as (W of shape (out, in), b), ReLUNetwork's layout (coefs_[k] is (in, out))."""
+    return [(np.asarray(W, float).T, np.asarray(c, float)) for W, c in zip(model.coefs_, model.intercepts_)]
+
+
 def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
     """The SCM variables the model reads, in the model's column order."""
     scm = [str(s) for s in scm_names]
@@ -413,5 +418,5 @@ def score_threshold(kind: str, threshold: float) -> float:
     raise InputError(f"Unknown score kind {kind!r}; expected one of {list(SCORE_KINDS)}.")
 
 
-__all__ = ["ReLUNetwork", "load_classifier", "validate_classifier", "classifier_features", "n_features",
+__all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features", "n_features",
            "target_index", "reference_score", "favourable", "score_threshold", "SCORE_KINDS"]

@@ -40,7 +40,8 @@ def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndar
     return np.asarray(score, float), score_threshold(kind, problem.options.threshold)
 
 
-def _valid(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
+def valid_actions(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
+    """Which actions (rows of mask / theta over `names`) reach the threshold plus margin on the true SCM."""
     score, threshold = action_scores(problem, names, mask, theta)
     return score >= threshold + problem.options.margin
 
@@ -105,7 +106,7 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
             corners_t.append(_snap_row(rules, t))
     mask = np.vstack([mask, np.array(corners_m)])
     theta = np.vstack([theta, np.array(corners_t)])
-    ok = _valid(problem, names, mask, theta)
+    ok = valid_actions(problem, names, mask, theta)
     if not ok.any():
         return None
     mask, theta = mask[ok], theta[ok]
@@ -118,7 +119,7 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
         return Incumbent(action, problem.action_cost(action)[0])
     alpha = _shrink_factors(problem, rules, names, x, mask, theta, axis=None)
     final = _snap_row(rules, x + alpha[:, None] * (theta - x))
-    good = _valid(problem, names, mask, final)
+    good = valid_actions(problem, names, mask, final)
     final = np.where(good[:, None], final, theta)  # fall back to the unshrunk (valid) action
     if coordinate_shrink and (deadline is None or time.perf_counter() < deadline) \
             and K <= COORDINATE_SHRINK_MAX_FEATURES:
@@ -147,14 +148,14 @@ def _shrink_factors(problem, rules, names, x, mask, theta, axis: int | None, lev
         return _snap_row(rules, moved.reshape(-1, theta.shape[1]))
 
     m = np.repeat(mask, levels, axis=0)
-    ok = _valid(problem, names, m, candidates(np.tile(grid, (n, 1)))).reshape(n, levels)
+    ok = valid_actions(problem, names, m, candidates(np.tile(grid, (n, 1)))).reshape(n, levels)
     ok[:, -1] = True  # alpha = 1 is the (valid) action itself
     first = ok.argmax(axis=1)
     hi = grid[first]
     lo = np.where(first > 0, grid[np.maximum(first - 1, 0)], 0.0)
     for _ in range(refine):
         mid = 0.5 * (lo + hi)
-        good = _valid(problem, names, mask, candidates(mid[:, None]))
+        good = valid_actions(problem, names, mask, candidates(mid[:, None]))
         hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
     return hi
 
@@ -171,7 +172,7 @@ def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 2):
             cand = theta.copy()
             cand[:, k] = x[k] + alpha * (theta[:, k] - x[k])
             cand = _snap_row(rules, cand)
-            good = _valid(problem, names, mask, cand) & on
+            good = valid_actions(problem, names, mask, cand) & on
             theta[good] = cand[good]
             # do(X_k := x_k) is no intervention only when X_k's parents do not move: drop it where the
             # action stays valid without it (holding a mediator at x_k and letting it respond differ)
@@ -179,7 +180,7 @@ def _coordinate_shrink(problem, rules, names, x, mask, theta, sweeps: int = 2):
             if drop.any():
                 without = mask.copy()
                 without[:, k] = False
-                drop &= _valid(problem, names, without, theta)
+                drop &= valid_actions(problem, names, without, theta)
             mask[drop, k] = False
     return theta, mask
 

@@ -31,10 +31,11 @@ import numpy as np
 from .classifiers import score_threshold
 from .encode.classifier_registry import score_kind
 from .encode.scm_plan import PlanCache, _has_changing_indicator
-from .heuristic import Incumbent, action_scores
+from .heuristic import Incumbent, valid_actions
 from .recourse_problem import RecourseProblem
 from .relu_bounds import relu_layers, score_upper_bound
-from .scm_boxes import counterfactual_forms, person_constants
+from .scm_boxes import counterfactual_forms
+from .simulate import person_constants
 
 BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
@@ -203,7 +204,7 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
     while fronts:
         if time.perf_counter() > deadline or boxes > max_boxes:
             low = min([pruned_low] + [float(f[5].min()) if len(f) > 5 else 0.0 for f in fronts])
-            return BoxSearch(_no_op_free(problem, best_action), best, min(low, best), "limit", boxes,
+            return BoxSearch(_no_op_free(problem, best_action, changing), best, min(low, best), "limit", boxes,
                              time.perf_counter() - t0)
         nxt = []
         for dims, c, x0, lo, hi, *_ in fronts:
@@ -228,15 +229,13 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             nxt.append((dims, c, x0, np.concatenate([lo, lo2]), np.concatenate([hi1, hi]),
                         np.concatenate([lower, lower])))
         fronts = nxt
-    return BoxSearch(_no_op_free(problem, best_action), best, min(pruned_low, best), "optimal", boxes,
+    return BoxSearch(_no_op_free(problem, best_action, changing), best, min(pruned_low, best), "optimal", boxes,
                      time.perf_counter() - t0)
 
 
-def _no_op_free(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+def _no_op_free(problem: RecourseProblem, action: dict[str, float], changing: frozenset[str]) -> dict[str, float]:
     """The action without do(X := x) on features none of whose parents change (no intervention at all)."""
     scm, fx = problem.scm, problem.factual
-    names = [r.name for r in problem.rules if not r.blocked]
-    changing = frozenset(names) | scm.descendants(names)
     return {k: v for k, v in action.items()
             if not (v == fx[k] and not set(scm.parents(k)) & changing)}
 
@@ -248,8 +247,7 @@ def _try_points(problem: RecourseProblem, dims, c: np.ndarray, x0: np.ndarray, p
     cand = np.flatnonzero(np.isfinite(lower) & (cost < best))
     if not cand.size:
         return best, best_action
-    score, threshold = action_scores(problem, list(dims), np.ones((cand.size, len(dims)), bool), point[cand])
-    ok = score >= threshold + problem.options.margin
+    ok = valid_actions(problem, list(dims), np.ones((cand.size, len(dims)), bool), point[cand])
     if not ok.any():
         return best, best_action
     i = cand[ok][np.argmin(cost[cand][ok])]

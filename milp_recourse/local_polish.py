@@ -16,9 +16,10 @@ import itertools
 import numpy as np
 from scipy.optimize import minimize
 
-from .heuristic import Incumbent, action_scores
+from .heuristic import Incumbent, action_scores, valid_actions
 from .recourse_problem import RecourseProblem
 from .scm import expr as ex
+from .simulate import person_constants
 
 
 def polish_applies(problem: RecourseProblem) -> bool:
@@ -61,8 +62,7 @@ def _mediators(problem: RecourseProblem) -> list[str]:
     scm = problem.scm
     names = [r.name for r in problem.rules if not r.blocked]
     moving = scm.descendants(names) | set(names)
-    fixed = {n: float(v) for n, v in zip(scm.names, problem.x) if n not in moving}
-    fixed.update({scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, problem.noise)})
+    fixed = person_constants(problem, moving)
     return [n for n in names if ex.names(ex.substitute(scm.equations[n], fixed)) & moving]
 
 
@@ -139,9 +139,8 @@ def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozens
     # an intervention at the natural value of a feature with changing parents can often be dropped
     for n in list(action):
         trial = {k: v for k, v in action.items() if k != n}
-        s, threshold = action_scores(problem, names, np.array([[k in trial for k in names]]),
-                                     np.array([[trial.get(k, 0.0) for k in names]]))
-        if s[0] >= threshold + opts.margin:
+        if valid_actions(problem, names, np.array([[k in trial for k in names]]),
+                         np.array([[trial.get(k, 0.0) for k in names]]))[0]:
             cost_trial = problem.action_cost(trial)[0]
             if cost_trial <= problem.action_cost(action)[0]:
                 action = trial

@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from .classifiers import ReLUNetwork, target_index
+from .classifiers import ReLUNetwork, mlp_layers, target_index
 
 Layer = tuple[np.ndarray, np.ndarray]  # (W of shape (out, in), b of shape (out,))
 
@@ -64,7 +64,7 @@ def relu_layers(model: object, target_class: object = None) -> list[Layer] | Non
         own = (1.0 / std, -mean / std)
         pre = own if pre[0] is None else (pre[0] * own[0], pre[1] * own[0] + own[1])
     elif isinstance(final, MLPClassifier) and final.activation == "relu" and len(final.classes_) == 2:
-        layers = [(np.asarray(W, float).T, np.asarray(c, float)) for W, c in zip(final.coefs_, final.intercepts_)]
+        layers = mlp_layers(final)
     else:
         return None
     if layers[-1][0].shape[0] != 1:

@@ -24,14 +24,6 @@ from .scm.derivative import derivative
 from .scm.interval import interval
 
 
-def person_constants(problem, changing: frozenset[str]) -> dict[str, float]:
-    """Values that no action changes: non-changing variables and every abducted noise term."""
-    scm = problem.scm
-    out = {n: float(v) for n, v in zip(scm.names, problem.x) if n not in changing}
-    out.update({scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, problem.noise)})
-    return out
-
-
 def counterfactual_forms(problem, plan: ScmPlan, constants: Mapping[str, float], dims: Sequence[str],
                          lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(S, o, r) of every SCM variable (scm.names order) on each box: S (n, V, d), o (n, V), r (n, V)."""
@@ -96,4 +88,4 @@ def _mean_value_form(eq: ex.Expr, derivs: Mapping[str, ex.Expr], constants: Mapp
             r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf)
 
 
-__all__ = ["counterfactual_forms", "person_constants"]
+__all__ = ["counterfactual_forms"]

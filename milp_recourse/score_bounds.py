@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from .classifiers import ReLUNetwork, target_index
+from .classifiers import ReLUNetwork, mlp_layers, target_index
 from .errors import ClassifierError
 from .encode.classifier_registry import score_kind
 from .recourse_problem import RecourseProblem
@@ -137,8 +137,7 @@ def score_interval(model: Any, box: Box, target_class: object = None) -> tuple[f
             box = [((lo - m) / s, (hi - m) / s) for (lo, hi), m, s in zip(box, mean, std)]
         iv = _layers_interval(list(zip(model.weights, model.biases)), box, "relu")
     elif hasattr(model, "coefs_") and hasattr(model, "intercepts_"):  # MLPClassifier
-        layers = [(np.asarray(W, float).T, np.asarray(c, float)) for W, c in zip(model.coefs_, model.intercepts_)]
-        iv = _layers_interval(layers, box, model.activation)
+        iv = _layers_interval(mlp_layers(model), box, model.activation)
     elif hasattr(model, "tree_") or hasattr(model, "estimators_"):
         iv = _tree_interval(model, idx, box)
         if iv is not None:

@@ -13,6 +13,14 @@ import numpy as np
 from .scm import expr as ex
 
 
+def person_constants(problem, changing: frozenset[str]) -> dict[str, float]:
+    """A person's values that no action changes, by name: non-changing variables and every abducted noise term."""
+    scm = problem.scm
+    out = {n: float(v) for n, v in zip(scm.names, problem.x) if n not in changing}
+    out.update({scm.variable(n).noise_name: float(u) for n, u in zip(scm.names, problem.noise)})
+    return out
+
+
 def counterfactuals(scm, x: np.ndarray, features: Sequence[str], mask: np.ndarray, theta: np.ndarray,
                     noise: np.ndarray | None = None) -> np.ndarray:
     """(n, d) counterfactuals of x under n hard interventions (abduction, action, prediction).

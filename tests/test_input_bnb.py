@@ -25,8 +25,8 @@ from milp_recourse.local_polish import polish
 from milp_recourse.input_bnb import _cheapest, _cheapest_p1, search_boxes, why_not
 from milp_recourse.recipes import labelled_sample
 from milp_recourse.relu_bounds import relu_forward, relu_layers, score_upper_bound
-from milp_recourse.scm_boxes import counterfactual_forms, person_constants
-from milp_recourse.simulate import counterfactuals
+from milp_recourse.scm_boxes import counterfactual_forms
+from milp_recourse.simulate import counterfactuals, person_constants
 
 from denied import denied_problems  # noqa: E402
 

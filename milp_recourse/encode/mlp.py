@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
-from ..classifiers import ReLUNetwork
+from ..classifiers import ReLUNetwork, mlp_layers
 from ..errors import ClassifierError
 from ..ir import Affine, IRBuilder
 from .linear import linear_layer, linear_score
@@ -59,9 +59,7 @@ def _lowering_sign(target_index: int, bounded_below: bool) -> float:
 def encode_mlp(model: MLPClassifier, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
                split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """sklearn MLPClassifier (relu hidden layers, logistic output): coefs_[k] is (in, out)."""
-    layers = [(np.asarray(W, dtype=float).T, np.asarray(c, dtype=float))
-              for W, c in zip(model.coefs_, model.intercepts_)]
-    return _signed(encode_relu_layers(b, inputs, layers, group, _lowering_sign(target_index, bounded_below)),
+    return _signed(encode_relu_layers(b, inputs, mlp_layers(model), group, _lowering_sign(target_index, bounded_below)),
                    target_index)
 
 
