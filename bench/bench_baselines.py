@@ -20,9 +20,9 @@ from common import ROOT, machine, markdown_table, summarize, write_jsonl
 from milp_recourse import RecourseProblem, SolveOptions, Status, load_scm, solve
 from milp_recourse.baselines import get_baseline
 from milp_recourse.baselines.grid import ranges_from_data
-from milp_recourse.classifiers import favourable
-from milp_recourse.problem import CostSpec
-from milp_recourse.recipes import load_model
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.problem.options import CostSpec
+from milp_recourse.models.recipes import load_model
 
 BASELINES = ("grid", "causal-gd", "wachter", "amortized")
 

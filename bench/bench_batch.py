@@ -21,9 +21,9 @@ import pandas as pd
 from common import ROOT, data_dir, machine, markdown_table, write_jsonl
 
 from milp_recourse import CostSpec, SolveOptions, load_scm
-from milp_recourse.batch import solve_batch
-from milp_recourse.classifiers import ReLUNetwork, classifier_features, favourable
-from milp_recourse.recipes import load_model
+from milp_recourse.batch.run import solve_batch
+from milp_recourse.models.classifiers import ReLUNetwork, classifier_features, favourable
+from milp_recourse.models.recipes import load_model
 
 CONFIGS = [("local", 1), ("local", 2), ("dask", 2), ("ray", 2)]
 

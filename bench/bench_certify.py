@@ -18,10 +18,10 @@ import pandas as pd
 from common import ROOT, data_dir, machine, markdown_table, summarize, write_jsonl
 
 from milp_recourse import Actionability, RecourseProblem, SolveOptions, Status, load_scm, solve
-from milp_recourse.classifiers import ReLUNetwork
-from milp_recourse.conflicts import minimal_conflict
-from milp_recourse.population import no_recourse_summary
-from milp_recourse.relaxation import cheapest_relaxation
+from milp_recourse.models.classifiers import ReLUNetwork
+from milp_recourse.diagnose.conflicts import minimal_conflict
+from milp_recourse.diagnose.population import no_recourse_summary
+from milp_recourse.diagnose.relaxations import cheapest_relaxation
 
 ACTIONABLE = ("E", "L", "I", "S")
 

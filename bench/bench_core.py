@@ -15,7 +15,7 @@ import pandas as pd
 from common import ROOT, data_dir, machine, markdown_table, summarize, write_jsonl
 
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, load_scm, solve
-from milp_recourse.classifiers import ReLUNetwork
+from milp_recourse.models.classifiers import ReLUNetwork
 
 
 def carma_cost(net: ReLUNetwork, train: pd.DataFrame, names, actionable) -> CostSpec:

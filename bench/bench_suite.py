@@ -23,13 +23,13 @@ from common import ROOT, data_dir, machine, markdown_table, summarize, write_jso
 
 from milp_recourse import Actionability, CostSpec, RecourseProblem, SolveOptions, load_scm, solve
 from milp_recourse.backends import available_backends
-from milp_recourse.classifiers import ReLUNetwork, favourable
-from milp_recourse.input_bnb import BOX_ENGINE
-from milp_recourse.relu_bounds import relu_layers
-from milp_recourse.recipes import train_recipe
+from milp_recourse.models.classifiers import ReLUNetwork, favourable
+from milp_recourse.solver.box_search import BOX_ENGINE
+from milp_recourse.bounds.relu_bounds import relu_layers
+from milp_recourse.models.recipes import train_recipe
 from milp_recourse.scm.from_data import independent_scm, sanitize_columns
 from milp_recourse.scm.random_linear import random_linear_scm
-from milp_recourse.solve_many import solve_many
+from milp_recourse.solver.many import solve_many
 
 
 def denied_rows(scm, model, X: pd.DataFrame, n: int) -> list[dict]:

@@ -34,10 +34,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the repository root, so the script runs without installing the package
 sys.path.insert(0, str(HERE))
 
-from milp_recourse.classifiers import classifier_features, favourable  # noqa: E402
-from milp_recourse.instances import SCHEMA_VERSION, problem_from_dict  # noqa: E402
-from milp_recourse.problem import divisors_from_data  # noqa: E402
-from milp_recourse.recipes import train_recipe  # noqa: E402
+from milp_recourse.models.classifiers import classifier_features, favourable  # noqa: E402
+from milp_recourse.evaluation.instances import SCHEMA_VERSION, problem_from_dict  # noqa: E402
+from milp_recourse.problem.options import divisors_from_data  # noqa: E402
+from milp_recourse.models.recipes import train_recipe  # noqa: E402
 from milp_recourse.scm import load_scm  # noqa: E402
 
 import oracles  # noqa: E402

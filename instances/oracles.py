@@ -5,7 +5,7 @@ Three methods, each over the same problem definition the solver promises to solv
 
 - `enumerate_grid`: exhaustive enumeration of every intervention subset (respecting
   max_changes) and every combination of allowed grid values, counterfactuals from the numpy
-  SCM (milp_recourse.simulate), scores from the classifier itself, costs from
+  SCM (milp_recourse.scm.simulate), scores from the classifier itself, costs from
   RecourseProblem.action_cost. Exact when every usable feature has a grid; with `grids=` given
   for continuous features it is an upper bound (a grid is a restriction).
 - `linear_program`: linear SCM + linear classifier + p = 1. For each intervention subset I the
@@ -27,8 +27,8 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from milp_recourse.classifiers import favourable, reference_score, score_threshold
-from milp_recourse.simulate import counterfactuals
+from milp_recourse.models.classifiers import favourable, reference_score, score_threshold
+from milp_recourse.scm.simulate import counterfactuals
 
 AFFINE_TOL = 1e-8
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from milp_recourse.cli.main import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from .result import RecourseResult, Status
+from milp_recourse.result import RecourseResult, Status
 
 _STYLE = {Status.OPTIMAL: "bold green", Status.FEASIBLE: "yellow", Status.NO_RECOURSE: "bold red",
           Status.UNKNOWN: "magenta", Status.ALREADY_FAVOURABLE: "cyan", Status.VERIFICATION_FAILED: "bold red",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import BackendUnavailableError, InputError
+from milp_recourse.errors import BackendUnavailableError, InputError
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")

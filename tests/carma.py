@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, load_scm
-from milp_recourse.classifiers import ReLUNetwork
+from milp_recourse.models.classifiers import ReLUNetwork
 
 ACTIONABLE = ("E", "L", "I", "S")
 

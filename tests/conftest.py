@@ -6,7 +6,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from milp_recourse import load_scm
-from milp_recourse.recipes import labelled_sample, train_recipe
+from milp_recourse.models.recipes import labelled_sample, train_recipe
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, load_scm
-from milp_recourse.recipes import train_recipe
-from milp_recourse.solve_many import screen
+from milp_recourse.models.recipes import train_recipe
+from milp_recourse.solver.many import screen
 
 
 def denied_problems(scm_name: str, recipe: str, seed: int, keep: int, candidates: int = 60,

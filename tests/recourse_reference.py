@@ -18,8 +18,8 @@ from scipy.optimize import linprog
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from milp_recourse.classifiers import reference_score, score_threshold
-from milp_recourse.simulate import counterfactuals
+from milp_recourse.models.classifiers import reference_score, score_threshold
+from milp_recourse.scm.simulate import counterfactuals
 
 Region = tuple[np.ndarray, np.ndarray]  # {z : G z <= h} in classifier-input space
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from milp_recourse import InputError, load_scm
-from milp_recourse.audit import audit
-from milp_recourse.audit_report import write_report
-from milp_recourse.batch import solve_batch
-from milp_recourse.recipes import load_model
+from milp_recourse.evaluation.audit import audit
+from milp_recourse.evaluation.audit_report import write_report
+from milp_recourse.batch.run import solve_batch
+from milp_recourse.models.recipes import load_model
 
 SCM = load_scm("loan")
 

@@ -13,7 +13,7 @@ import pytest
 from milp_recourse.backends import (SolverParams, Termination, backend_names, get_backend)
 from milp_recourse.backends import base as backend_base
 from milp_recourse.errors import BackendError, BackendUnavailableError, InputError
-from milp_recourse.ir import INF, Affine, IRBuilder, MIPModel, affine_sum
+from milp_recourse.mip.ir import INF, Affine, IRBuilder, MIPModel, affine_sum
 
 TOL = 1e-6
 _AVAILABLE = {n: backend_base._FACTORIES[n]().is_available() for n in backend_names()}

@@ -14,8 +14,8 @@ import pytest
 
 from milp_recourse import solve
 from milp_recourse.backends import available_backends
-from milp_recourse.instances import problem_from_dict
-from milp_recourse.recipes import train_recipe
+from milp_recourse.evaluation.instances import problem_from_dict
+from milp_recourse.models.recipes import train_recipe
 from milp_recourse.scm import load_scm
 
 FOLDER = Path(__file__).resolve().parents[1] / "instances"

@@ -17,12 +17,12 @@ import pytest
 from milp_recourse import Actionability, CostSpec, Preferences, RecourseProblem, SolveOptions, Status, load_scm, solve
 from milp_recourse.baselines import get_baseline
 from milp_recourse.baselines.grid import GridOracle, ranges_from_data
-from milp_recourse.classifiers import classifier_features, favourable, reference_score
+from milp_recourse.models.classifiers import classifier_features, favourable, reference_score
 from milp_recourse.errors import BackendUnavailableError, InputError, UnsupportedError
-from milp_recourse.recipes import train_recipe
+from milp_recourse.models.recipes import train_recipe
 from milp_recourse.scm import scm_from_dict
-from milp_recourse.simulate import counterfactuals
-from milp_recourse.verify import verify_action
+from milp_recourse.scm.simulate import counterfactuals
+from milp_recourse.solver.verify import verify_action
 
 
 def _has_torch() -> bool:

@@ -12,11 +12,11 @@ import pytest
 
 from milp_recourse import (Actionability, InputError, Preferences, RecourseProblem, SolveOptions, load_scm,
                            solve)
-from milp_recourse import exact
-from milp_recourse import solve_many as many
-from milp_recourse.batch import solve_batch
-from milp_recourse.classifiers import favourable
-from milp_recourse.recipes import load_model
+from milp_recourse.solver import pipeline as exact
+from milp_recourse.solver import many
+from milp_recourse.batch.run import solve_batch
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.models.recipes import load_model
 
 OPTS = SolveOptions(time_limit=30)
 
@@ -97,7 +97,7 @@ def test_every_row_equals_the_single_person_solve(chain, profiles, serial):
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    from milp_recourse.engines import ray_init
+    from milp_recourse.batch.engines import ray_init
 
     ray_init(num_cpus=2)
     yield

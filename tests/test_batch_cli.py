@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from milp_recourse import SolveOptions, load_scm
-from milp_recourse.batch import solve_batch
-from milp_recourse.cli import main
-from milp_recourse.recipes import load_model
+from milp_recourse.batch.run import solve_batch
+from milp_recourse.cli.main import main
+from milp_recourse.models.recipes import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 160

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-import milp_recourse.exact as exact
+import milp_recourse.solver.pipeline as exact
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, solve
-from milp_recourse.budget import BUDGET_MIN_INTEGERS, wants_budget_search
-from milp_recourse.compile import compile_problem
-from milp_recourse.recipes import labelled_sample
+from milp_recourse.solver.budget_schedule import BUDGET_MIN_INTEGERS, wants_budget_search
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.models.recipes import labelled_sample
 from milp_recourse.scm.random_linear import random_linear_scm
-from milp_recourse.solve_many import screen
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.many import screen
+from milp_recourse.solver.verify import verify_action
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import dataclasses
 import pytest
 
 from milp_recourse import Status, solve
-from milp_recourse.heuristic import random_search
-from milp_recourse.local_polish import polish
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.polish import polish
 
 from carma import carma_problem  # noqa: E402
 

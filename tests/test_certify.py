@@ -27,14 +27,14 @@ from sklearn.tree import DecisionTreeClassifier
 from milp_recourse import Actionability, RecourseProblem, SolveOptions, Status, load_scm, solve
 from milp_recourse.backends import Termination, get_backend, SolverParams
 from milp_recourse.backends.highs import HighsBackend
-from milp_recourse.certify import (Certificate, bound_certificate, certify, check_farkas, farkas_certificate,
+from milp_recourse.solver.certify import (Certificate, bound_certificate, certify, check_farkas, farkas_certificate,
                                    second_backends, solver_certificate)
-from milp_recourse.classifiers import ReLUNetwork, favourable, reference_score
-from milp_recourse.compile import compile_problem
-from milp_recourse.ir import MIPModel
-from milp_recourse.recipes import first_denied, train_recipe
-from milp_recourse.score_bounds import counterfactual_box, score_interval
-from milp_recourse.simulate import counterfactuals
+from milp_recourse.models.classifiers import ReLUNetwork, favourable, reference_score
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.models.recipes import first_denied, train_recipe
+from milp_recourse.bounds.score_bounds import counterfactual_box, score_interval
+from milp_recourse.scm.simulate import counterfactuals
 
 sys.path.insert(0, str(Path(__file__).parent))
 from recourse_reference import reference_feasible  # noqa: E402
@@ -211,7 +211,7 @@ def test_solver_certificate_with_second_opinion(chain, monkeypatch):
                                                             ("solver", "proved")]
     if second_backends("highs"):
         assert cert.confirmed and len(cert.backends) == 2 and "confirmed by" in cert.message
-    monkeypatch.setattr("milp_recourse.certify.second_backends", lambda primary: [])
+    monkeypatch.setattr("milp_recourse.solver.certify.second_backends", lambda primary: [])
     lone = solver_certificate(prob, compile_problem(prob))
     assert lone.proven and not lone.confirmed and "no second backend" in lone.message
 

@@ -19,11 +19,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import LinearSVC
 
-from milp_recourse.classifiers import (ReLUNetwork, classifier_features, favourable, load_classifier, reference_score,
+from milp_recourse.models.classifiers import (ReLUNetwork, classifier_features, favourable, load_classifier, reference_score,
                                        score_threshold, validate_classifier)
 from milp_recourse.encode.classifier_registry import encode_classifier, find_encoder, score_kind
 from milp_recourse.errors import ClassifierError, InputError
-from milp_recourse.ir import Affine, IRBuilder
+from milp_recourse.mip.ir import Affine, IRBuilder
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """`milp-recourse solve` and `demo`: happy paths checked against the Python API, bad input -> exit 2.
 
-Most calls go through milp_recourse.cli.main([...]) with capsys (fast); two go through a real
+Most calls go through milp_recourse.cli.main.main([...]) with capsys (fast); two go through a real
 subprocess (`python -m milp_recourse`) to check exit codes and stream separation end to end.
 """
 
@@ -22,9 +22,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from milp_recourse import (Actionability, CostSpec, Preferences, RecourseProblem, Status, divisors_from_data,
                            load_scm, solve)
-from milp_recourse.classifiers import favourable
-from milp_recourse.cli import main
-from milp_recourse.recipes import labelled_sample, train_recipe
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.cli.main import main
+from milp_recourse.models.recipes import labelled_sample, train_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_FIELDS = ("status", "cost", "action", "counterfactual", "verified", "objective_bound", "gap", "solve_seconds")
@@ -244,7 +244,7 @@ def test_subprocess_streams_and_exit_codes(files) -> None:
 def test_no_box_search_option_solves_the_milp_with_the_same_answer(capsys, files) -> None:
     """A ReLU network (.npz) on a denied person: the box search answers by default (backend 'box-search'),
     --no-box-search goes to the MILP (backend highs); both prove the same optimum."""
-    from milp_recourse.classifiers import ReLUNetwork
+    from milp_recourse.models.classifiers import ReLUNetwork
 
     scm = files["scm"]
     mlp = train_recipe(scm, "mlp", 2000, 0)

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from milp_recourse import Actionability, CostSpec, InputError, RecourseProblem, SolveOptions, Status, solve
-from milp_recourse.classifiers import favourable
-from milp_recourse.cli import main
-from milp_recourse.conflicts import minimal_conflict, person_groups, relax, universal, violated_groups
-from milp_recourse.explain import explain
-from milp_recourse.population import no_recourse_summary
-from milp_recourse.relaxation import cheapest_relaxation
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.cli.main import main
+from milp_recourse.diagnose.conflicts import minimal_conflict, person_groups, relax, universal, violated_groups
+from milp_recourse.diagnose.explain import explain
+from milp_recourse.diagnose.population import no_recourse_summary
+from milp_recourse.diagnose.relaxations import cheapest_relaxation
 from milp_recourse.scm import scm_from_dict, scm_to_dict
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.verify import verify_action
 
 sys.path.insert(0, str(Path(__file__).parent))
 from recourse_reference import reference_feasible, reference_optimum  # noqa: E402

@@ -20,10 +20,10 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from milp_recourse.backends import SolverParams, Termination, solve_mip
-from milp_recourse.classifiers import ReLUNetwork, favourable, reference_score, score_threshold
+from milp_recourse.models.classifiers import ReLUNetwork, favourable, reference_score, score_threshold
 from milp_recourse.encode.classifier_registry import encode_classifier
-from milp_recourse.encode.trees import ensemble_score, left_upper, right_lower, to_tree_ensemble
-from milp_recourse.ir import Affine, IRBuilder, MIPModel
+from milp_recourse.models.trees import ensemble_score, left_upper, right_lower, to_tree_ensemble
+from milp_recourse.mip.ir import Affine, IRBuilder, MIPModel
 
 D = 4
 PARAMS = SolverParams(time_limit=30.0)

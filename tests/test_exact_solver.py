@@ -19,10 +19,10 @@ from sklearn.ensemble import RandomForestClassifier
 
 from milp_recourse import (Actionability, CostSpec, Preferences, RecourseProblem, SolveOptions, Status, load_scm,
                            solve)
-from milp_recourse.classifiers import favourable
-from milp_recourse.recipes import labelled_sample, train_recipe
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.models.recipes import labelled_sample, train_recipe
 from milp_recourse.result import SCHEMA_VERSION
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.verify import verify_action
 
 _spec = importlib.util.spec_from_file_location(
     "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")

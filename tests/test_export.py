@@ -12,7 +12,7 @@ pytest.importorskip("highspy")
 from milp_recourse.backends import SolverParams, Termination, solve_mip  # noqa: E402
 from milp_recourse.backends.export import read_model, sanitize_names, write_lp, write_mps  # noqa: E402
 from milp_recourse.errors import InputError  # noqa: E402
-from milp_recourse.ir import INF, Affine, IRBuilder, MIPModel  # noqa: E402
+from milp_recourse.mip.ir import INF, Affine, IRBuilder, MIPModel  # noqa: E402
 
 WRITERS = pytest.mark.parametrize("writer,suffix", [(write_mps, ".mps"), (write_lp, ".lp")], ids=["mps", "lp"])
 

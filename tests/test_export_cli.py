@@ -8,10 +8,10 @@ import pytest
 
 from milp_recourse.backends import SolverParams, solve_mip
 from milp_recourse.backends.export import read_model
-from milp_recourse.cli import main
-from milp_recourse.compile import compile_problem
-from milp_recourse.recipes import first_denied, train_recipe
-from milp_recourse.recourse_problem import RecourseProblem
+from milp_recourse.cli.main import main
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.models.recipes import first_denied, train_recipe
+from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import load_scm
 
 

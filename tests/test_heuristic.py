@@ -10,8 +10,8 @@ import dataclasses
 import pytest
 
 from milp_recourse import Actionability, CostSpec
-from milp_recourse.heuristic import random_search
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.verify import verify_action
 
 from denied import denied_problems  # noqa: E402
 

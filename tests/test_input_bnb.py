@@ -15,18 +15,18 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-import milp_recourse.input_bnb as input_bnb
+import milp_recourse.solver.box_search as input_bnb
 from milp_recourse import (Actionability, CostSpec, InputError, Preferences, RecourseProblem, SolveOptions, Status,
                            load_scm, solve)
-from milp_recourse.classifiers import ReLUNetwork, reference_score
-from milp_recourse.encode.scm_plan import PlanCache
-from milp_recourse.heuristic import random_search
-from milp_recourse.local_polish import polish
-from milp_recourse.input_bnb import _cheapest, _cheapest_p1, search_boxes, why_not
-from milp_recourse.recipes import labelled_sample
-from milp_recourse.relu_bounds import relu_forward, relu_layers, score_upper_bound
-from milp_recourse.scm_boxes import counterfactual_forms
-from milp_recourse.simulate import counterfactuals, person_constants
+from milp_recourse.models.classifiers import ReLUNetwork, reference_score
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.polish import polish
+from milp_recourse.solver.box_search import _cheapest, _cheapest_p1, search_boxes, why_not
+from milp_recourse.models.recipes import labelled_sample
+from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers, score_upper_bound
+from milp_recourse.bounds.scm_boxes import counterfactual_forms
+from milp_recourse.scm.simulate import counterfactuals, person_constants
 
 from denied import denied_problems  # noqa: E402
 

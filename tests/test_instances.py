@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from milp_recourse import Status, solve
-from milp_recourse.classifiers import reference_score
-from milp_recourse.instances import SCHEMA_VERSION, load_instance, problem_from_dict
-from milp_recourse.recipes import train_recipe
+from milp_recourse.models.classifiers import reference_score
+from milp_recourse.evaluation.instances import SCHEMA_VERSION, load_instance, problem_from_dict
+from milp_recourse.models.recipes import train_recipe
 from milp_recourse.scm import load_scm
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.verify import verify_action
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 FILES = sorted(INSTANCES.glob("*.json"))

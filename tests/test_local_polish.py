@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import milp_recourse.local_polish as local_polish
+import milp_recourse.solver.polish as local_polish
 from milp_recourse import CostSpec, RecourseProblem, Status, load_scm, solve
-from milp_recourse.heuristic import random_search
-from milp_recourse.local_polish import _mediators, polish
-from milp_recourse.recipes import train_recipe
-from milp_recourse.simulate import counterfactuals
-from milp_recourse.verify import verify_action
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.polish import _mediators, polish
+from milp_recourse.models.recipes import train_recipe
+from milp_recourse.scm.simulate import counterfactuals
+from milp_recourse.solver.verify import verify_action
 
 from denied import denied_problems  # noqa: E402
 

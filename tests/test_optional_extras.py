@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent('''
     from milp_recourse import RecourseProblem, load_scm, solve
     from milp_recourse.backends import available_backends, get_backend
     from milp_recourse.errors import BackendUnavailableError
-    from milp_recourse.recipes import first_denied, train_recipe
+    from milp_recourse.models.recipes import first_denied, train_recipe
 
     scm = load_scm("chain")
     model = train_recipe(scm, "logreg", 1000, 0)

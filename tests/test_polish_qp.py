@@ -13,9 +13,9 @@ from scipy.optimize import nnls
 
 from milp_recourse import CostSpec
 from milp_recourse.backends import SolverParams, Termination, get_backend
-from milp_recourse.compile import compile_problem
-from milp_recourse.heuristic import random_search
-from milp_recourse.search import _polish_qp
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.milp_search import _polish_qp
 
 from carma import carma_problem  # noqa: E402
 from denied import denied_problems  # noqa: E402

@@ -15,10 +15,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-import milp_recourse.exact as exact
+import milp_recourse.solver.pipeline as exact
 from milp_recourse import (Actionability, ClassifierError, CostSpec, InputError, Preferences, RecourseError,
                            RecourseProblem, SolveOptions, Status, load_scm, solve)
-from milp_recourse.recipes import labelled_sample
+from milp_recourse.models.recipes import labelled_sample
 
 PERSON = {"xs": 1.0, "x1": -2.0, "x2": -1.0, "x3": -1.5}
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from milp_recourse import Actionability, InputError, Preferences, load_scm
-from milp_recourse.preferences import weights_from_ranking
-from milp_recourse.profiles import GENERATORS, generate_profiles, load_profiles, parse_profiles
+from milp_recourse.problem.preferences import weights_from_ranking
+from milp_recourse.batch.profiles import GENERATORS, generate_profiles, load_profiles, parse_profiles
 
 SCM = load_scm("loan")
 SPEC_ACT = ["E", "L", "I", "S"]

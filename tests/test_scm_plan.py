@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from milp_recourse import Actionability, RecourseProblem, SolveOptions, load_scm, solve
-from milp_recourse.compile import compile_problem
-from milp_recourse.encode.scm_plan import PlanCache, affine_equation
-from milp_recourse.recipes import train_recipe
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.scm.plan import PlanCache, affine_equation
+from milp_recourse.models.recipes import train_recipe
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.random_linear import random_linear_scm
 from milp_recourse.scm.scalar import scalar_function
-from milp_recourse.solve_many import screen, solve_many
+from milp_recourse.solver.many import screen, solve_many
 
 FAST = SolveOptions(heuristic_samples=0, time_limit=30.0)
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-import milp_recourse.search as search
+import milp_recourse.solver.milp_search as search
 from milp_recourse import RecourseProblem, Status, solve
 from milp_recourse.backends.highs import HighsBackend
 from milp_recourse.errors import BackendError

@@ -19,16 +19,16 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from milp_recourse import (Actionability, CostSpec, InputError, RecourseProblem, SolveOptions, Status, load_scm,
                            solve)
-from milp_recourse import solve_many as many
+from milp_recourse.solver import many
 from milp_recourse.backends import SolverParams, get_backend
 from milp_recourse.backends.highs_session import HighsSession
-from milp_recourse.classifiers import favourable
-from milp_recourse.compile import compile_problem
-from milp_recourse.ir import MIPModel
-from milp_recourse.recipes import train_recipe
-from milp_recourse.small_bnb import branch_and_bound
-from milp_recourse.solve_many import Failed, solve_many
-from milp_recourse.verify import verify_action, verify_many
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.models.recipes import train_recipe
+from milp_recourse.solver.small_bnb import branch_and_bound
+from milp_recourse.solver.many import Failed, solve_many
+from milp_recourse.solver.verify import verify_action, verify_many
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recourse_reference import reference_optimum  # noqa: E402

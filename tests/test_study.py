@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from milp_recourse import SolveOptions
-from milp_recourse.cli import main
+from milp_recourse.cli.main import main
 from milp_recourse.errors import InputError
-from milp_recourse.study import personalize
-from milp_recourse.study_config import Case, Condition, load_study_config, study_config
-from milp_recourse.study_data import load_case, plausibility
-from milp_recourse.study_metrics import attribution, summarize
+from milp_recourse.evaluation.study import personalize
+from milp_recourse.evaluation.study_config import Case, Condition, load_study_config, study_config
+from milp_recourse.evaluation.study_data import load_case, plausibility
+from milp_recourse.evaluation.study_metrics import attribution, summarize
 
 BASE = {"name": "tiny", "seed": 3, "methods": ["exact", "grid"], "exact": {"heuristic_samples": 0, "time_limit": 20},
         "baselines": {"grid": {"n_values": 7}},

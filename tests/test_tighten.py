@@ -12,11 +12,11 @@ import dataclasses
 import pytest
 
 from milp_recourse import RecourseProblem, SolveOptions, Status, solve
-from milp_recourse.compile import compile_problem
-from milp_recourse.tighten import _layers, tighten_bounds
-from milp_recourse.heuristic import random_search
-from milp_recourse.local_polish import polish
-from milp_recourse.verify import verify_action
+from milp_recourse.encode.compile import compile_problem
+from milp_recourse.solver.tighten import _layers, tighten_bounds
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.polish import polish
+from milp_recourse.solver.verify import verify_action
 
 from denied import denied_problems  # noqa: E402
 

@@ -1,10 +1,10 @@
 """Solver backends: the only package that imports solver libraries (lazily, inside each backend)."""
 
-from .base import (Backend, Capabilities, MIPSolution, SolverParams, Termination, available_backends,
+from milp_recourse.backends.base import (Backend, Capabilities, MIPSolution, SolverParams, Termination, available_backends,
                    backend_names, get_backend, register_backend)
-from .highs import HighsBackend
-from .ortools_backend import OrtoolsCbcBackend, OrtoolsHighsBackend, OrtoolsScipBackend
-from .pyomo_backend import KNOWN_SOLVERS as _PYOMO_SOLVERS, PyomoBackend, pyomo_factory
+from milp_recourse.backends.highs import HighsBackend
+from milp_recourse.backends.ortools_backend import OrtoolsCbcBackend, OrtoolsHighsBackend, OrtoolsScipBackend
+from milp_recourse.backends.pyomo_backend import KNOWN_SOLVERS as _PYOMO_SOLVERS, PyomoBackend, pyomo_factory
 
 register_backend("highs", HighsBackend)
 register_backend("ortools-scip", OrtoolsScipBackend)

@@ -12,8 +12,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, InputError
-from ..ir import MIPModel
+from milp_recourse.errors import BackendUnavailableError, InputError
+from milp_recourse.mip.ir import MIPModel
 
 
 class Termination(str, enum.Enum):

@@ -16,9 +16,9 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import BackendError, InputError
-from ..ir import MIPModel
-from .highs import new_highs, to_highs_hessian, to_highs_lp
+from milp_recourse.errors import BackendError, InputError
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.backends.highs import new_highs, to_highs_hessian, to_highs_lp
 
 _BAD = re.compile(r"[^A-Za-z0-9_.]+")
 _MAX_LEN = 255

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import BackendError
-from ..ir import MIPModel
-from .base import Capabilities, MIPSolution, SolverParams, Termination
+from milp_recourse.errors import BackendError
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.backends.base import Capabilities, MIPSolution, SolverParams, Termination
 
 
 # HiGHS's active-set QP solver can cycle on degenerate problems: a 25-column CARMA polish QP whose optimum
@@ -144,7 +144,7 @@ class HighsBackend:
 
         if model.q_diag is not None and np.any(model.q_diag) and model.integrality.any():
             raise BackendError("HiGHS cannot solve a mixed-integer quadratic program; use the outer-approximation "
-                               "driver (milp_recourse.exact.solve does this for p = 2 costs).")
+                               "driver (milp_recourse.solver.pipeline.solve does this for p = 2 costs).")
         t0 = time.perf_counter()
         h = new_highs(params.threads)
         h.setOptionValue("output_flag", bool(params.verbose))
@@ -262,7 +262,7 @@ class HighsBackend:
         """Row multipliers y proving the LP relaxation of `model` infeasible (HiGHS dual ray), or None.
 
         Simplex without presolve, so HiGHS keeps the ray. Callers re-check it independently
-        (milp_recourse.certify.check_farkas); the sign convention is theirs to test.
+        (milp_recourse.solver.certify.check_farkas); the sign convention is theirs to test.
         """
         import highspy
 

@@ -4,7 +4,7 @@ Loading a model whose sparsity pattern, integrality and Hessian pattern match th
 numbers only (bounds, right-hand sides, costs, changed matrix entries), so HiGHS keeps its basis and
 the next relaxation warm-starts from the previous person's. The session solves continuous
 relaxations (LP, or convex QP when the model has a quadratic objective); branching is done by
-milp_recourse.small_bnb on top of it.
+milp_recourse.solver.small_bnb on top of it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..ir import MIPModel
-from .highs import new_highs, to_highs_hessian, to_highs_lp
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.backends.highs import new_highs, to_highs_hessian, to_highs_lp
 
 PRIMAL_TOL = 1e-9
 

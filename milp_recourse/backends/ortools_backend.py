@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendError, InputError
-from ..ir import MIPModel
-from .base import Capabilities, MIPSolution, SolverParams, Termination
+from milp_recourse.errors import BackendError, InputError
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.backends.base import Capabilities, MIPSolution, SolverParams, Termination
 
 _INCUMBENT_TOL = 1e-5  # a reported incumbent violating the model by more than this is discarded
 

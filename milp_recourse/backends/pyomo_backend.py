@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import BackendError
-from ..ir import MIPModel
-from .base import Capabilities, MIPSolution, SolverParams, Termination
-from .ortools_backend import check_params, check_start, finish, has_quadratic
+from milp_recourse.errors import BackendError
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.backends.base import Capabilities, MIPSolution, SolverParams, Termination
+from milp_recourse.backends.ortools_backend import check_params, check_start, finish, has_quadratic
 
 # option names per solver: time limit (s), relative MIP gap, threads, primal feasibility tolerance
 _OPTION_NAMES: dict[str, dict[str, str]] = {
@@ -125,7 +125,7 @@ class PyomoBackend:
         """appsi_highs shares HiGHS' process-wide thread pool with the 'highs' backend; a run asking another
         size than the pool's fails, so size it through the same bookkeeping (resets only on a change)."""
         if self.solver_name == "appsi_highs":
-            from .highs import new_highs
+            from milp_recourse.backends.highs import new_highs
 
             new_highs(int(threads))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InputError
+from milp_recourse.errors import InputError
 
 BASELINES = ("grid", "causal-gd", "wachter", "amortized")
 
@@ -22,23 +22,23 @@ def get_baseline(name: str, **options: Any) -> Any:
     GDConfig fields (steps, lr, scales, ...); amortized -> AmortizedConfig fields (epochs, hidden, ...).
     """
     if name == "grid":
-        from .grid import GridOracle
+        from milp_recourse.baselines.grid import GridOracle
         return _build(GridOracle, name, options)
     if name in ("causal-gd", "wachter"):
-        from .gd_engine import GDConfig
+        from milp_recourse.baselines.gd_engine import GDConfig
         cls = _gd_class(name)
         return cls(_build(GDConfig, name, options))
     if name == "amortized":
-        from .amortized import AmortizedCARMA, AmortizedConfig
+        from milp_recourse.baselines.amortized import AmortizedCARMA, AmortizedConfig
         return AmortizedCARMA(_build(AmortizedConfig, name, options))
     raise InputError(f"Unknown baseline {name!r}; expected one of {', '.join(BASELINES)}.")
 
 
 def _gd_class(name: str) -> type:
     if name == "causal-gd":
-        from .causal_gd import CausalGD
+        from milp_recourse.baselines.causal_gd import CausalGD
         return CausalGD
-    from .wachter import Wachter
+    from milp_recourse.baselines.wachter import Wachter
     return Wachter
 
 

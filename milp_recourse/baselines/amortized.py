@@ -18,13 +18,13 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..problem import CostSpec, SolveOptions
-from ..recourse_problem import RecourseProblem
-from ..result import RecourseResult
-from .common import already_favourable, check_positive, finish, person_space, project, to_action
-from .torch_clf import TorchClassifier
-from .torch_scm import TorchSCM, one_thread, require_torch
+from milp_recourse.errors import InputError
+from milp_recourse.problem.options import CostSpec, SolveOptions
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import RecourseResult
+from milp_recourse.baselines.common import already_favourable, check_positive, finish, person_space, project, to_action
+from milp_recourse.baselines.torch_clf import TorchClassifier
+from milp_recourse.baselines.torch_scm import TorchSCM, one_thread, require_torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,8 +98,8 @@ class AmortizedCARMA:
 
     def _fit(self, scm: Any, classifier: Any, population: Any, cost: CostSpec, options: SolveOptions,
              actionable: Sequence[str] | None, torch: Any) -> _Trained:
-        from ..classifiers import score_threshold
-        from ..encode.classifier_registry import score_kind
+        from milp_recourse.models.classifiers import score_threshold
+        from milp_recourse.models.registry import score_kind
 
         t0 = time.perf_counter()
         cfg = self.config
@@ -155,7 +155,7 @@ class AmortizedCARMA:
 
     def _default_population(self, problem: RecourseProblem) -> np.ndarray:
         """Denied individuals of a fresh SCM sample (seeded) when fit() was not called."""
-        from ..classifiers import favourable
+        from milp_recourse.models.classifiers import favourable
 
         scm, want = problem.scm, self.config.population
         X = scm.sample(max(4 * want, 1000), seed=self.config.seed).to_numpy(float)

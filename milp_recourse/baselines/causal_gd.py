@@ -15,13 +15,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..recourse_problem import RecourseProblem
-from ..result import RecourseResult
-from .common import (early_answer, action_costs, finish, project, subsets, target_score,
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import RecourseResult
+from milp_recourse.baselines.common import (early_answer, action_costs, finish, project, subsets, target_score,
                      to_action, valid_on_scm)
-from .gd_engine import GDConfig, adam_search
-from .torch_clf import TorchClassifier
-from .torch_scm import TorchMethod, TorchSCM
+from milp_recourse.baselines.gd_engine import GDConfig, adam_search
+from milp_recourse.baselines.torch_clf import TorchClassifier
+from milp_recourse.baselines.torch_scm import TorchMethod, TorchSCM
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,7 @@ validity on the true SCM, and the one way a baseline's action becomes a Recourse
 
 Baselines never prove anything: a verified action is FEASIBLE (no optimality claim), no valid action
 is UNKNOWN (never NO_RECOURSE), and an action the method claims valid but the true SCM denies is
-VERIFICATION_FAILED. The re-check is always milp_recourse.verify.verify_action.
+VERIFICATION_FAILED. The re-check is always milp_recourse.solver.verify.verify_action.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Mapping
 
 import numpy as np
 
-from ..classifiers import reference_score, score_threshold
-from ..errors import InputError
-from ..recourse_problem import RecourseProblem
-from ..result import RecourseResult, Status
-from ..simulate import counterfactuals
-from ..verify import verify_action
+from milp_recourse.models.classifiers import reference_score, score_threshold
+from milp_recourse.errors import InputError
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import RecourseResult, Status
+from milp_recourse.scm.simulate import counterfactuals
+from milp_recourse.solver.verify import verify_action
 
 CHUNK = 65536
 
@@ -103,7 +103,7 @@ def action_costs(problem: RecourseProblem, space: PersonSpace, mask: np.ndarray,
 
 def target_score(problem: RecourseProblem) -> tuple[float, str]:
     """The score a baseline must reach to claim validity (threshold + margin, like the exact solver)."""
-    from ..encode.classifier_registry import score_kind
+    from milp_recourse.models.registry import score_kind
 
     kind = score_kind(problem.classifier)
     return score_threshold(kind, problem.options.threshold) + problem.options.margin, kind

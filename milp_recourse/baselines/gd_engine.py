@@ -13,9 +13,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import InputError
-from ..recourse_problem import RecourseProblem
-from .common import PersonSpace, check_positive
+from milp_recourse.errors import InputError
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.baselines.common import PersonSpace, check_positive
 
 LAMBDA_CAP = 1e8
 

@@ -15,10 +15,10 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from ..errors import InputError
-from ..recourse_problem import RecourseProblem
-from ..result import RecourseResult
-from .common import (early_answer, CHUNK, PersonSpace, action_costs, check_positive, finish, person_space,
+from milp_recourse.errors import InputError
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import RecourseResult
+from milp_recourse.baselines.common import (early_answer, CHUNK, PersonSpace, action_costs, check_positive, finish, person_space,
                      to_action, valid_on_scm)
 
 

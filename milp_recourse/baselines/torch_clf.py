@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..classifiers import ReLUNetwork, classifier_features, target_index
-from ..errors import UnsupportedError
-from .torch_scm import require_torch
+from milp_recourse.models.classifiers import ReLUNetwork, classifier_features, target_index
+from milp_recourse.errors import UnsupportedError
+from milp_recourse.baselines.torch_scm import require_torch
 
 # each layer: (W (out, in), b (out,), relu after?)
 Layer = tuple[np.ndarray, np.ndarray, bool]
@@ -75,7 +75,7 @@ class TorchClassifier:
     """score(X) for full SCM-ordered rows X, in the classifier's reference score space (logit / decision)."""
 
     def __init__(self, model: Any, scm_names: Sequence[str], target_class: object = None, dtype: Any = None) -> None:
-        from ..encode.classifier_registry import score_kind
+        from milp_recourse.models.registry import score_kind
 
         torch = require_torch()
         self.torch = torch

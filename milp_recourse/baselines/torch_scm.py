@@ -12,8 +12,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
-from ..scm import expr as ex
+from milp_recourse.errors import BackendUnavailableError
+from milp_recourse.scm import expr as ex
 
 INSTALL_HINT = "pip install 'milp_recourse[torch]'"
 

@@ -16,12 +16,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..recourse_problem import RecourseProblem
-from ..result import RecourseResult
-from .common import early_answer, action_costs, finish, project, scores, subsets, target_score
-from .gd_engine import GDConfig, adam_search
-from .torch_clf import TorchClassifier
-from .torch_scm import TorchMethod
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import RecourseResult
+from milp_recourse.baselines.common import early_answer, action_costs, finish, project, scores, subsets, target_score
+from milp_recourse.baselines.gd_engine import GDConfig, adam_search
+from milp_recourse.baselines.torch_clf import TorchClassifier
+from milp_recourse.baselines.torch_scm import TorchMethod
 
 MOVE_TOL = 1e-9   # relative change below which a feature counts as not moved
 

@@ -15,8 +15,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ..errors import ClassifierError, InputError
-from ..ir import Affine, IRBuilder
+from milp_recourse.errors import ClassifierError, InputError
+from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.models.registry import register_model
+from milp_recourse.models.registry import score_kind as score_kind
 
 EncoderFn = Callable[..., Affine]
 KindSpec = str | Callable[[Any], str]
@@ -48,6 +50,7 @@ def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec, *, bounded_below:
     if isinstance(kind, str) and kind not in ("logit", "probability", "decision"):
         raise InputError(f"Unknown score kind {kind!r}; expected 'logit', 'probability' or 'decision'.")
     _ENCODERS[cls] = _Entry(fn, kind, bool(bounded_below))
+    register_model(cls, kind)   # the models layer's registry knows the family too (validation, reference scores)
 
 
 def find_encoder(cls: type) -> EncoderFn | None:
@@ -75,12 +78,6 @@ def _require(model: object) -> _Entry:
     return entry
 
 
-def score_kind(model: object) -> str:
-    """The score space of model's encoding (and of classifiers.reference_score)."""
-    kind = _require(model).kind
-    return kind if isinstance(kind, str) else kind(model)
-
-
 def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
                  split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """Dispatch to the family encoder without re-validating (used by composite encoders)."""
@@ -101,7 +98,7 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     ``bounded_below``: the score will only appear in ``score >= t`` rows or be maximised (see the module
     docstring); the encoding is then exact for that use only, not for reading the score's value.
     """
-    from ..classifiers import n_features, target_index, validate_classifier
+    from milp_recourse.models.classifiers import n_features, target_index, validate_classifier
 
     if not validated:
         validate_classifier(model)
@@ -133,8 +130,8 @@ def _register_builtin() -> None:
     from sklearn.svm import LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
-    from ..classifiers import ReLUNetwork
-    from . import ensembles, linear, mlp, pipeline
+    from milp_recourse.models.classifiers import ReLUNetwork
+    from milp_recourse.encode import linear, relu_networks as mlp, scalers as pipeline, tree_ensembles as ensembles
 
     register_encoder(LogisticRegression, linear.encode_linear, "logit")
     register_encoder(LinearSVC, linear.encode_linear, "decision")

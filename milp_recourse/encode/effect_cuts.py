@@ -19,10 +19,10 @@ from typing import Mapping
 
 import numpy as np
 
-from ..ir import Affine, IRBuilder
-from ..scm import expr as ex
-from ..scm.derivative import derivative
-from ..scm.interval import interval
+from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.scm import expr as ex
+from milp_recourse.scm.derivative import derivative
+from milp_recourse.scm.interval import interval
 
 GROUP = "cut:effect"
 SLACK = 1e-7

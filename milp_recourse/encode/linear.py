@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..ir import Affine, IRBuilder
+from milp_recourse.mip.ir import Affine, IRBuilder
 
 
 def linear_score(weights: np.ndarray, intercept: float, inputs: Sequence[Affine]) -> Affine:

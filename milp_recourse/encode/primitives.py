@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import UnsupportedError
-from ..ir import INF, Affine, IRBuilder
+from milp_recourse.errors import UnsupportedError
+from milp_recourse.mip.ir import INF, Affine, IRBuilder
 
 
 def _finite(lo: float, hi: float, what: str) -> None:

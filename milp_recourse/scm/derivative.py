@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import SpecError
-from .expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, name_free, substitute
+from milp_recourse.errors import SpecError
+from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, name_free, substitute
 
 def derivative(e: Expr, name: str) -> Expr:
     """Symbolic (almost-everywhere) partial derivative of e with respect to ``name``."""

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 import numpy as np
 from scipy.special import expit
 
-from ..errors import InputError, SpecError
+from milp_recourse.errors import InputError, SpecError
 
 FUNCTIONS = frozenset({"max", "min", "abs", "relu", "sigmoid", "exp", "log"})
 COMPARE_OPS = frozenset({">", ">=", "<", "<="})
@@ -392,6 +392,6 @@ __all__ = ["Expr", "Const", "Name", "Neg", "Add", "Sub", "Mul", "Div", "Pow", "C
 
 
 # interval arithmetic, derivatives and text live in their own modules; re-exported so `expr.interval` keeps working
-from .derivative import derivative  # noqa: E402,F401
-from .interval import interval  # noqa: E402,F401
-from .text import to_text  # noqa: E402,F401
+from milp_recourse.scm.derivative import derivative  # noqa: E402,F401
+from milp_recourse.scm.interval import interval  # noqa: E402,F401
+from milp_recourse.scm.text import to_text  # noqa: E402,F401

@@ -12,8 +12,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from .spec import scm_from_dict
+from milp_recourse.errors import InputError
+from milp_recourse.scm.spec import scm_from_dict
 
 
 def safe_name(column: str) -> str:

@@ -7,8 +7,8 @@ from typing import Mapping
 
 from scipy.special import expit
 
-from ..errors import InputError
-from .expr import INF, Add, Call, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+from milp_recourse.errors import InputError
+from milp_recourse.scm.expr import INF, Add, Call, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
 
 def _mul(a: float, b: float) -> float:
     return 0.0 if a == 0.0 or b == 0.0 else a * b

@@ -15,10 +15,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, SpecError, describe
-from .expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, count, derivative, evaluate,
+from milp_recourse.errors import InputError, SpecError, describe
+from milp_recourse.scm.expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, count, derivative, evaluate,
                    interval, names as expr_names, parse, substitute, to_text)
-from .noise import Noise
+from milp_recourse.scm.noise import Noise
 
 KINDS = ("continuous", "integer", "binary")
 ACTIONABILITY = ("immutable", "actionable", "increase", "decrease")

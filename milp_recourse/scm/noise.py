@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from ..errors import SpecError, describe
+from milp_recourse.errors import SpecError, describe
 
 
 class Noise(ABC):

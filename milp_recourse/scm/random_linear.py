@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import scm_from_dict
+from milp_recourse.scm.spec import scm_from_dict
 
 
 def random_linear_scm(n_nodes: int, seed: int = 0, edge_prob: float = 0.3, n_immutable: int = 1):

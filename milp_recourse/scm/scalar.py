@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
-from .expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
 
 ScalarFn = Callable[[Mapping[str, float]], float]
 

@@ -25,10 +25,10 @@ from typing import Any, Mapping
 import networkx as nx
 import yaml
 
-from ..errors import SpecError, describe
-from .expr import names as expr_names, parse, to_text
-from .model import SCM, Variable
-from .noise import noise_from_spec
+from milp_recourse.errors import SpecError, describe
+from milp_recourse.scm.expr import names as expr_names, parse, to_text
+from milp_recourse.scm.model import SCM, Variable
+from milp_recourse.scm.noise import noise_from_spec
 
 TOP_KEYS = ("name", "description", "variables", "label", "schema_version")
 VARIABLE_KEYS = ("name", "type", "domain", "actionability", "sensitive", "description", "equation", "noise")

@@ -1,0 +1,1 @@
+"""Tables in, tables out: the batch run, its workers and engines (local / Dask / Ray), resume and progress."""

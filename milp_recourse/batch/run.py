@@ -1,0 +1,254 @@
+"""solve_batch: recourse for every denied individual of a table, in parallel, resumable.
+
+One row per individual of the data (in the data's order): `id`, the result columns of
+batch_worker.RESULT_COLUMNS (status, cost, verified, gap, objective_bound, seconds (wall),
+cpu_seconds, n_changed, changed, actionable, action and counterfactual as JSON, certificate summary as
+JSON, message), then the data's own columns (so an audit can group by any of them).
+
+- Only denied individuals are solved. The others are checked with the classifier in one vectorised
+  call and get status ALREADY_FAVOURABLE (cost 0, counterfactual = factual) without solving.
+- Every input is validated before any solving: missing or non-numeric feature columns, values outside
+  the SCM's domains, duplicated ids, the profiles (see profiles.py), the engine, an existing output.
+- The per-individual time limit is `options.time_limit` (the solver's deadline). A hard limit
+  (`hard_time_limit`, default 2 x time_limit + 30 s) stops a runaway individual where SIGALRM is
+  usable (local engine, Ray); that row becomes UNKNOWN. Any exception becomes that row's ERROR status.
+- Workers get plain, picklable data: the SCM spec dict (scm_to_dict), the classifier object, the
+  CostSpec / SolveOptions and Tasks. The core solver compiles per individual (the model depends on
+  the person's incumbent and LP-tightened bounds), so nothing compiled is shipped.
+- Without `id_column` the id is the 0-based row number of the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from milp_recourse.batch.worker import RESULT_COLUMNS, Task, effective_actionable, failure_fields
+from milp_recourse.models.classifiers import classifier_features, favourable, validate_classifier
+from milp_recourse.errors import InputError
+from milp_recourse.problem.preferences import Preferences
+from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions
+from milp_recourse.batch.profiles import id_key, load_profiles
+from milp_recourse.scm.spec import scm_to_dict
+from milp_recourse.tables import as_table
+
+ID = "id"
+MAX_CHUNK = 32
+
+
+def _load_inputs(scm: Any, classifier: Any) -> tuple[Any, Any]:
+    from milp_recourse.models.recipes import load_model
+    from milp_recourse.scm import load_scm
+
+    scm = load_scm(scm) if isinstance(scm, str) else scm
+    classifier = load_model(str(classifier), scm) if isinstance(classifier, str) else classifier
+    validate_classifier(classifier)
+    classifier_features(classifier, scm.names)
+    return scm, classifier
+
+
+def _features(data: pd.DataFrame, scm) -> np.ndarray:
+    """The data's feature matrix in SCM order, checked against the SCM's domains."""
+    names = list(scm.names)
+    missing = [n for n in names if n not in data.columns]
+    if missing:
+        raise InputError(f"The data lacks feature column(s) {missing}; the SCM {scm.name!r} needs "
+                         f"{', '.join(names)} (it has {', '.join(map(str, data.columns))}).")
+    for n in names:
+        if not pd.api.types.is_numeric_dtype(data[n]) and not pd.api.types.is_bool_dtype(data[n]):
+            bad = data[n][pd.to_numeric(data[n], errors="coerce").isna()].head(3).tolist()
+            raise InputError(f"The data column {n!r} must be numeric; found values like {bad}.")
+    X = data[names].to_numpy(dtype=float)
+    ok = scm.within_domain(X) if len(X) else np.zeros(0, bool)
+    if not np.all(ok):
+        rows = np.flatnonzero(~np.asarray(ok))
+        try:
+            scm.validate_individual(X[rows[0]])
+            detail = "not integral where the SCM requires it"
+        except InputError as exc:
+            detail = str(exc)
+        raise InputError(f"{len(rows)} individual(s) of the data are invalid, e.g. row {int(rows[0])}: {detail}")
+    return X
+
+
+def _ids(data: pd.DataFrame, id_column: str | None) -> list[Any]:
+    if id_column is None:
+        return list(range(len(data)))
+    if id_column not in data.columns:
+        raise InputError(f"The id column {id_column!r} is not in the data; it has {', '.join(map(str, data.columns))}.")
+    ids = data[id_column].tolist()
+    keys = pd.Series([id_key(i) for i in ids])
+    dup = sorted(set(keys[keys.duplicated()]))
+    if dup or keys.isin(["nan", "None", "<NA>"]).any():
+        raise InputError(f"The id column {id_column!r} must hold unique, non-empty ids; duplicated: {dup[:10]}.")
+    return ids
+
+
+def _chunks(tasks: list[Task], workers: int, chunk_size: int | None) -> list[list[Task]]:
+    if chunk_size is None:
+        chunk_size = max(1, min(MAX_CHUNK, math.ceil(len(tasks) / (8 * workers))))
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InputError(f"chunk_size must be an integer >= 1. Got {chunk_size!r}.")
+    return [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+
+
+def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, Any]:
+    """The row of an individual the classifier already approves (what solve() returns, without solving)."""
+    import json
+
+    return {"status": "ALREADY_FAVOURABLE", "cost": 0.0, "verified": True, "gap": 0.0, "objective_bound": 0.0,
+            "seconds": 0.0, "cpu_seconds": 0.0, "n_changed": 0, "changed": "", "actionable": ";".join(acts),
+            "action": "{}",
+            "counterfactual": json.dumps(dict(zip(scm.names, map(float, x))), separators=(",", ":")),
+            "certificate": "", "message": "Not solved: the factual decision is already favourable."}
+
+
+def _previous_results(store: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Result columns of the individuals an earlier run finished, by id key (checked against the data)."""
+    old = store.load()
+    old_keys = [id_key(v) for v in old[ID]]
+    unknown = sorted(set(old_keys) - set(keys))
+    if unknown:
+        raise InputError(f"The existing output {str(store.path)!r} has {len(unknown)} id(s) not in this data, "
+                         f"e.g. {unknown[:5]}; resume with the same data, --id-column and --limit.")
+    results: dict[str, dict[str, Any]] = {}
+    for k, rec in zip(old_keys, normalize_results(old).to_dict("records")):
+        results.setdefault(k, {c: rec[c] for c in RESULT_COLUMNS})
+    return results
+
+
+def normalize_results(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fixed dtypes for the result columns (files read back give NaN for empty text, etc.)."""
+    out = frame.copy()
+    for c in ("cost", "gap", "objective_bound", "seconds", "cpu_seconds"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    out["n_changed"] = pd.to_numeric(out["n_changed"], errors="coerce").fillna(0).astype(int)
+    out["verified"] = out["verified"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+    for c in ("status", "changed", "actionable", "action", "counterfactual", "certificate", "message"):
+        out[c] = out[c].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    out.loc[out["action"] == "", "action"] = "{}"
+    out.loc[out["counterfactual"] == "", "counterfactual"] = "{}"
+    return out
+
+
+def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
+                actionability: Actionability | None = None, preferences: Preferences | None = None,
+                cost: CostSpec | None = None, options: SolveOptions | None = None, engine: str = "local",
+                workers: int = 1, address: str | None = None, out: Any = None, resume: bool = False,
+                id_column: str | None = None, limit: int | None = None, chunk_size: int | None = None,
+                profile_seed: int = 0, ranking_map: str = "rank", score_map: str = "identity",
+                hard_time_limit: float | None = None,
+                progress: bool | Callable[[int, int], Any] | None = None) -> pd.DataFrame:
+    """Recourse for every denied individual of `data` (DataFrame or CSV/Parquet path); one row each."""
+    from milp_recourse.backends import get_backend
+    from milp_recourse.batch.engines import check_engine, run_chunks
+    from milp_recourse.batch.progress import Progress
+    from milp_recourse.batch.resume import ResultStore
+
+    # ---- validate everything before any solving
+    check_engine(engine, workers, address)
+    act, prefs = actionability or Actionability(), preferences or Preferences()
+    cost, options = cost or CostSpec(), options or SolveOptions()
+    if workers > 1:  # the workers already share the cores: one tightening thread each
+        options = dataclasses.replace(options, tighten_threads=1)
+    get_backend(options.backend)
+    scm, classifier = _load_inputs(scm, classifier)
+    frame = as_table(data, "data")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InputError(f"limit must be an integer >= 0. Got {limit!r}.")
+        frame = frame.iloc[:limit]
+    frame = frame.reset_index(drop=True)
+    ids = _ids(frame, id_column)
+    X = _features(frame, scm)
+    data_cols = [str(c) for c in frame.columns if c != id_column]
+    clash = sorted(set(data_cols) & ({ID} | set(RESULT_COLUMNS)))
+    if clash:
+        hint = " (pass id_column='id' / --id-column id if it holds the ids)" if ID in clash else ""
+        raise InputError(f"The data has column(s) {clash} that the results use; rename them{hint}.")
+    columns = [ID, *RESULT_COLUMNS, *data_cols]
+    keys = [id_key(i) for i in ids]
+    spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
+    # a Task constructs the person's RecourseProblem on the worker; check the base once here
+    from milp_recourse.problem.recourse_problem import RecourseProblem
+
+    if len(X):
+        RecourseProblem(scm, classifier, X[0], act, prefs, cost, options)
+    profs = load_profiles(profiles, ids, scm, id_column or ID, act, prefs, profile_seed, ranking_map, score_map)
+    store = ResultStore(out, columns, resume) if out is not None else None
+    if store is not None:
+        store.check()
+    if hard_time_limit is None:
+        hard_time_limit = 2.0 * options.time_limit + 30.0
+    elif not (isinstance(hard_time_limit, (int, float)) and hard_time_limit > 0):
+        raise InputError(f"hard_time_limit must be a number > 0 (seconds). Got {hard_time_limit!r}.")
+
+    # ---- earlier runs' rows
+    results = _previous_results(store, keys) if store is not None and resume else {}
+
+    # ---- the classifier's decisions, then the people to solve
+    feats = list(classifier_features(classifier, scm.names))
+    idx = [scm.index(f) for f in feats]
+    fav = favourable(classifier, X[:, idx], options.threshold, options.target_class) if len(X) else []
+    per_person: dict[str, tuple[Actionability, Preferences]] = {}
+    for k in keys:
+        prof = profs.get(k)
+        per_person[k] = prof.apply(act, prefs, spec_actionable, ranking_map, score_map) if prof else (act, prefs)
+    fresh_fav = {}
+    tasks = []
+    for k, x, f in zip(keys, X, fav):
+        if k in results:
+            continue
+        if f:
+            fresh_fav[k] = _favourable_fields(scm, x, effective_actionable(scm, per_person[k][0]))
+        else:
+            tasks.append(Task(k, tuple(map(float, x)), *per_person[k]))
+    chunks = _chunks(tasks, workers, chunk_size)
+    context = {"scm": scm_to_dict(scm), "classifier": classifier, "cost": cost, "options": options,
+               "hard_seconds": float(hard_time_limit)}
+
+    # ---- solve, writing each finished chunk
+    id_of = dict(zip(keys, ids))
+    records = dict(zip(keys, frame[data_cols].to_dict("records")))
+
+    def full_row(key: str) -> dict[str, Any]:
+        return {ID: id_of[key], **results[key], **records[key]}
+
+    def commit(fields: list[dict[str, Any]]) -> None:
+        for f in fields:
+            results[f["key"]] = {c: f[c] for c in RESULT_COLUMNS}
+        if store is not None:
+            store.append([full_row(f["key"]) for f in fields])
+
+    stream = run_chunks(engine, context, chunks, workers, address)  # engine up (or error) before any write
+    try:
+        commit([dict(v, key=k) for k, v in fresh_fav.items()])
+        with Progress(progress, len(tasks)) as bar:
+            for i, rows in stream:
+                if isinstance(rows, Exception):
+                    msg = f"The worker running this chunk failed: {type(rows).__name__}: {rows}"
+                    rows = [dict(failure_fields("ERROR", msg, effective_actionable(scm, t.actionability), 0.0),
+                                 key=t.key) for t in chunks[i]]
+                commit(rows)
+                bar.update(len(rows))
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
+
+    result = pd.DataFrame([full_row(k) for k in keys if k in results], columns=columns)
+    result = normalize_results(result)
+    if store is not None:
+        store.finish(result)
+    return result
+
+
+def result_summary(frame: pd.DataFrame) -> Mapping[str, int]:
+    """Counts of each status (for the CLI's closing line)."""
+    return {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
+
+
+__all__ = ["solve_batch", "normalize_results", "result_summary"]

@@ -1,0 +1,141 @@
+"""Linear upper bounds of a ReLU network's score over boxes of actions (back-substitution, as in CROWN).
+
+For boxes lo <= theta <= hi whose network inputs are x = S theta + o, up to |error| <= r per input, every
+layer's pre-activation bounds are taken by back-substituting through the ReLU relaxations of the layers
+below (upper line u (z - l) / (u - l), lower line 0 or z, whichever is closer), and the score gets one
+linear upper bound g . theta + h valid on the whole box. Everything is vectorised over the boxes; no solver.
+Used by input_bnb.py, where boxes shrink until the bounds are exact (all ReLUs stable in a box).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from milp_recourse.models.classifiers import ReLUNetwork, mlp_layers, target_index
+
+Layer = tuple[np.ndarray, np.ndarray]  # (W of shape (out, in), b of shape (out,))
+
+
+@dataclass(frozen=True)
+class ScoreBound:
+    """score <= g . theta + h on each box (g: (n, d), h: (n,)), and top: that line's maximum over the box."""
+
+    g: np.ndarray
+    h: np.ndarray
+    top: np.ndarray
+
+
+def _input_affine(steps) -> tuple[np.ndarray, np.ndarray] | None:
+    """Scalers before the network as z = x * scale + shift (None: a step this module does not model)."""
+    scale, shift = None, None
+    for step in steps:
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            continue
+        if isinstance(step, StandardScaler):
+            s = 1.0 / step.scale_ if step.with_std else np.ones(step.n_features_in_)
+            t = -step.mean_ * s if step.with_mean else np.zeros(step.n_features_in_)
+        elif isinstance(step, MinMaxScaler):
+            s, t = np.asarray(step.scale_, float), np.asarray(step.min_, float)
+        else:
+            return None
+        scale, shift = (s, t) if scale is None else (scale * s, shift * s + t)
+    return scale, shift
+
+
+def relu_layers(model: object, target_class: object = None) -> list[Layer] | None:
+    """The classifier as dense ReLU layers on its own inputs (scalers folded into the first layer) whose single
+    output is the target class's logit, the encoders' score; None when it is not such a network."""
+    pre: tuple[np.ndarray, np.ndarray] | None = (None, None)
+    final = model
+    if isinstance(model, Pipeline):
+        pre, final = _input_affine([s for _, s in model.steps[:-1]]), model.steps[-1][1]
+        if pre is None:
+            return None
+    if isinstance(final, ReLUNetwork):
+        layers = [(np.asarray(W, float), np.asarray(c, float)) for W, c in zip(final.weights, final.biases)]
+        n_in = layers[0][0].shape[1]
+        mean = np.zeros(n_in) if final.scaler_mean is None else np.asarray(final.scaler_mean, float)
+        std = np.ones(n_in) if final.scaler_std is None else np.asarray(final.scaler_std, float)
+        own = (1.0 / std, -mean / std)
+        pre = own if pre[0] is None else (pre[0] * own[0], pre[1] * own[0] + own[1])
+    elif isinstance(final, MLPClassifier) and final.activation == "relu" and len(final.classes_) == 2:
+        layers = mlp_layers(final)
+    else:
+        return None
+    if layers[-1][0].shape[0] != 1:
+        return None
+    if pre[0] is not None:
+        W, c = layers[0]
+        layers[0] = (W * pre[0][None, :], c + W @ pre[1])
+    if target_index(model, target_class) == 0:
+        W, c = layers[-1]
+        layers[-1] = (-W, -c)
+    return layers
+
+
+def relu_forward(layers: list[Layer], X: np.ndarray) -> np.ndarray:
+    """The network's output on the rows of X (the target-class logit when layers come from relu_layers)."""
+    h = np.asarray(X, float)
+    for W, c in layers[:-1]:
+        h = np.maximum(h @ W.T + c, 0.0)
+    W, c = layers[-1]
+    return h @ W[0] + c[0]
+
+
+def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slopes/intercept of relu's upper line and the lower line's slope, per unit (stable units exact)."""
+    active, dead = l >= 0, u <= 0
+    unstable = ~active & ~dead
+    width = np.where(unstable, u - l, 1.0)
+    su = np.where(active, 1.0, np.where(dead, 0.0, u / width))
+    iu = np.where(unstable, -su * l, 0.0)
+    sl = np.where(active, 1.0, np.where(unstable & (u > -l), 1.0, 0.0))
+    return su, iu, sl
+
+
+def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray, S: np.ndarray, o: np.ndarray,
+                r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lam (n, p, width of z_k) times z_k is at most G theta + h on the box: back through layers k-1 .. 1."""
+    const = lam @ layers[k - 1][1]
+    for j in range(k - 1, 0, -1):          # z_{j+1} = W_{j+1} relu(z_j) + b_{j+1}
+        M = lam @ layers[j][0]
+        Mp, Mn = np.maximum(M, 0.0), np.minimum(M, 0.0)
+        su, iu, sl = relax[j - 1]
+        const = const + (Mp @ iu[:, :, None])[:, :, 0]
+        lam = Mp * su[:, None, :] + Mn * sl[:, None, :]
+        const = const + lam @ layers[j - 1][1]
+    N = lam @ layers[0][0]                 # coefficient on the network input x
+    G = N @ S
+    h = const + (N @ o[:, :, None])[:, :, 0] + (np.abs(N) @ r[:, :, None])[:, :, 0]
+    return G, h
+
+
+def _box_max(G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    ctr, rad = (lo + hi) / 2.0, (hi - lo) / 2.0
+    return h + (G @ ctr[:, :, None])[:, :, 0] + (np.abs(G) @ rad[:, :, None])[:, :, 0]
+
+
+def score_upper_bound(layers: list[Layer], S: np.ndarray, o: np.ndarray, r: np.ndarray, lo: np.ndarray,
+                      hi: np.ndarray) -> ScoreBound:
+    """A linear upper bound of the network's output on each box (see the module docstring).
+
+    S: (n, m, d) input slopes, o: (n, m) offsets, r: (n, m) >= 0 input errors, lo / hi: (n, d) the boxes.
+    """
+    relax = []
+    for k in range(1, len(layers)):        # pre-activation bounds of hidden layer k (max of z and of -z at once)
+        w = layers[k - 1][0].shape[0]
+        both = np.broadcast_to(np.concatenate([np.eye(w), -np.eye(w)]), (len(lo), 2 * w, w))
+        top = _box_max(*_upper_line(layers, relax, k, both, S, o, r), lo, hi)
+        u, l = top[:, :w], -top[:, w:]
+        relax.append(_relaxation(l, np.maximum(u, l)))
+    lam = np.ones((len(lo), 1, 1))
+    G, h = _upper_line(layers, relax, len(layers), lam, S, o, r)
+    return ScoreBound(G[:, 0, :], h[:, 0], _box_max(G, h, lo, hi)[:, 0])
+
+
+__all__ = ["Layer", "ScoreBound", "relu_forward", "relu_layers", "score_upper_bound"]

@@ -1,0 +1,113 @@
+"""`milp-recourse batch` (solve a whole table, resumable) and `milp-recourse audit` (group report)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+from milp_recourse.cli.problem_args import add_constraint_args, add_model_args, add_solver_args, problem_parts
+from milp_recourse.batch.engines import ENGINES
+from milp_recourse.errors import InputError
+
+
+def add_batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="recourse for every denied individual of a CSV/Parquet table",
+                       description="Solve recourse for every denied individual of --data (others are marked "
+                                   "ALREADY_FAVOURABLE), in parallel, writing results incrementally to --out; "
+                                   "--resume continues an interrupted run. Per-person constraints come from "
+                                   "--profiles (see milp_recourse/profiles.py for the column format); the "
+                                   "constraint options below are everyone's base.")
+    add_model_args(p)
+    p.add_argument("--data", required=True, help="CSV/Parquet with one column per SCM feature (extra columns kept)")
+    p.add_argument("--profiles", help="CSV/Parquet profiles table keyed by id, or generator:NAME (universal, "
+                                      "hard-subsets, soft-ranking, soft-scores, hard+soft)")
+    p.add_argument("--profile-seed", type=int, default=0, help="seed of a profile generator (default 0)")
+    p.add_argument("--out", required=True, help="results file (.csv, or .parquet via a JSONL journal)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--engine", choices=ENGINES, default="local", help="local (joblib/loky), dask or ray")
+    p.add_argument("--address", help="scheduler address for dask (tcp://host:8786) or ray (host:6379 or auto)")
+    p.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished ids")
+    p.add_argument("--id-column", help="column of --data holding unique ids (default: the 0-based row number)")
+    p.add_argument("--limit", type=int, help="only the first N rows of --data")
+    p.add_argument("--chunk-size", type=int, help="individuals per task (default: about n / (8 x workers), <= 32)")
+    p.add_argument("--hard-time-limit", type=float,
+                   help="seconds after which one individual is abandoned as UNKNOWN (default 2 x time limit + 30)")
+    p.add_argument("--heuristic-samples", type=int, help="random actions tried for an upper bound on hard models (default 4096)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    add_constraint_args(p)
+    add_solver_args(p)
+    p.set_defaults(func=cmd_batch)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from milp_recourse.batch.run import result_summary, solve_batch
+    from milp_recourse.models.recipes import load_model
+    from milp_recourse.scm import load_scm
+
+    scm = load_scm(args.scm)
+    parts = problem_parts(args, scm)
+    if args.heuristic_samples is not None:
+        parts["options"] = dataclasses.replace(parts["options"], heuristic_samples=args.heuristic_samples)
+    model = load_model(args.classifier, scm)
+    t0 = time.perf_counter()
+    frame = solve_batch(scm, model, args.data, args.profiles, **parts, engine=args.engine, workers=args.workers,
+                        address=args.address, out=args.out, resume=args.resume, id_column=args.id_column,
+                        limit=args.limit, chunk_size=args.chunk_size, profile_seed=args.profile_seed,
+                        ranking_map=args.ranking_map, score_map=args.score_map,
+                        hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None)
+    secs = time.perf_counter() - t0
+    counts = result_summary(frame)
+    denied = len(frame) - counts.get("ALREADY_FAVOURABLE", 0)
+    con = Console()
+    con.print(f"{len(frame)} individuals, {denied} denied; {secs:.1f} s with engine {args.engine} "
+              f"x{args.workers}; results in {args.out}")
+    t = Table("status", "count", "mean cost", "mean seconds")
+    for status, n in counts.items():
+        sub = frame[frame["status"] == status]
+        cost = sub["cost"].mean()
+        t.add_row(status, str(n), "-" if cost != cost else f"{cost:.4g}", f"{sub['seconds'].mean():.3g}")
+    con.print(t)
+    return 0
+
+
+def add_audit_parser(sub) -> None:
+    p = sub.add_parser("audit", help="validity, cost and plausibility of recourse by group, with disparities",
+                       description="Audit batch results per group of one or more columns (e.g. a sensitive "
+                                   "attribute): denied count, recourse found / proven none / unknown, validity, "
+                                   "cost, features changed, plausibility, and disparities with bootstrap CIs. "
+                                   "Writes report.md, report.html, CSV tables and PNG plots to --out.")
+    p.add_argument("results", help="results file of `milp-recourse batch` (.csv or .parquet)")
+    p.add_argument("--by", action="append", required=True, help="column to group by (repeat for several)")
+    p.add_argument("--scm", required=True, help="SCM spec (for the log-density plausibility check)")
+    p.add_argument("--reference-data", help="training data (CSV/Parquet) for the plausibility box and log-density "
+                                            "percentiles (default: 10000 samples of the SCM, seed 0)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from milp_recourse.evaluation.audit import audit
+    from milp_recourse.evaluation.audit_report import write_report
+    from milp_recourse.scm import load_scm
+
+    if args.n_boot < 10:
+        raise InputError(f"--n-boot must be >= 10. Got {args.n_boot}.")
+    report = audit(args.results, args.by, load_scm(args.scm), args.reference_data, n_boot=args.n_boot,
+                   seed=args.seed, confidence=args.confidence)
+    paths = write_report(report, args.out, plots=not args.no_plots)
+    print("Disparities at a glance:")
+    for line in report.headline() or ["(only one group: no disparity to report)"]:
+        print(f"  {line}")
+    print(f"Report: {paths['markdown']} and {paths['html']}; {len(paths['plots'])} plot(s) in {args.out}")
+    return 0
+
+
+__all__ = ["add_batch_parser", "add_audit_parser", "cmd_batch", "cmd_audit"]

@@ -1,0 +1,130 @@
+"""Parsing of the CLI's compact option syntax (E=-0.4:0.4,L=3 ...) into problem inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from milp_recourse.errors import InputError
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a number.") from None
+    if math.isnan(value):
+        raise InputError(f"{what}: NaN is not allowed.")
+    return value
+
+
+def name_list(text: str | None) -> tuple[str, ...] | None:
+    """'E,L,I' -> ('E', 'L', 'I')."""
+    if text is None:
+        return None
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    return items
+
+
+def pairs(text: str | None, option: str) -> dict[str, str]:
+    """'E=3,L=2' -> {'E': '3', 'L': '2'} with a clear error for malformed items."""
+    out: dict[str, str] = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise InputError(f"{option}: expected NAME=VALUE items separated by commas; got {item!r}.")
+        k, v = item.split("=", 1)
+        if k.strip() in out:
+            raise InputError(f"{option}: feature {k.strip()!r} is given twice.")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def numbers(text: str | None, option: str) -> dict[str, float]:
+    return {k: _number(v, f"{option} {k}") for k, v in pairs(text, option).items()}
+
+
+def bounds(text: str | None) -> dict[str, tuple[float | None, float | None]]:
+    """'E=-0.4:0.4,L=:5' -> {'E': (-0.4, 0.4), 'L': (None, 5.0)}."""
+    out = {}
+    for k, v in pairs(text, "--bounds").items():
+        if ":" not in v:
+            raise InputError(f"--bounds {k}: expected LOW:HIGH (either side may be empty); got {v!r}.")
+        lo, hi = v.split(":", 1)
+        out[k] = (None if lo == "" else _number(lo, f"--bounds {k} low"),
+                  None if hi == "" else _number(hi, f"--bounds {k} high"))
+    return out
+
+
+def ranges(text: str | None, option: str) -> dict[str, tuple[float, float]]:
+    out = {}
+    for k, (lo, hi) in bounds(text).items() if text else []:
+        if lo is None or hi is None:
+            raise InputError(f"{option} {k}: both ends are needed.")
+        out[k] = (lo, hi)
+    return out
+
+
+def grids(text: str | None) -> dict[str, tuple[float, ...]]:
+    """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values."""
+    out = {}
+    for k, v in pairs(text, "--grid").items():
+        if "|" in v:
+            out[k] = tuple(_number(t, f"--grid {k}") for t in v.split("|"))
+            continue
+        parts = v.split(":")
+        if len(parts) != 3:
+            raise InputError(f"--grid {k}: expected LOW:HIGH:COUNT or V1|V2|...; got {v!r}.")
+        lo, hi = _number(parts[0], f"--grid {k} low"), _number(parts[1], f"--grid {k} high")
+        try:
+            n = int(parts[2])
+        except ValueError:
+            raise InputError(f"--grid {k}: COUNT must be an integer >= 1; got {parts[2]!r}.") from None
+        if n < 1 or lo > hi:
+            raise InputError(f"--grid {k}: need COUNT >= 1 and LOW <= HIGH; got {v!r}.")
+        out[k] = tuple(float(t) for t in np.linspace(lo, hi, n))
+    return out
+
+
+def load_individual(spec: str, row: int | None) -> Any:
+    """An individual from inline JSON, a JSON file, or row N of a CSV/Parquet file."""
+    text = spec.strip()
+    if text.startswith("{") or text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"--individual: inline JSON is malformed ({err.msg} at position {err.pos}).") from None
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"--individual: no such file {spec!r} (expected inline JSON, a .json, .csv or .parquet file).")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"--individual: {spec} is not valid JSON ({err.msg}, line {err.lineno}).") from None
+        if isinstance(data, dict) and "individual" in data:
+            data = data["individual"]
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            data = data[row or 0]
+        return data
+    import pandas as pd
+
+    if suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        raise InputError(f"--individual: unsupported file type {suffix!r}; expected .json, .csv or .parquet.")
+    r = 0 if row is None else row
+    if not 0 <= r < len(frame):
+        raise InputError(f"--row {r} is out of range: {spec} has {len(frame)} rows (0..{len(frame) - 1}).")
+    return frame.iloc[r].to_dict()

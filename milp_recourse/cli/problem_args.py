@@ -1,0 +1,121 @@
+"""The CLI's shared problem options (solve, explain, batch) and their translation to a RecourseProblem."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from milp_recourse.cli import parse as cp
+from milp_recourse.errors import InputError
+from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS, Preferences
+from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
+from milp_recourse.models.recipes import load_model
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.scm import load_scm
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scm", required=True, help="SCM spec file (.yaml/.json) or shipped name (loan, chain, ...)")
+    p.add_argument("--classifier", required=True,
+                   help="joblib/pickle scikit-learn estimator, .npz ReLU network, or recipe:NAME "
+                        "(logreg, svm, mlp, tree, forest, gbt) trained on the SCM with seed 0")
+
+
+def add_individual_args(p: argparse.ArgumentParser) -> None:
+    """--individual and --row, shared by the one-person commands (solve, explain, export)."""
+    p.add_argument("--individual", required=True,
+                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
+    p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
+
+
+def add_constraint_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hard constraints (per individual)")
+    g.add_argument("--actionable", help="features the person can act on, e.g. E,L,I,S (default: the spec's)")
+    g.add_argument("--bounds", help="bounds on new values, e.g. E=-0.4:0.4,L=:5 (either side may be empty)")
+    g.add_argument("--direction", help="increase/decrease only, e.g. I=up,S=down")
+    g.add_argument("--max-changes", type=int, help="at most this many features intervened on")
+    g.add_argument("--grid", help="allowed values, e.g. E=-0.3:0.3:15 (15 even values) or E=0|0.5|1")
+    g = p.add_argument_group("soft preferences and cost")
+    w = g.add_mutually_exclusive_group()
+    w.add_argument("--weights", help="per-feature cost weights, e.g. E=3,L=2 (default 1)")
+    w.add_argument("--ranking", help="features from easiest to hardest, e.g. E,L,I,S")
+    w.add_argument("--scores", help="difficulty scores (larger = harder), e.g. E=5,L=1")
+    g.add_argument("--ranking-map", default="rank", choices=RANKING_MAPPINGS, help="ranking -> weight (default rank)")
+    g.add_argument("--score-map", default="identity", choices=SCORE_MAPPINGS, help="scores -> weight (default identity)")
+    g.add_argument("--preferred", help="preferred value ranges, penalised outside, e.g. L=-5:0")
+    g.add_argument("--range-penalty", type=float, default=1.0, help="cost per unit outside a preferred range")
+    g.add_argument("--cost-p", type=int, default=1, choices=(1, 2), help="cost exponent p (default 1)")
+    g.add_argument("--divisors", help="per-feature divisors d_k, e.g. E=0.1,L=4.2")
+    g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor)")
+    g.add_argument("--divisor", choices=("std", "range", "std2-range"), help="divisor kind from --reference-data")
+    g.add_argument("--cost-scale", type=float, default=1.0, help="overall cost scale")
+    g.add_argument("--l0", type=float, default=0.0, help="cost per feature intervened on")
+
+
+def add_solver_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("solving")
+    g.add_argument("--threshold", type=float, default=0.5, help="favourable iff P(target) >= threshold (default 0.5)")
+    g.add_argument("--margin", type=float, default=1e-6, help="extra score beyond the threshold (default 1e-6)")
+    g.add_argument("--time-limit", type=float, default=60.0, help="seconds per individual (default 60)")
+    g.add_argument("--gap", type=float, default=1e-4, help="relative optimality gap (default 1e-4)")
+    g.add_argument("--backend", default="highs", help="solver backend (default highs)")
+    g.add_argument("--pwl-breakpoints", type=int, default=33, help="breakpoints per smooth SCM nonlinearity")
+    g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound")
+    g.add_argument("--no-box-search", action="store_true",
+                   help="ReLU networks: skip the box search over actions and solve the MILP directly (the result's "
+                        "backend then names the MILP solver, not 'box-search')")
+
+
+def add_problem_args(p: argparse.ArgumentParser) -> None:
+    """Every input of one person's problem: model, individual, constraints and preferences, solver options
+    (`solve`, `explain` and `export` take the same)."""
+    add_model_args(p)
+    add_individual_args(p)
+    add_constraint_args(p)
+    add_solver_args(p)
+
+
+def _read_table(path: str):
+    import pandas as pd
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--reference-data: no such file {path!r}.")
+    return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+
+
+def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
+    """Actionability, Preferences, CostSpec and SolveOptions from parsed arguments (no individual)."""
+    act = Actionability(actionable=cp.name_list(args.actionable), bounds=cp.bounds(args.bounds),
+                        directions=cp.pairs(args.direction, "--direction"), max_changes=args.max_changes,
+                        grids=cp.grids(args.grid))
+    spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
+    feats = list(act.actionable or spec_actionable)
+    if args.ranking:
+        prefs = Preferences.from_ranking(cp.name_list(args.ranking), feats, args.ranking_map)
+    elif args.scores:
+        prefs = Preferences.from_scores(cp.numbers(args.scores, "--scores"), feats, args.score_map)
+    else:
+        prefs = Preferences(cp.numbers(args.weights, "--weights"))
+    prefs = Preferences(prefs.weights, cp.ranges(args.preferred, "--preferred"), args.range_penalty)
+    divisors = cp.numbers(args.divisors, "--divisors")
+    if args.reference_data or args.divisor:
+        if not (args.reference_data and args.divisor):
+            raise InputError("--reference-data and --divisor go together (e.g. --reference-data train.csv --divisor std).")
+        if divisors:
+            raise InputError("Give either --divisors or --reference-data with --divisor, not both.")
+        divisors = divisors_from_data(_read_table(args.reference_data), list(scm.names), args.divisor)
+    cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0)
+    opts = SolveOptions(threshold=args.threshold, margin=args.margin, time_limit=args.time_limit, mip_gap=args.gap,
+                        backend=args.backend, pwl_breakpoints=args.pwl_breakpoints, seed=args.seed,
+                        box_search=not args.no_box_search)
+    return dict(actionability=act, preferences=prefs, cost=cost, options=opts)
+
+
+def build_problem(args: argparse.Namespace, individual: Any) -> RecourseProblem:
+    """Load SCM and classifier and validate everything before any solving."""
+    scm = load_scm(args.scm)
+    parts = problem_parts(args, scm)
+    model = load_model(args.classifier, scm)
+    return RecourseProblem(scm, model, individual, **parts)

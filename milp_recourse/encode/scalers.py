@@ -1,0 +1,74 @@
+"""Pipelines of affine scalers followed by a supported classifier: scalers become affine maps of the inputs.
+
+Each map copies scikit-learn's own operations (StandardScaler: (x - mean) / scale; MinMaxScaler:
+x * scale + min) so that constant inputs are transformed bit-for-bit like ``transform``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from milp_recourse.errors import ClassifierError
+from milp_recourse.mip.ir import Affine, IRBuilder
+
+
+def standardize(x: Affine, mean: float | None, scale: float | None) -> Affine:
+    """(x - mean) / scale as an affine expression (mean/scale None = skipped, like sklearn)."""
+    m = 0.0 if mean is None else float(mean)
+    s = 1.0 if scale is None else float(scale)
+    if x.is_constant:
+        value = np.float64(x.const)
+        if mean is not None:
+            value = value - np.float64(m)
+        if scale is not None:
+            value = value / np.float64(s)
+        return Affine.constant(float(value))
+    return Affine({j: c / s for j, c in x.terms.items()}, (x.const - m) / s)
+
+
+def min_max(x: Affine, scale: float, shift: float) -> Affine:
+    """x * scale + shift as an affine expression."""
+    if x.is_constant:
+        return Affine.constant(float(np.float64(x.const) * np.float64(scale) + np.float64(shift)))
+    return Affine({j: c * float(scale) for j, c in x.terms.items()}, x.const * float(scale) + float(shift))
+
+
+def transform_inputs(step: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
+    """The affine image of the inputs under one fitted scaler step."""
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return tuple(inputs)
+    if isinstance(step, StandardScaler):
+        mean = step.mean_ if step.with_mean else None
+        scale = step.scale_ if step.with_std else None
+        return tuple(standardize(x, None if mean is None else mean[i], None if scale is None else scale[i])
+                     for i, x in enumerate(inputs))
+    if isinstance(step, MinMaxScaler):
+        return tuple(min_max(x, step.scale_[i], step.min_[i]) for i, x in enumerate(inputs))
+    raise ClassifierError(f"Pipeline step {type(step).__name__} cannot be encoded; expected StandardScaler or "
+                          "MinMaxScaler.")
+
+
+def pipeline_kind(model: Pipeline) -> str:
+    """A pipeline scores in its final estimator's space."""
+    from milp_recourse.models.registry import score_kind
+
+    return score_kind(model.steps[-1][1])
+
+
+def encode_pipeline(model: Pipeline, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
+                    split_margin: float, group: str, bounded_below: bool = False) -> Affine:
+    """Compose the scalers on the inputs, then encode the final estimator on the scaled expressions."""
+    from milp_recourse.encode.classifier_registry import encode_score
+
+    exprs = tuple(inputs)
+    for _, step in model.steps[:-1]:
+        exprs = transform_inputs(step, exprs)
+    return encode_score(model.steps[-1][1], b, exprs, target_index, split_margin=split_margin, group=group,
+                        bounded_below=bounded_below)
+
+
+__all__ = ["encode_pipeline", "pipeline_kind", "standardize", "min_max", "transform_inputs"]

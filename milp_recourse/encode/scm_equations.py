@@ -1,0 +1,138 @@
+"""Structural equations -> IR rows, after partial evaluation on an individual's constants.
+
+Linear terms are exact; max/min/abs/relu/indicators and products with a 0/1 factor are exact
+with binaries; smooth nonlinear sub-expressions of changing inputs (sigmoid, exp, log, powers,
+division by a changing quantity) become piecewise-linear interpolants whose measured error is
+reported. A product of two changing continuous quantities is refused clearly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from milp_recourse.errors import UnsupportedError
+from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.scm import expr as ex
+from milp_recourse.encode import primitives as pr
+
+_SMOOTH_CALLS = {"sigmoid", "exp", "log"}
+
+
+def is_smooth_nonlinear(e: ex.Expr) -> bool:
+    """True when e contains an operation that needs a piecewise-linear approximation."""
+    if isinstance(e, ex.Pow):
+        return e.exponent != 1.0 or is_smooth_nonlinear(e.base)
+    if isinstance(e, ex.Call):
+        return e.func in _SMOOTH_CALLS or any(is_smooth_nonlinear(a) for a in e.args)
+    if isinstance(e, ex.Div):
+        return not isinstance(e.right, ex.Const) or is_smooth_nonlinear(e.left)
+    for child in ex.children(e):
+        if is_smooth_nonlinear(child):
+            return True
+    return False
+
+
+@dataclass
+class Linearizer:
+    """Turns expressions over changing variables (bound to affine IR expressions) into Affine."""
+
+    b: IRBuilder
+    env: Mapping[str, Affine]
+    group: str
+    breakpoints: int = 33
+    max_error: float = 0.0
+    _count: int = 0
+
+    def _name(self, kind: str) -> str:
+        self._count += 1
+        return f"{self.group}.{kind}{self._count}"
+
+    def _pwl(self, t: Affine, fn, what: str) -> Affine:
+        y, err = pr.pwl_univariate(self.b, t, fn, self.breakpoints, self._name(what), self.group)
+        self.max_error = max(self.max_error, err)
+        return y
+
+    def __call__(self, e: ex.Expr) -> Affine:
+        if isinstance(e, ex.Const):
+            return Affine.constant(e.value)
+        if isinstance(e, ex.Name):
+            if e.id not in self.env:
+                raise UnsupportedError(f"{self.group}: name {e.id!r} has no value (internal: not substituted).")
+            return self.env[e.id]
+        free = ex.names(e)
+        if len(free) == 1 and is_smooth_nonlinear(e):
+            (v,) = free
+            return self._pwl(self.env[v], lambda t, v=v: np.asarray(ex.evaluate(e, {v: t}), float), "pwl")
+        if isinstance(e, ex.Neg):
+            return -self(e.arg)
+        if isinstance(e, ex.Add):
+            return self(e.left) + self(e.right)
+        if isinstance(e, ex.Sub):
+            return self(e.left) - self(e.right)
+        if isinstance(e, ex.Mul):
+            return self._product(self(e.left), self(e.right), e)
+        if isinstance(e, ex.Div):
+            num, den = self(e.left), self(e.right)
+            if den.is_constant:
+                if den.const == 0.0:
+                    raise UnsupportedError(f"{self.group}: division by zero in {ex.to_text(e)!r}.")
+                return num * (1.0 / den.const)
+            if num.is_constant:
+                c = num.const
+                return self._pwl(den, lambda t: c / t, "div")
+            raise UnsupportedError(f"{self.group}: cannot encode the quotient of two changing quantities "
+                                   f"{ex.to_text(e)!r}.")
+        if isinstance(e, ex.Pow):
+            base = self(e.base)
+            k = float(e.exponent)
+            if base.is_constant:
+                return Affine.constant(base.const ** k)
+            if k == 1.0:
+                return base
+            if k == 0.0:
+                return Affine.constant(1.0)
+            return self._pwl(base, lambda t: np.power(t, k), "pow")
+        if isinstance(e, ex.Call):
+            return self._call(e)
+        if isinstance(e, ex.Compare):
+            left, right = self(e.left), self(e.right)
+            if e.op in (">", ">="):
+                return pr.indicator(self.b, left - right, e.op == ">", self._name("ind"), self.group)
+            return pr.indicator(self.b, right - left, e.op == "<", self._name("ind"), self.group)
+        raise UnsupportedError(f"{self.group}: cannot encode expression node {type(e).__name__}.")
+
+    def _product(self, left: Affine, right: Affine, e: ex.Expr) -> Affine:
+        if left.is_constant:
+            return right * left.const
+        if right.is_constant:
+            return left * right.const
+        for z, y in ((left, right), (right, left)):
+            if pr.is_binary_expr(self.b, z):
+                return pr.binary_times(self.b, z, y, self._name("prod"), self.group)
+        raise UnsupportedError(
+            f"{self.group}: the product {ex.to_text(e)!r} multiplies two changing continuous quantities, which has "
+            "no exact MILP encoding. Make one factor immutable for this individual, or binary.")
+
+    def _call(self, e: ex.Call) -> Affine:
+        args = [self(a) for a in e.args]
+        if all(a.is_constant for a in args):
+            env = {}
+            return Affine.constant(float(ex.evaluate(ex.Call(e.func, tuple(ex.Const(a.const) for a in args)), env)))
+        f = e.func
+        if f in ("max", "min"):
+            acc = args[0]
+            for a in args[1:]:
+                op = pr.maximum if f == "max" else pr.minimum
+                acc = op(self.b, acc, a, self._name(f), self.group)
+            return acc
+        if f == "relu":
+            return pr.relu(self.b, args[0], self._name("relu"), self.group)
+        if f == "abs":
+            return pr.absolute(self.b, args[0], self._name("abs"), self.group)
+        if f in _SMOOTH_CALLS:
+            fn = {"sigmoid": lambda t: 0.5 * (1.0 + np.tanh(0.5 * t)), "exp": np.exp, "log": np.log}[f]
+            return self._pwl(args[0], fn, f)
+        raise UnsupportedError(f"{self.group}: unsupported function {f!r}.")

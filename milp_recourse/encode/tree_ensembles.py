@@ -1,0 +1,170 @@
+"""The MILP for a set of trees (Misic's split-ordering formulation); a single tree is an ensemble of one.
+
+Per feature f, the distinct split points still open over the inputs' bounds, sorted ascending, get binaries
+``y[f,j] = [x_f goes left at split j]`` with ``y[f,j] <= y[f,j+1]``, linked to the input by big-M rows
+from its interval. Per tree, continuous leaf weights ``z_l >= 0`` with ``sum z = 1``; for every open split
+s on (f, j): ``sum z(leaves left of s) <= y[f,j]`` and ``sum z(leaves right of s) <= 1 - y[f,j]``. With
+y binary this forces z onto the single reached leaf, so the score ``base + sum value_l z_l`` is exact.
+
+Split regions (float32 semantics, see trees.py): sklearn sends x left iff ``float32(x) <= threshold``. The
+MILP allows ``x <= t32`` on the left and ``x >= next32`` on the right, where t32 is the largest float32 at or
+below the threshold and next32 its float32 successor (see ``_split_region``): the open band between them
+(under one float32 ulp) is excluded, every value sklearn itself can hold is not. A solver point a hair
+past t32 (feasibility tolerance) still rounds to t32 in float32 when |x| > ~2; closer to 0 the
+independent verification is the judge.
+Splits whose side is decided by the inputs' bounds (in particular constant inputs, decided exactly by
+``x <= L``) get no binary and prune the unreachable subtree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from milp_recourse.errors import ClassifierError, UnsupportedError
+from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.models.trees import TreeArrays, TreeEnsemble, left_upper, to_tree_ensemble
+
+LEFT, RIGHT, OPEN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class _Split:
+    """An open split of one tree: the node, its (feature, L) key, and the reachable leaves on each side."""
+
+    node: int
+    key: tuple[int, float]
+    left_leaves: tuple[int, ...]
+    right_leaves: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _TreeShape:
+    leaves: tuple[int, ...]
+    splits: tuple[_Split, ...]
+
+
+def _reachable(tree: TreeArrays, decide: Any) -> _TreeShape:
+    """Reachable leaves and open splits of a tree, pruning subtrees cut off by decided splits."""
+    order: list[int] = []
+    side: dict[int, int] = {}
+    key: dict[int, tuple[int, float]] = {}
+    stack = [0]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        if tree.is_leaf(node):
+            continue
+        f, L = int(tree.feature[node]), left_upper(tree.threshold[node])
+        side[node], key[node] = decide(f, L), (f, L)
+        if side[node] in (LEFT, OPEN):
+            stack.append(int(tree.left[node]))
+        if side[node] in (RIGHT, OPEN):
+            stack.append(int(tree.right[node]))
+    under: dict[int, tuple[int, ...]] = {}
+    splits: list[_Split] = []
+    for node in reversed(order):  # children before parents
+        if tree.is_leaf(node):
+            under[node] = (node,)
+            continue
+        lft = under.get(int(tree.left[node]), ()) if side[node] != RIGHT else ()
+        rgt = under.get(int(tree.right[node]), ()) if side[node] != LEFT else ()
+        under[node] = lft + rgt
+        if side[node] == OPEN:
+            splits.append(_Split(node, key[node], lft, rgt))
+    return _TreeShape(under[0], tuple(splits))
+
+
+def _margin(v: float, split_margin: float) -> float:
+    return split_margin * max(1.0, abs(v))
+
+
+def _split_region(L: float, split_margin: float) -> tuple[float, float]:
+    """(largest left value, smallest right value) the MILP allows around a split with left bound L.
+
+    sklearn compares float32(x) with the threshold, so the float32 values next to it decide: t32 (the
+    largest float32 at or below the threshold) is the last left value and its float32 successor the first
+    right one. The MILP excludes exactly the open band between them (less than one float32 ulp), so values
+    sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
+    (relative) widens the band for users who prefer robustness to round-off over exactness.
+    """
+    t32 = np.float32(L)                      # L rounds down to the float32 threshold value
+    next32 = float(np.nextafter(t32, np.float32(np.inf)))
+    extra = split_margin * max(1.0, abs(L))
+    return float(t32) - extra, next32 + extra
+
+
+def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
+                    keys: set[tuple[int, float]], split_margin: float, group: str) -> dict[tuple[int, float], int]:
+    """One binary per open (feature, L), ordered per feature and linked to the input by big-M."""
+    ys: dict[tuple[int, float], int] = {}
+    for f in sorted({k[0] for k in keys}):
+        lo, hi = bounds[f]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise UnsupportedError(f"Tree input {f} has interval [{lo}, {hi}]; tree splits need finite bounds "
+                                   "on every input to derive big-M values.")
+        x, rows = inputs[f], f"{group}:split:f{f}"
+        previous: int | None = None
+        for j, L in enumerate(sorted(L for g, L in keys if g == f)):
+            y = b.add_binary(f"{group}.split[f{f},{j}]")
+            Y = Affine.column(y)
+            left_ub, right_lb = _split_region(L, split_margin)
+            b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
+            b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
+            if previous is not None:
+                b.add_le(Affine.column(previous) - Y, 0.0, rows)  # x <= t_j  implies  x <= t_{j+1}
+            ys[(f, L)], previous = y, y
+    return ys
+
+
+def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affine], *, split_margin: float,
+                         group: str) -> Affine:
+    """Exact score of a tree ensemble on affine inputs (columns in the model's feature order)."""
+    if len(inputs) != ens.n_features:
+        raise ClassifierError(f"The tree ensemble expects {ens.n_features} inputs; got {len(inputs)} "
+                              "input expressions.")
+    bounds: dict[int, tuple[float, float]] = {}
+
+    def decide(f: int, L: float) -> int:
+        if f not in bounds:
+            bounds[f] = b.bounds_of(inputs[f])
+        lo, hi = bounds[f]
+        if hi <= L:
+            return LEFT
+        if lo > L:
+            return RIGHT
+        return OPEN
+
+    shapes = [_reachable(tree, decide) for tree in ens.trees]
+    keys = {s.key for shape in shapes for s in shape.splits}
+    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group)
+    terms: dict[int, float] = {}
+    const = float(ens.base)
+    for t, (tree, shape) in enumerate(zip(ens.trees, shapes)):
+        if len(shape.leaves) == 1:
+            const += float(tree.value[shape.leaves[0]])
+            continue
+        rows = f"{group}:tree{t}"
+        z = {leaf: b.add_var(f"{group}.tree{t}.leaf{leaf}", 0.0, 1.0) for leaf in shape.leaves}
+        b.add_eq(Affine({j: 1.0 for j in z.values()}), 1.0, rows)
+        for s in shape.splits:
+            y = ys[s.key]
+            b.add_le(Affine({z[leaf]: 1.0 for leaf in s.left_leaves}) - Affine.column(y), 0.0, rows)
+            b.add_le(Affine({z[leaf]: 1.0 for leaf in s.right_leaves}) + Affine.column(y), 1.0, rows)
+        for leaf, j in z.items():
+            v = float(tree.value[leaf])
+            if v != 0.0:
+                terms[j] = terms.get(j, 0.0) + v
+    return Affine(terms, const)
+
+
+def encode_trees(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *, split_margin: float,
+                 group: str) -> Affine:
+    """Registry entry for DecisionTree / RandomForest / ExtraTrees / GradientBoosting classifiers."""
+    ens = to_tree_ensemble(model, target_index)
+    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group)
+
+
+__all__ = ["encode_tree_ensemble", "encode_trees"]

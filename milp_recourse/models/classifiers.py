@@ -1,0 +1,259 @@
+"""Loading and checking classifiers, and their own reference scores (the truth the encoders must match).
+
+Score spaces (the ``kind`` shared with :mod:`milp_recourse.encode.classifier_registry`):
+``'logit'`` log-odds of the target class, ``'probability'`` its predicted probability,
+``'decision'`` a signed margin whose favourable side is ``>= 0``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.special import expit
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from milp_recourse.errors import ClassifierError, InputError, describe
+from milp_recourse.models.registry import SCORE_KINDS, is_supported, score_kind, supported_types
+from milp_recourse.models.relu_network import ReLUNetwork, _as_2d
+
+JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
+PIPELINE_SCALERS = (StandardScaler, MinMaxScaler)
+
+
+def _is_skip(step: object) -> bool:
+    """A Pipeline step that does nothing (None or 'passthrough')."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+# loading -------------------------------------------------------------------------------------
+def load_classifier(path: str | Path) -> object:
+    """A classifier from .npz (ReLUNetwork) or .joblib/.pkl/.pickle (joblib; only load trusted files)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", *JOBLIB_SUFFIXES):
+        raise ClassifierError(f"Classifier file '{path}' has extension {suffix!r}; expected one of "
+                              f".npz, {', '.join(JOBLIB_SUFFIXES)}.")
+    if not path.is_file():
+        raise ClassifierError(f"Classifier file '{path}' does not exist.")
+    if suffix == ".npz":
+        return ReLUNetwork.from_npz(path)
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # unpickling raises many types; all mean "unreadable"
+        raise ClassifierError(f"Could not read classifier file '{path}' with joblib: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+# validation ----------------------------------------------------------------------------------
+def _check_fitted(model: object) -> None:
+    try:
+        check_is_fitted(model)
+    except TypeError as exc:
+        raise ClassifierError(f"{describe(model)} is not a scikit-learn estimator: {exc}") from None
+    except Exception as exc:  # NotFittedError
+        raise ClassifierError(f"{type(model).__name__} is not fitted; call fit(X, y) before using it "
+                              f"for recourse. ({exc})") from None
+
+
+def _check_estimator(model: object) -> None:
+    if not is_supported(type(model)):
+        raise ClassifierError(f"{type(model).__name__} is not supported. Supported classifiers: "
+                              f"{', '.join(supported_types())}.")
+    _check_fitted(model)
+    classes = getattr(model, "classes_", None)
+    if classes is None or len(classes) != 2:
+        shown = None if classes is None else list(np.asarray(classes).tolist())
+        raise ClassifierError(f"{type(model).__name__} has classes {shown}; only binary classifiers "
+                              "(exactly 2 classes) are supported.")
+    if isinstance(model, MLPClassifier):
+        if model.activation != "relu":
+            raise ClassifierError(f"MLPClassifier with activation={model.activation!r} is not supported; only "
+                                  "'relu' networks can be encoded exactly.")
+        if getattr(model, "out_activation_", "logistic") != "logistic":
+            raise ClassifierError(f"MLPClassifier with out_activation_={model.out_activation_!r} is not supported; "
+                                  "expected a binary 'logistic' output.")
+    if isinstance(model, GradientBoostingClassifier):
+        if model.loss != "log_loss":
+            raise ClassifierError(f"GradientBoostingClassifier with loss={model.loss!r} is not supported; "
+                                  "expected loss='log_loss' (its raw score is the log-odds).")
+        init = model.init_
+        if not (isinstance(init, str) and init == "zero") and not (
+                isinstance(init, DummyClassifier) and init.strategy in ("prior", "most_frequent")):
+            raise ClassifierError(f"GradientBoostingClassifier with init={describe(init)} is not supported; "
+                                  "expected the default (prior) init or 'zero'.")
+    if getattr(model, "n_outputs_", 1) != 1:
+        raise ClassifierError(f"{type(model).__name__} has n_outputs_={model.n_outputs_}; expected 1.")
+
+
+def _check_pipeline(model: Pipeline) -> None:
+    *pre, (last_name, last) = model.steps
+    for name, step in pre:
+        if _is_skip(step):
+            continue
+        if not isinstance(step, PIPELINE_SCALERS):
+            raise ClassifierError(f"Pipeline step {name!r} is {type(step).__name__}; only StandardScaler and "
+                                  "MinMaxScaler may precede the classifier (they are affine and encode exactly).")
+        _check_fitted(step)
+        if isinstance(step, MinMaxScaler) and step.clip:
+            raise ClassifierError(f"Pipeline step {name!r} is MinMaxScaler(clip=True); expected clip=False "
+                                  "(clipping is not affine).")
+    if _is_skip(last) or isinstance(last, str):
+        raise ClassifierError(f"Pipeline's last step {last_name!r} is {last!r}; expected a classifier.")
+    validate_classifier(last)
+
+
+def validate_classifier(model: object) -> None:
+    """Raise ClassifierError unless model is a fitted, binary classifier we can encode exactly."""
+    if isinstance(model, Pipeline):
+        _check_pipeline(model)
+    else:
+        _check_estimator(model)
+
+
+# features ------------------------------------------------------------------------------------
+def _input_attr(model: object, name: str) -> Any:
+    """An input-side fitted attribute (feature_names_in_, n_features_in_), looked up through Pipelines."""
+    value = getattr(model, name, None)
+    if value is None and isinstance(model, Pipeline):
+        first = next((step for _, step in model.steps if not _is_skip(step)), None)
+        return None if first is None else _input_attr(first, name)
+    return value
+
+
+def _feature_names(model: object) -> tuple[str, ...] | None:
+    names = _input_attr(model, "feature_names_in_")
+    return None if names is None else tuple(str(n) for n in names)
+
+
+def n_features(model: object) -> int:
+    """Number of input features the (possibly pipelined) model expects."""
+    n = _input_attr(model, "n_features_in_")
+    if n is None:
+        raise ClassifierError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
+    return int(n)
+
+
+def mlp_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A fitted MLPClassifier's layers as (W of shape (out, in), b), ReLUNetwork's layout (coefs_[k] is (in, out))."""
+    return [(np.asarray(W, float).T, np.asarray(c, float)) for W, c in zip(model.coefs_, model.intercepts_)]
+
+
+def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
+    """The SCM variables the model reads, in the model's column order."""
+    scm = [str(s) for s in scm_names]
+    names = _feature_names(model)
+    if names is not None:
+        unknown = [n for n in names if n not in scm]
+        if unknown:
+            raise ClassifierError(f"The classifier's input feature(s) {unknown} are not SCM variables; "
+                                  f"the SCM has {scm}.")
+        if len(set(names)) != len(names):
+            raise ClassifierError(f"The classifier's feature names {list(names)} contain duplicates.")
+        return names
+    n = n_features(model)
+    if n != len(scm):
+        raise ClassifierError(f"The classifier expects {n} input features but the SCM has {len(scm)} variables "
+                              f"{scm}; without feature names the SCM order is used, so the counts must match "
+                              "(or fit the classifier on a DataFrame with named columns).")
+    return tuple(scm)
+
+
+# reference scores ----------------------------------------------------------------------------
+def target_index(model: object, target_class: object = None) -> int:
+    """Position (0 or 1) of the favourable class in model.classes_ (default: classes_[1])."""
+    classes = np.asarray(getattr(model, "classes_", [0, 1]))
+    if target_class is None:
+        return 1
+    hits = np.flatnonzero(classes == target_class)
+    if hits.size != 1:
+        raise InputError(f"target_class={target_class!r} is not one of the classifier's classes "
+                         f"{classes.tolist()}.")
+    return int(hits[0])
+
+
+def _model_input(model: object, X: Any) -> Any:
+    """X as the model wants it: a DataFrame with its feature names when it was fitted on one."""
+    arr = _as_2d(X, n_features(model), type(model).__name__)
+    names = _feature_names(model)
+    if names is not None and not isinstance(model, ReLUNetwork):
+        import pandas as pd
+
+        return pd.DataFrame(arr, columns=list(names))
+    return arr
+
+
+def _positive_logit(model: object, X: Any) -> np.ndarray:
+    """Log-odds of classes_[1] from the model's own computation."""
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=float).ravel()
+    final, Xt = model, X
+    if isinstance(model, Pipeline):
+        final, Xt = model.steps[-1][1], model[:-1].transform(X)
+    p = np.asarray(model.predict_proba(X), dtype=float)[:, 1]
+    if isinstance(final, MLPClassifier):
+        # sklearn's own forward pass with the output sigmoid switched off yields the exact logit
+        raw_model = copy.copy(final)
+        raw_model.out_activation_ = "identity"
+        raw = np.asarray(raw_model.predict_proba(Xt), dtype=float)[:, 1]
+        if np.allclose(expit(raw), p, rtol=0.0, atol=1e-12):
+            return raw
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
+
+
+def reference_score(model: object, X: np.ndarray, target_class: object = None) -> tuple[np.ndarray, str]:
+    """The model's own score of the target class on X (columns in classifier_features order), and its kind."""
+    idx = target_index(model, target_class)
+    kind = score_kind(model)
+    Xm = _model_input(model, X)
+    if kind == "probability":
+        return np.asarray(model.predict_proba(Xm), dtype=float)[:, idx], kind
+    sign = 1.0 if idx == 1 else -1.0
+    if kind == "logit":
+        return sign * _positive_logit(model, Xm), kind
+    return sign * np.asarray(model.decision_function(Xm), dtype=float).ravel(), kind
+
+
+def _check_threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
+        raise InputError(f"The 'threshold' must be a float in (0, 1). Got {describe(threshold)}.")
+    return float(threshold)
+
+
+def favourable(model: object, X: np.ndarray, threshold: float = 0.5, target_class: object = None) -> np.ndarray:
+    """Whether the model itself gives the target class: predict_proba >= threshold, else decision >= 0."""
+    threshold = _check_threshold(threshold)
+    idx = target_index(model, target_class)
+    Xm = _model_input(model, X)
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(Xm), dtype=float)[:, idx] >= threshold
+    d = np.asarray(model.decision_function(Xm), dtype=float).ravel()
+    return (d if idx == 1 else -d) >= 0.0
+
+
+def score_threshold(kind: str, threshold: float) -> float:
+    """The score value at which the favourable outcome starts, in the encoder's score space."""
+    threshold = _check_threshold(threshold)
+    if kind == "logit":
+        return math.log(threshold) - math.log1p(-threshold)
+    if kind == "probability":
+        return threshold
+    if kind == "decision":
+        return 0.0
+    raise InputError(f"Unknown score kind {kind!r}; expected one of {list(SCORE_KINDS)}.")
+
+
+__all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features", "n_features",
+           "target_index", "reference_score", "favourable", "score_threshold", "SCORE_KINDS"]

@@ -1,0 +1,174 @@
+"""Neutral tree arrays and the one place for tree math: float32 split semantics and leaf-to-score mapping.
+
+Adapters turn scikit-learn DecisionTree / RandomForest / ExtraTrees / GradientBoosting (binary,
+log-loss) classifiers into a :class:`TreeEnsemble` whose score is ``base + sum_t value_t[leaf_t(x)]``:
+- DecisionTree: leaf value = predicted probability of the target class (kind 'probability');
+- forests: the same divided by the number of trees (predict_proba averages the trees);
+- GradientBoosting: base = init raw score, value = learning_rate * leaf value (kind 'logit').
+For the target class classes_[0] the forest probabilities use column 0 and boosting is negated.
+
+Float32: scikit-learn converts X to float32 and tests ``float32(x) <= threshold`` (threshold float64).
+So the left region in float64 is exactly ``x <= L`` with ``L = left_upper(threshold)``, the largest float64
+whose float32 rounding is <= threshold; the right region is ``x >= nextafter(L, inf)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy.special import logit
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from milp_recourse.errors import ClassifierError
+
+LEAF = -1
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True, eq=False)
+class TreeArrays:
+    """One binary tree: node i is a leaf iff left[i] == -1; value[i] is its score contribution."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    value: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.left.shape[0])
+
+    def is_leaf(self, node: int) -> bool:
+        return int(self.left[node]) == LEAF
+
+
+@dataclass(frozen=True, eq=False)
+class TreeEnsemble:
+    """score(x) = base + sum over trees of the reached leaf's value."""
+
+    trees: tuple[TreeArrays, ...]
+    base: float
+    n_features: int
+
+
+def left_upper(threshold: float) -> float:
+    """Largest float64 x with float32(x) <= threshold, i.e. the last point scikit-learn sends left."""
+    t = float(threshold)
+    if not np.isfinite(t) or abs(t) >= _F32_MAX:
+        raise ClassifierError(f"Tree threshold {t!r} is outside the float32 range; expected |threshold| < "
+                              f"{_F32_MAX:g}.")
+    f = np.float32(t)
+    if float(f) > t:
+        f = np.nextafter(f, np.float32(-np.inf))
+    g = np.nextafter(f, np.float32(np.inf))
+    if not np.isfinite(g):
+        return float("inf")
+    mid = (float(f) + float(g)) / 2.0  # exact in float64: the float32 rounding boundary between f and g
+    return mid if np.float32(mid) == f else float(np.nextafter(mid, -np.inf))
+
+
+def right_lower(threshold: float) -> float:
+    """Smallest float64 x that scikit-learn sends right: nextafter(left_upper(threshold), inf)."""
+    return float(np.nextafter(left_upper(threshold), np.inf))
+
+
+def goes_left(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarray:
+    """scikit-learn's own test, float32(x) <= threshold (elementwise)."""
+    return np.asarray(x, dtype=np.float64).astype(np.float32).astype(np.float64) <= np.asarray(threshold, float)
+
+
+def apply(tree: TreeArrays, X: np.ndarray) -> np.ndarray:
+    """Index of the leaf each row of X reaches (float32 semantics)."""
+    X = np.asarray(X, dtype=float)
+    node = np.zeros(X.shape[0], dtype=np.int64)
+    active = tree.left[node] != LEAF
+    while active.any():
+        rows = np.flatnonzero(active)
+        n = node[rows]
+        left = goes_left(X[rows, tree.feature[n]], tree.threshold[n])
+        node[rows] = np.where(left, tree.left[n], tree.right[n])
+        active = tree.left[node] != LEAF
+    return node
+
+
+def ensemble_score(ens: TreeEnsemble, X: np.ndarray) -> np.ndarray:
+    """numpy evaluation of the ensemble's score (used to check adapters against predict_proba)."""
+    X = np.asarray(X, dtype=float)
+    total = np.full(X.shape[0], ens.base)
+    for tree in ens.trees:
+        total = total + tree.value[apply(tree, X)]
+    return total
+
+
+def _arrays(est: Any, value: np.ndarray) -> TreeArrays:
+    t = est.tree_
+    left = np.asarray(t.children_left, dtype=np.int64)
+    return TreeArrays(left, np.asarray(t.children_right, dtype=np.int64), np.asarray(t.feature, dtype=np.int64),
+                      np.asarray(t.threshold, dtype=float), np.asarray(value, dtype=float))
+
+
+def _class_tree(est: Any, column: int, weight: float) -> TreeArrays:
+    """Leaf value = weight * normalized class fraction in column (tree_.value may hold counts or fractions)."""
+    v = np.asarray(est.tree_.value, dtype=float)
+    if v.ndim != 3 or v.shape[1] != 1 or v.shape[2] != 2:
+        raise ClassifierError(f"{type(est).__name__}.tree_.value has shape {v.shape}; expected (n_nodes, 1, 2) "
+                              "for a binary single-output tree.")
+    v = v[:, 0, :]
+    norm = v.sum(axis=1)
+    norm[norm == 0.0] = 1.0
+    return _arrays(est, weight * (v[:, column] / norm))
+
+
+def _decision_tree(model: DecisionTreeClassifier, target_index: int) -> TreeEnsemble:
+    return TreeEnsemble((_class_tree(model, target_index, 1.0),), 0.0, int(model.n_features_in_))
+
+
+def _forest(model: Any, target_index: int) -> TreeEnsemble:
+    n = len(model.estimators_)
+    return TreeEnsemble(tuple(_class_tree(e, target_index, 1.0 / n) for e in model.estimators_), 0.0,
+                        int(model.n_features_in_))
+
+
+def _init_raw(model: GradientBoostingClassifier) -> float:
+    """The init estimator's raw score, as sklearn computes it (clipped prior probability, then logit)."""
+    if isinstance(model.init_, str):  # 'zero'
+        return 0.0
+    p = float(model.init_.predict_proba(np.zeros((1, model.n_features_in_)))[0, 1])
+    eps = float(np.finfo(np.float64).eps)
+    return float(logit(np.clip(p, eps, 1.0 - eps)))
+
+
+def _boosting(model: GradientBoostingClassifier, target_index: int) -> TreeEnsemble:
+    sign = 1.0 if target_index == 1 else -1.0
+    est = np.asarray(model.estimators_)
+    if est.ndim != 2 or est.shape[1] != 1:
+        raise ClassifierError(f"GradientBoostingClassifier.estimators_ has shape {est.shape}; expected "
+                              "(n_estimators, 1) for binary classification.")
+    lr = sign * float(model.learning_rate)
+    trees = tuple(_arrays(e, lr * np.asarray(e.tree_.value, dtype=float)[:, 0, 0]) for e in est[:, 0])
+    return TreeEnsemble(trees, sign * _init_raw(model), int(model.n_features_in_))
+
+
+_ADAPTERS: dict[type, Callable[[Any, int], TreeEnsemble]] = {
+    DecisionTreeClassifier: _decision_tree,
+    RandomForestClassifier: _forest,
+    ExtraTreesClassifier: _forest,
+    GradientBoostingClassifier: _boosting,
+}
+
+
+def to_tree_ensemble(model: Any, target_index: int) -> TreeEnsemble:
+    """Neutral arrays for a fitted tree model, scoring class classes_[target_index]."""
+    for base in type(model).__mro__:
+        if base in _ADAPTERS:
+            return _ADAPTERS[base](model, target_index)
+    raise ClassifierError(f"{type(model).__name__} has no tree adapter; expected one of "
+                          f"{', '.join(sorted(c.__name__ for c in _ADAPTERS))}.")
+
+
+__all__ = ["TreeArrays", "TreeEnsemble", "left_upper", "right_lower", "goes_left", "apply", "ensemble_score",
+           "to_tree_ensemble", "LEAF"]

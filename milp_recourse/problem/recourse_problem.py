@@ -1,0 +1,103 @@
+"""RecourseProblem: one person's complete, validated recourse question (SCM, classifier, constraints, cost)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from milp_recourse.models.classifiers import classifier_features, validate_classifier
+from milp_recourse.errors import InputError
+from milp_recourse.problem.preferences import Preferences
+from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
+
+
+def individual_vector(scm, individual: Any) -> np.ndarray:
+    """The individual as a float vector in SCM order (mapping, pandas Series or sequence)."""
+    if hasattr(individual, "to_dict"):
+        individual = individual.to_dict()
+    if isinstance(individual, Mapping):
+        # extra keys (ids, labels, noise columns) are ignored on purpose; missing features are an error
+        missing = [n for n in scm.names if n not in individual]
+        if missing:
+            raise InputError(f"The individual lacks feature(s) {', '.join(missing)}; expected all of "
+                             f"{', '.join(scm.names)}.")
+        vec = [individual[n] for n in scm.names]
+    else:
+        vec = list(np.asarray(individual, dtype=object).ravel())
+        if len(vec) != len(scm.names):
+            raise InputError(f"The individual has {len(vec)} values; expected {len(scm.names)} "
+                             f"({', '.join(scm.names)}).")
+    try:
+        arr = np.asarray(vec, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"The individual's values must be numbers. Got {vec!r}.") from None
+    scm.validate_individual(arr)
+    return arr
+
+
+@dataclass(frozen=True)
+class RecourseProblem:
+    """Everything needed to solve (and re-check) recourse for one person."""
+
+    scm: Any
+    classifier: Any
+    individual: Any
+    actionability: Actionability = field(default_factory=Actionability)
+    preferences: Preferences = field(default_factory=Preferences)
+    cost: CostSpec = field(default_factory=CostSpec)
+    options: SolveOptions = field(default_factory=SolveOptions)
+
+    def __post_init__(self) -> None:
+        x = individual_vector(self.scm, self.individual)
+        object.__setattr__(self, "x", x)
+        validate_classifier(self.classifier)
+        object.__setattr__(self, "features", classifier_features(self.classifier, self.scm.names))
+        names = set(self.scm.names)
+        for what, keys in (("actionability", self.actionability.features_named()),
+                           ("preference weights", set(self.preferences.weights)),
+                           ("preferred ranges", set(self.preferences.preferred_ranges)),
+                           ("cost divisors", set(self.cost.divisors))):
+            unknown = sorted(k for k in keys if k not in names)
+            if unknown:
+                raise InputError(f"The {what} name unknown feature(s) {', '.join(map(repr, unknown))}; "
+                                 f"the SCM's features are {', '.join(self.scm.names)}.")
+        spec_actionable = [v.name for v in self.scm.variables if v.actionability != "immutable"]
+        if self.actionability.actionable is not None:
+            bad = [n for n in self.actionability.actionable if n not in spec_actionable]
+            if bad:
+                raise InputError(f"Feature(s) {', '.join(map(repr, bad))} are immutable in the SCM spec "
+                                 f"{self.scm.name!r}; a person can act only on {', '.join(spec_actionable)}.")
+        rules = feature_rules(self.scm, dict(zip(self.scm.names, x)), self.actionability, self.preferences, self.cost)
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "noise", self.scm.abduct(x.reshape(1, -1))[0])  # abducted once, reused
+
+    # set in __post_init__ (frozen dataclass): x (float vector), features (classifier order), rules, noise
+    x: np.ndarray = field(init=False, repr=False, compare=False)
+    noise: np.ndarray = field(init=False, repr=False, compare=False)  # abducted U, in SCM variable order
+    features: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
+
+    @property
+    def factual(self) -> dict[str, float]:
+        return dict(zip(self.scm.names, map(float, self.x)))
+
+    def rule(self, name: str) -> FeatureRule:
+        for r in self.rules:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def action_cost(self, action: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+        """Cost of an action recomputed from scratch, with the per-feature breakdown (L0 and range penalty included)."""
+        fx = self.factual
+        parts: dict[str, float] = {}
+        for name, theta in action.items():
+            rule = self.rule(name)
+            c = self.cost.feature_cost(name, theta - fx[name], rule.weight) + self.cost.l0
+            rng = self.preferences.preferred_ranges.get(name)
+            if rng is not None:
+                c += self.preferences.range_penalty * (max(0.0, rng[0] - theta) + max(0.0, theta - rng[1]))
+            parts[name] = c
+        return float(sum(parts.values())), parts

@@ -1,0 +1,67 @@
+"""Cost-budget schedule for big models whose box is set by a heuristic incumbent (tree ensembles).
+
+Compiling with a cost budget B shrinks every feature's range to what B can pay for and adds cost <= B, so
+the model for a small B has few open splits. The schedule searches {cost <= B} for B = incumbent x 1/8,
+then x 1.5 per step: a stage without a solution proves that no action costs <= B (a lower bound), and the
+first stage with one holds the global optimum (every cheaper action lies inside it). Past 0.85 x the
+incumbent, or when a stage hits a limit, the full model (budget = incumbent, with its cutoff) is searched.
+A random-search incumbent on Taiwan credit RF 100 x 5 cost 2.7-20x the optimum; the model at that budget
+had 320-780 binaries against 100-220 at the optimum's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from milp_recourse.backends.highs_session import HighsSession
+from milp_recourse.encode.compile import CompiledInstance, compile_problem
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.incumbent import Incumbent
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
+from milp_recourse.solver.tighten import is_network_target
+from milp_recourse.solver.verify import verify_action
+
+BUDGET_MIN_INTEGERS = 64   # smaller models are searched directly
+BUDGET_START = 0.125       # first budget, as a fraction of the incumbent's cost
+BUDGET_GROWTH = 1.5
+BUDGET_LAST = 0.85         # beyond this fraction the full model is searched
+
+
+def wants_budget_search(compiled: CompiledInstance) -> bool:
+    """Big models of a classifier without ReLU big-M sources (networks take tighten.py's path: a stage compiled
+    without its LP-tightened bounds would be loose) and of an exact SCM (with a piecewise-linear one an
+    infeasible stage would not be a proof)."""
+    network = any(is_network_target(name) for name in compiled.tighten_targets)
+    return not network and compiled.approx_error == 0.0 and compiled.model.n_integer > BUDGET_MIN_INTEGERS
+
+
+def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, deadline: float,
+                  session: HighsSession | None = None, plans: PlanCache | None = None
+                  ) -> tuple[CompiledInstance, SearchOutcome]:
+    """The optimum by the budget schedule (see the module docstring); the model it was found in and the search.
+
+    `compiled` is the model at the incumbent's budget, searched when no stage settles the question.
+    """
+    lower, rounds, spent = 0.0, 0, 0.0
+    frac = BUDGET_START
+    while inc.cost > 1e-12 and frac <= BUDGET_LAST and time.perf_counter() < deadline:
+        budget = inc.cost * frac
+        stage = compile_problem(problem, upper_bound=budget, plans=plans)
+        out = search_compiled(stage, problem, None, False, deadline, session)
+        rounds, spent = rounds + out.rounds, spent + out.seconds
+        if out.state == "infeasible":
+            lower = budget           # no action costs <= budget (the stage's SCM is exact: approx_error 0)
+            frac *= BUDGET_GROWTH
+            continue
+        if out.state == "optimal" and out.action is not None and verify_action(problem, out.action).ok:
+            return stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
+                                              lower_bound=max(out.lower_bound, lower))
+        break  # a limit, or an answer the re-check refuses: the full model, with the verified incumbent
+    out = search_compiled(compiled, problem, inc, True, deadline, session)
+    return compiled, dataclasses.replace(out, seconds=spent + out.seconds, rounds=rounds + out.rounds,
+                                         lower_bound=max(out.lower_bound, lower))
+
+
+__all__ = ["budget_search", "wants_budget_search"]

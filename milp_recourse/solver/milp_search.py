@@ -1,0 +1,272 @@
+"""search_compiled: a compiled instance to proven optimality, and decoding a MILP point into an action.
+
+Small linear models on HiGHS: best-first branch and bound on a kept relaxation (small_bnb). Otherwise one
+MILP for p = 1; for p = 2 (separable convex) the MILP carries tangent cuts of d_k^2 (a valid lower bound),
+each MILP solution's binary pattern is polished by a convex QP (an exact upper bound), and cuts are added at
+the QP optimum until the proven gap closes. A tangent at a QP optimum makes that pattern's lower bound exact,
+so few rounds are needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from milp_recourse.backends import MIPSolution, SolverParams, Termination, get_backend
+from milp_recourse.backends.highs_session import HighsSession
+from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
+from milp_recourse.errors import BackendError
+from milp_recourse.solver.incumbent import Incumbent
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.solver.small_bnb import branch_and_bound
+from milp_recourse.solver.verify import verify_action
+
+MAX_OA_ROUNDS = 40
+SMALL_MODEL_INTEGERS = 16
+BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands the model to the MILP solver
+POLISH_RETRY_TOLS = (1e-5, 1e-4)  # feasibility tolerances of the QP polish's further tries (see _solve_polish)
+STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
+
+
+@dataclass
+class SearchOutcome:
+    """Best action found, its recomputed cost, the proven lower bound and why the search stopped."""
+
+    action: dict[str, float] | None
+    cost: float
+    lower_bound: float
+    state: str              # 'optimal' | 'limit' | 'infeasible' | 'unknown' | 'error'
+    seconds: float = 0.0
+    rounds: int = 0
+    message: str = ""
+    engine: str = "milp"    # 'milp', or input_bnb.BOX_ENGINE when the box search settled the person
+
+
+def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarray) -> dict[str, float]:
+    """The action encoded by a MILP point (snapped to grids, integers and the person's bounds)."""
+    fx = problem.factual
+    action = {}
+    for name, a in compiled.a_cols.items():
+        if compiled.model.integrality[a] and xvec[a] <= 0.5:
+            continue  # (a continuous indicator: the shift alone says whether there is an intervention)
+        rule = problem.rule(name)
+        if name in compiled.grid_cols:
+            cols = compiled.grid_cols[name]
+            theta = max(cols, key=lambda cv: xvec[cv[0]])[1]
+        else:
+            shift = float(xvec[compiled.d_cols[name]])
+            if abs(shift) <= 1e-9 and name not in compiled.xp_cols:
+                continue  # do(X_k := x_k) on a feature whose parents do not change is no intervention
+            theta = fx[name] + shift
+            if rule.integer:
+                theta = float(round(theta))
+            theta = float(min(max(theta, rule.lower), rule.upper))
+        action[name] = theta
+    return action
+
+
+def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
+    """Append tangent cuts t >= 2 q d - q^2 as rows."""
+    if not cuts:
+        return model
+    rows, cols, vals, lo = [], [], [], []
+    for i, (t, d, q) in enumerate(cuts):
+        norm = tangent_row_scale(min(float(model.col_ub[t]), q * q))  # O(1) terms near the tangent point
+        rows += [i, i]
+        cols += [t, d]
+        vals += [norm, -2.0 * q * norm]
+        lo.append(-q * q * norm)
+    extra = sp.csr_matrix((vals, (rows, cols)), shape=(len(cuts), model.n_cols))
+    return dataclasses.replace(model, A=sp.vstack([model.A, extra], format="csr"),
+                               row_lo=np.concatenate([model.row_lo, lo]),
+                               row_hi=np.concatenate([model.row_hi, np.full(len(cuts), np.inf)]),
+                               row_groups=model.row_groups + ("cost:cut",) * len(cuts))
+
+
+def _fixed_pattern(model: MIPModel, xvec: np.ndarray) -> MIPModel:
+    """The LP left when every integer column is fixed at its rounded value in xvec."""
+    lb, ub = model.col_lb.copy(), model.col_ub.copy()
+    ints = np.flatnonzero(model.integrality)
+    lb[ints] = ub[ints] = np.round(xvec[ints])
+    return dataclasses.replace(model, col_lb=lb, col_ub=ub, integrality=np.zeros(model.n_cols, bool))
+
+
+def _polish_qp(compiled: CompiledInstance, xvec: np.ndarray) -> MIPModel:
+    """Fix the integer pattern of xvec and replace the cut epigraphs by the exact quadratic.
+
+    The epigraph columns t_k leave the model with every row that holds one (tangent rows, the cost cutoff):
+    the quadratic prices d_k exactly, so those rows only relax, and a tiny-cost person's tangent rows (scaled by
+    1 / t_max up to ~1e4) made HiGHS's QP solver end in "solve error" on 1e-4 infeasibilities (CARMA: nearly
+    every polish QP, three tries each, before this).
+    """
+    m = _fixed_pattern(compiled.model, xvec)
+    c = m.c.copy()
+    q = np.zeros(m.n_cols)
+    lb, ub = m.col_lb.copy(), m.col_ub.copy()
+    t_cols = np.fromiter(compiled.t_cols.values(), int, len(compiled.t_cols))
+    for name, t in compiled.t_cols.items():
+        c[t] = 0.0
+        lb[t] = ub[t] = 0.0
+        q[compiled.d_cols[name]] = 2.0 * compiled.cost_coef[name] * compiled.objective_scale
+    A = m.A.tocsr()
+    holds_t = np.zeros(m.n_rows, bool)
+    if t_cols.size:
+        holds_t[A[:, t_cols].nonzero()[0]] = True
+    keep = np.flatnonzero(~holds_t)
+    return dataclasses.replace(m, c=c, q_diag=q, col_lb=lb, col_ub=ub, A=A[keep], row_lo=m.row_lo[keep],
+                               row_hi=m.row_hi[keep], row_groups=tuple(m.row_groups[i] for i in keep))
+
+
+def _solve_polish(backend, qp: MIPModel, time_limit: float) -> MIPSolution:
+    """The pattern's convex QP, tried again at the looser POLISH_RETRY_TOLS while HiGHS's QP solver returns no
+    point without proving infeasibility (it claims optimality with 1e-6 infeasibilities when the d_k^2 weights
+    span 1e0..1e3, or cycles until its iteration limit: 7 of 10 CARMA people lost their polish and needed
+    extra outer-approximation rounds). The point is only a candidate: it is re-checked like any other, and a
+    tangent cut is valid wherever it touches."""
+    sol = _run_backend(backend, qp, SolverParams(time_limit=time_limit))
+    seconds = sol.seconds
+    for tol in POLISH_RETRY_TOLS:
+        if sol.x is not None or sol.termination is Termination.INFEASIBLE:
+            break
+        sol = _run_backend(backend, qp, SolverParams(time_limit=time_limit, feasibility_tol=tol))
+        seconds += sol.seconds
+    return dataclasses.replace(sol, seconds=seconds)
+
+
+def small_linear(problem: RecourseProblem, compiled: CompiledInstance) -> bool:
+    """Whether the kept-relaxation branch and bound (small_bnb) takes this model: HiGHS, linear, few integers."""
+    return (problem.options.backend == "highs" and not compiled.quadratic
+            and compiled.model.n_integer <= SMALL_MODEL_INTEGERS)
+
+
+def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline: float,
+                  session: HighsSession | None) -> SearchOutcome:
+    """Branch and bound on a (kept) HiGHS relaxation; state 'limit' when it could not settle the model."""
+    t = time.perf_counter()
+    session = session if session is not None else HighsSession(threads=problem.options.threads)
+    session.load(compiled.model)
+    out = branch_and_bound(session, compiled.model, problem.options.mip_gap, BNB_NODE_LIMIT, deadline)
+    seconds = time.perf_counter() - t
+    if out.state == "infeasible":
+        return SearchOutcome(None, np.inf, np.inf, "infeasible", seconds, out.nodes)
+    if out.state != "optimal":
+        return SearchOutcome(None, np.inf, -np.inf, "limit", seconds, out.nodes)
+    action = decode(compiled, problem, out.x)
+    cost, _ = problem.action_cost(action)
+    return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
+
+
+def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
+    """backend.solve, with a solver's own failure mid-search returned as Termination.ERROR (SCIP's LP error -6
+    on CARMA polish QPs whose costs are ~2e-5: the polish then has no point; a failed MILP ends the search,
+    reported in the result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN))."""
+    t = time.perf_counter()
+    try:
+        return backend.solve(model, params)
+    except BackendError as exc:
+        return MIPSolution(Termination.ERROR, None, np.inf, -np.inf, time.perf_counter() - t, backend.name, str(exc))
+
+
+def _proven(bound: float, cutoff: float | None) -> float:
+    """What a MIP run proves about the optimum: its dual bound, but no more than the cutoff (solutions above
+    the cutoff were never searched, so a dual bound past it says nothing about them)."""
+    return bound if cutoff is None else min(bound, cutoff)
+
+
+def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
+                    use_cutoff: bool, deadline: float, session: HighsSession | None = None) -> SearchOutcome:
+    """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
+
+    Small linear models on HiGHS go to the branch and bound over a kept relaxation (`session`, reused
+    across people by solve_many) and to the MILP solver only when that cannot settle them.
+    """
+    opts = problem.options
+    t_small = 0.0
+    if inc is None and small_linear(problem, compiled):
+        small = _search_small(compiled, problem, deadline, session)
+        if small.state != "limit":
+            return small
+        t_small = small.seconds  # a big tree: HiGHS's MIP solver (presolve, cuts) takes over
+    backend = get_backend(opts.backend)
+    # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
+    qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
+    best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
+    cuts: list[tuple[int, int, float]] = []
+    seen: set[tuple[int, float]] = set()
+    t_solve = t_small
+    stalled = 0
+    for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            best.state = "limit" if best.action is not None else "unknown"
+            break
+        scale = compiled.objective_scale
+        cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
+        params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
+                              sub_mip_heuristics=best.action is None)
+        sol = _run_backend(backend, _with_cuts(compiled.model, cuts), params)
+        t_solve += sol.seconds
+        best.rounds = rnd
+        if sol.termination is Termination.INFEASIBLE:
+            if best.action is not None:          # nothing beats the incumbent
+                best.lower_bound, best.state = best.cost, "optimal"
+            else:
+                best.state = "infeasible"
+            break
+        if sol.termination in (Termination.ERROR, Termination.UNBOUNDED):
+            best.state, best.message = "error", f"{sol.backend}: {sol.message}"
+            break
+        if sol.x is None:                         # limit without a solution
+            best.lower_bound = max(best.lower_bound, _proven(sol.bound, cutoff) / scale)
+            best.state = "limit" if best.action is not None else "unknown"
+            break
+        new_lb = _proven(sol.bound, cutoff) / scale
+        stalled = stalled + 1 if new_lb <= best.lower_bound + 1e-9 * abs(best.lower_bound) else 0
+        best.lower_bound = max(best.lower_bound, new_lb)
+        candidates = [sol.x]
+        if compiled.quadratic:
+            qp = _solve_polish(qp_backend, _polish_qp(compiled, sol.x), max(left, 1.0))
+            t_solve += qp.seconds
+            if qp.x is not None:
+                candidates.append(qp.x)
+        elif not verify_action(problem, decode(compiled, problem, sol.x)).ok:
+            # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
+            # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
+            lp = _run_backend(qp_backend, _fixed_pattern(compiled.model, sol.x),
+                              SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
+            t_solve += lp.seconds
+            if lp.x is not None:
+                candidates.insert(0, lp.x)
+        for xv in candidates:
+            action = decode(compiled, problem, xv)
+            cost, _ = problem.action_cost(action)
+            if best.action is None or (cost < best.cost - 1e-12 and verify_action(problem, action).ok):
+                # a verified incumbent is only replaced by a cheaper action that also passes the re-check
+                best.action, best.cost = action, cost
+            for name, t in compiled.t_cols.items():
+                if compiled.quadratic:
+                    d = float(xv[compiled.d_cols[name]])
+                    key = (t, round(d, 12))
+                    if key not in seen:
+                        seen.add(key)
+                        cuts.append((t, compiled.d_cols[name], d))
+        tol = max(opts.mip_gap * abs(best.cost), 1e-9)
+        if best.cost - best.lower_bound <= tol:
+            best.state = "optimal"
+            break
+        if sol.termination is Termination.FEASIBLE or stalled >= STALL_ROUNDS:  # a limit, or no progress
+            best.state = "limit"
+            best.message = "" if stalled < STALL_ROUNDS else (
+                "The lower bound stalled (solver tolerances); the gap is reported.")
+            break
+        best.state = "limit"
+    best.seconds = t_solve
+    return best
+
+
+__all__ = ["SearchOutcome", "decode", "search_compiled", "small_linear", "SMALL_MODEL_INTEGERS"]
