@@ -381,10 +381,14 @@ class SCM:
         env = {n: arr[:, j] for j, n in enumerate(self.names)} | \
               {m: U[:, j] for j, m in enumerate(self.noise_names)}
         total = np.zeros(arr.shape[0])
-        with np.errstate(divide="ignore"):
+        impossible = np.zeros(arr.shape[0], dtype=bool)  # a noise value outside its support: density 0
+        with np.errstate(divide="ignore", invalid="ignore"):
             for j, v in enumerate(self.variables):
-                total += self.noises[v.noise_name].logpdf(U[:, j])
+                logpdf = np.broadcast_to(self.noises[v.noise_name].logpdf(U[:, j]), total.shape)
+                impossible |= logpdf == -np.inf
+                total += logpdf
                 total -= np.log(np.abs(np.broadcast_to(evaluate(self._dfdu[v.name], env), total.shape)))
+        total[impossible] = -np.inf  # -inf - log|0| would be NaN; zero density stays log 0 = -inf
         return total[0] if one else total
 
     def within_domain(self, X: Any, tol: float = 1e-9) -> np.ndarray | bool:
