@@ -47,7 +47,8 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cost-p", type=int, default=1, choices=(1, 2), help="cost exponent p (default 1)")
     g.add_argument("--divisors", help="per-feature divisors d_k, e.g. E=0.1,L=4.2")
     g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor)")
-    g.add_argument("--divisor", choices=("std", "range", "std2-range"), help="divisor kind from --reference-data")
+    g.add_argument("--divisor", choices=("std", "range", "std2-range", "mad"),
+                   help="divisor kind from --reference-data (mad: median absolute deviation, DiCE's default)")
     g.add_argument("--cost-scale", type=float, default=1.0, help="overall cost scale")
     g.add_argument("--l0", type=float, default=0.0, help="cost per feature intervened on")
 

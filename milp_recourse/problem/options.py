@@ -90,15 +90,20 @@ class CostSpec:
         return self.scale * weight * abs(float(delta)) ** self.p / self.divisor(name)
 
 
+DIVISOR_KINDS = ("std", "range", "std2-range", "mad")
+
+
 def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: str) -> dict[str, float]:
-    """Per-feature divisors from a reference table: 'std', 'range', or 'std2-range'.
+    """Per-feature divisors from a reference table: 'std', 'range', 'std2-range' or 'mad'.
 
     'std2-range' = std^2 * (range of the standardized data) = std * range: with it, |delta|^2 / d_k equals
     (delta in standardized units)^2 / (standardized range), the cost used by CARMA-style studies.
+    'mad' = median |x - median(x)| (unscaled, DiCE's default). A divisor that comes out 0 (a constant
+    column, or a MAD of 0 when more than half the values are equal) is replaced by 1.
     """
     import pandas as pd
 
-    kinds = ("std", "range", "std2-range")
+    kinds = DIVISOR_KINDS
     if kind not in kinds:
         raise InputError(f"Unknown divisor kind {kind!r}; expected one of {', '.join(kinds)}.")
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data), columns=list(names))
@@ -107,9 +112,18 @@ def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: 
         raise InputError(f"The reference data lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}.")
     out = {}
     for n in names:
+        if not pd.api.types.is_numeric_dtype(frame[n]):
+            raise InputError(f"The reference data column {n!r} is not numeric; divisors need numbers.")
         col = frame[n].to_numpy(dtype=float)
-        std, rng = float(np.std(col, ddof=1)), float(np.max(col) - np.min(col))
-        val = {"std": std, "range": rng, "std2-range": std * rng}[kind]
+        if col.size == 0 or not np.all(np.isfinite(col)):
+            raise InputError(f"The reference data column {n!r} is empty or has missing/infinite values; "
+                             f"drop or impute them first.")
+        if kind == "mad":
+            val = float(np.median(np.abs(col - np.median(col))))
+        else:
+            std = float(np.std(col, ddof=1)) if col.size > 1 else 0.0
+            rng = float(np.max(col) - np.min(col))
+            val = {"std": std, "range": rng, "std2-range": std * rng}[kind]
         out[n] = val if val > 0 else 1.0
     return out
 
@@ -160,7 +174,7 @@ class SolveOptions:
             raise InputError(f"The 'heuristic_samples' option must be an integer >= 0. Got {self.heuristic_samples!r}.")
 
 
-__all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data"]
+__all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data", "DIVISOR_KINDS"]
 
 
 @dataclass(frozen=True)

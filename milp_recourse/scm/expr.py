@@ -7,7 +7,9 @@ sound interval bounds (interval.py) and symbolic derivatives (derivative.py) are
 from __future__ import annotations
 
 import ast
+import keyword
 import math
+import re
 from dataclasses import dataclass
 from functools import reduce
 from typing import Iterable, Mapping
@@ -112,11 +114,39 @@ _CMPOPS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 _NORMALISE = {"\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u2013": "-"}
 
 
+def quoted(name: str) -> str:
+    """``name`` as it is written in an equation: bare if it is a plain identifier, else in backticks."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
+
+
+def _unquote(text: str) -> tuple[str, dict[str, str]]:
+    """Replace each backtick-quoted name (e.g. `co-applicant`, as in pandas.query) by a fresh identifier."""
+    if text.count("`") % 2:
+        raise SpecError(f"Equation {text!r} has an unmatched backtick; quote a name as `co-applicant`.")
+    stem = "_q"
+    while stem in text:
+        stem += "_"
+    found: dict[str, str] = {}
+
+    def swap(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if not name or name != name.strip() or "\n" in name:
+            raise SpecError(f"Equation {text!r}: the quoted name `{name}` must be non-empty, on one line and "
+                            f"without leading or trailing spaces.")
+        key = next((k for k, v in found.items() if v == name), None) or f"{stem}{len(found)}"
+        found[key] = name
+        return f" {key} "
+    return re.sub(r"`([^`]*)`", swap, text), found
+
+
 def parse(text: str, allowed_names: Iterable[str] | None = None) -> Expr:
-    """Parse an equation string into an Expr; SpecError names any unsupported construct."""
+    """Parse an equation string into an Expr; SpecError names any unsupported construct.
+
+    Names that are not Python identifiers (``co-applicant``, ``hours per week``) are written in backticks.
+    """
     if not isinstance(text, str) or not text.strip():
         raise SpecError(f"An equation must be a non-empty string; got {text!r}.")
-    src = text
+    src, quotes = _unquote(text)
     for bad, good in _NORMALISE.items():
         src = src.replace(bad, good)
     try:
@@ -124,16 +154,20 @@ def parse(text: str, allowed_names: Iterable[str] | None = None) -> Expr:
     except SyntaxError as exc:
         raise SpecError(f"Equation {text!r} is not a valid expression: {exc.msg}.") from None
     allowed = None if allowed_names is None else frozenset(allowed_names)
-    return _Parser(src.strip(), text, allowed).visit(tree.body)
+    return _Parser(src.strip(), text, allowed, quotes).visit(tree.body)
 
 
 class _Parser:
-    def __init__(self, src: str, original: str, allowed: frozenset[str] | None) -> None:
+    def __init__(self, src: str, original: str, allowed: frozenset[str] | None,
+                 quotes: Mapping[str, str] | None = None) -> None:
         self.src, self.original, self.allowed = src, original, allowed
+        self.quotes = dict(quotes or {})
 
     def fail(self, node: ast.AST, what: str) -> SpecError:
         seg = ast.get_source_segment(self.src, node) or type(node).__name__
-        return SpecError(f"Equation {self.original!r}: {what} in {seg!r}.")
+        for key, name in self.quotes.items():
+            seg = re.sub(rf"\b{re.escape(key)}\b", f"`{name}`", seg)
+        return SpecError(f"Equation {self.original!r}: {what} in {seg.strip()!r}.")
 
     def visit(self, node: ast.AST) -> Expr:
         if isinstance(node, ast.Constant):
@@ -141,10 +175,11 @@ class _Parser:
                 raise self.fail(node, f"unsupported constant {node.value!r} (only numbers are allowed)")
             return Const(node.value)
         if isinstance(node, ast.Name):
-            if self.allowed is not None and node.id not in self.allowed:
+            name = self.quotes.get(node.id, node.id)
+            if self.allowed is not None and name not in self.allowed:
                 known = ", ".join(sorted(self.allowed)) or "(none)"
-                raise SpecError(f"Equation {self.original!r} uses unknown name {node.id!r}; known: {known}.")
-            return Name(node.id)
+                raise SpecError(f"Equation {self.original!r} uses unknown name {name!r}; known: {known}.")
+            return Name(name)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             arg = self.visit(node.operand)
             if isinstance(node.op, ast.UAdd):
@@ -178,7 +213,7 @@ class _Parser:
         return folded.value
 
     def call(self, node: ast.Call) -> Expr:
-        if not isinstance(node.func, ast.Name):
+        if not isinstance(node.func, ast.Name) or node.func.id in self.quotes:
             raise self.fail(node, "only plain function calls are allowed")
         func = node.func.id
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
@@ -387,7 +422,7 @@ def name_free(e: Expr, name: str) -> bool:
 
 
 __all__ = ["Expr", "Const", "Name", "Neg", "Add", "Sub", "Mul", "Div", "Pow", "Call", "Compare", "FUNCTIONS",
-           "COMPARE_OPS", "parse", "evaluate", "interval", "substitute", "names", "to_text", "derivative",
+           "COMPARE_OPS", "parse", "quoted", "evaluate", "interval", "substitute", "names", "to_text", "derivative",
            "children", "count"]
 
 

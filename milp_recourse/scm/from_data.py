@@ -2,6 +2,8 @@
 
 Each variable is its own noise (x_j = u_j, uniform over the data's range), so the counterfactual of
 an action is just the action: the non-causal special case, used for tree ensembles on real data.
+Column names are kept as they are (``co-applicant`` stays ``co-applicant``; equations quote it in backticks);
+`sanitize_columns` is only for callers that want identifier names.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError
+from milp_recourse.scm.fit import check_table, noise_names
 from milp_recourse.scm.spec import scm_from_dict
 
 
@@ -38,13 +41,19 @@ def sanitize_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def independent_scm(frame: pd.DataFrame, name: str, immutable: Iterable[str] = (),
                     increase_only: Iterable[str] = (), sensitive: Iterable[str] = ()):
-    """SCM whose variables are the (sanitised) numeric columns of `frame`, mutually independent."""
+    """SCM whose variables are the numeric columns of `frame` (names kept), mutually independent.
+
+    InputError for a non-numeric column, missing values or an empty table (see scm.fit.check_table).
+    """
+    frame = check_table(frame)
+    frame.columns = [str(c) for c in frame.columns]
     immutable, increase_only, sensitive = set(immutable), set(increase_only), set(sensitive)
     for what, names in (("immutable", immutable), ("increase_only", increase_only), ("sensitive", sensitive)):
         unknown = sorted(n for n in names if n not in frame.columns)
         if unknown:
             raise InputError(f"The {what} column(s) {unknown} are not in the data; columns: {list(frame.columns)}.")
     variables = []
+    noises = noise_names(frame.columns)
     for col in frame.columns:
         vals = frame[col].to_numpy(float)
         if not np.all(np.isfinite(vals)):
@@ -54,9 +63,9 @@ def independent_scm(frame: pd.DataFrame, name: str, immutable: Iterable[str] = (
         kind = "binary" if integral and set(np.unique(vals)) <= {0.0, 1.0} else ("integer" if integral else "continuous")
         if kind == "binary":
             lo, hi = 0.0, 1.0
-        noise = ({"name": f"U_{col}", "dist": "uniform", "low": lo, "high": hi if hi > lo else lo + 1.0})
+        noise = ({"name": noises[col], "dist": "uniform", "low": lo, "high": hi if hi > lo else lo + 1.0})
         act = "immutable" if col in immutable else ("increase" if col in increase_only else "actionable")
         variables.append({"name": col, "type": kind, "domain": [lo, hi if hi > lo else lo + 1.0],
-                          "actionability": act, "sensitive": col in sensitive, "equation": f"U_{col}",
+                          "actionability": act, "sensitive": col in sensitive, "equation": noises[col],
                           "noise": noise})
     return scm_from_dict({"name": name, "description": f"independent features of {name}", "variables": variables})

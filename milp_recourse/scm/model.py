@@ -38,8 +38,11 @@ class Variable:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise SpecError(f"A variable name must be an identifier; got {describe(self.name)}.")
+        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip() \
+                or "`" in self.name or not self.name.isprintable():
+            raise SpecError("A variable name must be a non-empty printable string without backticks or leading/"
+                            f"trailing spaces (names like 'co-applicant' are written `co-applicant` in equations); "
+                            f"got {describe(self.name)}.")
         if self.kind not in KINDS:
             raise SpecError(f"Variable {self.name!r} has type {self.kind!r}; expected one of {', '.join(KINDS)}.")
         if self.actionability not in ACTIONABILITY:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, quoted
 
 _PREC = {Compare: 0, Add: 1, Sub: 1, Mul: 2, Div: 2, Neg: 3, Pow: 4}
 _SYM = {Add: "+", Sub: "-", Mul: "*", Div: "/"}
@@ -32,7 +32,7 @@ def to_text(e: Expr) -> str:
     if isinstance(e, Const):
         return _num(e.value)
     if isinstance(e, Name):
-        return e.id
+        return quoted(e.id)
     if isinstance(e, Neg):
         return "-" + (f"({to_text(e.arg)})" if isinstance(e.arg, Const) else _wrap(e.arg, 3))
     if isinstance(e, Pow):

@@ -1,0 +1,230 @@
+"""Fit an SCM from a data table and a causal graph (or none: independent features).
+
+Model, chosen so that abduction stays exact and closed form:
+- a node without parents is its own noise: ``x = U_x``; binary columns get ``U_x ~ bernoulli(mean)``, other
+  columns ``U_x ~ uniform`` over the node's domain;
+- a continuous node with parents is linear in them, fitted by least squares (with an intercept):
+  ``x = b0 + sum_p b_p * p + U_x`` with ``U_x ~ normal(0, residual std)`` (ddof = number of coefficients);
+  its noise is recovered exactly as ``x - b0 - sum_p b_p * p``;
+- binary and integer nodes with parents are refused: a 0/1 or integer value is not a strictly monotone
+  function of one continuous noise, so its noise could not be recovered exactly. Pass such a column in
+  ``continuous`` to model it as a continuous node instead (its counterfactual may then be fractional).
+Domains are the data's range padded by ``pad`` x range on each side (rounded outwards for integers, never
+below 0 for a column that is never negative). Column names are kept exactly as they are in the data.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from milp_recourse.errors import InputError
+from milp_recourse.scm.dag import Dag
+from milp_recourse.scm.expr import derivative, evaluate, quoted, substitute
+from milp_recourse.scm.model import SCM
+from milp_recourse.scm.spec import scm_from_dict
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What the user states about the columns: actionability, the label column, forced types, padding."""
+
+    immutable: tuple[str, ...] = ()
+    increase_only: tuple[str, ...] = ()
+    decrease_only: tuple[str, ...] = ()
+    continuous: tuple[str, ...] = ()
+    label: str | None = None
+    pad: float = 0.05
+    sensitive: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for f in ("immutable", "increase_only", "decrease_only", "continuous", "sensitive"):
+            object.__setattr__(self, f, tuple(getattr(self, f)))
+        if not (isinstance(self.pad, (int, float)) and math.isfinite(self.pad) and 0 <= self.pad <= 1):
+            raise InputError(f"The domain padding must be a number in [0, 1] (a fraction of the range); "
+                             f"got {self.pad!r}.")
+
+
+def check_table(frame: pd.DataFrame, what: str = "the data") -> pd.DataFrame:
+    """The table with booleans as 0/1, after refusing empty tables, missing values and non-numeric columns."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"Expected {what} as a pandas DataFrame; got {type(frame).__name__}.")
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise InputError(f"{what.capitalize()} is empty ({len(frame)} rows, {frame.shape[1]} columns); "
+                         f"expected a table with a header and at least one row.")
+    out = frame.copy()
+    for col in frame.columns:
+        series = frame[col]
+        missing = int(series.isna().sum())
+        if missing:
+            rows = ", ".join(map(str, np.flatnonzero(series.isna().to_numpy())[:5]))
+            raise InputError(f"Column {col!r} has {missing} missing value(s) (rows {rows}{', ...' if missing > 5 else ''}); "
+                             f"drop those rows or impute the values first (e.g. pandas dropna() or fillna()).")
+        if pd.api.types.is_bool_dtype(series):
+            out[col] = series.astype(int)
+        elif not pd.api.types.is_numeric_dtype(series):
+            examples = ", ".join(repr(v) for v in pd.unique(series)[:3])
+            raise InputError(f"Column {col!r} is not numeric (values such as {examples}); categorical SCM nodes "
+                             f"are not supported yet: encode it as numbers (e.g. one 0/1 column per level) "
+                             f"or drop it.")
+        elif not np.all(np.isfinite(series.to_numpy(dtype=float))):
+            raise InputError(f"Column {col!r} has infinite values; clean the data first.")
+    return out
+
+
+def column_kind(values: np.ndarray) -> str:
+    """'binary' for 0/1 columns, 'integer' for other integral columns, else 'continuous'."""
+    if np.all(values == np.round(values)):
+        return "binary" if set(np.unique(values)) <= {0.0, 1.0} else "integer"
+    return "continuous"
+
+
+def padded_domain(values: np.ndarray, kind: str, pad: float) -> tuple[float, float]:
+    """The data's range widened by pad x range per side (integral for integer kinds; >= 0 for data >= 0)."""
+    if kind == "binary":
+        return 0.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    span = hi - lo if hi > lo else max(abs(lo), 1.0)
+    low, high = lo - pad * span, hi + pad * span
+    if kind == "integer":
+        low, high = math.floor(low), math.ceil(high)
+        if low == high:
+            low, high = low - 1, high + 1
+    elif low == high:
+        low, high = low - 1.0, high + 1.0
+    if lo >= 0:
+        low = max(low, 0.0)
+    return float(low), float(high)
+
+
+def noise_names(columns: Iterable[str]) -> dict[str, str]:
+    """Noise name per column: U_<column> for identifier columns, else U_<sanitised>, unique and clash-free."""
+    columns = list(columns)
+    taken, out = set(columns), {}
+    for col in columns:
+        base = "U_" + re.sub(r"\W", "_", col)
+        name, i = base, 2
+        while name in taken or not name.isidentifier():
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        out[col] = name
+    return out
+
+
+def _check_names(settings: FitSettings, columns: list[str]) -> None:
+    lists = {"immutable": settings.immutable, "increase-only": settings.increase_only,
+             "decrease-only": settings.decrease_only, "continuous": settings.continuous,
+             "sensitive": settings.sensitive}
+    for what, names in lists.items():
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            extra = f" ({settings.label!r} is the label column)" if settings.label in unknown else ""
+            raise InputError(f"The {what} column(s) {unknown} are not in the data{extra}; columns: {columns}.")
+    groups = ("immutable", "increase-only", "decrease-only")
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            both = sorted(set(lists[a]) & set(lists[b]))
+            if both:
+                raise InputError(f"Column(s) {both} are both {a} and {b}; give each column one actionability.")
+
+
+def _actionability(col: str, settings: FitSettings) -> str:
+    if col in settings.immutable:
+        return "immutable"
+    return "increase" if col in settings.increase_only else "decrease" if col in settings.decrease_only \
+        else "actionable"
+
+
+def _number(v: float) -> str:
+    return format(float(v), ".12g")
+
+
+def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[str, float, dict[str, float]]:
+    """Equation text, residual std and coefficients of the least-squares fit of col on its parents."""
+    n, k = len(frame), len(parents) + 1
+    if n <= k:
+        raise InputError(f"Column {col!r} has {len(parents)} parent(s) but the data has only {n} row(s); "
+                         f"least squares needs more than {k}.")
+    A = np.column_stack([np.ones(n)] + [frame[p].to_numpy(dtype=float) for p in parents])
+    y = frame[col].to_numpy(dtype=float)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    std = float(np.sqrt(np.sum(resid ** 2) / (n - k)))
+    floor = 1e-9 * max(float(np.max(np.abs(y))), 1.0)
+    terms = [_number(coef[0])] + [f"{_number(c)} * {quoted(p)}" for c, p in zip(coef[1:], parents)]
+    return " + ".join(terms), max(std, floor), {p: float(c) for p, c in zip(parents, coef[1:])} | \
+        {"(intercept)": float(coef[0])}
+
+
+def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitSettings = FitSettings()) -> dict:
+    """The spec dict of an SCM fitted to ``frame`` (columns in data order; dag None = independent features)."""
+    data = check_table(frame)
+    columns = [str(c) for c in data.columns]
+    if len(set(columns)) != len(columns):
+        raise InputError(f"The data has duplicate column names: {sorted({c for c in columns if columns.count(c) > 1})}.")
+    data.columns = columns
+    if settings.label is not None:
+        if settings.label not in columns:
+            raise InputError(f"The label column {settings.label!r} is not in the data; columns: {columns}.")
+        if dag is not None and any(settings.label in e for e in dag.edges):
+            raise InputError(f"The DAG uses the label column {settings.label!r}; the label is the classifier's "
+                             f"output, not a node of the SCM: remove its edges or drop --label.")
+        data = data.drop(columns=[settings.label])
+        columns.remove(settings.label)
+    if not columns:
+        raise InputError("The data has no columns left to model.")
+    _check_names(settings, columns)
+    if dag is not None:
+        unknown = sorted({n for e in dag.edges for n in e if n not in columns})
+        if unknown:
+            raise InputError(f"The DAG names column(s) {unknown} that are not in the data; columns: {columns}.")
+    noises = noise_names(columns)
+    variables = []
+    for col in columns:
+        values = data[col].to_numpy(dtype=float)
+        kind = "continuous" if col in settings.continuous else column_kind(values)
+        parents = dag.parents(col) if dag is not None else ()
+        lo, hi = padded_domain(values, kind, settings.pad)
+        entry = {"name": col, "type": kind, "domain": [lo, hi], "actionability": _actionability(col, settings),
+                 "sensitive": col in settings.sensitive}
+        u = noises[col]
+        if not parents:
+            noise = {"name": u, "dist": "bernoulli", "p": float(values.mean())} if kind == "binary" else \
+                {"name": u, "dist": "uniform", "low": lo, "high": hi}
+            entry |= {"equation": quoted(u), "noise": noise,
+                      "description": f"root: its own noise ({noise['dist']}), fitted from {len(values)} rows"}
+        elif kind != "continuous":
+            raise InputError(f"Column {col!r} is {kind} and has parents {list(parents)} in the DAG; {kind} nodes "
+                             f"with parents are not supported (their noise cannot be recovered exactly from a "
+                             f"0/1 or integer value). Make it a root (remove its incoming edges) or pass "
+                             f"--continuous {col} to model it as a continuous node.")
+        else:
+            text, std, _ = _linear(data, col, parents)
+            entry |= {"equation": f"{text} + {u}", "noise": {"name": u, "dist": "normal", "mean": 0.0, "std": std},
+                      "description": f"linear in {', '.join(parents)} (least squares, {len(values)} rows)"}
+        variables.append(entry)
+    kind_text = "independent features" if dag is None else f"a DAG with {len(dag.edges)} edge(s)"
+    return {"name": name, "description": f"fitted from data ({len(data)} rows) and {kind_text}",
+            "variables": variables}
+
+
+def fit_scm(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitSettings = FitSettings()) -> SCM:
+    """The SCM fitted to ``frame`` (see the module docstring for the model)."""
+    return scm_from_dict(fit_scm_spec(frame, dag, name, settings))
+
+
+def linear_coefficients(scm: SCM, name: str) -> dict[str, float]:
+    """Coefficients of a linear equation ``b0 + sum b_p p + U`` as {parent: b_p, '(intercept)': b0} (exact)."""
+    eq = scm.equations[name]
+    zero = {n: 0.0 for n in scm.names} | {m: 0.0 for m in scm.noise_names}
+    out = {p: float(evaluate(substitute(derivative(eq, p), zero), {})) for p in scm.parents(name)}
+    return out | {"(intercept)": float(evaluate(eq, zero))}
+
+
+__all__ = ["FitSettings", "fit_scm", "fit_scm_spec", "check_table", "column_kind", "padded_domain",
+           "noise_names", "linear_coefficients"]
