@@ -81,10 +81,18 @@ class Backend(Protocol):
 
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {}
+_MISSING: dict[str, Callable[[], str]] = {}  # known names whose solver is not installed -> why
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
     _FACTORIES[name] = factory
+    _MISSING.pop(name, None)
+
+
+def register_missing(name: str, why: Callable[[], str]) -> None:
+    """A known backend whose solver is not installed: get_backend(name) says why instead of 'unknown'."""
+    if name not in _FACTORIES:
+        _MISSING[name] = why
 
 
 def backend_names() -> list[str]:
@@ -97,6 +105,9 @@ def available_backends() -> list[str]:
 
 def get_backend(name: str) -> Backend:
     """The backend registered as name; errors list the known and the installed ones."""
+    if name in _MISSING:
+        raise BackendUnavailableError(f"Backend {name!r} cannot run: {_MISSING[name]()} "
+                                      f"Installed backends: {', '.join(available_backends()) or 'none'}.")
     if name not in _FACTORIES:
         raise InputError(f"Unknown backend {name!r}. Known backends: {', '.join(backend_names())}; "
                          f"installed: {', '.join(available_backends()) or 'none'}.")

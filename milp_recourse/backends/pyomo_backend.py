@@ -1,7 +1,8 @@
 """Pyomo backend: the IR as a ConcreteModel (indexed Var, row rules over CSR slices), solved by any Pyomo solver.
 
-``"pyomo"`` is Pyomo + ``appsi_highs``; ``"pyomo-<name>"`` is registered for the known names below and
-``PyomoBackend(solver_name=...)`` takes any other SolverFactory name. Limits and gaps go in as each
+``"pyomo"`` is Pyomo + ``appsi_highs``; ``"pyomo-<name>"`` is registered for the known names below whose
+solver is installed (:func:`solver_found`; the others are known as missing, with :func:`missing_solver` saying
+why) and ``PyomoBackend(solver_name=...)`` takes any other SolverFactory name. Limits and gaps go in as each
 solver's own option names (``_OPTION_NAMES``; only the appsi_highs ones are exercised here, the others
 follow the solvers' manuals). appsi_highs ignores a ``config.time_limit`` set on the solver object (its
 legacy ``solve`` starts from a fresh config: 0.5 s set, 6 s taken), but honours the HiGHS option
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
+import os
+import shutil
 import time
 from typing import Any, Callable
 
@@ -44,6 +48,39 @@ _CAPABILITIES: dict[str, Capabilities] = {
 }
 
 KNOWN_SOLVERS: tuple[str, ...] = tuple(_OPTION_NAMES)
+
+# how each solver is found without importing Pyomo: its display name, executables Pyomo runs, Python modules it uses
+_FINDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "appsi_highs": ("HiGHS", (), ("highspy",)),
+    "gurobi": ("Gurobi", ("gurobi.sh", "gurobi.bat"), ("gurobipy",)),
+    "cplex": ("CPLEX", ("cplex",), ("cplex",)),
+    "cbc": ("CBC", ("cbc",), ()),
+    "glpk": ("GLPK", ("glpsol",), ()),
+}
+
+
+def _pyomo_bin() -> str:
+    """The folder where `pyomo download-extensions` puts solvers (Pyomo searches it after PATH)."""
+    base = os.environ.get("PYOMO_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".pyomo")
+    return os.path.join(base, "bin")
+
+
+def solver_found(solver_name: str) -> bool:
+    """Whether the solver's executable (PATH or Pyomo's bin folder) or Python module exists; no Pyomo import."""
+    label, executables, modules = _FINDERS.get(solver_name, (solver_name, (solver_name,), ()))
+    if any(shutil.which(exe) or shutil.which(exe, path=_pyomo_bin()) for exe in executables):
+        return True
+    return any(importlib.util.find_spec(mod) is not None for mod in modules)
+
+
+def missing_solver(solver_name: str) -> str:
+    """Why 'pyomo-<solver_name>' cannot run: the solver is not installed (and Pyomo itself, if it is not)."""
+    label, executables, modules = _FINDERS.get(solver_name, (solver_name, (solver_name,), ()))
+    looked = [f"no {' / '.join(executables)} on PATH"] if executables else []
+    looked += [f"no {' / '.join(modules)} module"] if modules else []
+    pyomo = ("Pyomo is installed" if importlib.util.find_spec("pyomo") is not None
+             else "Pyomo is missing too: pip install 'milp_recourse[pyomo]'")
+    return f"the {label} solver is not installed ({', '.join(looked)}); {pyomo}."
 
 
 def _num(value: float) -> float | None:
@@ -119,6 +156,8 @@ class PyomoBackend:
                   "feastol": float(params.feasibility_tol)}
         if not np.isfinite(time_limit):
             del values["time"]
+        elif self.solver_name == "glpk":  # glpsol --tmlim takes whole seconds ('Invalid time limit 20.0')
+            values["time"] = max(1, math.ceil(time_limit))
         return {names[k]: v for k, v in values.items() if k in names}
 
     def _sync_highs_threads(self, threads: int) -> None:
@@ -129,13 +168,16 @@ class PyomoBackend:
 
             new_highs(int(threads))
 
-    def _run(self, pm: Any, params: SolverParams, time_limit: float, warm: bool) -> tuple[Any, bool]:
-        """Solve pm; returns (results, solution_loaded)."""
+    def _run(self, pm: Any, params: SolverParams, time_limit: float, warm: bool,
+             no_presolve: bool = False) -> tuple[Any, bool]:
+        """Solve pm; returns (results, solution_loaded). no_presolve: GLPK's --nopresol (a status it can report)."""
         from pyomo.environ import SolverFactory
 
         opt = SolverFactory(self.solver_name)
-        kwargs: dict[str, Any] = {"tee": bool(params.verbose), "load_solutions": False,
-                                  "options": self._options(params, time_limit)}
+        options = self._options(params, time_limit)
+        if no_presolve and self.solver_name == "glpk":
+            options["nopresol"] = None
+        kwargs: dict[str, Any] = {"tee": bool(params.verbose), "load_solutions": False, "options": options}
         if warm:
             kwargs["warmstart"] = True
         self._sync_highs_threads(params.threads)
@@ -191,13 +233,17 @@ class PyomoBackend:
             term = Termination.INFEASIBLE
         elif tc == TC.unbounded:
             term = Termination.UNBOUNDED
-        elif tc == TC.infeasibleOrUnbounded:
+        elif tc == TC.infeasibleOrUnbounded or (tc == TC.other and x is None and self.solver_name == "glpk"):
+            # GLPK 5's LP presolver prints 'LP HAS NO PRIMAL FEASIBLE SOLUTION', which Pyomo's log parser does not
+            # know (it expects 'PROBLEM HAS ...') and reports as 'other': settle it by a feasibility solve
             term, x = self._infeasible_or_unbounded(model, params, cutoff, t0), None
         elif tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations, TC.userInterrupt,
                     TC.resourceInterrupt, TC.feasible, TC.minFunctionValue, TC.minStepLength):
             term = Termination.FEASIBLE if x is not None else Termination.NO_SOLUTION
+        elif tc == TC.intermediateNonInteger:  # CBC: a limit hit before any integer point (x is the LP's)
+            term, x = Termination.NO_SOLUTION, None
         else:
-            term = Termination.ERROR
+            term, x = Termination.ERROR, None
         return finish(model, self.name, term, x, obj, bound, time.perf_counter() - t0,
                       f"{self.solver_name}: {tc}", 0)
 
@@ -209,8 +255,11 @@ class PyomoBackend:
         left = params.time_limit - (time.perf_counter() - t0)
         if left <= 0:
             return Termination.ERROR
-        res, loaded = self._run(build_pyomo_model(model, cutoff, zero_objective=True), params, left, False)
+        res, loaded = self._run(build_pyomo_model(model, cutoff, zero_objective=True), params, left, False,
+                                no_presolve=True)
         tc = res.solver.termination_condition
+        if tc == TC.unbounded and self.solver_name == "glpk":  # a zero objective is never unbounded: Pyomo reads
+            return Termination.INFEASIBLE                      # GLPK's primal status 'n' (no feasible point) so
         if tc in (TC.optimal, TC.globallyOptimal, TC.locallyOptimal, TC.feasible) or loaded:
             return Termination.UNBOUNDED
         if tc == TC.infeasible:

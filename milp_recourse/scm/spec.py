@@ -1,4 +1,4 @@
-"""Load SCMs from YAML/JSON spec files (or the models shipped in the top-level ``models/`` folder).
+"""Load SCMs from YAML/JSON spec files (or the models shipped as package data in ``milp_recourse/scm/specs/``).
 
 Layout::
 
@@ -19,6 +19,8 @@ Layout::
 from __future__ import annotations
 
 import json
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -36,40 +38,49 @@ REQUIRED_VARIABLE_KEYS = ("name", "type", "actionability", "equation", "noise")
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def _specs() -> Traversable:
+    """The shipped specs as package data (found the same way in a source tree, an editable or a wheel install)."""
+    return resources.files("milp_recourse.scm").joinpath("specs")
+
+
 def models_dir() -> Path:
-    """The top-level ``models/`` folder of the project (next to the ``milp_recourse`` package)."""
-    return Path(__file__).resolve().parents[2] / "models"
+    """The folder of the shipped SCM specs, ``milp_recourse/scm/specs`` (the top-level ``models`` links to it)."""
+    return Path(str(_specs()))
 
 
-def _read(path: Path) -> Any:
+def _suffix(path: Path | Traversable) -> str:
+    return Path(path.name).suffix.lower()
+
+
+def _read(path: Path | Traversable) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"Cannot read the SCM spec file {str(path)!r}: {exc.strerror}.") from None
     try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if _suffix(path) == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"The SCM spec file {str(path)!r} is not valid {path.suffix[1:].upper()}: {exc}") from None
+        raise SpecError(f"The SCM spec file {str(path)!r} is not valid {_suffix(path)[1:].upper()}: {exc}") from None
 
 
 def shipped_models() -> list[str]:
-    """Names of the SCM specs shipped in ``models/`` (files with a 'variables' list)."""
-    folder = models_dir()
+    """Names of the SCM specs shipped in ``milp_recourse/scm/specs`` (files with a 'variables' list)."""
+    folder = _specs()
     if not folder.is_dir():
         return []
     out = []
-    for p in sorted(folder.iterdir()):
-        if p.suffix.lower() in SUFFIXES and p.is_file():
+    for p in sorted(folder.iterdir(), key=lambda t: t.name):
+        if _suffix(p) in SUFFIXES and p.is_file():
             try:
                 data = _read(p)
             except SpecError:
                 continue
             if isinstance(data, Mapping) and isinstance(data.get("variables"), list):
-                out.append(p.stem)
+                out.append(Path(p.name).stem)
     return out
 
 
-def _resolve(path_or_name: str | Path) -> Path:
+def _resolve(path_or_name: str | Path) -> Path | Traversable:
     if isinstance(path_or_name, Path) or Path(str(path_or_name)).suffix.lower() in SUFFIXES \
             or "/" in str(path_or_name) or "\\" in str(path_or_name):
         path = Path(path_or_name)
@@ -80,7 +91,7 @@ def _resolve(path_or_name: str | Path) -> Path:
     if not isinstance(path_or_name, str) or not path_or_name:
         raise SpecError(f"Expected a spec file path or a shipped model name; got {describe(path_or_name)}.")
     for suffix in SUFFIXES:
-        candidate = models_dir() / f"{path_or_name}{suffix}"
+        candidate = _specs().joinpath(f"{path_or_name}{suffix}")
         if candidate.is_file():
             return candidate
     if Path(path_or_name).is_file():
