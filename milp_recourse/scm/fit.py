@@ -156,8 +156,9 @@ def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[st
     resid = y - A @ coef
     std = float(np.sqrt(np.sum(resid ** 2) / (n - k)))
     floor = 1e-9 * max(float(np.max(np.abs(y))), 1.0)
-    terms = [_number(coef[0])] + [f"{_number(c)} * {quoted(p)}" for c, p in zip(coef[1:], parents)]
-    return " + ".join(terms), max(std, floor), {p: float(c) for p, c in zip(parents, coef[1:])} | \
+    text = _number(coef[0]) + "".join(f" {'-' if c < 0 else '+'} {_number(abs(c))} * {quoted(p)}"
+                                      for c, p in zip(coef[1:], parents))
+    return text, max(std, floor), {p: float(c) for p, c in zip(parents, coef[1:])} | \
         {"(intercept)": float(coef[0])}
 
 
