@@ -1,14 +1,19 @@
-"""RecourseResult: the status-first answer for one person, serialisable with a schema version."""
+"""RecourseResult: the status-first answer for one person, serialisable with a schema version.
+
+A result is read-only all the way down (its mappings are FrozenMap), records the engines that ran (`path`,
+each with its own counters) and why every other engine did not (`path_reasons`), and round-trips through
+`to_dict` / `from_dict` and `to_json` / `from_json`.
+"""
 
 from __future__ import annotations
 
 import enum
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator, Mapping
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: path and path_reasons
 
 
 class Status(str, enum.Enum):
@@ -23,6 +28,39 @@ class Status(str, enum.Enum):
     ERROR = "ERROR"                              # the solver failed on this individual (batch only)
 
 
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, picklable mapping (results cross process boundaries in batch runs)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_data", dict(data or {}))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("FrozenMap is read-only")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._data,))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+def _frozen(m: Mapping[str, Any] | None) -> FrozenMap | None:
+    if m is None or isinstance(m, FrozenMap):
+        return m
+    return FrozenMap({k: _frozen(v) if isinstance(v, dict) else v for k, v in m.items()})
+
+
 def _num(v: float | None) -> float | None:
     if v is None:
         return None
@@ -30,9 +68,41 @@ def _num(v: float | None) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _plain(v: Any) -> Any:
+    """FrozenMaps (and tuples) back to JSON-ready dicts and lists."""
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One engine that ran for this person: its name, seconds, how it ended and its own counters
+    (boxes for the box search, nodes for the small branch and bound, rounds for the MILP / outer approximation,
+    stages for the budget schedule, samples for the incumbent)."""
+
+    engine: str
+    seconds: float
+    outcome: str
+    counters: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counters", _frozen(self.counters))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "seconds": float(self.seconds), "outcome": self.outcome,
+                "counters": {k: (int(v) if float(v).is_integer() else float(v)) for k, v in self.counters.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PathStep":
+        return cls(str(d["engine"]), float(d["seconds"]), str(d["outcome"]), dict(d.get("counters") or {}))
+
+
 @dataclass(frozen=True)
 class RecourseResult:
-    """One person's recourse: status, action, counterfactual, proof quantities and the re-check."""
+    """One person's recourse: status, action, counterfactual, proof quantities, the re-check and the path taken."""
 
     status: Status
     cost: float | None
@@ -55,10 +125,24 @@ class RecourseResult:
     certificate: Mapping[str, Any] | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     iterations: int = 0
+    path: tuple[PathStep, ...] = ()
+    path_reasons: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("action", "counterfactual", "factual", "cost_breakdown", "certificate", "timings",
+                     "path_reasons"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "violations", tuple(self.violations))
+        object.__setattr__(self, "path", tuple(self.path))
 
     @property
     def found(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The names of the engines that ran, in order."""
+        return tuple(step.engine for step in self.path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,10 +165,44 @@ class RecourseResult:
             "approximation_error": float(self.approximation_error),
             "message": self.message,
             "violations": list(self.violations),
-            "certificate": self.certificate,
+            "certificate": _plain(self.certificate),
             "timings": {k: float(v) for k, v in self.timings.items()},
             "iterations": int(self.iterations),
+            "path": [step.to_dict() for step in self.path],
+            "path_reasons": dict(self.path_reasons),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RecourseResult":
+        """The result `to_dict` wrote (schema 1 or 2; unknown keys are refused, missing optional ones default)."""
+        from milp_recourse.errors import InputError
+
+        if not isinstance(d, Mapping):
+            raise InputError(f"RecourseResult.from_dict expects a mapping. Got {type(d).__name__}.")
+        version = d.get("schema_version", SCHEMA_VERSION)
+        if version not in (1, SCHEMA_VERSION):
+            raise InputError(f"Result schema_version {version!r} is not supported; expected 1 or {SCHEMA_VERSION}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known - {"schema_version"})
+        if unknown:
+            raise InputError(f"Unknown result field(s) {unknown}; expected some of {sorted(known)}.")
+        missing = [n for n in ("status", "cost", "action", "counterfactual", "factual", "verified",
+                               "objective_bound", "gap", "solve_seconds", "total_seconds", "backend") if n not in d]
+        if missing:
+            raise InputError(f"Result is missing field(s) {missing}.")
+        try:
+            status = Status(d["status"])
+        except ValueError:
+            raise InputError(f"Unknown status {d['status']!r}; expected one of {[s.value for s in Status]}.") from None
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["status"] = status
+        kw["violations"] = tuple(d.get("violations") or ())
+        kw["path"] = tuple(PathStep.from_dict(s) for s in d.get("path") or ())
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RecourseResult":
+        return cls.from_dict(json.loads(text))

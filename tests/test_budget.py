@@ -12,7 +12,8 @@ from sklearn.ensemble import RandomForestClassifier
 
 import milp_recourse.solver.pipeline as exact
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, solve
-from milp_recourse.solver.budget_schedule import BUDGET_MIN_INTEGERS, wants_budget_search
+import milp_recourse.solver.strategy as strategy
+from milp_recourse.solver.strategy import BUDGET_MIN_INTEGERS, budget_reason
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.models.recipes import labelled_sample
 from milp_recourse.scm.random_linear import random_linear_scm
@@ -39,11 +40,12 @@ def test_budget_schedule_matches_the_full_model_search(forest_problems, monkeypa
     for pr in forest_problems:
         assert compile_problem(pr).model.n_integer > BUDGET_MIN_INTEGERS  # big enough for the schedule
         got = solve(pr)
-        used += "budget" in got.timings
+        used += "budget-schedule" in got.engines
         with monkeypatch.context() as m:
-            m.setattr(exact, "wants_budget_search", lambda compiled: False)
+            m.setattr(strategy, "budget_reason", lambda compiled: "switched off by the test")
             ref = solve(pr)
-        assert "budget" not in ref.timings
+        assert "budget-schedule" not in ref.engines
+        assert ref.path_reasons["budget-schedule"] == "switched off by the test"
         assert got.status is ref.status
         if ref.status is Status.OPTIMAL:
             gap = pr.options.mip_gap
@@ -55,9 +57,9 @@ def test_budget_schedule_matches_the_full_model_search(forest_problems, monkeypa
 
 def test_budget_schedule_is_only_for_big_exact_models(forest_problems):
     pr = forest_problems[0]
-    assert wants_budget_search(compile_problem(pr))
+    assert budget_reason(compile_problem(pr)) is None
     small = _tiny_forest_problem(pr)
-    assert not wants_budget_search(compile_problem(small))
+    assert "small model" in budget_reason(compile_problem(small))
 
 
 def _tiny_forest_problem(pr: RecourseProblem) -> RecourseProblem:

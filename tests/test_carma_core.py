@@ -24,7 +24,8 @@ def test_near_zero_cost_people_are_proven_optimal(row, box_search):
     pr = carma_problem(row)
     pr = dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=box_search))
     res = solve(pr)
-    assert ("box_search" in res.timings) == box_search
+    assert ("box-search" in res.engines) == box_search
+    assert box_search or res.path_reasons["box-search"] == "disabled (box_search=False)"
     assert res.status is Status.OPTIMAL and res.verified, res.message
     assert res.objective_bound <= res.cost and res.gap <= pr.options.mip_gap
     local = polish(pr, random_search(pr, 4096, 1))   # an independent upper bound: the proof may not exceed it
@@ -39,6 +40,7 @@ def test_box_search_and_milp_prove_the_same_optimum_on_carma_people():
         box = solve(pr)
         milp = solve(dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=False)))
         assert box.status is Status.OPTIMAL and milp.status is Status.OPTIMAL and box.verified
-        assert "box_search" in box.timings and "tighten" not in box.timings
+        assert box.engines == ("incumbent", "polish", "box-search") and "tighten" in box.path_reasons
+        assert "outer-approximation" in milp.engines and box.path[-1].counters["boxes"] >= 1
         assert box.cost == pytest.approx(milp.cost, rel=2e-4, abs=1e-12)
         assert box.objective_bound <= milp.cost * (1 + 1e-9) + 1e-12

@@ -22,7 +22,9 @@ from milp_recourse.models.classifiers import ReLUNetwork, reference_score
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import random_search
 from milp_recourse.solver.polish import polish
-from milp_recourse.solver.box_search import _cheapest, _cheapest_p1, search_boxes, why_not
+from milp_recourse.solver.box_search import _cheapest, _cheapest_p1, search_boxes
+from milp_recourse.solver.strategy import box_search_reason as why_not
+import milp_recourse.solver.strategy as strategy
 from milp_recourse.models.recipes import labelled_sample
 from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers, score_upper_bound
 from milp_recourse.bounds.scm_boxes import counterfactual_forms
@@ -198,7 +200,8 @@ def test_box_search_agrees_with_the_milp(personal):
         milp = solve(dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=False)))
         assert box.status is milp.status
         if milp.status is Status.OPTIMAL:
-            assert box.verified and box.backend == "box-search" and "box_search" in box.timings
+            assert box.verified and box.backend == "box-search" and box.engines[-1] == "box-search"
+            assert "milp" in box.path_reasons and "box-search" in milp.path_reasons
             assert box.cost == pytest.approx(milp.cost, rel=2e-4, abs=1e-9)
             assert box.objective_bound <= milp.cost * (1 + 1e-9) + 1e-12   # a valid bound on the MILP's optimum
             assert milp.objective_bound <= box.cost * (1 + 1e-9) + 1e-12
@@ -212,7 +215,8 @@ def test_box_search_out_of_boxes_hands_over_to_the_milp(monkeypatch):
     reference = solve(dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=False)))
     monkeypatch.setattr(input_bnb, "MAX_BOXES", 0)
     res = solve(pr)
-    assert res.status is Status.OPTIMAL and "tighten" in res.timings
+    assert res.status is Status.OPTIMAL and res.engines[:4] == ("incumbent", "polish", "box-search", "tighten")
+    assert res.path[2].outcome == "limit"   # out of boxes: the MILP pipeline took over
     assert res.cost == pytest.approx(reference.cost, rel=2e-4, abs=1e-9)
 
 
@@ -270,5 +274,6 @@ def test_why_not_counts_patterns_without_enumerating_them(monkeypatch):
             raise AssertionError("patterns enumerated")
 
     monkeypatch.setattr(input_bnb, "itertools", _NoEnumeration)
+    monkeypatch.setattr(strategy, "itertools", _NoEnumeration, raising=False)
     reason = why_not(pr)
     assert reason is not None and "too many intervention patterns" in reason and "> 64" in reason

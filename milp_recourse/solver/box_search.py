@@ -22,7 +22,6 @@ exact.py runs the MILP pipeline as before.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass
 
@@ -30,7 +29,8 @@ import numpy as np
 
 from milp_recourse.models.classifiers import score_threshold
 from milp_recourse.models.registry import score_kind
-from milp_recourse.scm.plan import PlanCache, _has_changing_indicator
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.strategy import pattern_parts
 from milp_recourse.solver.incumbent import Incumbent, valid_actions
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.bounds.relu_bounds import relu_layers, score_upper_bound
@@ -40,7 +40,6 @@ from milp_recourse.scm.simulate import person_constants
 BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
 ABS_GAP = 1e-9            # absolute optimality tolerance, as the MILP search's (a 6e-8 optimum needs no 1e-12 proof)
-MAX_PATTERNS = 64         # intervention patterns enumerated (2^6)
 
 
 @dataclass(frozen=True)
@@ -55,46 +54,9 @@ class BoxSearch:
     seconds: float
 
 
-def why_not(problem: RecourseProblem) -> str | None:
-    """Why the box search does not apply to this problem (None: it does)."""
-    if any(problem.cost.scale * r.weight / r.divisor <= 0 for r in problem.rules if not r.blocked):
-        return "a feature's cost weight is zero"
-    if relu_layers(problem.classifier, problem.options.target_class) is None:
-        return "the classifier is not a ReLU network"
-    rules = [r for r in problem.rules if not r.blocked]
-    if not rules:
-        return "no feature can change"
-    if any(r.integer or r.grid is not None for r in rules):
-        return "a feature is integer or on a grid"
-    if problem.preferences.preferred_ranges and problem.preferences.range_penalty > 0:
-        return "preferred ranges are penalised"
-    scm = problem.scm
-    names = [r.name for r in rules]
-    changing = frozenset(names) | scm.descendants(names)
-    if any(_has_changing_indicator(scm.equations[n], changing) for n in changing if n not in names):
-        return "an equation jumps (indicator) in a changing variable"
-    always, optional, limit = _pattern_parts(problem, rules, changing)
-    count = sum(math.comb(len(optional), k) for k in range(len(optional) + 1) if 0 < len(always) + k <= limit)
-    if count > MAX_PATTERNS:
-        return f"too many intervention patterns ({count} > {MAX_PATTERNS})"
-    return None
-
-
-def _pattern_parts(problem: RecourseProblem, rules, changing: frozenset[str]):
-    """Features in every pattern, features a pattern may leave out, and the most features a pattern holds.
-    A feature none of whose parents can change gets the same counterfactual from do(X := x) as from no
-    intervention, so without an L0 cost or a change limit it is always in the pattern (theta may stay at x)."""
-    scm = problem.scm
-    m = problem.actionability.max_changes
-    limit = len(rules) if m is None else min(int(m), len(rules))
-    free_ok = problem.cost.l0 == 0 and limit == len(rules)
-    always = [r.name for r in rules if free_ok and not (set(scm.parents(r.name)) & changing)]
-    return always, [r.name for r in rules if r.name not in always], limit
-
-
 def _patterns(problem: RecourseProblem, rules, changing: frozenset[str]) -> list[tuple[str, ...]]:
     """Intervention patterns to search (see _pattern_parts)."""
-    always, optional, limit = _pattern_parts(problem, rules, changing)
+    always, optional, limit = pattern_parts(problem, rules, changing)
     out = []
     for k in range(len(optional) + 1):
         for extra in itertools.combinations(optional, k):
@@ -150,7 +112,7 @@ def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
         price = np.where(cap > 0, c / np.abs(g), np.inf)
         order = np.argsort(price, axis=1)
         rows = np.arange(n)[:, None]
-        cap_s, price_s = cap[rows, order], price[rows, order]
+        cap_s = cap[rows, order]
         before = np.cumsum(cap_s, axis=1) - cap_s                    # gain bought before each coordinate
         take = np.clip(need[:, None] - before, 0.0, cap_s)           # gain bought on it
         feasible = before[:, -1] + cap_s[:, -1] >= need
@@ -256,4 +218,4 @@ def _try_points(problem: RecourseProblem, dims, c: np.ndarray, x0: np.ndarray, p
     return (real, action) if real < best else (best, best_action)
 
 
-__all__ = ["BOX_ENGINE", "BoxSearch", "search_boxes", "why_not", "MAX_BOXES"]
+__all__ = ["BOX_ENGINE", "BoxSearch", "search_boxes", "MAX_BOXES"]

@@ -20,21 +20,11 @@ from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
-from milp_recourse.solver.tighten import is_network_target
 from milp_recourse.solver.verify import verify_action
 
-BUDGET_MIN_INTEGERS = 64   # smaller models are searched directly
 BUDGET_START = 0.125       # first budget, as a fraction of the incumbent's cost
 BUDGET_GROWTH = 1.5
 BUDGET_LAST = 0.85         # beyond this fraction the full model is searched
-
-
-def wants_budget_search(compiled: CompiledInstance) -> bool:
-    """Big models of a classifier without ReLU big-M sources (networks take tighten.py's path: a stage compiled
-    without its LP-tightened bounds would be loose) and of an exact SCM (with a piecewise-linear one an
-    infeasible stage would not be a proof)."""
-    network = any(is_network_target(name) for name in compiled.tighten_targets)
-    return not network and compiled.approx_error == 0.0 and compiled.model.n_integer > BUDGET_MIN_INTEGERS
 
 
 def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, deadline: float,
@@ -64,4 +54,4 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
                                          lower_bound=max(out.lower_bound, lower))
 
 
-__all__ = ["budget_search", "wants_budget_search"]
+__all__ = ["budget_search"]

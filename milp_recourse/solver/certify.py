@@ -26,7 +26,7 @@ from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import RecourseResult, Status
+from milp_recourse.result import PathStep, RecourseResult, Status
 from milp_recourse.bounds.score_bounds import problem_score_interval
 from milp_recourse.solver.verify import verify_action
 
@@ -79,10 +79,14 @@ class Certificate:
         """Attach to a NO_RECOURSE result; a verified counter-example from another backend turns it UNKNOWN."""
         timings = dict(result.timings, certify=self.seconds)
         total = result.total_seconds + self.seconds
+        step = PathStep("certify", self.seconds, "refuted" if self.refuting_action is not None else
+                        ("proven" if self.proven else "unproven"), {})
+        path = (*result.path, step)
         if self.refuting_action is not None:
             return dataclasses.replace(result, status=Status.UNKNOWN, certificate=self.to_dict(), timings=timings,
-                                       total_seconds=total, message=self.message)
-        return dataclasses.replace(result, certificate=self.to_dict(), timings=timings, total_seconds=total)
+                                       total_seconds=total, message=self.message, path=path)
+        return dataclasses.replace(result, certificate=self.to_dict(), timings=timings, total_seconds=total,
+                                   path=path)
 
 
 def _jsonable(v: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,11 +23,12 @@ from milp_recourse.errors import BackendError
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import PathStep
 from milp_recourse.solver.small_bnb import branch_and_bound
+from milp_recourse.solver.strategy import MILP, OUTER_APPROX, SMALL_BNB, small_bnb_reason
 from milp_recourse.solver.verify import verify_action
 
 MAX_OA_ROUNDS = 40
-SMALL_MODEL_INTEGERS = 16
 BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands the model to the MILP solver
 POLISH_RETRY_TOLS = (1e-5, 1e-4)  # feasibility tolerances of the QP polish's further tries (see _solve_polish)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
@@ -44,7 +45,9 @@ class SearchOutcome:
     seconds: float = 0.0
     rounds: int = 0
     message: str = ""
-    engine: str = "milp"    # 'milp', or input_bnb.BOX_ENGINE when the box search settled the person
+    engine: str = "milp"    # 'milp', or box_search.BOX_ENGINE when the box search settled the person
+    path: list[PathStep] = field(default_factory=list)     # the engines that ran, in order (result.path)
+    reasons: dict[str, str] = field(default_factory=dict)  # engine -> why it was not taken (result.path_reasons)
 
 
 def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarray) -> dict[str, float]:
@@ -138,12 +141,6 @@ def _solve_polish(backend, qp: MIPModel, time_limit: float) -> MIPSolution:
     return dataclasses.replace(sol, seconds=seconds)
 
 
-def small_linear(problem: RecourseProblem, compiled: CompiledInstance) -> bool:
-    """Whether the kept-relaxation branch and bound (small_bnb) takes this model: HiGHS, linear, few integers."""
-    return (problem.options.backend == "highs" and not compiled.quadratic
-            and compiled.model.n_integer <= SMALL_MODEL_INTEGERS)
-
-
 def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline: float,
                   session: HighsSession | None) -> SearchOutcome:
     """Branch and bound on a (kept) HiGHS relaxation; state 'limit' when it could not settle the model."""
@@ -172,6 +169,21 @@ def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
         return MIPSolution(Termination.ERROR, None, np.inf, -np.inf, time.perf_counter() - t, backend.name, str(exc))
 
 
+def _standing(best: SearchOutcome, best_ok: bool, action: dict[str, float], cost: float,
+              problem: RecourseProblem) -> bool | None:
+    """None when a candidate does not replace the best action, else whether it passes the re-check.
+
+    A verified action beats an unverified one whatever their costs (a person must never end VERIFICATION_FAILED
+    when a valid action was found), then the cheaper wins among actions of the same standing."""
+    cheaper = best.action is None or cost < best.cost - 1e-12
+    if best_ok and not cheaper:
+        return None
+    ok = verify_action(problem, action).ok
+    if ok or (cheaper and not best_ok):
+        return ok
+    return None
+
+
 def _proven(bound: float, cutoff: float | None) -> float:
     """What a MIP run proves about the optimum: its dual bound, but no more than the cutoff (solutions above
     the cutoff were never searched, so a dual bound past it says nothing about them)."""
@@ -182,20 +194,25 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
                     use_cutoff: bool, deadline: float, session: HighsSession | None = None) -> SearchOutcome:
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
 
-    Small linear models on HiGHS go to the branch and bound over a kept relaxation (`session`, reused
-    across people by solve_many) and to the MILP solver only when that cannot settle them.
+    Without an incumbent, small linear models on HiGHS go to the branch and bound over a kept relaxation
+    (`session`, reused across people by solve_many; the rule is strategy.small_bnb_reason) and to the MILP
+    solver only when that cannot settle them. The outcome's `path` records each engine that ran.
     """
     opts = problem.options
     t_small = 0.0
-    if inc is None and small_linear(problem, compiled):
+    steps: list[PathStep] = []
+    if inc is None and small_bnb_reason(problem, compiled) is None:
         small = _search_small(compiled, problem, deadline, session)
+        steps.append(PathStep(SMALL_BNB, small.seconds, small.state, {"nodes": small.rounds}))
         if small.state != "limit":
+            small.path = steps
             return small
         t_small = small.seconds  # a big tree: HiGHS's MIP solver (presolve, cuts) takes over
     backend = get_backend(opts.backend)
     # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
+    best_ok = inc is not None   # whether best.action passed the re-check (an incumbent always has)
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
     t_solve = t_small
@@ -245,9 +262,9 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         for xv in candidates:
             action = decode(compiled, problem, xv)
             cost, _ = problem.action_cost(action)
-            if best.action is None or (cost < best.cost - 1e-12 and verify_action(problem, action).ok):
-                # a verified incumbent is only replaced by a cheaper action that also passes the re-check
-                best.action, best.cost = action, cost
+            standing = _standing(best, best_ok, action, cost, problem)
+            if standing is not None:
+                best.action, best.cost, best_ok = action, cost, standing
             for name, t in compiled.t_cols.items():
                 if compiled.quadratic:
                     d = float(xv[compiled.d_cols[name]])
@@ -266,7 +283,10 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             break
         best.state = "limit"
     best.seconds = t_solve
+    engine = OUTER_APPROX if compiled.quadratic else MILP
+    steps.append(PathStep(engine, t_solve - t_small, best.state, {"rounds": best.rounds}))
+    best.path = steps
     return best
 
 
-__all__ = ["SearchOutcome", "decode", "search_compiled", "small_linear", "SMALL_MODEL_INTEGERS"]
+__all__ = ["SearchOutcome", "decode", "search_compiled"]

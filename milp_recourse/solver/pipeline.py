@@ -16,22 +16,22 @@ import numpy as np
 
 from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession
-from milp_recourse.solver.budget_schedule import budget_search, wants_budget_search
+from milp_recourse.solver import strategy as st
+from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import Incumbent, random_search
-from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes, why_not
-from milp_recourse.solver.polish import polish, polish_applies
+from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
+from milp_recourse.solver.polish import polish
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import RecourseResult, Status
+from milp_recourse.result import PathStep, RecourseResult, Status
 from milp_recourse.models.classifiers import favourable
-from milp_recourse.solver.milp_search import SMALL_MODEL_INTEGERS, SearchOutcome, search_compiled
+from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
+from milp_recourse.solver.strategy import choose_search, plan_search
 from milp_recourse.solver.tighten import tighten_bounds
 from milp_recourse.solver.verify import Verification, verify_action
 
 PWL_REFINEMENTS = 3
-CHEAP_HEURISTIC_SAMPLES = 256  # below this many integer columns the MILP is solved directly (no heuristic)
-BOX_SEARCH_SAMPLES = 1024  # before the box search, which improves the incumbent itself (CARMA: 9 % faster than 4096)
 
 
 def solve(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
@@ -57,18 +57,6 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
         problem = dataclasses.replace(problem, options=finer)
         res = _solve_once(problem, session)
     return res
-
-
-def _incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
-    """How many random actions to try for an upper bound: none for tiny models (solved directly); the full
-    budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend on
-    it; a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call
-    is expensive)."""
-    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS:
-        return 0
-    if compiled.quadratic or compiled.tighten_targets:
-        return requested
-    return min(requested, CHEAP_HEURISTIC_SAMPLES)
 
 
 @dataclass
@@ -105,9 +93,10 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
                   ) -> Searched:
     """Compile, bound, tighten and search one person whose factual is not favourable (no re-check yet).
 
-    `plans` carries the person-independent SCM compile across people (solve_many); `compiled` is this
-    person's plain compile and its seconds when the caller already made it (solve_many compiles everyone first,
-    to search people with the same model structure one after another).
+    The engines are those strategy.py plans; each one that runs is recorded in the outcome's `path`, and the
+    reason each other one was not taken in its `reasons`. `plans` carries the person-independent SCM compile
+    across people (solve_many); `precompiled` is this person's plain compile and its seconds when the caller
+    already made it (solve_many compiles everyone first, to search people of one model structure together).
     """
     if t0 is None:
         t0 = time.perf_counter() - (precompiled[1] if precompiled is not None else 0.0)
@@ -120,30 +109,42 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         timings["compile"] = time.perf_counter() - t
     else:
         compiled, timings["compile"] = precompiled
+    plan = plan_search(problem, compiled)
+    reasons = dict(plan.reasons)
+    path: list[PathStep] = []
     inc, use_cutoff = None, False
-    samples = _incumbent_samples(compiled, opts.heuristic_samples)
-    boxes_apply = opts.box_search and why_not(problem) is None
-    if boxes_apply:
-        samples = min(samples, BOX_SEARCH_SAMPLES)
-    if samples and (compiled.approx_error == 0.0 or boxes_apply):
+    if plan.runs(st.INCUMBENT):
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of the big-M sources
-        t = time.perf_counter()
+        t = t_heuristic = time.perf_counter()
         # the coordinate sweeps are redundant before the SLSQP polish (same costs within 0.5 %, 14 ms less)
-        inc = random_search(problem, samples, opts.seed, t0 + 0.25 * opts.time_limit,
-                            coordinate_shrink=not polish_applies(problem))
-        if inc is not None:
+        inc = random_search(problem, plan.samples, opts.seed, t0 + 0.25 * opts.time_limit,
+                            coordinate_shrink=not plan.runs(st.POLISH))
+        path.append(PathStep(st.INCUMBENT, time.perf_counter() - t, "found" if inc is not None else "none",
+                             {"samples": plan.samples}))
+        if inc is not None and plan.runs(st.POLISH):
+            t = time.perf_counter()
+            before = inc.cost
             inc = polish(problem, inc)
-        timings["heuristic"] = time.perf_counter() - t
-        if inc is not None and boxes_apply:
+            path.append(PathStep(st.POLISH, time.perf_counter() - t,
+                                 "improved" if inc.cost < before else "unchanged", {}))
+        timings["heuristic"] = time.perf_counter() - t_heuristic
+        if inc is not None and plan.runs(st.BOX_SEARCH):
             # the box search works on the true SCM: no piecewise-linear approximation, so its proof is exact
             boxes = search_boxes(problem, inc, deadline, plans)
             timings["box_search"] = boxes.seconds
+            path.append(PathStep(st.BOX_SEARCH, boxes.seconds, boxes.state, {"boxes": boxes.boxes}))
             if boxes.state == "optimal":
+                _, final_reasons = choose_search(problem, compiled, True)
+                for engine in (st.TIGHTEN, *final_reasons, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
+                    reasons.setdefault(engine, "the box search proved the optimum")
                 out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds,
-                                    rounds=boxes.boxes, engine=BOX_ENGINE)   # result.iterations: boxes
+                                    rounds=boxes.boxes, engine=BOX_ENGINE, path=path,
+                                    reasons=_not_run(reasons, path))
                 timings["solve"] = out.seconds
                 return Searched(compiled, out, timings, t0)
             inc = Incumbent(boxes.action, boxes.cost)   # never costlier: the MILP pipeline takes over
+        elif inc is None:
+            reasons.setdefault(st.BOX_SEARCH, "no incumbent was found")
         if compiled.approx_error > 0.0:
             inc = None   # (a piecewise-linear model is searched on its own, as before the box search)
         if inc is not None:
@@ -151,17 +152,38 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles
             compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, plans=plans)
             use_cutoff = True
-            if compiled.tighten_targets and opts.tighten_passes > 0:
+            if plan.runs(st.TIGHTEN) and compiled.tighten_targets:
                 compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes, plans)
+                path.append(PathStep(st.TIGHTEN, time.perf_counter() - t, "done",
+                                     {"passes": opts.tighten_passes}))
+            elif plan.runs(st.TIGHTEN):
+                reasons[st.TIGHTEN] = "the incumbent's budget left no big-M source to tighten"
             timings["tighten"] = time.perf_counter() - t
-    if inc is not None and wants_budget_search(compiled):
+        else:
+            reasons.setdefault(st.TIGHTEN, "no incumbent was found")
+    engines, final_reasons = choose_search(problem, compiled, inc is not None)
+    for engine, why in final_reasons.items():
+        reasons.setdefault(engine, why)
+    if engines[0] == st.BUDGET:
         t = time.perf_counter()
         compiled, out = budget_search(problem, compiled, inc, deadline, session, plans)
         timings["budget"] = time.perf_counter() - t - out.seconds
+        out.path = path + [PathStep(st.BUDGET, time.perf_counter() - t, out.state, {"rounds": out.rounds})]
     else:
         out = search_compiled(compiled, problem, inc, use_cutoff, deadline, session)
+        out.path = path + out.path
+    for engine in engines[1:]:
+        reasons.setdefault(engine, "run inside the budget schedule's stages" if engines[0] == st.BUDGET
+                           else f"not needed: {engines[0]} settled the search")
+    out.reasons = _not_run(reasons, out.path)
     timings["solve"] = out.seconds
     return Searched(compiled, out, timings, t0)
+
+
+def _not_run(reasons: dict[str, str], path: list[PathStep]) -> dict[str, str]:
+    """The reasons of the engines that did not run (an engine may be planned, then skipped at run time)."""
+    ran = {step.engine for step in path}
+    return {engine: reasons[engine] for engine in st.ENGINES if engine in reasons and engine not in ran}
 
 
 def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
@@ -172,7 +194,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     boxes = search.engine == BOX_ENGINE   # no MILP, no piecewise-linear model: the true SCM throughout
     approx = 0.0 if boxes else compiled.approx_error
     base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=BOX_ENGINE if boxes else opts.backend,
-                approximation_error=approx, timings=timings, iterations=search.rounds)
+                approximation_error=approx, timings=timings, iterations=search.rounds, path=tuple(search.path),
+                path_reasons=search.reasons)
     if search.action is None:
         lb = search.lower_bound if np.isfinite(search.lower_bound) else None
         if search.state == "infeasible" and approx == 0.0:

@@ -20,14 +20,7 @@ from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actio
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.simulate import person_constants
-
-
-def polish_applies(problem: RecourseProblem) -> bool:
-    """Whether polish() can move anything: a p = 2 cost, no binding max-changes, a continuous free feature."""
-    rules = [r for r in problem.rules if not r.blocked]
-    m = problem.actionability.max_changes
-    return (problem.cost.p == 2 and (m is None or m >= len(rules))
-            and any(r.grid is None and not r.integer for r in rules))
+from milp_recourse.solver.strategy import polish_reason
 
 
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
@@ -42,7 +35,7 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     (at most MAX_MEDIATOR_VARIANTS), and the cheapest valid result wins. Hard constraints bind intervened
     values only, so leaving a feature un-intervened never breaks one.
     """
-    if not polish_applies(problem):
+    if polish_reason(problem) is not None:
         return inc
     variants = [frozenset()]
     mediators = _mediators(problem)
