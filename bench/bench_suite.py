@@ -96,7 +96,7 @@ def run_case(name: str, case, backends: list[str], time_limit: float, rows: list
         for i, person in enumerate(people):
             t = time.perf_counter()
             try:
-                res = solve(RecourseProblem(scm, model, person, act, cost=cost, options=opts))
+                res = solve(RecourseProblem(scm, model, person, actionability=act, cost=cost, options=opts))
                 status, verified, c = res.status.value, res.verified, res.cost
             except Exception as err:  # a crashing backend is a data point, not the end of the run
                 status, verified, c = f"ERROR: {type(err).__name__}: {err}"[:200], False, None
@@ -121,7 +121,8 @@ def run_case(name: str, case, backends: list[str], time_limit: float, rows: list
 def run_many(name: str, case, time_limit: float, rows: list[dict]) -> list[dict]:
     """The same people through solve_many (compile once / solve many: kept HiGHS relaxation, batched checks)."""
     scm, model, people, cost, act = case
-    problems = [RecourseProblem(scm, model, p, act, cost=cost, options=SolveOptions(time_limit=time_limit))
+    problems = [RecourseProblem(scm, model, p, actionability=act, cost=cost,
+                                options=SolveOptions(time_limit=time_limit))
                 for p in people]
     t = time.perf_counter()
     results, stats = solve_many(problems)

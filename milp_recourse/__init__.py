@@ -11,7 +11,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult, Status
 from milp_recourse.scm import load_scm
 from milp_recourse.solver.pipeline import solve
-from milp_recourse.solver.many import solve_many
+from milp_recourse.batch.frames import solve_many  # frame -> frame; list of problems -> (results, stats)
 from milp_recourse.batch.run import solve_batch
 
 __version__ = "0.1.0"

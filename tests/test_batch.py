@@ -58,10 +58,10 @@ def expected_problem_parts(row: dict) -> tuple[Actionability, Preferences]:
     if not isinstance(row.get("actionable"), str) and not isinstance(row.get("score.x1"), (int, float)):
         return Actionability(), Preferences()
     if row.get("ranking") == "x3;x1":
-        return Actionability(actionable=("x1", "x3")), Preferences({"x3": 1.0, "x1": 2.0})
+        return Actionability(actionable=("x1", "x3")), Preferences(weights={"x3": 1.0, "x1": 2.0})
     if row.get("actionable") == "x2":
         return Actionability(actionable=("x2",), bounds={"x2": (-1.0, 1.0)}), Preferences()
-    return Actionability(max_changes=1), Preferences({"x1": 4.0, "x2": 1.0, "x3": 2.0})
+    return Actionability(max_changes=1), Preferences(weights={"x1": 4.0, "x2": 1.0, "x3": 2.0})
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,8 @@ def test_every_row_equals_the_single_person_solve(chain, profiles, serial):
     assert 10 <= (~fav).sum() <= 30  # a real mix of denied and approved people
     for (_, row), person in zip(serial.iterrows(), data.to_dict("records")):
         act, prefs = expected_problem_parts(prof.get(person["person"], {}))
-        res = solve(RecourseProblem(scm, model, {n: person[n] for n in scm.names}, act, prefs, options=OPTS))
+        res = solve(RecourseProblem(scm, model, {n: person[n] for n in scm.names}, actionability=act,
+                                    preferences=prefs, options=OPTS))
         assert row["status"] == res.status.value
         if res.cost is None:
             assert np.isnan(row["cost"])

@@ -129,7 +129,7 @@ def test_grid_option_equals_enumeration(capsys, files) -> None:
     grids = {"E": tuple(np.linspace(-0.5, 0.5, 5)), "L": tuple(np.linspace(-8, 4, 7)),
              "I": tuple(np.linspace(-4, 8, 7)), "S": (-15.0, -5.0, 0.0, 5.0, 15.0)}
     ref = oracles.enumerate_grid(RecourseProblem(files["scm"], files["model"], files["person"],
-                                                 Actionability(grids=grids), cost=CostSpec(p=2)))
+                                                 actionability=Actionability(grids=grids), cost=CostSpec(p=2)))
     assert d["cost"] == pytest.approx(ref.cost, rel=1e-4)  # the CLI uses the default relative gap 1e-4
     for k, v in d["action"].items():
         assert min(abs(v - g) for g in grids[k]) < 1e-9
@@ -138,7 +138,7 @@ def test_grid_option_equals_enumeration(capsys, files) -> None:
 @pytest.mark.parametrize("option,value,prefs", [
     ("--ranking", "I,S,L,E", lambda f: Preferences.from_ranking(["I", "S", "L", "E"], f)),
     ("--scores", "E=5,L=3,I=1,S=2", lambda f: Preferences.from_scores({"E": 5, "L": 3, "I": 1, "S": 2}, f)),
-    ("--weights", "E=3,L=2", lambda f: Preferences({"E": 3.0, "L": 2.0})),
+    ("--weights", "E=3,L=2", lambda f: Preferences(weights={"E": 3.0, "L": 2.0})),
 ])
 def test_preference_options(capsys, files, option, value, prefs) -> None:
     d = _solve_json(capsys, files, option, value)

@@ -66,8 +66,8 @@ def _random_case(scm, model, seed: int, p: int) -> tuple[RecourseProblem, Recour
     weights = {f: float(w) for f, w in zip(feats, np.round(rng.uniform(0.5, 3.0, len(feats)), 3))}
     opts = SolveOptions(mip_gap=1e-9, heuristic_samples=512 if seed % 2 == 0 else 0, seed=seed)
     act = Actionability(actionable=feats, directions=directions, max_changes=max_changes, grids=grids)
-    grid = RecourseProblem(scm, model, x, act, cost=CostSpec(p=p), options=opts,
-                           preferences=Preferences(weights))
+    grid = RecourseProblem(scm, model, x, actionability=act, cost=CostSpec(p=p), options=opts,
+                           preferences=Preferences(weights=weights))
     cont = dataclasses.replace(grid, actionability=dataclasses.replace(act, grids={}))
     return grid, cont
 
@@ -123,9 +123,9 @@ def test_linear_scm_logreg_matches_lp_and_closed_form(models, scm_name, p) -> No
     scm, model = load_scm(scm_name), models[(scm_name, "logreg")]
     rng = np.random.default_rng(40 + p)
     x = _denied(scm, model, rng)
-    problem = RecourseProblem(scm, model, x, Actionability(bounds={"x2": (-4.0, 4.0)}),
+    problem = RecourseProblem(scm, model, x, actionability=Actionability(bounds={"x2": (-4.0, 4.0)}),
                               cost=CostSpec(p=p, divisors={"x1": 2.0, "x3": 0.5}),
-                              preferences=Preferences({"x1": 1.0, "x2": 2.0, "x3": 1.5}))
+                              preferences=Preferences(weights={"x1": 1.0, "x2": 2.0, "x3": 1.5}))
     ref = oracles.linear_program(problem) if p == 1 else oracles.closed_form_p2(problem)
     assert ref.status == "OPTIMAL"
     res = solve(problem)
@@ -153,7 +153,7 @@ def test_already_favourable_returns_the_empty_action(models) -> None:
 def test_no_recourse_when_every_feature_is_blocked(models, act) -> None:
     scm, model = load_scm("chain"), models[("chain", "logreg")]
     x = _denied(scm, model, np.random.default_rng(3))
-    problem = RecourseProblem(scm, model, x, act)
+    problem = RecourseProblem(scm, model, x, actionability=act)
     assert all(r.blocked for r in problem.rules) or act.max_changes == 0
     res = solve(problem)
     assert res.status is Status.NO_RECOURSE, res.message

@@ -107,7 +107,7 @@ def test_unfitted_or_unsupported_classifier(scm, data) -> None:
 ])
 def test_constraint_on_unknown_feature(scm, model, kwargs, pattern) -> None:
     with pytest.raises(InputError, match=pattern):
-        RecourseProblem(scm, model, PERSON, Actionability(**kwargs))
+        RecourseProblem(scm, model, PERSON, actionability=Actionability(**kwargs))
 
 
 @pytest.mark.parametrize("kwargs,pattern", [
@@ -127,12 +127,12 @@ def test_bad_hard_constraints(kwargs, pattern) -> None:
 
 def test_immutable_feature_made_actionable(scm, model) -> None:
     with pytest.raises(InputError, match=r"Feature\(s\) 'xs' are immutable in the SCM spec 'chain'"):
-        RecourseProblem(scm, model, PERSON, Actionability(actionable=("x1", "xs")))
+        RecourseProblem(scm, model, PERSON, actionability=Actionability(actionable=("x1", "xs")))
 
 
 @pytest.mark.parametrize("build,pattern", [
-    (lambda: Preferences({"x1": -1.0}), r"weight for 'x1' must be a finite number >= 0. Got -1.0"),
-    (lambda: Preferences({"x1": math.nan}), r"weight for 'x1' must be a finite number >= 0. Got nan"),
+    (lambda: Preferences(weights={"x1": -1.0}), r"weight for 'x1' must be a finite number >= 0. Got -1.0"),
+    (lambda: Preferences(weights={"x1": math.nan}), r"weight for 'x1' must be a finite number >= 0. Got nan"),
     (lambda: Preferences(preferred_ranges={"x1": (3.0, 1.0)}), r"Preferred range for 'x1': lower 3.0 is above"),
     (lambda: Preferences(range_penalty=-1.0), r"range penalty must be a finite number >= 0. Got -1.0"),
     (lambda: Preferences.from_ranking(["x1", "x7"], ["x1", "x2"]), r"ranking names unknown feature\(s\) 'x7'"),
@@ -148,7 +148,7 @@ def test_bad_preferences(build, pattern) -> None:
 
 def test_preferences_on_unknown_features_are_refused(scm, model) -> None:
     with pytest.raises(InputError, match=r"preference weights name unknown feature\(s\) 'x5'"):
-        RecourseProblem(scm, model, PERSON, preferences=Preferences({"x5": 1.0}))
+        RecourseProblem(scm, model, PERSON, preferences=Preferences(weights={"x5": 1.0}))
     with pytest.raises(InputError, match=r"cost divisors name unknown feature\(s\) 'q'"):
         RecourseProblem(scm, model, PERSON, cost=CostSpec(divisors={"q": 1.0}))
 
@@ -204,3 +204,80 @@ def test_pandas_series_individual_with_extra_columns(scm, model) -> None:
     row = pd.Series({**PERSON, "id": 17, "Y": 0})
     problem = RecourseProblem(scm, model, row)
     assert problem.factual == PERSON
+
+
+# ---- declarative validation (problem/validate.py): numpy scalars yes, bools no, strings are not sequences
+@pytest.mark.parametrize("build,pattern", [
+    (lambda: SolveOptions(time_limit=True), r"^The 'time_limit' option must be a float > 0. Got True.$"),
+    (lambda: SolveOptions(threshold=np.bool_(True)), r"'threshold' option must be a float in \(0, 1\). Got True"),
+    (lambda: SolveOptions(threads=True), r"'threads' option must be an integer >= 1. Got True"),
+    (lambda: SolveOptions(threads=2.0), r"'threads' option must be an integer >= 1. Got 2.0"),
+    (lambda: SolveOptions(box_search=1), r"'box_search' option must be true or false. Got 1"),
+    (lambda: SolveOptions(backend=3), r"'backend' option must be a non-empty string. Got 3"),
+    (lambda: SolveOptions(seed=-1), r"'seed' option must be an integer >= 0. Got -1"),
+    (lambda: SolveOptions(split_margin=-0.5), r"'split_margin' option must be a float >= 0. Got -0.5"),
+    (lambda: SolveOptions(mip_gap=np.float32(np.nan)), r"'mip_gap' option must be a float in \[0, 1\). Got nan"),
+    (lambda: Actionability(max_changes=True), r"max_changes must be an integer >= 0. Got True"),
+    (lambda: CostSpec(p=True), r"cost exponent p must be 1 or 2. Got True"),
+    (lambda: CostSpec(p=2.0), r"cost exponent p must be 1 or 2. Got 2.0"),
+    (lambda: CostSpec(divisors={"x1": True}), r"divisor for 'x1' must be a finite number > 0. Got True"),
+    (lambda: CostSpec(scale=False), r"cost scale must be a finite number > 0. Got False"),
+    (lambda: Preferences(weights={"x1": True}), r"weight for 'x1' must be a finite number >= 0. Got True"),
+    (lambda: Preferences.from_scores({"x1": True}, ["x1"]), r"score for 'x1' must be a finite number > 0. Got True"),
+])
+def test_bools_are_not_numbers(build, pattern) -> None:
+    with pytest.raises(InputError, match=pattern):
+        build()
+
+
+@pytest.mark.parametrize("build,pattern", [
+    (lambda: Actionability(actionable="IS"), r"actionable features must be a list of feature names or None. "
+                                             r"Got 'IS'"),
+    (lambda: Actionability(actionable=("x1", 2)), r"must be a list of feature names or None. Got \('x1', 2\)"),
+    (lambda: Actionability(grids={"x1": "123"}), r"grid for 'x1' must be a non-empty list of finite numbers. Got '123'"),
+    (lambda: Actionability(grids={"x1": (0.0, True)}), r"grid for 'x1' must be a non-empty list of finite numbers"),
+    (lambda: Actionability(bounds={"x1": "05"}), r"Bounds for 'x1' must be a \(low, high\) pair of numbers"),
+    (lambda: Actionability(bounds={"x1": (0.0, "5")}), r"upper bound for 'x1' must be a number or empty. Got '5'"),
+    (lambda: Actionability(bounds=[("x1", (0.0, 1.0))]), r"'bounds' constraint must be a mapping from feature names"),
+    (lambda: Actionability(directions={"x1": ["up"]}), r"Direction for 'x1' must be one of up, down. Got \['up'\]"),
+    (lambda: Actionability(bounds={1: (0.0, 1.0)}), r"must be keyed by feature names \(strings\). Got key\(s\) \[1\]"),
+    (lambda: Preferences(preferred_ranges={"x1": "ab"}), r"Preferred range for 'x1' must be a \(low, high\) pair"),
+    (lambda: Preferences(weights=[1.0, 2.0]), r"The weights must be a mapping from feature names to a finite number"),
+    (lambda: Preferences.from_ranking("x1x2", ["x1", "x2"]), r"lists of feature names, not one string. Got 'x1x2'"),
+])
+def test_strings_are_not_sequences_and_shapes_are_checked(build, pattern) -> None:
+    with pytest.raises(InputError, match=pattern):
+        build()
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python_numbers(scm, model) -> None:
+    opts = SolveOptions(threads=np.int64(1), time_limit=np.float32(20.0), threshold=np.float64(0.5),
+                        tighten_passes=np.int32(2), box_search=np.bool_(True), seed=np.uint8(3))
+    assert opts == SolveOptions(threads=1, time_limit=20.0, threshold=0.5, tighten_passes=2, seed=3)
+    assert type(opts.threads) is int and type(opts.time_limit) is float and type(opts.box_search) is bool
+    cost32 = CostSpec(p=np.int64(2), divisors={"x1": np.float32(2.0), "x3": np.float32(0.5)}, scale=np.float32(1.5))
+    assert type(cost32.p) is int and all(type(v) is float for v in cost32.divisors.values())
+    act = Actionability(actionable=np.array(["x1", "x3"]), max_changes=np.int64(2),
+                        grids={"x3": np.linspace(-3, 3, 13)}, bounds={"x1": (np.float32(-4), None)})
+    assert act.actionable == ("x1", "x3") and act.max_changes == 2 and len(act.grids["x3"]) == 13
+    # the same problem with Python numbers gives the same answer (an independent solve, not a re-read)
+    a = solve(RecourseProblem(scm, model, PERSON, actionability=act, cost=cost32, options=opts))
+    b = solve(RecourseProblem(scm, model, PERSON, cost=CostSpec(p=2, divisors={"x1": 2.0, "x3": 0.5}, scale=1.5),
+                              actionability=Actionability(actionable=("x1", "x3"), max_changes=2,
+                                                          grids={"x3": tuple(np.linspace(-3, 3, 13))},
+                                                          bounds={"x1": (-4.0, None)}),
+                              options=SolveOptions(time_limit=20.0, tighten_passes=2, seed=3)))
+    assert a.status is b.status is Status.OPTIMAL
+    assert a.cost == pytest.approx(b.cost, rel=1e-9) and dict(a.action) == pytest.approx(dict(b.action), rel=1e-9)
+
+
+def test_inputs_are_copied_not_shared() -> None:
+    """Changing the caller's dict after construction does not change a frozen option object."""
+    divisors = {"x1": 2.0}
+    cost = CostSpec(divisors=divisors)
+    divisors["x1"] = -1.0
+    assert cost.divisor("x1") == 2.0
+    weights = {"x1": 3.0}
+    prefs = Preferences(weights=weights)
+    weights["x1"] = 0.0
+    assert prefs.weight("x1") == 3.0

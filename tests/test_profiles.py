@@ -57,7 +57,7 @@ def test_scores_give_weights_over_actionable_features():
 
 def test_profile_merges_with_base_feature_by_feature():
     base = Actionability(bounds={"E": (-0.1, 0.1), "I": (None, 3.0)}, directions={"S": "up"}, max_changes=3)
-    base_prefs = Preferences({"E": 2.0}, {"L": (-5.0, 0.0)})
+    base_prefs = Preferences(weights={"E": 2.0}, preferred_ranges={"L": (-5.0, 0.0)})
     profs = parse(pd.DataFrame([{"id": 0, "bounds.I": "-1:1", "direction.E": "down"},
                                 {"id": 1, "weight.S": 4}]), base, base_prefs)
     act, prefs = profs["0"].apply(base, base_prefs, SPEC_ACT)

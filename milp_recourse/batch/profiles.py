@@ -81,7 +81,8 @@ class Profile:
             weights = dict(self.weights)
         else:
             weights = dict(prefs.weights)
-        return new_act, Preferences(weights, {**prefs.preferred_ranges, **self.preferred}, prefs.range_penalty)
+        return new_act, Preferences(weights=weights, preferred_ranges={**prefs.preferred_ranges, **self.preferred},
+                                    range_penalty=prefs.range_penalty)
 
 
 # cells ---------------------------------------------------------------------------------------

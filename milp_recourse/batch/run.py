@@ -177,7 +177,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     from milp_recourse.problem.recourse_problem import RecourseProblem
 
     if len(X):
-        RecourseProblem(scm, classifier, X[0], act, prefs, cost, options)
+        RecourseProblem(scm, classifier, X[0], actionability=act, preferences=prefs, cost=cost, options=options)
     profs = load_profiles(profiles, ids, scm, id_column or ID, act, prefs, profile_seed, ranking_map, score_map)
     store = ResultStore(out, columns, resume) if out is not None else None
     if store is not None:

@@ -121,8 +121,8 @@ def solve_task(scm, classifier: Any, cost: Any, options: Any, task: Task, hard_s
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         with hard_limit(hard_seconds):
-            problem = RecourseProblem(scm, classifier, dict(zip(scm.names, task.x)), task.actionability,
-                                      task.preferences, cost, options)
+            problem = RecourseProblem(scm, classifier, dict(zip(scm.names, task.x)), actionability=task.actionability,
+                                      preferences=task.preferences, cost=cost, options=options)
             res = exact.solve(problem)
         out = fields_from_result(res, acts, time.perf_counter() - t0)
     except HardTimeout:
@@ -165,8 +165,9 @@ def solve_tasks(scm, classifier: Any, cost: Any, options: Any, tasks: Sequence[T
     problems, index = [], []
     for i, task in enumerate(tasks):
         try:
-            problems.append(RecourseProblem(scm, classifier, dict(zip(scm.names, task.x)), task.actionability,
-                                            task.preferences, cost, options))
+            problems.append(RecourseProblem(scm, classifier, dict(zip(scm.names, task.x)),
+                                            actionability=task.actionability, preferences=task.preferences,
+                                            cost=cost, options=options))
             index.append(i)
         except Exception:  # noqa: BLE001 - solve_task reports it as this row's error
             pass

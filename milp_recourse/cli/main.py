@@ -66,8 +66,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     cost = CostSpec(p=args.cost_p)
     universal = solve(RecourseProblem(scm, model, person, cost=cost))
     personal = solve(RecourseProblem(
-        scm, model, person, Actionability(actionable=("E", "L", "S"), directions={"S": "up"}),
-        Preferences.from_ranking(("S", "L", "E"), ("E", "L", "S")), cost))
+        scm, model, person, actionability=Actionability(actionable=("E", "L", "S"), directions={"S": "up"}),
+        preferences=Preferences.from_ranking(("S", "L", "E"), ("E", "L", "S")), cost=cost))
     if args.format == "json":
         print(json.dumps({"universal": universal.to_dict(), "personalized": personal.to_dict()}, indent=2))
         return 0

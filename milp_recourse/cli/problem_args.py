@@ -98,8 +98,9 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     elif args.scores:
         prefs = Preferences.from_scores(cp.numbers(args.scores, "--scores"), feats, args.score_map)
     else:
-        prefs = Preferences(cp.numbers(args.weights, "--weights"))
-    prefs = Preferences(prefs.weights, cp.ranges(args.preferred, "--preferred"), args.range_penalty)
+        prefs = Preferences(weights=cp.numbers(args.weights, "--weights"))
+    prefs = Preferences(weights=prefs.weights, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
+                        range_penalty=args.range_penalty)
     divisors = cp.numbers(args.divisors, "--divisors")
     if args.reference_data or args.divisor:
         if not (args.reference_data and args.divisor):

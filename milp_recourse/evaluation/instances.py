@@ -66,15 +66,16 @@ def problem_from_dict(d: Mapping[str, Any], folder: Path = Path("."), scm=None, 
     elif "scores" in p:
         prefs = Preferences.from_scores(p["scores"], feats, p.get("mapping", "identity"))
     else:
-        prefs = Preferences(dict(p.get("weights", {})))
+        prefs = Preferences(weights=dict(p.get("weights", {})))
     if "preferred_ranges" in p:
-        prefs = Preferences(prefs.weights, {k: tuple(v) for k, v in p["preferred_ranges"].items()},
-                            float(p.get("range_penalty", 1.0)))
+        prefs = Preferences(weights=prefs.weights,
+                            preferred_ranges={k: tuple(v) for k, v in p["preferred_ranges"].items()},
+                            range_penalty=float(p.get("range_penalty", 1.0)))
     c = d.get("cost", {})
     cost = CostSpec(p=int(c.get("p", 1)), divisors=dict(c.get("divisors", {})), scale=float(c.get("scale", 1.0)),
                     l0=float(c.get("l0", 0.0)))
     opts = SolveOptions(**d.get("options", {}))
-    return RecourseProblem(scm, model, d["individual"], act, prefs, cost, opts)
+    return RecourseProblem(scm, model, d["individual"], actionability=act, preferences=prefs, cost=cost, options=opts)
 
 
 def load_instance(path: str | Path) -> Instance:

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import Preferences
+from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, Number, NumberList, OneOf, Pair, Rule,
+                                            Text, check_fields)
 
 DIRECTIONS = ("up", "down")
 
 
-def _finite_or_none(v: float | None, what: str) -> float | None:
-    if v is None:
-        return None
-    if not isinstance(v, (int, float, np.floating, np.integer)) or math.isnan(float(v)):
-        raise InputError(f"{what} must be a number or empty. Got {v!r}.")
-    return float(v)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Actionability:
     """A person's hard constraints. `actionable=None` means the SCM spec's actionable features."""
 
@@ -36,33 +30,23 @@ class Actionability:
     max_changes: int | None = None
     grids: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
+    RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
+        "actionable": (Names(optional=True), "The actionable features"),
+        "bounds": (MapOf(Pair("Bounds", "bound", optional_ends=True), "{name!r}"), "The 'bounds' constraint"),
+        "directions": (MapOf(OneOf(DIRECTIONS), "Direction for {name!r}"), "The 'directions' constraint"),
+        "max_changes": (Number(low=0, integer=True, optional=True), "max_changes"),
+        "grids": (MapOf(NumberList(), "The grid for {name!r}"), "The 'grids' constraint"),
+    }
+
     def __post_init__(self) -> None:
-        if self.actionable is not None:
-            object.__setattr__(self, "actionable", tuple(self.actionable))
-            if len(set(self.actionable)) != len(self.actionable):
-                raise InputError(f"The actionable features {list(self.actionable)} list a feature twice.")
-        for name, (lo, hi) in self.bounds.items():
-            lo = _finite_or_none(lo, f"The lower bound for {name!r}")
-            hi = _finite_or_none(hi, f"The upper bound for {name!r}")
-            if lo is not None and hi is not None and lo > hi:
-                raise InputError(f"Bounds for {name!r}: lower bound {lo} is above upper bound {hi}.")
-        for name, d in self.directions.items():
-            if d not in DIRECTIONS:
-                raise InputError(f"Direction for {name!r} must be one of {', '.join(DIRECTIONS)}. Got {d!r}.")
-        if self.max_changes is not None and (not isinstance(self.max_changes, (int, np.integer))
-                                             or isinstance(self.max_changes, bool) or self.max_changes < 0):
-            raise InputError(f"max_changes must be an integer >= 0. Got {self.max_changes!r}.")
-        for name, grid in self.grids.items():
-            vals = np.asarray(grid, dtype=float)
-            if vals.ndim != 1 or vals.size == 0 or not np.all(np.isfinite(vals)):
-                raise InputError(f"The grid for {name!r} must be a non-empty list of finite numbers. Got {grid!r}.")
+        check_fields(self, self.RULES)
 
     def features_named(self) -> set[str]:
         names = set(self.bounds) | set(self.directions) | set(self.grids)
         return names | set(self.actionable or ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CostSpec:
     """cost = scale * sum_k w_k |theta_k - x_k|^p / divisor_k + l0 * (number of features intervened on)."""
 
@@ -71,16 +55,16 @@ class CostSpec:
     scale: float = 1.0
     l0: float = 0.0
 
+    RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
+        "p": (OneOf((1, 2), noun="1 or 2"), "The cost exponent p"),
+        "divisors": (MapOf(Number(low=0, closed="neither", noun="a finite number"), "The divisor for {name!r}"),
+                     "The cost divisors"),
+        "scale": (Number(low=0, closed="neither", noun="a finite number"), "The cost scale"),
+        "l0": (Number(low=0, noun="a finite number"), "The L0 weight"),
+    }
+
     def __post_init__(self) -> None:
-        if self.p not in (1, 2):
-            raise InputError(f"The cost exponent p must be 1 or 2. Got {self.p!r}.")
-        for name, d in self.divisors.items():
-            if not (isinstance(d, (int, float)) and math.isfinite(d) and d > 0):
-                raise InputError(f"The divisor for {name!r} must be a finite number > 0. Got {d!r}.")
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise InputError(f"The cost scale must be a finite number > 0. Got {self.scale!r}.")
-        if not (math.isfinite(self.l0) and self.l0 >= 0):
-            raise InputError(f"The L0 weight must be a finite number >= 0. Got {self.l0!r}.")
+        check_fields(self, self.RULES)
 
     def divisor(self, name: str) -> float:
         return float(self.divisors.get(name, 1.0))
@@ -128,7 +112,7 @@ def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: 
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SolveOptions:
     """How to solve: favourable threshold and margin, limits, backend, approximation settings."""
 
@@ -148,30 +132,26 @@ class SolveOptions:
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
     box_search: bool = True         # ReLU networks, p = 1 / 2: branch and bound over boxes of actions before a MILP
 
+    RULES: ClassVar[dict[str, tuple[Rule, str]]] = {name: (rule, f"The {name!r} option") for name, rule in {
+        "threshold": Number(low=0, high=1, closed="neither"),
+        "margin": Number(low=0),
+        "target_class": Anything(),
+        "time_limit": Number(low=0, closed="neither"),
+        "mip_gap": Number(low=0, high=1, closed="left"),
+        "backend": Text(),
+        "threads": Number(low=1, integer=True),
+        "pwl_breakpoints": Number(low=2, integer=True),
+        "split_margin": Number(low=0),
+        "heuristic_samples": Number(low=0, integer=True),
+        "seed": Number(low=0, integer=True),
+        "tighten_passes": Number(low=0, integer=True),
+        "tighten_threads": Number(low=1, integer=True),
+        "effect_cuts": Flag(),
+        "box_search": Flag(),
+    }.items()}
+
     def __post_init__(self) -> None:
-        if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
-            raise InputError(f"The 'threshold' option must be a float in (0, 1). Got {self.threshold!r}.")
-        if not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0 and math.isfinite(self.time_limit)):
-            raise InputError(f"The 'time_limit' option must be a float > 0. Got {self.time_limit!r}.")
-        if not (isinstance(self.mip_gap, (int, float)) and 0 <= self.mip_gap < 1):
-            raise InputError(f"The 'mip_gap' option must be a float in [0, 1). Got {self.mip_gap!r}.")
-        if not (isinstance(self.margin, (int, float)) and self.margin >= 0 and math.isfinite(self.margin)):
-            raise InputError(f"The 'margin' option must be a float >= 0. Got {self.margin!r}.")
-        if not (isinstance(self.pwl_breakpoints, int) and self.pwl_breakpoints >= 2):
-            raise InputError(f"The 'pwl_breakpoints' option must be an integer >= 2. Got {self.pwl_breakpoints!r}.")
-        if not (isinstance(self.threads, int) and self.threads >= 1):
-            raise InputError(f"The 'threads' option must be an integer >= 1. Got {self.threads!r}.")
-        if not (isinstance(self.tighten_passes, int) and self.tighten_passes >= 0):
-            raise InputError(f"The 'tighten_passes' option must be an integer >= 0. Got {self.tighten_passes!r}.")
-        if not (isinstance(self.tighten_threads, int) and not isinstance(self.tighten_threads, bool)
-                and self.tighten_threads >= 1):
-            raise InputError(f"The 'tighten_threads' option must be an integer >= 1. Got {self.tighten_threads!r}.")
-        if not isinstance(self.box_search, bool):
-            raise InputError(f"The 'box_search' option must be true or false. Got {self.box_search!r}.")
-        if not isinstance(self.effect_cuts, bool):
-            raise InputError(f"The 'effect_cuts' option must be true or false. Got {self.effect_cuts!r}.")
-        if not (isinstance(self.heuristic_samples, int) and self.heuristic_samples >= 0):
-            raise InputError(f"The 'heuristic_samples' option must be an integer >= 0. Got {self.heuristic_samples!r}.")
+        check_fields(self, self.RULES)
 
 
 __all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data", "DIVISOR_KINDS"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 from milp_recourse.errors import InputError
+from milp_recourse.problem.validate import MapOf, Number, Pair, Rule, check_fields, is_real
 
 RANKING_MAPPINGS = ("rank", "exponential", "reciprocal-rank")
 SCORE_MAPPINGS = ("identity", "normalized")
@@ -29,12 +30,15 @@ def _check_known(names: Sequence[str], known: Sequence[str], what: str) -> None:
 def weights_from_ranking(ranking: Sequence[str], features: Sequence[str], mapping: str = "rank",
                          base: float = 2.0) -> dict[str, float]:
     """Weights for `features` from a ranking (easiest first)."""
+    if isinstance(ranking, str) or isinstance(features, str):
+        raise InputError(f"The ranking and the features must be lists of feature names, not one string. "
+                         f"Got {ranking!r} and {features!r}.")
     _check_known(ranking, features, "The ranking")
     if len(set(ranking)) != len(ranking):
         raise InputError(f"The ranking {list(ranking)} lists a feature twice; each feature may appear once.")
     if mapping not in RANKING_MAPPINGS:
         raise InputError(f"Unknown ranking mapping {mapping!r}; expected one of {', '.join(RANKING_MAPPINGS)}.")
-    if not (base > 0 and math.isfinite(base)):
+    if not (is_real(base) and base > 0 and math.isfinite(base)):
         raise InputError(f"The exponential base must be a finite number > 0. Got {base}.")
     k = len(ranking)
 
@@ -59,7 +63,7 @@ def weights_from_scores(scores: Mapping[str, float], features: Sequence[str],
     if mapping not in SCORE_MAPPINGS:
         raise InputError(f"Unknown score mapping {mapping!r}; expected one of {', '.join(SCORE_MAPPINGS)}.")
     for name, s in scores.items():
-        if not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
+        if not (is_real(s) and math.isfinite(s) and s > 0):
             raise InputError(f"The score for {name!r} must be a finite number > 0. Got {s!r}.")
     vals = {k: float(v) for k, v in scores.items()}
     if mapping == "normalized" and vals:
@@ -69,7 +73,7 @@ def weights_from_scores(scores: Mapping[str, float], features: Sequence[str],
     return {f: vals.get(f, hardest) for f in features}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preferences:
     """A person's soft preferences: per-feature weights and preferred value ranges (penalised outside)."""
 
@@ -77,25 +81,23 @@ class Preferences:
     preferred_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     range_penalty: float = 1.0
 
+    RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
+        "weights": (MapOf(Number(low=0, noun="a finite number"), "The weight for {name!r}"), "The weights"),
+        "preferred_ranges": (MapOf(Pair("Preferred range"), "{name!r}"), "The preferred ranges"),
+        "range_penalty": (Number(low=0, noun="a finite number"), "The range penalty"),
+    }
+
     def __post_init__(self) -> None:
-        for name, w in self.weights.items():
-            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
-                raise InputError(f"The weight for {name!r} must be a finite number >= 0. Got {w!r}.")
-        for name, rng in self.preferred_ranges.items():
-            lo, hi = rng
-            if lo > hi:
-                raise InputError(f"Preferred range for {name!r}: lower {lo} is above upper {hi}.")
-        if not (math.isfinite(self.range_penalty) and self.range_penalty >= 0):
-            raise InputError(f"The range penalty must be a finite number >= 0. Got {self.range_penalty}.")
+        check_fields(self, self.RULES)
 
     @staticmethod
     def from_ranking(ranking: Sequence[str], features: Sequence[str], mapping: str = "rank",
                      base: float = 2.0) -> "Preferences":
-        return Preferences(weights_from_ranking(ranking, features, mapping, base))
+        return Preferences(weights=weights_from_ranking(ranking, features, mapping, base))
 
     @staticmethod
     def from_scores(scores: Mapping[str, float], features: Sequence[str], mapping: str = "identity") -> "Preferences":
-        return Preferences(weights_from_scores(scores, features, mapping))
+        return Preferences(weights=weights_from_scores(scores, features, mapping))
 
     def weight(self, name: str) -> float:
         return float(self.weights.get(name, 1.0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -13,8 +13,26 @@ from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
 
 
+def _one_person(individual: Any) -> Any:
+    """A one-row DataFrame or a (1, n) array as its single row; a table of several people is refused."""
+    kind = type(individual).__name__
+    if kind == "DataFrame":
+        if len(individual) != 1:
+            raise InputError(f"The individual must be one person: a dict, a pandas Series or a one-row DataFrame. "
+                             f"Got a DataFrame with {len(individual)} rows (use solve_many for several people).")
+        return individual.iloc[0]
+    if isinstance(individual, np.ndarray) and individual.ndim == 2 and individual.shape[0] != 1:
+        raise InputError(f"The individual must be one person: a dict, a pandas Series, a one-row DataFrame or "
+                         f"a vector. Got an array of shape {individual.shape}.")
+    if isinstance(individual, (str, bytes)):
+        raise InputError(f"The individual must be a dict, a pandas Series, a one-row DataFrame or a vector of "
+                         f"numbers. Got the string {individual!r}.")
+    return individual
+
+
 def individual_vector(scm, individual: Any) -> np.ndarray:
-    """The individual as a float vector in SCM order (mapping, pandas Series or sequence)."""
+    """The individual as a float vector in SCM order (mapping, pandas Series, one-row DataFrame or sequence)."""
+    individual = _one_person(individual)
     if hasattr(individual, "to_dict"):
         individual = individual.to_dict()
     if isinstance(individual, Mapping):
@@ -39,11 +57,15 @@ def individual_vector(scm, individual: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RecourseProblem:
-    """Everything needed to solve (and re-check) recourse for one person."""
+    """Everything needed to solve (and re-check) recourse for one person.
+
+    `individual` is a dict, a pandas Series, a one-row DataFrame or a vector in SCM order; the rest is keyword-only.
+    """
 
     scm: Any
     classifier: Any
     individual: Any
+    _: KW_ONLY   # the constraints, preferences, cost and options are named: RecourseProblem(scm, clf, x, cost=...)
     actionability: Actionability = field(default_factory=Actionability)
     preferences: Preferences = field(default_factory=Preferences)
     cost: CostSpec = field(default_factory=CostSpec)
