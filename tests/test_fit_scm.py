@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from milp_recourse.cli.main import main
 from milp_recourse.errors import InputError, SpecError
@@ -86,6 +86,8 @@ def test_recovers_a_scm_with_awkward_names_and_abducts_exactly() -> None:
     coef, *_ = np.linalg.lstsq(A, data["income"].to_numpy(), rcond=None)
     np.testing.assert_allclose(U[:, 2], data["income"].to_numpy() - A @ coef, atol=1e-6)
     assert U[:, 2].std(ddof=3) == pytest.approx(fitted.noise_of("income").std, rel=1e-9)
+    r2 = LinearRegression().fit(A[:, 1:], data["income"]).score(A[:, 1:], data["income"])
+    assert f"R^2 {r2:.3f}" in fitted.variable("income").description
 
 
 def test_column_kinds_domains_and_actionability() -> None:

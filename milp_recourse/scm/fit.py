@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -40,7 +40,7 @@ class FitSettings:
     continuous: tuple[str, ...] = ()
     label: str | None = None
     pad: float = 0.05
-    sensitive: tuple[str, ...] = field(default_factory=tuple)
+    sensitive: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for f in ("immutable", "increase_only", "decrease_only", "continuous", "sensitive"):
@@ -144,8 +144,8 @@ def _number(v: float) -> str:
     return format(float(v), ".12g")
 
 
-def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[str, float, dict[str, float]]:
-    """Equation text, residual std and coefficients of the least-squares fit of col on its parents."""
+def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[str, float, float]:
+    """Equation text (without the noise), residual std and R^2 of the least-squares fit of col on its parents."""
     n, k = len(frame), len(parents) + 1
     if n <= k:
         raise InputError(f"Column {col!r} has {len(parents)} parent(s) but the data has only {n} row(s); "
@@ -158,8 +158,9 @@ def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[st
     floor = 1e-9 * max(float(np.max(np.abs(y))), 1.0)
     text = _number(coef[0]) + "".join(f" {'-' if c < 0 else '+'} {_number(abs(c))} * {quoted(p)}"
                                       for c, p in zip(coef[1:], parents))
-    return text, max(std, floor), {p: float(c) for p, c in zip(parents, coef[1:])} | \
-        {"(intercept)": float(coef[0])}
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid ** 2)) / total if total > 0 else 1.0
+    return text, max(std, floor), r2
 
 
 def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitSettings = FitSettings()) -> dict:
@@ -205,9 +206,10 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
                              f"0/1 or integer value). Make it a root (remove its incoming edges) or pass "
                              f"--continuous {col} to model it as a continuous node.")
         else:
-            text, std, _ = _linear(data, col, parents)
+            text, std, r2 = _linear(data, col, parents)
             entry |= {"equation": f"{text} + {u}", "noise": {"name": u, "dist": "normal", "mean": 0.0, "std": std},
-                      "description": f"linear in {', '.join(parents)} (least squares, {len(values)} rows)"}
+                      "description": f"linear in {', '.join(parents)} (least squares, {len(values)} rows, "
+                                     f"R^2 {r2:.3f})"}
         variables.append(entry)
     kind_text = "independent features" if dag is None else f"a DAG with {len(dag.edges)} edge(s)"
     return {"name": name, "description": f"fitted from data ({len(data)} rows) and {kind_text}",
