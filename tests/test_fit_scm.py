@@ -323,3 +323,109 @@ def test_cli_independent(capsys, tmp_path) -> None:
     assert scm.names == ("co-applicant", "hours per week") and not scm.graph.edges
     assert scm.variable("hours per week").actionability == "increase"
     assert scm.variable("hours per week").domain == (pytest.approx(18.5), pytest.approx(51.5))
+
+
+# ------------------------------------------------------------------ piecewise linear in one parent
+PIECEWISE = {
+    "name": "pw",
+    "variables": [
+        {"name": "hours per week", "type": "continuous", "domain": [0, 80], "actionability": "actionable",
+         "equation": "U_h", "noise": {"name": "U_h", "dist": "uniform", "low": 0, "high": 80}},
+        {"name": "z", "type": "continuous", "domain": [-5, 5], "actionability": "immutable",
+         "equation": "U_z", "noise": {"name": "U_z", "dist": "normal", "std": 1}},
+        {"name": "income", "type": "continuous", "domain": [-100, 300], "actionability": "immutable",
+         "equation": "5 + 0.5*`hours per week` + 2*relu(`hours per week` - 40) + 3*z + U_i",
+         "noise": {"name": "U_i", "dist": "normal", "std": 1}},
+    ],
+}
+
+
+def test_piecewise_fit_matches_a_hand_built_hinge_regression() -> None:
+    from milp_recourse.scm.expr import evaluate
+
+    truth = scm_from_dict(PIECEWISE)
+    data = truth.sample(10000, seed=0)
+    dag = check_dag([("hours per week", "income"), ("z", "income")], data.columns)
+    fitted = fit_scm(data, dag, "pw", FitSettings(piecewise={"income": ("hours per week", 3)}))
+    h = data["hours per week"].to_numpy()
+    ts = [float(f"{q:.6g}") for q in np.quantile(h, [0.25, 0.5, 0.75])]
+    A = np.column_stack([np.ones(len(h)), h, data["z"]] + [np.maximum(h - t, 0) for t in ts])
+    coef, *_ = np.linalg.lstsq(A, data["income"].to_numpy(), rcond=None)
+    env = {c: data[c].to_numpy() for c in data.columns} | {"U_income": np.zeros(len(h))}
+    np.testing.assert_allclose(evaluate(fitted.equations["income"], env), A @ coef, atol=1e-6)
+    U = fitted.abduct(data)  # abduction stays exact
+    np.testing.assert_allclose(fitted.predict_from_noise(U), data.to_numpy(), atol=1e-9)
+    # one knot (at the median, ~40): the true kink is recovered
+    one = fit_scm(data, dag, "pw", FitSettings(piecewise={"income": ("hours per week", 1)}))
+    got = linear_coefficients(one, "income")
+    assert got["z"] == pytest.approx(3.0, abs=0.05)
+    assert one.noise_of("income").std == pytest.approx(1.0, abs=0.05)
+    assert "relu terms in hours per week at" in one.variable("income").description
+    assert "relu(`hours per week` - 4" in to_text(one.equations["income"])
+
+
+def test_piecewise_spec_solves_to_the_bisection_optimum(capsys, tmp_path) -> None:
+    truth = scm_from_dict(PIECEWISE)
+    data = truth.sample(3000, seed=4)
+    y = (data["income"] + np.random.default_rng(5).normal(0, 5, len(data)) > 40).astype(int)
+    model = LogisticRegression(max_iter=3000).fit(data, y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    data.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "dag.txt").write_text("hours per week -> income\nz -> income\n")
+    code, out, err = _run(capsys, "fit-scm", "--data", str(tmp_path / "d.csv"), "--dag", str(tmp_path / "dag.txt"),
+                          "--piecewise", "income=hours per week:2", "--immutable", "z,income",
+                          "--out", str(tmp_path / "pw.yaml"))
+    assert code == 0, err and "relu" in out
+    scm = load_scm(tmp_path / "pw.yaml")
+    i = int(np.flatnonzero(model.predict(data) == 0)[0])
+    person = data.iloc[i].to_dict()
+    code, out, err = _run(capsys, "solve", "--scm", str(tmp_path / "pw.yaml"), "--classifier",
+                          str(tmp_path / "m.joblib"), "--individual", json.dumps(person), "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["status"] == "OPTIMAL" and d["verified"] is True and set(d["action"]) == {"hours per week"}
+
+    def logit(h: float) -> float:  # the numpy SCM and the classifier itself, no solver
+        cf = scm.counterfactual(person, {"hours per week": h})
+        return float(model.decision_function(pd.DataFrame([cf], columns=list(scm.names)))[0])
+
+    x0 = person["hours per week"]
+    up = logit(scm.variable("hours per week").upper) >= 0
+    lo, hi = (x0, scm.variable("hours per week").upper) if up else (scm.variable("hours per week").lower, x0)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if (logit(mid) >= 0) == up:
+            hi, lo = (mid, lo) if up else (hi, mid)
+        else:
+            lo, hi = (mid, hi) if up else (lo, mid)
+    best = abs((hi if up else lo) - x0)
+    assert d["cost"] == pytest.approx(best, rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    (FitSettings(piecewise={"income": ("z", 1)}), None),
+    (FitSettings(piecewise={"income": ("nope", 1)}), "'nope', which is not a parent of 'income'"),
+    (FitSettings(piecewise={"zz": ("z", 1)}), "piecewise column 'zz' is not in the data"),
+])
+def test_piecewise_bad_parent(settings, fragment) -> None:
+    data = scm_from_dict(PIECEWISE).sample(200, seed=0)
+    dag = check_dag([("hours per week", "income"), ("z", "income")], data.columns)
+    if fragment is None:
+        fit_scm(data, dag, "pw", settings)
+        return
+    with pytest.raises(InputError, match=fragment):
+        fit_scm(data, dag, "pw", settings)
+
+
+def test_piecewise_bad_options(capsys, tmp_path) -> None:
+    with pytest.raises(InputError, match="1 <= knots <= 20"):
+        FitSettings(piecewise={"income": ("z", 0)})
+    flat = pd.DataFrame({"a": [0.0, 0.0, 0.0, 1.0, 1.0], "b": [1.5, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(InputError, match="no knot strictly inside"):
+        fit_scm(flat, check_dag([("a", "b")], flat.columns), "f", FitSettings(piecewise={"b": ("a", 1)}))
+    flat.to_csv(tmp_path / "f.csv", index=False)
+    (tmp_path / "dag.txt").write_text("a -> b\n")
+    code, out, err = _run(capsys, "fit-scm", "--data", str(tmp_path / "f.csv"), "--dag", str(tmp_path / "dag.txt"),
+                          "--piecewise", "b=a", "--out", str(tmp_path / "s.yaml"))
+    assert code == 2 and out == "" and "--piecewise b: expected PARENT:K" in err
+    assert not (tmp_path / "s.yaml").exists()

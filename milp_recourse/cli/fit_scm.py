@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--sensitive", help="comma-separated sensitive columns (for audits)")
     p.add_argument("--continuous", help="comma-separated integer or 0/1 columns to model as continuous "
                                         "(needed for such columns with parents)")
+    p.add_argument("--piecewise", help="CHILD=PARENT:K,...: fit CHILD piecewise linear in PARENT with K knots at "
+                                       "quantiles of PARENT (relu terms; default: linear)")
     p.add_argument("--label", help="the label column: left out of the SCM")
     p.add_argument("--pad", type=float, default=0.05,
                    help="domain = data range widened by PAD x range on each side (default 0.05)")
@@ -59,6 +61,17 @@ def _read_data(path: str):
     except (ValueError, OSError) as exc:
         raise InputError(f"--data: cannot read {path!r}: {exc}") from None
     raise InputError(f"--data: unsupported file type {suffix!r}; expected .csv or .parquet.")
+
+
+def _piecewise(text: str | None) -> dict[str, tuple[str, int]]:
+    """'income=hours:3' -> {'income': ('hours', 3)}."""
+    out = {}
+    for child, value in cp.pairs(text, "--piecewise").items():
+        parent, sep, k = value.rpartition(":")
+        if not sep or not parent.strip() or not k.strip().isdigit():
+            raise InputError(f"--piecewise {child}: expected PARENT:K (K knots, e.g. {child}=age:3); got {value!r}.")
+        out[child] = (parent.strip(), int(k))
+    return out
 
 
 def _write_atomic(out: Path, text: str) -> None:
@@ -90,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                            increase_only=cp.name_list(args.increase_only) or (),
                            decrease_only=cp.name_list(args.decrease_only) or (),
                            continuous=cp.name_list(args.continuous) or (),
-                           sensitive=cp.name_list(args.sensitive) or (), label=args.label, pad=args.pad)
+                           sensitive=cp.name_list(args.sensitive) or (), label=args.label, pad=args.pad,
+                           piecewise=_piecewise(args.piecewise))
     columns = [str(c) for c in frame.columns if str(c) != args.label]
     dag = None if args.independent else read_dag(args.dag, columns)
     scm = scm_from_dict(fit_scm_spec(frame, dag, args.name or out.stem, settings))
@@ -102,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("The fitted spec does not survive a write/read round trip; nothing written.")
     _write_atomic(out, text)
     roots = sum(1 for v in scm.variables if not scm.parents(v.name))
-    print(f"wrote {out}: {scm.dim} variables ({roots} roots, {scm.dim - roots} with linear equations), "
+    print(f"wrote {out}: {scm.dim} variables ({roots} roots, {scm.dim - roots} with fitted equations), "
           f"{len(frame)} rows")
     for v, entry in zip(scm.variables, spec["variables"]):
         print(f"  {v.name}: {v.kind} [{v.lower:g}, {v.upper:g}] {v.actionability}  = {entry['equation']}  "

@@ -5,7 +5,9 @@ Model, chosen so that abduction stays exact and closed form:
   columns ``U_x ~ uniform`` over the node's domain;
 - a continuous node with parents is linear in them, fitted by least squares (with an intercept):
   ``x = b0 + sum_p b_p * p + U_x`` with ``U_x ~ normal(0, residual std)`` (ddof = number of coefficients);
-  its noise is recovered exactly as ``x - b0 - sum_p b_p * p``;
+  its noise is recovered exactly as ``x - b0 - sum_p b_p * p``; optionally piecewise linear in one parent q
+  (``settings.piecewise[x] = (q, k)``): ``+ sum_t c_t * relu(q - t)`` with k knots t at quantiles of q
+  (still additive noise, so abduction stays exact; relu is encoded exactly in the MILP);
 - binary and integer nodes with parents are refused: a 0/1 or integer value is not a strictly monotone
   function of one continuous noise, so its noise could not be recovered exactly. Pass such a column in
   ``continuous`` to model it as a continuous node instead (its counterfactual may then be fractional).
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,9 @@ from milp_recourse.scm.model import SCM
 from milp_recourse.scm.spec import scm_from_dict
 
 
+MAX_KNOTS = 20
+
+
 @dataclass(frozen=True)
 class FitSettings:
     """What the user states about the columns: actionability, the label column, forced types, padding."""
@@ -38,6 +43,7 @@ class FitSettings:
     increase_only: tuple[str, ...] = ()
     decrease_only: tuple[str, ...] = ()
     continuous: tuple[str, ...] = ()
+    piecewise: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # child -> (parent, number of knots)
     label: str | None = None
     pad: float = 0.05
     sensitive: tuple[str, ...] = ()
@@ -45,6 +51,12 @@ class FitSettings:
     def __post_init__(self) -> None:
         for f in ("immutable", "increase_only", "decrease_only", "continuous", "sensitive"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
+        object.__setattr__(self, "piecewise", dict(self.piecewise))
+        for child, spec in self.piecewise.items():
+            ok = isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], int) and 1 <= spec[1] <= MAX_KNOTS
+            if not ok:
+                raise InputError(f"The piecewise fit of {child!r} needs (parent, knots) with 1 <= knots <= "
+                                 f"{MAX_KNOTS}; got {spec!r}.")
         if not (isinstance(self.pad, (int, float)) and math.isfinite(self.pad) and 0 <= self.pad <= 1):
             raise InputError(f"The domain padding must be a number in [0, 1] (a fraction of the range); "
                              f"got {self.pad!r}.")
@@ -144,20 +156,41 @@ def _number(v: float) -> str:
     return format(float(v), ".12g")
 
 
-def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...]) -> tuple[str, float, float]:
-    """Equation text (without the noise), residual std and R^2 of the least-squares fit of col on its parents."""
-    n, k = len(frame), len(parents) + 1
+def knots(values: np.ndarray, k: int) -> tuple[float, ...]:
+    """Up to k hinge locations at the (i / (k + 1))-quantiles of values, 6 significant digits, strictly inside
+    the data's range (duplicates dropped)."""
+    lo, hi = float(values.min()), float(values.max())
+    qs = np.quantile(values, [(i + 1) / (k + 1) for i in range(k)])
+    return tuple(sorted({float(f"{q:.6g}") for q in qs if lo < float(f"{q:.6g}") < hi}))
+
+
+def _hinge(parent: str, t: float) -> str:
+    return f"relu({quoted(parent)} {'-' if t >= 0 else '+'} {_number(abs(t))})"
+
+
+def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...],
+            hinges: tuple[str, tuple[float, ...]] | None = None) -> tuple[str, float, float]:
+    """Equation text (without the noise), residual std and R^2 of the least-squares fit of col on its parents
+    (plus relu(parent - t) terms for the knots t of ``hinges = (parent, knots)``: piecewise linear in it)."""
+    n = len(frame)
+    columns = [np.ones(n)] + [frame[p].to_numpy(dtype=float) for p in parents]
+    names = [quoted(p) for p in parents]
+    if hinges is not None:
+        pw, ts = hinges
+        columns += [np.maximum(frame[pw].to_numpy(dtype=float) - t, 0.0) for t in ts]
+        names += [_hinge(pw, t) for t in ts]
+    k = len(columns)
     if n <= k:
-        raise InputError(f"Column {col!r} has {len(parents)} parent(s) but the data has only {n} row(s); "
-                         f"least squares needs more than {k}.")
-    A = np.column_stack([np.ones(n)] + [frame[p].to_numpy(dtype=float) for p in parents])
+        raise InputError(f"Column {col!r} needs {k} coefficients ({len(parents)} parent(s)) but the data has only "
+                         f"{n} row(s); least squares needs more than {k}.")
+    A = np.column_stack(columns)
     y = frame[col].to_numpy(dtype=float)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ coef
     std = float(np.sqrt(np.sum(resid ** 2) / (n - k)))
     floor = 1e-9 * max(float(np.max(np.abs(y))), 1.0)
-    text = _number(coef[0]) + "".join(f" {'-' if c < 0 else '+'} {_number(abs(c))} * {quoted(p)}"
-                                      for c, p in zip(coef[1:], parents))
+    text = _number(coef[0]) + "".join(f" {'-' if c < 0 else '+'} {_number(abs(c))} * {t}"
+                                      for c, t in zip(coef[1:], names))
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid ** 2)) / total if total > 0 else 1.0
     return text, max(std, floor), r2
@@ -185,6 +218,12 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
         unknown = sorted({n for e in dag.edges for n in e if n not in columns})
         if unknown:
             raise InputError(f"The DAG names column(s) {unknown} that are not in the data; columns: {columns}.")
+    for child, (parent, _) in settings.piecewise.items():
+        if child not in columns:
+            raise InputError(f"The piecewise column {child!r} is not in the data; columns: {columns}.")
+        if dag is None or parent not in dag.parents(child):
+            raise InputError(f"The piecewise fit of {child!r} is in {parent!r}, which is not a parent of "
+                             f"{child!r} in the DAG; parents: {list(dag.parents(child)) if dag else []}.")
     noises = noise_names(columns)
     variables = []
     for col in columns:
@@ -206,9 +245,17 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
                              f"0/1 or integer value). Make it a root (remove its incoming edges) or pass "
                              f"--continuous {col} to model it as a continuous node.")
         else:
-            text, std, r2 = _linear(data, col, parents)
+            hinges, how = None, ""
+            if col in settings.piecewise:
+                pw, k = settings.piecewise[col]
+                ts = knots(data[pw].to_numpy(dtype=float), k)
+                if not ts:
+                    raise InputError(f"The piecewise fit of {col!r} in {pw!r} has no knot strictly inside the "
+                                     f"range of {pw!r} (too few distinct values); fit it linearly instead.")
+                hinges, how = (pw, ts), f" + relu terms in {pw} at {', '.join(map(_number, ts))}"
+            text, std, r2 = _linear(data, col, parents, hinges)
             entry |= {"equation": f"{text} + {u}", "noise": {"name": u, "dist": "normal", "mean": 0.0, "std": std},
-                      "description": f"linear in {', '.join(parents)} (least squares, {len(values)} rows, "
+                      "description": f"linear in {', '.join(parents)}{how} (least squares, {len(values)} rows, "
                                      f"R^2 {r2:.3f})"}
         variables.append(entry)
     kind_text = "independent features" if dag is None else f"a DAG with {len(dag.edges)} edge(s)"
@@ -229,5 +276,5 @@ def linear_coefficients(scm: SCM, name: str) -> dict[str, float]:
     return out | {"(intercept)": float(evaluate(eq, zero))}
 
 
-__all__ = ["FitSettings", "fit_scm", "fit_scm_spec", "check_table", "column_kind", "padded_domain",
+__all__ = ["FitSettings", "knots", "MAX_KNOTS", "fit_scm", "fit_scm_spec", "check_table", "column_kind", "padded_domain",
            "noise_names", "linear_coefficients"]
