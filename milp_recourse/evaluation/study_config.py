@@ -4,12 +4,19 @@ Shape (see instances/study-small.yaml):
   name, seed, methods [exact, grid, causal-gd, wachter, amortized], exact {SolveOptions fields},
   baselines {method: {options}}, conditions [{kind, sizes, mapping}], cases [{name, scm,
   classifier, data, n, cost_p, sampling, exact, reference_n}].
-Condition kinds: universal | hard | ranking | scores | hard+ranking | hard+scores. `sizes` (hard
-kinds) lists the sizes of the random actionable subsets, one condition per size.
+Condition kinds: universal | hard | ranking | scores | hard+ranking | hard+scores | preferred. `sizes` (hard
+kinds) lists the sizes of the random actionable subsets, one condition per size. Soft kinds take
+`normalize: true | false | both` (weights divided by their mean over the allowed features, so soft
+conditions are not costlier merely because weights are >= 1) and `group_hardest: {"G=0": E}` (a profile
+that differs by group: that group's people rank / score E hardest). `preferred` gives each person a
+preferred range of +- `width` stds around the factual value of one random allowed feature, with a cost
+of `penalty` per std outside it. `name` overrides the condition's label. A relative `output` resolves
+against the config file's folder and may not leave it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,30 +26,42 @@ from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS
 from milp_recourse.problem.options import SolveOptions
 
 METHODS = ("exact", "grid", "causal-gd", "wachter", "amortized")
-KINDS = ("universal", "hard", "ranking", "scores", "hard+ranking", "hard+scores")
+KINDS = ("universal", "hard", "ranking", "scores", "hard+ranking", "hard+scores", "preferred")
+COND_KEYS = ("kind", "sizes", "mapping", "normalize", "group_hardest", "width", "penalty", "name")
 DATA_SOURCES = ("carma", "sample")
 SAMPLINGS = ("balanced", "random")
-TOP_KEYS = ("name", "seed", "methods", "exact", "baselines", "conditions", "cases", "output")
+TOP_KEYS = ("name", "seed", "methods", "exact", "baselines", "conditions", "cases", "output", "support_widen",
+            "bootstrap_resamples")
 CASE_KEYS = ("name", "scm", "classifier", "data", "n", "cost_p", "sampling", "exact", "reference_n")
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One personalization condition: a hard subset size and/or a soft-preference kind."""
+    """One personalization condition: a hard subset size and/or a soft-preference kind with its options."""
 
     kind: str
     hard_size: int | None = None
     mapping: str | None = None
+    normalize: bool = False
+    group_hardest: tuple[tuple[str, str], ...] = ()   # (group label like 'G=0', feature that group finds hardest)
+    width: float = 0.5                                # preferred: half-width of the range, in stds
+    penalty: float = 0.1                              # preferred: cost per std outside the range
+    name: str | None = None
 
     @property
     def label(self) -> str:
-        soft = self.kind.split("+")[-1] if self.kind != "hard" and self.kind != "universal" else ""
+        if self.name:
+            return self.name
+        soft = self.kind.split("+")[-1] if self.kind not in ("hard", "universal") else ""
         parts = ([f"hard-{self.hard_size}"] if self.hard_size is not None else []) + ([soft] if soft else [])
-        return "+".join(parts) or "universal"
+        base = "+".join(parts) or "universal"
+        if self.group_hardest:
+            base += "[" + ",".join(f"{g}:{f}" for g, f in self.group_hardest) + " hardest]"
+        return base + ("/mean1" if self.normalize else "")
 
     @property
     def soft(self) -> str | None:
-        return next((s for s in ("ranking", "scores") if s in self.kind), None)
+        return next((s for s in ("ranking", "scores", "preferred") if s in self.kind), None)
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,8 @@ class StudyConfig:
     exact: Mapping[str, Any] = field(default_factory=dict)
     baselines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     output: str | None = None
+    support_widen: float = 1.0      # unclipped re-solve: each domain widened by this many ranges per side; 0 = off
+    bootstrap_resamples: int = 2000
 
     def solve_options(self, case: Case) -> SolveOptions:
         return SolveOptions(**{**self.exact, **case.exact})
@@ -88,6 +109,29 @@ def _int(v: Any, what: str, minimum: int) -> int:
     return v
 
 
+def _number(v: Any, what: str, positive: bool) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise InputError(f"{what} must be a finite number {'> 0' if positive else '>= 0'}. Got {v!r}.")
+    return float(v)
+
+
+def _soft_options(item: Mapping[str, Any], i: int, kind: str) -> tuple[list[bool], tuple[tuple[str, str], ...]]:
+    """The `normalize` variants and the `group_hardest` profile of condition i (validated)."""
+    norm = item.get("normalize", False)
+    if norm not in (True, False, "both"):
+        raise InputError(f"Condition {i} ({kind}) has normalize {norm!r}; expected true, false or 'both'.")
+    soft = any(k in kind for k in ("ranking", "scores"))
+    if (norm or "group_hardest" in item) and not soft:
+        raise InputError(f"Condition {i} ({kind}) takes no 'normalize' or 'group_hardest' (only ranking / scores "
+                         "kinds have weights).")
+    gh = item.get("group_hardest", {}) or {}
+    if not isinstance(gh, Mapping) or not all(isinstance(k, str) and "=" in k and isinstance(v, str) and v
+                                              for k, v in gh.items()):
+        raise InputError(f"Condition {i} ({kind}) has group_hardest {gh!r}; expected a mapping like "
+                         "{'G=0': 'E'} (group label -> the feature that group finds hardest).")
+    return ([False, True] if norm == "both" else [bool(norm)]), tuple(sorted(gh.items()))
+
+
 def _conditions(items: Any) -> tuple[Condition, ...]:
     if not isinstance(items, list) or not items:
         raise InputError(f"'conditions' must be a non-empty list. Got {items!r}.")
@@ -96,7 +140,7 @@ def _conditions(items: Any) -> tuple[Condition, ...]:
         item = {"kind": item} if isinstance(item, str) else item
         if not isinstance(item, Mapping):
             raise InputError(f"Condition {i} must be a kind name or a mapping. Got {item!r}.")
-        _unknown(item, ("kind", "sizes", "mapping"), f"condition {i}")
+        _unknown(item, COND_KEYS, f"condition {i}")
         kind = item.get("kind")
         if kind not in KINDS:
             raise InputError(f"Condition {i} has kind {kind!r}; expected one of {', '.join(KINDS)}.")
@@ -104,17 +148,32 @@ def _conditions(items: Any) -> tuple[Condition, ...]:
         allowed = RANKING_MAPPINGS if "ranking" in kind else SCORE_MAPPINGS if "scores" in kind else ()
         if mapping is not None and mapping not in allowed:
             raise InputError(f"Condition {i} ({kind}) has mapping {mapping!r}; expected one of "
-                             f"{', '.join(allowed) or '(none: this kind has no soft preferences)'}.")
+                             f"{', '.join(allowed) or '(none: this kind has no weights)'}.")
         mapping = mapping or (allowed[0] if allowed else None)
+        norms, profile = _soft_options(item, i, kind)
+        if kind != "preferred" and ("width" in item or "penalty" in item):
+            raise InputError(f"Condition {i} ({kind}) takes no 'width' / 'penalty' (only 'preferred' does).")
+        width = _number(item.get("width", 0.5), f"Condition {i} 'width'", positive=True)
+        penalty = _number(item.get("penalty", 0.1), f"Condition {i} 'penalty'", positive=False)
+        name = item.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise InputError(f"Condition {i} has name {name!r}; expected a non-empty string.")
         if kind.startswith("hard"):
             sizes = item.get("sizes", [1])
             if not isinstance(sizes, list) or not sizes:
                 raise InputError(f"Condition {i} ({kind}) needs 'sizes', a non-empty list of integers. Got {sizes!r}.")
-            out += [Condition(kind, _int(s, f"Condition {i} size", 1), mapping) for s in sizes]
+            sizes = [_int(s, f"Condition {i} size", 1) for s in sizes]
         else:
             if "sizes" in item:
                 raise InputError(f"Condition {i} ({kind}) takes no 'sizes' (only hard kinds do).")
-            out.append(Condition(kind, None, mapping))
+            sizes = [None]
+        for size in sizes:
+            for norm in norms:
+                label = None
+                if name:
+                    label = name + (f"-{size}" if len(sizes) > 1 else "") + ("/mean1" if norm and len(norms) > 1
+                                                                              else "")
+                out.append(Condition(kind, size, mapping, norm, profile, width, penalty, label))
     labels = [c.label for c in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
@@ -150,8 +209,27 @@ def _check_solve_options(d: Any, where: str) -> None:
     _unknown(d, tuple(f.name for f in fields(SolveOptions)), where)
 
 
-def study_config(d: Mapping[str, Any]) -> StudyConfig:
-    """Validate a parsed config mapping (every message names the bad key or value)."""
+def resolve_output(output: Any, base_dir: Path | None) -> str | None:
+    """A config's `output`, resolved against the config file's folder; a path that leaves it is refused."""
+    if output is None:
+        return None
+    if not isinstance(output, str) or not output.strip():
+        raise InputError(f"'output' must be a non-empty folder path. Got {output!r}.")
+    if base_dir is None:
+        return output
+    base = base_dir.resolve()
+    target = (base / output).resolve()
+    if target != base and base not in target.parents:
+        raise InputError(f"'output' {output!r} resolves to {str(target)!r}, outside the config's folder "
+                         f"{str(base)!r}; give a folder inside it (or pass --out).")
+    if target == base:
+        raise InputError(f"'output' {output!r} is the config's own folder; name a subfolder for the results.")
+    return str(target)
+
+
+def study_config(d: Mapping[str, Any], base_dir: Path | None = None) -> StudyConfig:
+    """Validate a parsed config mapping (every message names the bad key or value); `output` is resolved
+    against base_dir (the config file's folder) when given."""
     if not isinstance(d, Mapping):
         raise InputError(f"A study config must be a mapping with keys {', '.join(TOP_KEYS)}. Got {d!r}.")
     _unknown(d, TOP_KEYS, "the study config")
@@ -176,7 +254,10 @@ def study_config(d: Mapping[str, Any]) -> StudyConfig:
     if len(set(names)) != len(names):
         raise InputError(f"Case names must be unique. Got {names}.")
     return StudyConfig(name, _int(d.get("seed", 0), "'seed'", 0), methods, _conditions(d.get("conditions")),
-                       parsed, dict(exact), {k: dict(v or {}) for k, v in baselines.items()}, d.get("output"))
+                       parsed, dict(exact), {k: dict(v or {}) for k, v in baselines.items()},
+                       resolve_output(d.get("output"), base_dir),
+                       _number(d.get("support_widen", 1.0), "'support_widen'", positive=False),
+                       _int(d.get("bootstrap_resamples", 2000), "'bootstrap_resamples'", 100))
 
 
 def load_study_config(path: str | Path) -> StudyConfig:
@@ -190,4 +271,4 @@ def load_study_config(path: str | Path) -> StudyConfig:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise InputError(f"Study config {str(p)!r} is not valid YAML: {exc}") from None
-    return study_config(data)
+    return study_config(data, p.parent)

@@ -27,7 +27,7 @@ CARMA_DIR = "carma-loan"
 
 def data_dir() -> Path:
     """The shared datasets folder: $MILP_RECOURSE_DATA, default <repo>/../shared/datasets."""
-    default = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    default = Path(__file__).resolve().parents[3] / "shared" / "datasets"   # <repo>/../shared/datasets
     return Path(os.environ.get("MILP_RECOURSE_DATA", default))
 
 
@@ -55,7 +55,7 @@ class CaseData:
         return f"{self.sensitive}={row[self.sensitive]:g}"
 
 
-def _carma_files() -> Path:
+def carma_files() -> Path:
     d = data_dir() / CARMA_DIR
     if not d.is_dir():
         raise InputError(f"The CARMA loan data is not at {d}; set MILP_RECOURSE_DATA to the datasets folder "
@@ -67,7 +67,7 @@ def _classifier(case: Case, scm: Any) -> Any:
     from milp_recourse.models.recipes import load_model
 
     if case.classifier == "carma":
-        return ReLUNetwork.from_npz(_carma_files() / "classifier_mlp.npz")
+        return ReLUNetwork.from_npz(carma_files() / "classifier_mlp.npz")
     return load_model(case.classifier, scm)
 
 
@@ -101,7 +101,7 @@ def load_case(case: Case, seed: int, case_index: int) -> CaseData:
     names = list(scm.names)
     rng = np.random.default_rng([seed, case_index, 7])
     if case.data == "carma":
-        d = _carma_files()
+        d = carma_files()
         pool = pd.read_csv(d / "recourse_test.csv")[names]
         reference = pd.read_csv(d / "recourse_train.csv")[names]
     else:
@@ -139,3 +139,20 @@ def plausibility(data: CaseData, cf: np.ndarray) -> tuple[float, float]:
     below = np.searchsorted(data.ref_logdens, ld, side="right") if np.isfinite(ld) else 0
     pct = 100.0 * below / len(data.ref_logdens)
     return inside, float(pct)
+
+
+def widened_scm(scm: Any, factor: float) -> Any:
+    """The SCM with every non-binary domain widened by `factor` ranges on each side: the 'unclipped' model on
+    which an action outside the SCM's support (as a CARMA-style oracle would allow) can be found and checked."""
+    from milp_recourse.scm.spec import scm_from_dict, scm_to_dict
+
+    spec = scm_to_dict(scm)
+    for v in spec["variables"]:
+        if v["type"] == "binary":
+            continue
+        lo, hi = v["domain"]
+        pad = factor * (hi - lo)
+        if v["type"] != "continuous":
+            pad = float(np.ceil(pad))
+        v["domain"] = [lo - pad, hi + pad]
+    return scm_from_dict(spec)
