@@ -1,7 +1,8 @@
 """Solver backends: the only package that imports solver libraries (lazily, inside each backend)."""
 
-from milp_recourse.backends.base import (Backend, Capabilities, MIPSolution, SolverParams, Termination, available_backends,
-                                         backend_names, get_backend, register_backend, register_missing)
+from milp_recourse.backends.base import (Backend, Capabilities, MIPSolution, SolverParams, Termination,
+                                         available_backends, backend_names, get_backend, register_backend,
+                                         register_missing)
 from milp_recourse.backends.highs import HighsBackend
 from milp_recourse.backends.ortools_backend import OrtoolsCbcBackend, OrtoolsHighsBackend, OrtoolsScipBackend
 from milp_recourse.backends.pyomo_backend import (KNOWN_SOLVERS as _PYOMO_SOLVERS, PyomoBackend, missing_solver,
