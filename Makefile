@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/milp-recourse demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The browser tests drive the system's Chromium (Debian package; `playwright install` cannot download here).
+# Installed when missing and we are root; otherwise those tests skip with a reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "chromium not installed: the browser tests will be skipped"
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

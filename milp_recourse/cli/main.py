@@ -13,6 +13,7 @@ from milp_recourse.cli.batch import add_audit_parser, add_batch_parser
 from milp_recourse.cli.study import add_parser as _study_parser
 from milp_recourse.cli.export import add_parser as _export_parser
 from milp_recourse.cli.fit_scm import add_parser as _fit_scm_parser
+from milp_recourse.cli.serve import add_parser as _serve_parser  # fastapi/uvicorn imported only when run
 from milp_recourse.errors import RecourseError
 
 
@@ -87,6 +88,7 @@ COMMANDS += [add_batch_parser, add_audit_parser]
 COMMANDS.append(_study_parser)
 COMMANDS.append(_export_parser)
 COMMANDS.append(_fit_scm_parser)
+COMMANDS.append(_serve_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,65 @@
+"""`milp-recourse serve`: the preference-elicitation page and its JSON API on one SCM and classifier."""
+
+from __future__ import annotations
+
+import argparse
+
+from milp_recourse.errors import InputError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="web page + JSON API: a person states constraints and preferences, then sees "
+                                     "their exact recourse",
+                       description="Serve the elicitation page (record -> what you can change -> how hard each "
+                                   "change is -> the recommendation) and its JSON API (/api/solve, /api/explain, "
+                                   "/api/schema; OpenAPI at /docs). Needs the 'serve' extra (fastapi, uvicorn).")
+    p.add_argument("--scm", required=True, help="SCM spec file (.yaml/.json) or shipped name (loan, chain, ...)")
+    p.add_argument("--classifier", required=True,
+                   help="joblib/pickle scikit-learn estimator (runs code when loaded: only files you trust), "
+                        ".npz ReLU network, or recipe:NAME trained on the SCM")
+    p.add_argument("--data", help="CSV/Parquet of people to pick by row number (GET /api/individuals/{id})")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--time-limit", type=float, default=20.0, help="seconds per solve (default 20)")
+    p.add_argument("--workers", type=int, help="solver threads serving requests (default min(4, CPUs))")
+    p.set_defaults(func=_cmd_serve)
+
+
+def _read_data(path: str):
+    import pandas as pd
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--data: no such file {path!r} (expected a .csv or .parquet file).")
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    if p.suffix.lower() == ".csv":
+        return pd.read_csv(p)
+    raise InputError(f"--data: unsupported file type {p.suffix!r}; expected .csv or .parquet.")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port must be in 1..65535. Got {args.port}.")
+    try:
+        import uvicorn
+
+        from milp_recourse.serve.app import create_app
+    except ImportError as err:
+        raise InputError(f"`serve` needs the 'serve' extra: pip install 'milp_recourse[serve]' ({err}).") from None
+    from milp_recourse.models.recipes import load_model
+    from milp_recourse.scm import load_scm
+
+    scm = load_scm(args.scm)
+    model = load_model(args.classifier, scm)
+    data = None if args.data is None else _read_data(args.data)
+    app = create_app(scm, model, data=data, time_limit=args.time_limit, workers=args.workers,
+                     classifier_name=args.classifier)
+    print(f"Serving {args.scm} + {args.classifier} on http://{args.host}:{args.port}/ "
+          "(API docs at /docs; Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+__all__ = ["add_parser"]
