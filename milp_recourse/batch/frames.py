@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, Sequence, overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -72,11 +73,13 @@ def _row(res: RecourseResult | many.Failed, names: Sequence[str]) -> dict[str, A
 def _ids(people: pd.DataFrame, id_column: str | None) -> list[Any]:
     """The people's ids: the id column's values, else the frame's index labels."""
     if id_column is None:
-        return people.index.tolist()
+        labels: list[Any] = people.index.tolist()   # Python scalars (np.int64(3) would show in messages)
+        return labels
     if id_column not in people.columns:
         raise InputError(f"The id column {id_column!r} is not in the people frame; it has "
                          f"{', '.join(map(str, people.columns))}.")
-    return people[id_column].tolist()
+    values: list[Any] = people[id_column].tolist()
+    return values
 
 
 def _per_person(people: pd.DataFrame, ids: list[Any], scm: Any, key: str, act: Actionability, prefs: Preferences,
@@ -148,7 +151,8 @@ def results_to_csv(frame: pd.DataFrame, path_or_buf: Any = None, **kwargs: Any) 
     for col in flat.columns:
         if flat[col].dtype == object:
             flat[col] = flat[col].map(_json_cell)
-    return flat.to_csv(path_or_buf, **kwargs)
+    text: str | None = flat.to_csv(path_or_buf, **kwargs)
+    return text
 
 
 @overload
@@ -179,4 +183,4 @@ def solve_many(people: Any, /, *args: Any, **kwargs: Any) -> Any:
     return many.solve_many(people, *args, **kwargs)
 
 
-__all__ = ["solve_many", "solve_frame", "results_to_csv", "result_columns"]
+__all__ = ["result_columns", "results_to_csv", "solve_frame", "solve_many"]

@@ -7,15 +7,16 @@ was expected.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import Preferences
-from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, Number, NumberList, OneOf, Pair, Rule,
-                                            Text, check_fields)
+from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, Number, NumberList, OneOf, Pair, Rule, Text,
+                                            check_fields)
 
 DIRECTIONS = ("up", "down")
 
@@ -112,6 +113,11 @@ def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: 
     return out
 
 
+def _named_options(rules: dict[str, Rule]) -> dict[str, tuple[Rule, str]]:
+    """Each option's rule with its label for messages: "The 'time_limit' option"."""
+    return {name: (rule, f"The {name!r} option") for name, rule in rules.items()}
+
+
 @dataclass(frozen=True, kw_only=True)
 class SolveOptions:
     """How to solve: favourable threshold and margin, limits, backend, approximation settings."""
@@ -132,7 +138,7 @@ class SolveOptions:
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
     box_search: bool = True         # ReLU networks, p = 1 / 2: branch and bound over boxes of actions before a MILP
 
-    RULES: ClassVar[dict[str, tuple[Rule, str]]] = {name: (rule, f"The {name!r} option") for name, rule in {
+    RULES: ClassVar[dict[str, tuple[Rule, str]]] = _named_options({
         "threshold": Number(low=0, high=1, closed="neither"),
         "margin": Number(low=0),
         "target_class": Anything(),
@@ -148,7 +154,7 @@ class SolveOptions:
         "tighten_threads": Number(low=1, integer=True),
         "effect_cuts": Flag(),
         "box_search": Flag(),
-    }.items()}
+    })
 
     def __post_init__(self) -> None:
         check_fields(self, self.RULES)
@@ -175,7 +181,7 @@ class FeatureRule:
         return self.lower > self.upper or (self.grid is not None and len(self.grid) == 0)
 
 
-def feature_rules(scm, x: Mapping[str, float], act: Actionability, prefs: Preferences,
+def feature_rules(scm: Any, x: Mapping[str, float], act: Actionability, prefs: Preferences,
                   cost: CostSpec) -> tuple[FeatureRule, ...]:
     """Combine the SCM's domain/actionability with the person's constraints into per-feature rules."""
     default = tuple(v.name for v in scm.variables if v.actionability != "immutable")

@@ -10,8 +10,9 @@ Unranked / unscored actionable features get the weight of the hardest rank / the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Mapping, Sequence
+from typing import ClassVar
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.validate import MapOf, Number, Pair, Rule, check_fields, is_real
@@ -92,11 +93,11 @@ class Preferences:
 
     @staticmethod
     def from_ranking(ranking: Sequence[str], features: Sequence[str], mapping: str = "rank",
-                     base: float = 2.0) -> "Preferences":
+                     base: float = 2.0) -> Preferences:
         return Preferences(weights=weights_from_ranking(ranking, features, mapping, base))
 
     @staticmethod
-    def from_scores(scores: Mapping[str, float], features: Sequence[str], mapping: str = "identity") -> "Preferences":
+    def from_scores(scores: Mapping[str, float], features: Sequence[str], mapping: str = "identity") -> Preferences:
         return Preferences(weights=weights_from_scores(scores, features, mapping))
 
     def weight(self, name: str) -> float:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from milp_recourse.models.classifiers import classifier_features, validate_classifier
 from milp_recourse.errors import InputError
-from milp_recourse.problem.preferences import Preferences
+from milp_recourse.models.classifiers import classifier_features, validate_classifier
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
+from milp_recourse.problem.preferences import Preferences
 
 
 def _one_person(individual: Any) -> Any:
@@ -30,7 +31,7 @@ def _one_person(individual: Any) -> Any:
     return individual
 
 
-def individual_vector(scm, individual: Any) -> np.ndarray:
+def individual_vector(scm: Any, individual: Any) -> np.ndarray:
     """The individual as a float vector in SCM order (mapping, pandas Series, one-row DataFrame or sequence)."""
     individual = _one_person(individual)
     if hasattr(individual, "to_dict"):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -256,5 +256,5 @@ def check_fields(obj: Any, rules: Mapping[str, tuple[Rule, str]],
         after(obj)
 
 
-__all__ = ["Rule", "Number", "OneOf", "Flag", "Text", "Anything", "Names", "NumberList", "Pair", "MapOf",
-           "check_fields", "is_real", "is_integer", "show"]
+__all__ = ["Anything", "Flag", "MapOf", "Names", "Number", "NumberList", "OneOf", "Pair", "Rule", "Text",
+           "check_fields", "is_integer", "is_real", "show"]
