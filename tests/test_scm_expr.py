@@ -9,8 +9,26 @@ import pytest
 from scipy.special import expit
 
 from milp_recourse.errors import InputError, SpecError
-from milp_recourse.scm.expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, derivative,
-                                    evaluate, interval, names, parse, substitute, to_text)
+from milp_recourse.scm.expr import (
+    Add,
+    Call,
+    Compare,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Name,
+    Neg,
+    Pow,
+    Sub,
+    derivative,
+    evaluate,
+    interval,
+    names,
+    parse,
+    substitute,
+    to_text,
+)
 
 RNG_SEED = 20240611
 X = np.array([-2.5, -0.3, 0.0, 0.7, 3.1])
@@ -128,8 +146,15 @@ def test_interval_is_sound_on_random_expressions() -> None:
 
 
 def test_interval_exact_cases() -> None:
-    assert interval(parse("sigmoid(x)"), {"x": (-1, 2)}) == (expit(-1), expit(2))
-    assert interval(parse("exp(x)"), {"x": (-math.inf, 0)}) == (0.0, 1.0)
+    # transcendental ends are rounded outward by one float (sound despite round-off in expit / exp)
+    assert interval(parse("sigmoid(x)"), {"x": (-1, 2)}) == (math.nextafter(expit(-1), 0), math.nextafter(expit(2), 1))
+    assert interval(parse("exp(x)"), {"x": (-math.inf, 0)}) == (0.0, math.nextafter(1.0, 2.0))
+    # inexact sums and products are rounded outward, exact ones are not
+    lo, hi = interval(parse("x + 0.1"), {"x": (0.2, 0.2)})
+    assert lo < 0.2 + 0.1 < hi or lo <= 0.30000000000000004 <= hi
+    assert lo == math.nextafter(0.2 + 0.1, 0) and hi == math.nextafter(0.2 + 0.1, 1)
+    lo, hi = interval(parse("3 * x"), {"x": (0.1, 0.1)})
+    assert lo < hi and lo <= 3 * 0.1 <= hi
     assert interval(parse("x + 1"), {"x": (0, math.inf)}) == (1.0, math.inf)
     assert interval(parse("x**2"), {"x": (-3, 2)}) == (0.0, 9.0)
     assert interval(parse("x**2"), {"x": (-3, -2)}) == (4.0, 9.0)

@@ -8,12 +8,14 @@ PyTorch is imported lazily; without it a BackendUnavailableError names the extra
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import reduce
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from milp_recourse.errors import BackendUnavailableError
 from milp_recourse.scm import expr as ex
+from milp_recourse.scm import functions
 
 INSTALL_HINT = "pip install 'milp_recourse[torch]'"
 
@@ -55,14 +57,11 @@ def torch_eval(e: ex.Expr, env: Mapping[str, Any], torch: Any) -> Any:
         return base ** e.exponent if isinstance(base, float) else torch.pow(base, e.exponent)
     if isinstance(e, ex.Call):
         args = [_tensor(torch_eval(a, env, torch), env, torch) for a in e.args]
-        if e.func in ("max", "min"):
-            fn = torch.maximum if e.func == "max" else torch.minimum
-            out = args[0]
-            for a in args[1:]:
-                out = fn(out, a)
-            return out
-        return {"abs": torch.abs, "relu": torch.relu, "sigmoid": torch.sigmoid, "exp": torch.exp,
-                "log": torch.log}[e.func](args[0])
+        fn = reduce(getattr, functions.get(e.func).torch.split("."), torch)   # e.g. 'nn.functional.softplus'
+        out = args[0]
+        for a in args[1:]:        # variadic functions (max, min) fold pairwise
+            out = fn(out, a)
+        return fn(out) if len(args) == 1 else out
     left, right = torch_eval(e.left, env, torch), torch_eval(e.right, env, torch)
     if isinstance(e, ex.Compare):
         left, right = _tensor(left, env, torch), _tensor(right, env, torch)

@@ -13,12 +13,11 @@ from typing import Mapping
 
 import numpy as np
 
+from milp_recourse.encode import primitives as pr
 from milp_recourse.errors import UnsupportedError
 from milp_recourse.mip.ir import Affine, IRBuilder
 from milp_recourse.scm import expr as ex
-from milp_recourse.encode import primitives as pr
-
-_SMOOTH_CALLS = {"sigmoid", "exp", "log"}
+from milp_recourse.scm import functions
 
 
 def is_smooth_nonlinear(e: ex.Expr) -> bool:
@@ -26,7 +25,7 @@ def is_smooth_nonlinear(e: ex.Expr) -> bool:
     if isinstance(e, ex.Pow):
         return e.exponent != 1.0 or is_smooth_nonlinear(e.base)
     if isinstance(e, ex.Call):
-        return e.func in _SMOOTH_CALLS or any(is_smooth_nonlinear(a) for a in e.args)
+        return functions.get(e.func).mip == "smooth" or any(is_smooth_nonlinear(a) for a in e.args)
     if isinstance(e, ex.Div):
         return not isinstance(e.right, ex.Const) or is_smooth_nonlinear(e.left)
     for child in ex.children(e):
@@ -122,17 +121,18 @@ class Linearizer:
             env = {}
             return Affine.constant(float(ex.evaluate(ex.Call(e.func, tuple(ex.Const(a.const) for a in args)), env)))
         f = e.func
-        if f in ("max", "min"):
+        kind = functions.get(f).mip
+        if kind in ("max", "min"):
             acc = args[0]
             for a in args[1:]:
-                op = pr.maximum if f == "max" else pr.minimum
+                op = pr.maximum if kind == "max" else pr.minimum
                 acc = op(self.b, acc, a, self._name(f), self.group)
             return acc
-        if f == "relu":
+        if kind == "relu":
             return pr.relu(self.b, args[0], self._name("relu"), self.group)
-        if f == "abs":
+        if kind == "abs":
             return pr.absolute(self.b, args[0], self._name("abs"), self.group)
-        if f in _SMOOTH_CALLS:
-            fn = {"sigmoid": lambda t: 0.5 * (1.0 + np.tanh(0.5 * t)), "exp": np.exp, "log": np.log}[f]
-            return self._pwl(args[0], fn, f)
+        if kind == "smooth":
+            fn = functions.get(f).numpy
+            return self._pwl(args[0], lambda t: np.asarray(fn(t), float), f)
         raise UnsupportedError(f"{self.group}: unsupported function {f!r}.")

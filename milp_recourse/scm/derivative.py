@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from milp_recourse.errors import SpecError
-from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, name_free, substitute
+from milp_recourse.scm import functions
+from milp_recourse.scm.fold import substitute
+from milp_recourse.scm.nodes import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, name_free
+
 
 def derivative(e: Expr, name: str) -> Expr:
     """Symbolic (almost-everywhere) partial derivative of e with respect to ``name``."""
@@ -40,12 +43,8 @@ def _d(e: Expr, x: str) -> Expr:
                     ind = Mul(ind, Compare(strict if j < i else loose, a, b))
             total = Add(total, Mul(ind, _d(a, x)))
         return total
-    a, da = e.args[0], _d(e.args[0], x)
-    outer: Expr = {
-        "abs": Sub(Compare(">", a, Const(0.0)), Compare("<", a, Const(0.0))),
-        "relu": Compare(">", a, Const(0.0)),
-        "sigmoid": Mul(e, Sub(Const(1.0), e)),
-        "exp": e,
-        "log": Div(Const(1.0), a),
-    }[e.func]
-    return Mul(outer, da)
+    fn = functions.get(e.func)
+    if fn.derivative is None:
+        raise SpecError(f"Cannot differentiate {e.func}() with {len(e.args)} argument(s).")
+    a = e.args[0]
+    return Mul(fn.derivative(e, a), _d(a, x))

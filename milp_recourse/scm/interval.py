@@ -5,13 +5,50 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from scipy.special import expit
-
 from milp_recourse.errors import InputError
-from milp_recourse.scm.expr import INF, Add, Call, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+from milp_recourse.scm import functions
+from milp_recourse.scm.nodes import INF, Add, Call, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+
 
 def _mul(a: float, b: float) -> float:
     return 0.0 if a == 0.0 or b == 0.0 else a * b
+
+
+def _sum_exact(a: float, b: float, s: float) -> bool:
+    """Whether the float sum s = a + b is exact (Knuth's TwoSum error term is zero)."""
+    if not math.isfinite(s):
+        return True
+    bv = s - a
+    return (a - (s - bv)) + (b - bv) == 0.0
+
+
+def _add(a: float, b: float, lower: bool) -> float:
+    """a + b rounded outward (down for a lower bound, up for an upper one) unless the sum is exact."""
+    s = a + b
+    if _sum_exact(a, b, s):
+        return s
+    return functions.down(s) if lower else functions.up(s)
+
+
+def _product_exact(a: float, b: float, p: float) -> bool:
+    """A product known to be exact: a factor 0 or +-1 or a power of two, or small integers."""
+    if not math.isfinite(p) or p == 0.0:
+        return True
+    for x in (a, b):
+        if x in (1.0, -1.0) or (math.isfinite(x) and x != 0 and math.frexp(abs(x))[0] == 0.5):
+            return True
+    return a.is_integer() and b.is_integer() and abs(p) < 2.0 ** 53
+
+
+def _outward_products(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The hull of the products of the pairs, each rounded outward unless exact."""
+    lo, hi = INF, -INF
+    for a, b in pairs:
+        v = _mul(a, b)
+        exact = _product_exact(a, b, v)
+        lo = min(lo, v if exact else functions.down(v))
+        hi = max(hi, v if exact else functions.up(v))
+    return lo, hi
 
 
 def _ipow(lo: float, hi: float, p: float) -> tuple[float, float]:
@@ -43,13 +80,6 @@ def _ipow(lo: float, hi: float, p: float) -> tuple[float, float]:
     return (pw(lo), pw(hi)) if p > 0 else (pw(hi), pw(lo))
 
 
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return INF
-
-
 def interval(e: Expr, bounds: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
     """Sound bounds (lo, hi) of e when each name ranges over its interval in ``bounds``."""
     if isinstance(e, Const):
@@ -67,36 +97,21 @@ def interval(e: Expr, bounds: Mapping[str, tuple[float, float]]) -> tuple[float,
     if isinstance(e, Pow):
         return _ipow(*interval(e.base, bounds), e.exponent)
     if isinstance(e, Call):
-        ivs = [interval(a, bounds) for a in e.args]
-        (lo, hi) = ivs[0]
-        if e.func == "max":
-            return max(i[0] for i in ivs), max(i[1] for i in ivs)
-        if e.func == "min":
-            return min(i[0] for i in ivs), min(i[1] for i in ivs)
-        if e.func == "abs":
-            return (lo, hi) if lo >= 0 else (-hi, -lo) if hi <= 0 else (0.0, max(-lo, hi))
-        if e.func == "relu":
-            return max(lo, 0.0), max(hi, 0.0)
-        if e.func == "sigmoid":
-            return float(expit(lo)), float(expit(hi))
-        if e.func == "exp":
-            return _exp(lo), _exp(hi)
-        if hi <= 0:  # log of a non-positive interval has no real value
-            return -INF, INF
-        return (math.log(lo) if lo > 0 else -INF), math.log(hi)
+        return functions.get(e.func).interval(*(interval(a, bounds) for a in e.args))
     (a, b), (c, d) = interval(e.left, bounds), interval(e.right, bounds)
+    # arithmetic is rounded outward (sound bounds for NO_RECOURSE proofs despite round-off), exact results stay
     if isinstance(e, Add):
-        return a + c, b + d
+        return _add(a, c, True), _add(b, d, False)
     if isinstance(e, Sub):
-        return a - d, b - c
+        return _add(a, -d, True), _add(b, -c, False)
     if isinstance(e, Mul):
-        p = (_mul(a, c), _mul(a, d), _mul(b, c), _mul(b, d))
-        return min(p), max(p)
+        return _outward_products([(a, c), (a, d), (b, c), (b, d)])
     if isinstance(e, Div):
         if c <= 0 <= d:
             return -INF, INF
-        p = (_mul(a, 1 / c), _mul(a, 1 / d), _mul(b, 1 / c), _mul(b, 1 / d))
-        return min(p), max(p)
+        lo, hi = _outward_products([(a, 1 / c), (a, 1 / d), (b, 1 / c), (b, 1 / d)])
+        inexact = any(not _product_exact(1.0, 1.0 / x, 1.0 / x) for x in (c, d) if math.isfinite(x))
+        return (functions.down(lo), functions.up(hi)) if inexact else (lo, hi)
     if e.op in ("<", "<="):  # swap to > / >=
         (a, b), (c, d) = (c, d), (a, b)
     strict = e.op in (">", "<")

@@ -16,8 +16,28 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError, SpecError, describe
-from milp_recourse.scm.expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, count, derivative, evaluate,
-                   interval, names as expr_names, parse, substitute, to_text)
+from milp_recourse.scm import functions
+from milp_recourse.scm.expr import (
+    Add,
+    Call,
+    Compare,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Name,
+    Neg,
+    Pow,
+    Sub,
+    count,
+    derivative,
+    evaluate,
+    interval,
+    parse,
+    substitute,
+    to_text,
+)
+from milp_recourse.scm.expr import names as expr_names
 from milp_recourse.scm.noise import Noise
 
 KINDS = ("continuous", "integer", "binary")
@@ -76,8 +96,9 @@ class Variable:
 
 
 _INVERTIBLE_HELP = ("abduction needs the noise exactly once, reached only through + and -, * or / by a "
-                    "noise-free factor that cannot be 0, exp, log, sigmoid, or a power that is odd or has a "
-                    "non-negative base")
+                    "noise-free factor that cannot be 0, an invertible function ("
+                    + ", ".join(sorted(n for n in functions.names() if functions.get(n).inverse is not None))
+                    + "), or a power that is odd or has a non-negative base")
 
 
 def _invert(var: str, eq: Expr, noise: str, bounds: Mapping[str, tuple[float, float]]) -> Expr:
@@ -123,9 +144,8 @@ def _invert(var: str, eq: Expr, noise: str, bounds: Mapping[str, tuple[float, fl
                     raise fail(f"the power {to_text(e)!r} is even or fractional and its base can be negative")
                 y = Pow(y, 1.0 / p)
             e = e.base
-        elif isinstance(e, Call) and e.func in ("exp", "log", "sigmoid"):
-            y = {"exp": Call("log", (y,)), "log": Call("exp", (y,)),
-                 "sigmoid": Sub(Call("log", (y,)), Call("log", (Sub(Const(1.0), y),)))}[e.func]
+        elif isinstance(e, Call) and functions.get(e.func).inverse is not None:
+            y = functions.get(e.func).inverse(y)
             e = e.args[0]
         else:
             what = f"{e.func}()" if isinstance(e, Call) else "a comparison" if isinstance(e, Compare) \

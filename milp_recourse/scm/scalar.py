@@ -11,13 +11,10 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
-from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
+from milp_recourse.scm import functions
+from milp_recourse.scm.nodes import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub
 
 ScalarFn = Callable[[Mapping[str, float]], float]
-
-
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
 
 
 def _pow(base: float, k: float) -> float:
@@ -25,8 +22,6 @@ def _pow(base: float, k: float) -> float:
     return v if isinstance(v, float) else math.nan
 
 
-_UNARY: dict[str, Callable[[float], float]] = {"abs": abs, "relu": lambda v: max(v, 0.0), "sigmoid": _sigmoid,
-                                               "exp": math.exp, "log": math.log}
 _BINARY: dict[type, Callable[[float, float], float]] = {Add: lambda a, b: a + b, Sub: lambda a, b: a - b,
                                                         Mul: lambda a, b: a * b, Div: lambda a, b: a / b}
 _CMP: dict[str, Callable[[float, float], bool]] = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
@@ -48,11 +43,11 @@ def _build(e: Expr) -> ScalarFn:
         return lambda env: _pow(base(env), k)
     if isinstance(e, Call):
         args = [_build(a) for a in e.args]
-        if e.func in ("max", "min"):
-            pick = max if e.func == "max" else min
-            return lambda env: pick(a(env) for a in args)
-        fn, (arg,) = _UNARY[e.func], args
-        return lambda env: fn(arg(env))
+        fn = functions.get(e.func).scalar
+        if len(args) == 1:
+            (arg,) = args
+            return lambda env: fn(arg(env))
+        return lambda env: fn(*(a(env) for a in args))
     left, right = _build(e.left), _build(e.right)
     if isinstance(e, Compare):
         cmp = _CMP[e.op]

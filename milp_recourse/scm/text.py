@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from milp_recourse.scm.expr import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, quoted
+from milp_recourse.scm.nodes import Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, quoted
 
 _PREC = {Compare: 0, Add: 1, Sub: 1, Mul: 2, Div: 2, Neg: 3, Pow: 4}
 _SYM = {Add: "+", Sub: "-", Mul: "*", Div: "/"}
