@@ -121,6 +121,13 @@ def bad_bodies(person):
         (b"{", "The request body is not valid JSON (Expecting property name enclosed in double quotes at position 1)."),
         (b"[1, 2]", "The request body must be a JSON object"),
         (b"", "The request body is not valid JSON"),
+        (b"[" * 100000 + b"]" * 100000, "The request body is nested too deeply to read"),
+        (b'{"individual": {"G": 0, "A": NaN, "E": 0, "L": 0, "D": 0, "I": 0, "S": 0}}',
+         _lib_message(lambda: RecourseProblem(scm, model, {"G": 0, "A": float("nan"), "E": 0, "L": 0, "D": 0, "I": 0,
+                                                           "S": 0}))),
+        ({"individual": {**P, "G": [1, 2]}}, _lib_message(lambda: RecourseProblem(scm, model, {**P, "G": [1, 2]}))),
+        ({"individual": P, "bounds": {"E": [0, 1e400]}},
+         _lib_message(lambda: Actionability(bounds={"E": [0, float("inf")]}))),
         ({"foo": 1, "individual": P}, "Unknown field(s) 'foo' in the request"),
         ({}, "The request needs 'individual'"),
         ({"individual": P, "ranking": ["E"], "scores": {"E": 1}}, "Give one of 'ranking', 'scores' or 'weights'"),
@@ -232,6 +239,11 @@ def test_individuals_from_data(loan):
         create_app(scm, model, data=data.drop(columns=["E"]))
     with pytest.raises(InputError, match="time_limit"):
         create_app(scm, model, time_limit=-1)
+
+
+def test_an_oversized_body_is_refused(client):
+    resp = client.post("/api/solve", content=b" " * 1_000_001, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and "at most 1000000" in resp.json()["detail"]
 
 
 def test_no_data_means_404(client):

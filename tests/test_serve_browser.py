@@ -199,10 +199,12 @@ def test_no_recourse_then_one_click_relaxation_at_phone_width(server, browser, l
     page.close()
 
 
-def test_bad_record_shows_the_library_message(server, browser):
+def test_bad_record_shows_the_library_message_then_scores(server, browser, loan):
+    scm, model = loan
     page = browser.new_page()
     page.goto(server)
     page.wait_for_selector("#rec-E")
+    good = page.input_value("#rec-E")
     page.fill("#rec-E", "3")
     page.click("#to-constraints")
     page.click("#to-preferences")
@@ -210,4 +212,19 @@ def test_bad_record_shows_the_library_message(server, browser):
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error") == "Feature 'E' = 3 is outside its domain [-0.5, 0.5]."
     assert page.is_hidden("#step-result")
+    page.fill("#rec-E", good)                                 # fixed; now 1-5 difficulty scores instead of a ranking
+    person = {n: float(page.input_value(f"#rec-{n}")) for n in scm.names}
+    page.check("#mode-scores")
+    assert page.is_hidden("#ranking-panel") and page.is_visible("#score-E")
+    scores = {"E": 5, "L": 2, "I": 4, "S": 1}
+    for n, v in scores.items():
+        page.select_option(f"#score-{n}", str(v))
+    page.click("#solve")
+    page.wait_for_selector("#status")
+    assert page.is_hidden("#error")
+    want = solve(RecourseProblem(scm, model, person, preferences=Preferences.from_scores(scores, list("ELIS")),
+                                 actionability=Actionability(actionable=tuple("ELIS")),
+                                 options=SolveOptions(time_limit=TIME_LIMIT)))
+    assert page.get_attribute("#status", "data-status") == want.status.value
+    assert float(page.get_attribute("#cost", "data-cost")) == pytest.approx(want.cost, abs=1e-9)
     page.close()

@@ -25,6 +25,7 @@ from milp_recourse.serve.request import build_problem, parse_json
 from milp_recourse.serve.schemas import request_body_doc
 
 DEFAULT_TIME_LIMIT = 20.0
+MAX_BODY = 1_000_000   # bytes; a person's request is a few hundred
 
 
 class BadRequest(Exception):
@@ -86,19 +87,23 @@ def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMI
             return body, build_problem(scm, classifier, body, time_limit)
         except RecourseError as err:
             raise BadRequest(str(err)) from None
-        except (TypeError, ValueError, KeyError) as err:   # a shape the validators did not foresee: still the caller's
+        except (TypeError, ValueError, KeyError, RecursionError) as err:   # a shape the validators did not foresee
             raise BadRequest(f"Malformed request: {err}") from None
 
-    async def run(job: Callable[[], Any], guard: float) -> Response:
+    async def run(raw: bytes, job: Callable[[bytes], Any], guard: float) -> Response:
+        if len(raw) > MAX_BODY:
+            return _error(f"The request body is {len(raw)} bytes; at most {MAX_BODY} are accepted.", 413)
         loop = asyncio.get_running_loop()
         try:
-            out = await asyncio.wait_for(loop.run_in_executor(pool, job), timeout=guard)
+            out = await asyncio.wait_for(loop.run_in_executor(pool, job, raw), timeout=guard)
         except BadRequest as err:
             return _error(str(err))
         except asyncio.TimeoutError:
             return _error(f"The solve did not finish within {guard:g} s (time limit {time_limit:g} s per solve).", 503)
         except RecourseError as err:
             return _error(str(err))
+        except Exception as err:  # noqa: BLE001  a bug, not the caller's input: say so in JSON, keep serving
+            return _error(f"Internal error while solving ({type(err).__name__}: {err}).", 500)
         return _json(out)
 
     @app.get("/api/health")
@@ -114,22 +119,18 @@ def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMI
     @app.post("/api/solve", openapi_extra=request_body_doc())
     async def post_solve(request: Request) -> Response:
         """The cheapest verified recourse: exactly `RecourseResult.to_dict()` (as `solve --format json`)."""
-        raw = await request.body()
-
-        def job():
+        def job(raw: bytes):
             _, problem = problem_of(raw)
             return solve(problem).to_dict()
-        return await run(job, 2 * time_limit + 10)
+        return await run(await request.body(), job, 2 * time_limit + 10)
 
     @app.post("/api/explain", openapi_extra=request_body_doc())
     async def post_explain(request: Request) -> Response:
         """Why there is no recourse: certificate, minimal conflict, cheapest relaxations (each with its request)."""
-        raw = await request.body()
-
-        def job():
+        def job(raw: bytes):
             body, problem = problem_of(raw)
             return explain_body(problem, body)
-        return await run(job, 20 * time_limit + 10)
+        return await run(await request.body(), job, 20 * time_limit + 10)
 
     @app.get("/api/individuals/{row}")
     async def individual(row: str) -> Response:

@@ -29,6 +29,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise InputError("The request body must be UTF-8 encoded JSON.") from None
     except json.JSONDecodeError as err:
         raise InputError(f"The request body is not valid JSON ({err.msg} at position {err.pos}).") from None
+    except RecursionError:
+        raise InputError("The request body is nested too deeply to read; send a flat JSON object.") from None
     if not isinstance(body, dict):
         raise InputError(f"The request body must be a JSON object {{\"individual\": {{...}}, ...}}. "
                          f"Got {type(body).__name__ if body is not None else 'null'}.")
