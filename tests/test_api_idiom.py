@@ -174,4 +174,26 @@ def test_bad_frame_inputs(scm, model, people) -> None:
         milp_recourse.solve_many(twice, scm=scm, classifier=model, profiles=pd.DataFrame([{"id": "p0"}]))
     with pytest.raises(InputError, match=r"The id column 'who' is not in the people frame"):
         milp_recourse.solve_many(people, scm=scm, classifier=model, id_column="who")
-    assert Status.ERROR.value == "ERROR"   # the status a person gets whose solve raises (documented in frames.py)
+
+
+def test_a_person_whose_solve_raises_gets_status_error(scm, model, people, monkeypatch) -> None:
+    """One failing person does not end the run: that row is ERROR with the error as message, the others are solved."""
+    from milp_recourse.solver import many
+
+    good = milp_recourse.solve_many(people, scm=scm, classifier=model, options=OPTS)
+    victim = next(k for k, r in good.iterrows() if r["status"] == "OPTIMAL")
+    x_victim = people.loc[victim, list(scm.names)].to_numpy(dtype=float)
+    real = many.search_person
+
+    def flaky(problem, *args, **kwargs):
+        if np.array_equal(problem.x, x_victim):
+            raise RuntimeError("boom")
+        return real(problem, *args, **kwargs)
+
+    monkeypatch.setattr(many, "search_person", flaky)
+    out = milp_recourse.solve_many(people, scm="chain", classifier=model, options=OPTS)   # the SCM by name
+    assert out.loc[victim, "status"] == Status.ERROR.value and out.loc[victim, "message"] == "RuntimeError: boom"
+    assert math.isnan(out.loc[victim, "cost"]) and not out.loc[victim, "verified"]
+    rest = [k for k in people.index if k != victim]
+    pd.testing.assert_series_equal(out.loc[rest, "status"], good.loc[rest, "status"])
+    np.testing.assert_allclose(out.loc[rest, "cost"].to_numpy(), good.loc[rest, "cost"].to_numpy(), rtol=1e-9)
