@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,7 +56,8 @@ def loan():
 def server(loan):
     """uvicorn in a thread, loopback only, on a free port."""
     scm, model = loan
-    srv = uvicorn.Server(uvicorn.Config(create_app(scm, model, time_limit=TIME_LIMIT), host="127.0.0.1",
+    app = create_app(scm, model, data=scm.sample(20, seed=3), time_limit=TIME_LIMIT)   # --data: pick by id
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                         port=_free_port(), log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -110,6 +112,7 @@ def test_record_constraints_ranking_result(server, browser, loan, shots):
     scm, model = loan
     person = {n: float(v) for n, v in first_denied(scm, model, seed=5).items()}   # not the pre-filled example
     page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.set_default_timeout(20_000)
     page.goto(server)
     page.wait_for_selector("#rec-E")
     for name, value in person.items():                       # (1) the record
@@ -162,6 +165,7 @@ def test_record_constraints_ranking_result(server, browser, loan, shots):
 def test_no_recourse_then_one_click_relaxation_at_phone_width(server, browser, loan, shots):
     scm, model = loan
     page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(20_000)
     page.goto(server)
     page.wait_for_selector("#rec-E")
     person = {n: float(page.input_value(f"#rec-{n}")) for n in scm.names}    # the pre-filled example
@@ -202,8 +206,20 @@ def test_no_recourse_then_one_click_relaxation_at_phone_width(server, browser, l
 def test_bad_record_shows_the_library_message_then_scores(server, browser, loan):
     scm, model = loan
     page = browser.new_page()
+    page.set_default_timeout(20_000)
     page.goto(server)
     page.wait_for_selector("#rec-E")
+    data = scm.sample(20, seed=3)
+    k = int(np.flatnonzero(model.predict(data[list(scm.names)]) == 0)[0])   # a denied person in the data
+    page.fill("#pick-id", str(k))                             # the record picked by id from --data
+    page.click("#pick-load")
+    row = data.iloc[k]
+    page.wait_for_function(f"document.querySelector('#rec-S').value === String({float(row['S'])!r})")
+    assert all(float(page.input_value(f"#rec-{n}")) == pytest.approx(float(row[n])) for n in scm.names)
+    page.fill("#pick-id", "20")
+    page.click("#pick-load")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "out of range" in page.inner_text("#error")
     good = page.input_value("#rec-E")
     page.fill("#rec-E", "3")
     page.click("#to-constraints")
