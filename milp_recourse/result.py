@@ -28,6 +28,16 @@ class Status(str, enum.Enum):
     ERROR = "ERROR"                              # the solver failed on this individual (batch only)
 
 
+class SearchState(enum.StrEnum):
+    """How one search engine ended (internal to the pipeline; equal to its lower-case string)."""
+
+    OPTIMAL = "optimal"          # proven within the gap
+    LIMIT = "limit"              # a limit was hit (an action may have been found)
+    INFEASIBLE = "infeasible"    # no action exists in the searched model
+    UNKNOWN = "unknown"          # a limit was hit with nothing found
+    ERROR = "error"              # the solver failed
+
+
 class FrozenMap(Mapping[str, Any]):
     """A read-only, picklable mapping (results cross process boundaries in batch runs)."""
 

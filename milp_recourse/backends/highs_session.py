@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from milp_recourse.mip.ir import MIPModel
 from milp_recourse.backends.highs import new_highs, to_highs_hessian, to_highs_lp
+from milp_recourse.mip.ir import MIPModel
+from milp_recourse.result import SearchState
 
 PRIMAL_TOL = 1e-9
 
@@ -24,7 +25,7 @@ PRIMAL_TOL = 1e-9
 class Relaxation:
     """One relaxation solve: state 'optimal' | 'infeasible' | 'other', the point and its objective."""
 
-    state: str
+    state: SearchState
     x: np.ndarray | None
     objective: float
 
@@ -112,9 +113,9 @@ class HighsSession:
         h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            return Relaxation("optimal", np.asarray(h.getSolution().col_value, float), float(h.getObjectiveValue()))
+            return Relaxation(SearchState.OPTIMAL, np.asarray(h.getSolution().col_value, float), float(h.getObjectiveValue()))
         if status == highspy.HighsModelStatus.kInfeasible:
-            return Relaxation("infeasible", None, float("inf"))
+            return Relaxation(SearchState.INFEASIBLE, None, float("inf"))
         return Relaxation("other", None, float("nan"))
 
 

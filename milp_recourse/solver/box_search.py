@@ -27,15 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from milp_recourse.models.classifiers import score_threshold
-from milp_recourse.models.registry import score_kind
-from milp_recourse.scm.plan import PlanCache
-from milp_recourse.solver.strategy import pattern_parts
-from milp_recourse.solver.incumbent import Incumbent, valid_actions
-from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.bounds.relu_bounds import relu_layers, score_upper_bound
 from milp_recourse.bounds.scm_boxes import counterfactual_forms
+from milp_recourse.models.classifiers import score_threshold
+from milp_recourse.models.registry import score_kind
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import SearchState
+from milp_recourse.scm.plan import PlanCache
 from milp_recourse.scm.simulate import person_constants
+from milp_recourse.solver.incumbent import Incumbent, valid_actions
+from milp_recourse.solver.strategy import pattern_parts
 
 BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
@@ -49,7 +50,7 @@ class BoxSearch:
     action: dict[str, float] | None
     cost: float
     lower_bound: float
-    state: str            # 'optimal' | 'limit'
+    state: SearchState    # OPTIMAL or LIMIT
     boxes: int
     seconds: float
 
@@ -166,8 +167,8 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
     while fronts:
         if time.perf_counter() > deadline or boxes > max_boxes:
             low = min([pruned_low] + [float(f[5].min()) if len(f) > 5 else 0.0 for f in fronts])
-            return BoxSearch(_no_op_free(problem, best_action, changing), best, min(low, best), "limit", boxes,
-                             time.perf_counter() - t0)
+            return BoxSearch(_no_op_free(problem, best_action, changing), best, min(low, best), SearchState.LIMIT,
+                             boxes, time.perf_counter() - t0)
         nxt = []
         for dims, c, x0, lo, hi, *_ in fronts:
             boxes += len(lo)
@@ -191,8 +192,8 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
             nxt.append((dims, c, x0, np.concatenate([lo, lo2]), np.concatenate([hi1, hi]),
                         np.concatenate([lower, lower])))
         fronts = nxt
-    return BoxSearch(_no_op_free(problem, best_action, changing), best, min(pruned_low, best), "optimal", boxes,
-                     time.perf_counter() - t0)
+    return BoxSearch(_no_op_free(problem, best_action, changing), best, min(pruned_low, best), SearchState.OPTIMAL,
+                     boxes, time.perf_counter() - t0)
 
 
 def _no_op_free(problem: RecourseProblem, action: dict[str, float], changing: frozenset[str]) -> dict[str, float]:

@@ -16,9 +16,10 @@ import time
 
 from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import SearchState
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import Incumbent
-from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
 from milp_recourse.solver.verify import verify_action
 
@@ -45,7 +46,7 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
             lower = budget           # no action costs <= budget (the stage's SCM is exact: approx_error 0)
             frac *= BUDGET_GROWTH
             continue
-        if out.state == "optimal" and out.action is not None and verify_action(problem, out.action).ok:
+        if out.state == SearchState.OPTIMAL and out.action is not None and verify_action(problem, out.action).ok:
             return stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
                                               lower_bound=max(out.lower_bound, lower))
         break  # a limit, or an answer the re-check refuses: the full model, with the verified incumbent

@@ -21,13 +21,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from milp_recourse.backends import SolverParams, available_backends, get_backend
-from milp_recourse.models.classifiers import score_threshold
+from milp_recourse.bounds.score_bounds import problem_score_interval
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
+from milp_recourse.models.classifiers import score_threshold
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, Status
-from milp_recourse.bounds.score_bounds import problem_score_interval
 from milp_recourse.solver.verify import verify_action
 
 SECOND_OPINION_ORDER = ("ortools-scip", "highs", "ortools-cbc")

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
 from milp_recourse.models.classifiers import reference_score, score_threshold
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
 from milp_recourse.scm.simulate import counterfactuals
-
 
 COORDINATE_SHRINK_MAX_FEATURES = 12  # beyond this, per-coordinate shrinking costs more classifier calls than it saves
 

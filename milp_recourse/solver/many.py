@@ -24,15 +24,14 @@ import numpy as np
 
 from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession, structure_key
-from milp_recourse.models.classifiers import favourable
-from milp_recourse.errors import InputError
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
-from milp_recourse.scm.plan import PlanCache
-from milp_recourse.solver.pipeline import Searched, already_favourable, finish, refine, search_person
+from milp_recourse.errors import InputError
+from milp_recourse.models.classifiers import favourable
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.pipeline import Searched, already_favourable, finish, refine, search_person
 from milp_recourse.solver.verify import classifier_groups, verify_many
-
 
 WINDOW = 512  # people compiled, searched and re-checked together; bounds the compiled models held in memory
 

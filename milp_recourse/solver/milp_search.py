@@ -20,10 +20,10 @@ from milp_recourse.backends import MIPSolution, SolverParams, Termination, get_b
 from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
 from milp_recourse.errors import BackendError
-from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import PathStep
+from milp_recourse.result import PathStep, SearchState
+from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.small_bnb import branch_and_bound
 from milp_recourse.solver.strategy import MILP, OUTER_APPROX, SMALL_BNB, small_bnb_reason
 from milp_recourse.solver.verify import verify_action
@@ -41,7 +41,7 @@ class SearchOutcome:
     action: dict[str, float] | None
     cost: float
     lower_bound: float
-    state: str              # 'optimal' | 'limit' | 'infeasible' | 'unknown' | 'error'
+    state: SearchState
     seconds: float = 0.0
     rounds: int = 0
     message: str = ""
@@ -150,12 +150,12 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     out = branch_and_bound(session, compiled.model, problem.options.mip_gap, BNB_NODE_LIMIT, deadline)
     seconds = time.perf_counter() - t
     if out.state == "infeasible":
-        return SearchOutcome(None, np.inf, np.inf, "infeasible", seconds, out.nodes)
+        return SearchOutcome(None, np.inf, np.inf, SearchState.INFEASIBLE, seconds, out.nodes)
     if out.state != "optimal":
-        return SearchOutcome(None, np.inf, -np.inf, "limit", seconds, out.nodes)
+        return SearchOutcome(None, np.inf, -np.inf, SearchState.LIMIT, seconds, out.nodes)
     action = decode(compiled, problem, out.x)
     cost, _ = problem.action_cost(action)
-    return SearchOutcome(action, cost, out.bound / compiled.objective_scale, "optimal", seconds, out.nodes)
+    return SearchOutcome(action, cost, out.bound / compiled.objective_scale, SearchState.OPTIMAL, seconds, out.nodes)
 
 
 def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
@@ -211,7 +211,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     backend = get_backend(opts.backend)
     # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
-    best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, "unknown")
+    best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, SearchState.UNKNOWN)
     best_ok = inc is not None   # whether best.action passed the re-check (an incumbent always has)
     cuts: list[tuple[int, int, float]] = []
     seen: set[tuple[int, float]] = set()
@@ -220,7 +220,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
         left = deadline - time.perf_counter()
         if left <= 0:
-            best.state = "limit" if best.action is not None else "unknown"
+            best.state = SearchState.LIMIT if best.action is not None else SearchState.UNKNOWN
             break
         scale = compiled.objective_scale
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
@@ -231,16 +231,16 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:
             if best.action is not None:          # nothing beats the incumbent
-                best.lower_bound, best.state = best.cost, "optimal"
+                best.lower_bound, best.state = best.cost, SearchState.OPTIMAL
             else:
-                best.state = "infeasible"
+                best.state = SearchState.INFEASIBLE
             break
         if sol.termination in (Termination.ERROR, Termination.UNBOUNDED):
-            best.state, best.message = "error", f"{sol.backend}: {sol.message}"
+            best.state, best.message = SearchState.ERROR, f"{sol.backend}: {sol.message}"
             break
         if sol.x is None:                         # limit without a solution
             best.lower_bound = max(best.lower_bound, _proven(sol.bound, cutoff) / scale)
-            best.state = "limit" if best.action is not None else "unknown"
+            best.state = SearchState.LIMIT if best.action is not None else SearchState.UNKNOWN
             break
         new_lb = _proven(sol.bound, cutoff) / scale
         stalled = stalled + 1 if new_lb <= best.lower_bound + 1e-9 * abs(best.lower_bound) else 0
@@ -274,14 +274,14 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
                         cuts.append((t, compiled.d_cols[name], d))
         tol = max(opts.mip_gap * abs(best.cost), 1e-9)
         if best.cost - best.lower_bound <= tol:
-            best.state = "optimal"
+            best.state = SearchState.OPTIMAL
             break
         if sol.termination is Termination.FEASIBLE or stalled >= STALL_ROUNDS:  # a limit, or no progress
-            best.state = "limit"
+            best.state = SearchState.LIMIT
             best.message = "" if stalled < STALL_ROUNDS else (
                 "The lower bound stalled (solver tolerances); the gap is reported.")
             break
-        best.state = "limit"
+        best.state = SearchState.LIMIT
     best.seconds = t_solve
     engine = OUTER_APPROX if compiled.quadratic else MILP
     steps.append(PathStep(engine, t_solve - t_small, best.state, {"rounds": best.rounds}))

@@ -16,17 +16,17 @@ import numpy as np
 
 from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession
-from milp_recourse.solver import strategy as st
-from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
-from milp_recourse.scm.plan import PlanCache
-from milp_recourse.solver.incumbent import Incumbent, random_search
-from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
-from milp_recourse.solver.polish import polish
-from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import PathStep, RecourseResult, Status
 from milp_recourse.models.classifiers import favourable
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver import strategy as st
+from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
+from milp_recourse.solver.budget_schedule import budget_search
+from milp_recourse.solver.incumbent import Incumbent, random_search
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
+from milp_recourse.solver.polish import polish
 from milp_recourse.solver.strategy import choose_search, plan_search
 from milp_recourse.solver.tighten import tighten_bounds
 from milp_recourse.solver.verify import Verification, verify_action
@@ -137,7 +137,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
                 _, final_reasons = choose_search(problem, compiled, True)
                 for engine in (st.TIGHTEN, *final_reasons, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
                     reasons.setdefault(engine, "the box search proved the optimum")
-                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, "optimal", boxes.seconds,
+                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, SearchState.OPTIMAL, boxes.seconds,
                                     rounds=boxes.boxes, engine=BOX_ENGINE, path=path,
                                     reasons=_not_run(reasons, path))
                 timings["solve"] = out.seconds
@@ -198,16 +198,19 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                 path_reasons=search.reasons)
     if search.action is None:
         lb = search.lower_bound if np.isfinite(search.lower_bound) else None
-        if search.state == "infeasible" and approx == 0.0:
-            from milp_recourse.solver.certify import certify  # bound / Farkas / second-backend certificate (see certify.py)
+        if search.state == SearchState.INFEASIBLE and approx == 0.0:
+            from milp_recourse.solver.certify import (
+                certify,  # bound / Farkas / second-backend certificate (see certify.py)
+            )
 
             res = RecourseResult(Status.NO_RECOURSE, None, {}, {}, verified=False, objective_bound=None, gap=None,
                                  total_seconds=time.perf_counter() - t0,
                                  message="No action satisfies this person's constraints.", **base)
             return certify(problem, res, compiled=compiled).apply(res)
-        msg = {"infeasible": f"The piecewise-linear model (max error {approx:.3g}) is infeasible; this is not a "
-                             "proof for the true SCM.",
-               "error": search.message}.get(search.state, "The time limit was reached before any action was found.")
+        msg = {SearchState.INFEASIBLE: f"The piecewise-linear model (max error {approx:.3g}) is infeasible; "
+                                       "this is not a proof for the true SCM.",
+               SearchState.ERROR: search.message}.get(search.state,
+                                                      "The time limit was reached before any action was found.")
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
     if ver is None:
@@ -224,7 +227,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                                                       f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"))
         if approx > 0:
             msg += f" (the SCM was approximated piecewise-linearly, max error {approx:.3g})"
-    elif search.state == "optimal" and boxes:
+    elif search.state == SearchState.OPTIMAL and boxes:
         status, msg = Status.OPTIMAL, "Proven optimal by the box search over actions (no MILP) and verified."
     elif search.state == "optimal":
         status, msg = Status.OPTIMAL, "Proven optimal and verified." if approx == 0 else (

@@ -16,12 +16,11 @@ import itertools
 import numpy as np
 from scipy.optimize import minimize
 
-from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actions
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.simulate import person_constants
+from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actions
 from milp_recourse.solver.strategy import polish_reason
-
 
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
 

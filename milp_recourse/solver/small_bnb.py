@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from milp_recourse.mip.ir import MIPModel
+from milp_recourse.result import SearchState
 
 INTEGRALITY_TOL = 1e-6
 
@@ -27,7 +28,7 @@ INTEGRALITY_TOL = 1e-6
 class BnbOutcome:
     """state: 'optimal' | 'infeasible' | 'limit' | 'error'; x the best integral point (None if none)."""
 
-    state: str
+    state: SearchState
     x: np.ndarray | None
     objective: float
     bound: float
@@ -50,14 +51,14 @@ def branch_and_bound(session, model: MIPModel, mip_gap: float = 1e-4, node_limit
             continue
         if nodes >= node_limit or time.perf_counter() > deadline:
             bound = min([parent_bound, pruned_bound] + [b for b, *_ in heap])
-            return BnbOutcome("limit", best_x, best_obj, bound, nodes)
+            return BnbOutcome(SearchState.LIMIT, best_x, best_obj, bound, nodes)
         nodes += 1
         session.set_bounds(ints, lo, hi)
         rel = session.solve()
         if rel.state == "infeasible":
             continue
         if rel.state != "optimal":
-            return BnbOutcome("error", best_x, best_obj, -float("inf"), nodes)
+            return BnbOutcome(SearchState.ERROR, best_x, best_obj, -float("inf"), nodes)
         if rel.objective >= best_obj - _tol(best_obj, mip_gap):
             pruned_bound = min(pruned_bound, rel.objective)
             continue
@@ -78,8 +79,8 @@ def branch_and_bound(session, model: MIPModel, mip_gap: float = 1e-4, node_limit
         counter += 2
     session.set_bounds(ints, base_lo, base_hi)
     if best_x is None:
-        return BnbOutcome("infeasible", None, float("inf"), float("inf"), nodes)
-    return BnbOutcome("optimal", best_x, best_obj, min(best_obj, pruned_bound), nodes)
+        return BnbOutcome(SearchState.INFEASIBLE, None, float("inf"), float("inf"), nodes)
+    return BnbOutcome(SearchState.OPTIMAL, best_x, best_obj, min(best_obj, pruned_bound), nodes)
 
 
 def _exact_leaf(session, ints: np.ndarray, vals: np.ndarray):
@@ -88,7 +89,7 @@ def _exact_leaf(session, ints: np.ndarray, vals: np.ndarray):
     rounded = np.round(vals)
     session.set_bounds(ints, rounded, rounded)
     fixed = session.solve()
-    return fixed if fixed.state == "optimal" else None
+    return fixed if fixed.state == SearchState.OPTIMAL else None
 
 
 def _tol(incumbent: float, mip_gap: float) -> float:
