@@ -113,7 +113,8 @@ class HighsSession:
         h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            return Relaxation(SearchState.OPTIMAL, np.asarray(h.getSolution().col_value, float), float(h.getObjectiveValue()))
+            return Relaxation(SearchState.OPTIMAL, np.asarray(h.getSolution().col_value, float),
+                              float(h.getObjectiveValue()))
         if status == highspy.HighsModelStatus.kInfeasible:
             return Relaxation(SearchState.INFEASIBLE, None, float("inf"))
         return Relaxation("other", None, float("nan"))
