@@ -42,6 +42,7 @@ class FrozenMap(Mapping[str, Any]):
     """A read-only, picklable mapping (results cross process boundaries in batch runs)."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", dict(data or {}))

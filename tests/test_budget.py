@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-import milp_recourse.solver.pipeline as exact
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, solve
 import milp_recourse.solver.strategy as strategy
 from milp_recourse.solver.strategy import BUDGET_MIN_INTEGERS, budget_reason

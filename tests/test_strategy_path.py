@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from milp_recourse import CostSpec, RecourseProblem, RecourseResult, SolveOptions, Status, load_scm, solve
-from milp_recourse.models.recipes import train_recipe
+from milp_recourse import CostSpec, RecourseProblem, RecourseResult, SolveOptions, Status, solve
 from milp_recourse.result import PathStep
 from milp_recourse.solver import milp_search
 from milp_recourse.solver.milp_search import SearchOutcome

@@ -181,7 +181,9 @@ def farkas_certificate(compiled: CompiledInstance, time_limit: float = 10.0) -> 
 
 def second_backends(primary: str) -> list[str]:
     """Installed backends whose algorithms differ from the primary's (HiGHS vs SCIP vs CBC), best first."""
-    engine = (lambda n: "highs" if "highs" in n or n == "pyomo" else n.split("-")[-1])
+    def engine(n: str) -> str:
+        return "highs" if "highs" in n or n == "pyomo" else n.split("-")[-1]
+
     avail = available_backends()
     order = [n for n in SECOND_OPINION_ORDER if n in avail] + sorted(
         n for n in avail if n.startswith("pyomo-") and n not in SECOND_OPINION_ORDER)

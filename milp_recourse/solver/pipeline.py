@@ -222,9 +222,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     if gap is not None and ver.cost - lb <= 1e-9:
         gap = 0.0
     if not ver.ok:
-        status, msg = Status.VERIFICATION_FAILED, ("The solver's action fails the independent re-check: "
-                                                   + ("; ".join(ver.violations) or
-                                                      f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"))
+        why = "; ".join(ver.violations) or f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"
+        status, msg = Status.VERIFICATION_FAILED, "The solver's action fails the independent re-check: " + why
         if approx > 0:
             msg += f" (the SCM was approximated piecewise-linearly, max error {approx:.3g})"
     elif search.state == SearchState.OPTIMAL and boxes:
