@@ -1,22 +1,59 @@
 """milp_recourse: exact, personalized, causal algorithmic recourse as mixed-integer programs.
 
-Public facade: load an SCM, describe one person's problem, solve it (or many), read the result.
+Public facade: load an SCM, describe one person's problem, solve it (or many), read the result. The names are
+imported on first use (PEP 562), so `import milp_recourse` and `milp-recourse --help` stay fast; the errors are
+imported at once (they are light and every layer raises them).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from milp_recourse.errors import (BackendError, BackendUnavailableError, ClassifierError, InputError, RecourseError,
                                   SpecError, UnsupportedError)
-from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
-from milp_recourse.problem.preferences import Preferences
-from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import RecourseResult, Status
-from milp_recourse.scm import load_scm
-from milp_recourse.solver.pipeline import solve
-from milp_recourse.batch.frames import solve_many  # frame -> frame; list of problems -> (results, stats)
-from milp_recourse.batch.run import solve_batch
+
+if TYPE_CHECKING:   # the same names, for type checkers and IDEs
+    from milp_recourse.batch.frames import solve_many
+    from milp_recourse.batch.run import solve_batch
+    from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
+    from milp_recourse.problem.preferences import Preferences
+    from milp_recourse.problem.recourse_problem import RecourseProblem
+    from milp_recourse.result import PathStep, RecourseResult, Status
+    from milp_recourse.scm.spec import load_scm
+    from milp_recourse.solver.pipeline import solve
 
 __version__ = "0.1.0"
 
-__all__ = ["load_scm", "RecourseProblem", "Actionability", "Preferences", "CostSpec", "SolveOptions",
-           "divisors_from_data", "solve", "solve_many", "solve_batch", "RecourseResult", "Status", "RecourseError",
-           "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
+_LAZY = {
+    "load_scm": "milp_recourse.scm.spec",
+    "RecourseProblem": "milp_recourse.problem.recourse_problem",
+    "Actionability": "milp_recourse.problem.options",
+    "CostSpec": "milp_recourse.problem.options",
+    "SolveOptions": "milp_recourse.problem.options",
+    "divisors_from_data": "milp_recourse.problem.options",
+    "Preferences": "milp_recourse.problem.preferences",
+    "RecourseResult": "milp_recourse.result",
+    "Status": "milp_recourse.result",
+    "PathStep": "milp_recourse.result",
+    "solve": "milp_recourse.solver.pipeline",
+    "solve_many": "milp_recourse.batch.frames",
+    "solve_batch": "milp_recourse.batch.run",
+}
+
+__all__ = [*_LAZY, "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and keep it (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'milp_recourse' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
