@@ -17,6 +17,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from milp_recourse.models.classifiers import ReLUNetwork, mlp_layers, target_index
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import score_kind
+from milp_recourse.models.trees import is_tree_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 
@@ -79,8 +80,25 @@ def _layers_interval(layers: Sequence[tuple[np.ndarray, np.ndarray]], box: Box, 
 
 
 def _scale_box(step: Any, box: Box) -> Box | None:
-    if step is None or (isinstance(step, str) and step == "passthrough"):
+    """The box's image under one affine step (a ColumnTransformer block by block); None for other steps."""
+    from sklearn.compose import ColumnTransformer
+
+    from milp_recourse.models.column_transformer import column_blocks, is_identity
+
+    if is_identity(step):
         return box
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            box = None if box is None else _scale_box(inner, box)
+        return box
+    if isinstance(step, ColumnTransformer):
+        out: Box = []
+        for block in column_blocks(step):
+            part = _scale_box(block.step, [box[i] for i in block.columns])
+            if part is None:
+                return None
+            out.extend(part)
+        return out
     if isinstance(step, StandardScaler):
         mean = step.mean_ if step.with_mean else np.zeros(len(box))
         scale = step.scale_ if step.with_std else np.ones(len(box))
@@ -95,7 +113,7 @@ def _scale_box(step: Any, box: Box) -> Box | None:
 
 
 def _tree_interval(model: Any, idx: int, box: Box) -> tuple[float, float] | None:
-    from milp_recourse.models.trees import to_tree_ensemble, left_upper
+    from milp_recourse.models.trees import to_tree_ensemble
 
     try:
         ens = to_tree_ensemble(model, idx)
@@ -109,8 +127,8 @@ def _tree_interval(model: Any, idx: int, box: Box) -> tuple[float, float] | None
             if tree.is_leaf(node):
                 vals.append(float(tree.value[node]))
                 continue
-            f, L = int(tree.feature[node]), left_upper(float(tree.threshold[node]))
-            if box[f][0] <= L:          # some value goes left (sklearn: float32(x) <= threshold)
+            f, L = int(tree.feature[node]), ens.left_max(float(tree.threshold[node]))
+            if box[f][0] <= L:          # some value goes left (x <= L: the ensemble's own split rule)
                 stack.append(int(tree.left[node]))
             if box[f][1] > L:           # some value goes right
                 stack.append(int(tree.right[node]))
@@ -138,7 +156,7 @@ def score_interval(model: Any, box: Box, target_class: object = None) -> tuple[f
         iv = _layers_interval(list(zip(model.weights, model.biases)), box, "relu")
     elif hasattr(model, "coefs_") and hasattr(model, "intercepts_"):  # MLPClassifier
         iv = _layers_interval(mlp_layers(model), box, model.activation)
-    elif hasattr(model, "tree_") or hasattr(model, "estimators_"):
+    elif is_tree_model(model):
         iv = _tree_interval(model, idx, box)
         if iv is not None:
             return iv                    # the adapter already scores the target class

@@ -17,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.registry import register_model
+from milp_recourse.models.registry import (family_kind, library_family_names, load_library_family, register_model,
+                                           type_name)
 from milp_recourse.models.registry import score_kind as score_kind
 
 EncoderFn = Callable[..., Affine]
@@ -60,14 +61,34 @@ def find_encoder(cls: type) -> EncoderFn | None:
 
 
 def _entry(cls: type) -> _Entry | None:
+    _sync_library_families(cls)
     for base in cls.__mro__:
         if base in _ENCODERS:
             return _ENCODERS[base]
     return None
 
 
+def _sync_library_families(cls: type) -> None:
+    """Optional libraries (xgboost, lightgbm) register their families in the models layer on first sight of one
+    of their models; every family with a tree adapter is encoded by encode_trees."""
+    from milp_recourse.encode.tree_ensembles import encode_trees
+    from milp_recourse.models.trees import tree_adapter_types
+
+    load_library_family(cls)
+    for t in tree_adapter_types():
+        kind = family_kind(t)
+        if t not in _ENCODERS and kind is not None:
+            register_encoder(t, encode_trees, kind)
+
+
+def encoder_types() -> tuple[type, ...]:
+    """The classes with a registered encoder (a test keeps them equal to models.registry.registered_types)."""
+    return tuple(_ENCODERS)
+
+
 def supported_types() -> list[str]:
-    return sorted(c.__name__ for c in _ENCODERS)
+    """Names of the encodable classifier types and of the optional libraries' families, sorted."""
+    return sorted({type_name(c) for c in _ENCODERS} | set(library_family_names()))
 
 
 def _require(model: object) -> _Entry:
@@ -123,7 +144,8 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
 
 
 def _register_builtin() -> None:
-    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
+                                  RandomForestClassifier)
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
@@ -141,10 +163,11 @@ def _register_builtin() -> None:
     register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability")
     register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability")
     register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
+    register_encoder(HistGradientBoostingClassifier, ensembles.encode_trees, "logit")
     register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind, bounded_below=True)
 
 
 _register_builtin()
 
-__all__ = ["ScoreEncoding", "register_encoder", "find_encoder", "supported_types", "score_kind", "encode_score",
+__all__ = ["ScoreEncoding", "register_encoder", "find_encoder", "supported_types", "encoder_types", "score_kind", "encode_score",
            "encode_classifier"]

@@ -1,5 +1,8 @@
 """Pipelines of affine scalers followed by a supported classifier: scalers become affine maps of the inputs.
 
+A ColumnTransformer of scalers / 'passthrough' / 'drop' over numeric columns maps each of its blocks
+(models/column_transformer.py) and concatenates them in its output order.
+
 Each map copies scikit-learn's own operations (StandardScaler: (x - mean) / scale; MinMaxScaler:
 x * scale + min) so that constant inputs are transformed bit-for-bit like ``transform``.
 """
@@ -37,10 +40,31 @@ def min_max(x: Affine, scale: float, shift: float) -> Affine:
     return Affine({j: c * float(scale) for j, c in x.terms.items()}, x.const * float(scale) + float(shift))
 
 
+def _column_transformer(ct: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
+    """A ColumnTransformer's output: each block's step on its selected inputs, concatenated in output order."""
+    from milp_recourse.models.column_transformer import column_blocks
+
+    out: list[Affine] = []
+    for block in column_blocks(ct):
+        out.extend(transform_inputs(block.step, [inputs[i] for i in block.columns]))
+    return tuple(out)
+
+
 def transform_inputs(step: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
-    """The affine image of the inputs under one fitted scaler step."""
-    if step is None or (isinstance(step, str) and step == "passthrough"):
+    """The affine image of the inputs under one fitted scaler step (or ColumnTransformer / Pipeline of them)."""
+    from sklearn.compose import ColumnTransformer
+
+    from milp_recourse.models.column_transformer import is_identity
+
+    if is_identity(step):
         return tuple(inputs)
+    if isinstance(step, ColumnTransformer):
+        return _column_transformer(step, inputs)
+    if isinstance(step, Pipeline):
+        exprs = tuple(inputs)
+        for _, inner in step.steps:
+            exprs = transform_inputs(inner, exprs)
+        return exprs
     if isinstance(step, StandardScaler):
         mean = step.mean_ if step.with_mean else None
         scale = step.scale_ if step.with_std else None

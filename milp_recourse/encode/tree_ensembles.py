@@ -12,6 +12,17 @@ below the threshold and next32 its float32 successor (see ``_split_region``): th
 (under one float32 ulp) is excluded, every value sklearn itself can hold is not. A solver point a hair
 past t32 (feasibility tolerance) still rounds to t32 in float32 when |x| > ~2; closer to 0 the
 independent verification is the judge.
+Float64 rule (LightGBM, HistGradientBoosting: ``x <= threshold`` in float64, TreeEnsemble.float32 False): the
+MILP allows ``x <= L - h`` on the left and ``x >= L + h`` on the right, h half a float32 ulp of L, so a
+solver point within its feasibility tolerance (1e-9 in the recourse MILP's re-solves) or a round-off in
+re-evaluating the SCM still lies on its side in float64 when |L| > ~0.02 (with the left side ending exactly at
+L a counterfactual one ulp above it would flip). On the side away from 0 the gap is at least 1e-8: LightGBM
+gives 0 its own bin, split off at L = +-1e-35, and 0 must stay representable on its own side of both splits
+while a 0 must not pass for a value on the other side.
+The cost is the excluded band: LightGBM puts thresholds between distinct training values, but
+HistGradientBoosting's percentile thresholds (features with more distinct values than max_bins) can equal a
+training value; a variable input then cannot stay exactly at L (constants are decided exactly). At the zero
+bin a round-off (a 0 returned as 4e-16 > 1e-35) changes LightGBM's branch: the independent verification judges.
 Splits whose side is decided by the inputs' bounds (in particular constant inputs, decided exactly by
 ``x <= L``) get no binary and prune the unreachable subtree.
 """
@@ -25,9 +36,10 @@ import numpy as np
 
 from milp_recourse.errors import ClassifierError, UnsupportedError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.trees import TreeArrays, TreeEnsemble, left_upper, to_tree_ensemble
+from milp_recourse.models.trees import TreeArrays, TreeEnsemble, to_tree_ensemble
 
 LEFT, RIGHT, OPEN = 0, 1, 2
+FLOAT64_GAP = 1e-8   # smallest gap of a float64-rule split to its region away from 0 (module docstring)
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class _TreeShape:
     splits: tuple[_Split, ...]
 
 
-def _reachable(tree: TreeArrays, decide: Any) -> _TreeShape:
+def _reachable(tree: TreeArrays, decide: Any, left_max: Any) -> _TreeShape:
     """Reachable leaves and open splits of a tree, pruning subtrees cut off by decided splits."""
     order: list[int] = []
     side: dict[int, int] = {}
@@ -57,7 +69,7 @@ def _reachable(tree: TreeArrays, decide: Any) -> _TreeShape:
         order.append(node)
         if tree.is_leaf(node):
             continue
-        f, L = int(tree.feature[node]), left_upper(tree.threshold[node])
+        f, L = int(tree.feature[node]), left_max(tree.threshold[node])
         side[node], key[node] = decide(f, L), (f, L)
         if side[node] in (LEFT, OPEN):
             stack.append(int(tree.left[node]))
@@ -81,7 +93,7 @@ def _margin(v: float, split_margin: float) -> float:
     return split_margin * max(1.0, abs(v))
 
 
-def _split_region(L: float, split_margin: float) -> tuple[float, float]:
+def _split_region(L: float, split_margin: float, float32: bool = True) -> tuple[float, float]:
     """(largest left value, smallest right value) the MILP allows around a split with left bound L.
 
     sklearn compares float32(x) with the threshold, so the float32 values next to it decide: t32 (the
@@ -90,14 +102,19 @@ def _split_region(L: float, split_margin: float) -> tuple[float, float]:
     sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
     (relative) widens the band for users who prefer robustness to round-off over exactness.
     """
+    extra = split_margin * max(1.0, abs(L))
+    if not float32:   # float64 rule: half a float32 ulp either side, at least FLOAT64_GAP away from 0 (docstring)
+        h = float(np.spacing(np.float32(abs(L)))) / 2.0
+        below, above = (h, max(h, FLOAT64_GAP)) if L >= 0.0 else (max(h, FLOAT64_GAP), h)
+        return L - below - extra, L + above + extra
     t32 = np.float32(L)                      # L rounds down to the float32 threshold value
     next32 = float(np.nextafter(t32, np.float32(np.inf)))
-    extra = split_margin * max(1.0, abs(L))
     return float(t32) - extra, next32 + extra
 
 
 def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
-                    keys: set[tuple[int, float]], split_margin: float, group: str) -> dict[tuple[int, float], int]:
+                    keys: set[tuple[int, float]], split_margin: float, group: str,
+                    float32: bool = True) -> dict[tuple[int, float], int]:
     """One binary per open (feature, L), ordered per feature and linked to the input by big-M."""
     ys: dict[tuple[int, float], int] = {}
     for f in sorted({k[0] for k in keys}):
@@ -110,7 +127,7 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
             y = b.add_binary(f"{group}.split[f{f},{j}]")
             Y = Affine.column(y)
-            left_ub, right_lb = _split_region(L, split_margin)
+            left_ub, right_lb = _split_region(L, split_margin, float32)
             b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
             b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
             if previous is not None:
@@ -137,9 +154,9 @@ def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affin
             return RIGHT
         return OPEN
 
-    shapes = [_reachable(tree, decide) for tree in ens.trees]
+    shapes = [_reachable(tree, decide, ens.left_max) for tree in ens.trees]
     keys = {s.key for shape in shapes for s in shape.splits}
-    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group)
+    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group, ens.float32)
     terms: dict[int, float] = {}
     const = float(ens.base)
     for t, (tree, shape) in enumerate(zip(ens.trees, shapes)):
@@ -162,7 +179,8 @@ def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affin
 
 def encode_trees(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *, split_margin: float,
                  group: str) -> Affine:
-    """Registry entry for DecisionTree / RandomForest / ExtraTrees / GradientBoosting classifiers."""
+    """Registry entry for every family with a tree adapter (sklearn trees and forests, GradientBoosting,
+    HistGradientBoosting, XGBoost, LightGBM)."""
     ens = to_tree_ensemble(model, target_index)
     return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group)
 

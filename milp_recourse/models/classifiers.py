@@ -23,7 +23,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from milp_recourse.errors import ClassifierError, InputError, describe
-from milp_recourse.models.registry import SCORE_KINDS, is_supported, score_kind, supported_types
+from milp_recourse.models.registry import SCORE_KINDS, is_supported, library_hooks, score_kind, supported_types
 from milp_recourse.models.relu_network import ReLUNetwork, _as_2d
 
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -71,6 +71,8 @@ def _check_estimator(model: object) -> None:
     if not is_supported(type(model)):
         raise ClassifierError(f"{type(model).__name__} is not supported. Supported classifiers: "
                               f"{', '.join(supported_types())}.")
+    if _check_library_family(model, sklearn_checked=False):
+        return
     _check_fitted(model)
     classes = getattr(model, "classes_", None)
     if classes is None or len(classes) != 2:
@@ -95,6 +97,49 @@ def _check_estimator(model: object) -> None:
                                   "expected the default (prior) init or 'zero'.")
     if getattr(model, "n_outputs_", 1) != 1:
         raise ClassifierError(f"{type(model).__name__} has n_outputs_={model.n_outputs_}; expected 1.")
+    _check_library_family(model, sklearn_checked=True)
+
+
+def _is_column_transformer(step: object, name: str) -> bool:
+    """True for a supported ColumnTransformer step (checked here); raises ClassifierError for an unsupported one."""
+    from sklearn.compose import ColumnTransformer
+
+    from milp_recourse.models.column_transformer import check_column_transformer
+
+    if not isinstance(step, ColumnTransformer):
+        return False
+    check_column_transformer(step, name)
+    return True
+
+
+# families with library hooks (HistGradientBoosting, XGBoost, LightGBM; see models.registry.LibraryHooks) ----
+def _check_library_family(model: object, sklearn_checked: bool) -> bool:
+    """Run the family's own checks at their turn; True when they replace the scikit-learn ones entirely."""
+    hooks = library_hooks(model)
+    if hooks is None or hooks.sklearn_api != sklearn_checked:
+        return False
+    hooks.validate(model)
+    return True
+
+
+def _hooked_score(model: object, X: Any, which: str) -> np.ndarray | None:
+    """The library's own positive_logit / positive_proba of (the final step of) model, or None without a hook."""
+    final, Xt = model, X
+    if isinstance(model, Pipeline):
+        final = model.steps[-1][1]
+    hooks = library_hooks(final)
+    fn = None if hooks is None else getattr(hooks, which)
+    if fn is None:
+        return None
+    if final is not model:
+        Xt = model[:-1].transform(X)
+    return np.asarray(fn(final, np.asarray(Xt, dtype=float)), dtype=float).ravel()
+
+
+def _takes_array(model: object) -> bool:
+    """Families whose score hooks take the plain array (they build the library's own input themselves)."""
+    hooks = library_hooks(model)
+    return hooks is not None and hooks.positive_logit is not None
 
 
 def _check_pipeline(model: Pipeline) -> None:
@@ -102,9 +147,12 @@ def _check_pipeline(model: Pipeline) -> None:
     for name, step in pre:
         if _is_skip(step):
             continue
+        if _is_column_transformer(step, name):
+            continue
         if not isinstance(step, PIPELINE_SCALERS):
-            raise ClassifierError(f"Pipeline step {name!r} is {type(step).__name__}; only StandardScaler and "
-                                  "MinMaxScaler may precede the classifier (they are affine and encode exactly).")
+            raise ClassifierError(f"Pipeline step {name!r} is {type(step).__name__}; only StandardScaler, "
+                                  "MinMaxScaler and a ColumnTransformer of them may precede the classifier "
+                                  "(they are affine and encode exactly).")
         _check_fitted(step)
         if isinstance(step, MinMaxScaler) and step.clip:
             raise ClassifierError(f"Pipeline step {name!r} is MinMaxScaler(clip=True); expected clip=False "
@@ -133,12 +181,18 @@ def _input_attr(model: object, name: str) -> Any:
 
 
 def _feature_names(model: object) -> tuple[str, ...] | None:
+    hooks = library_hooks(model)
+    if hooks is not None and hooks.feature_names is not None:
+        return hooks.feature_names(model)
     names = _input_attr(model, "feature_names_in_")
     return None if names is None else tuple(str(n) for n in names)
 
 
 def n_features(model: object) -> int:
     """Number of input features the (possibly pipelined) model expects."""
+    hooks = library_hooks(model)
+    if hooks is not None and hooks.n_features is not None:
+        return int(hooks.n_features(model))
     n = _input_attr(model, "n_features_in_")
     if n is None:
         raise ClassifierError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
@@ -150,11 +204,21 @@ def mlp_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.asarray(W, float).T, np.asarray(c, float)) for W, c in zip(model.coefs_, model.intercepts_)]
 
 
+def _unsanitized(names: tuple[str, ...], scm: list[str]) -> tuple[str, ...]:
+    """LightGBM stores whitespace in column names as '_': map such a name back to the one SCM variable it names."""
+    out = []
+    for n in names:
+        hits = [v for v in scm if "".join("_" if c.isspace() else c for c in v) == n]
+        out.append(hits[0] if n not in scm and len(hits) == 1 else n)
+    return tuple(out)
+
+
 def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
     """The SCM variables the model reads, in the model's column order."""
     scm = [str(s) for s in scm_names]
     names = _feature_names(model)
     if names is not None:
+        names = _unsanitized(names, scm)
         unknown = [n for n in names if n not in scm]
         if unknown:
             raise ClassifierError(f"The classifier's input feature(s) {unknown} are not SCM variables; "
@@ -187,7 +251,7 @@ def _model_input(model: object, X: Any) -> Any:
     """X as the model wants it: a DataFrame with its feature names when it was fitted on one."""
     arr = _as_2d(X, n_features(model), type(model).__name__)
     names = _feature_names(model)
-    if names is not None and not isinstance(model, ReLUNetwork):
+    if names is not None and not isinstance(model, ReLUNetwork) and not _takes_array(model):
         import pandas as pd
 
         return pd.DataFrame(arr, columns=list(names))
@@ -196,6 +260,9 @@ def _model_input(model: object, X: Any) -> Any:
 
 def _positive_logit(model: object, X: Any) -> np.ndarray:
     """Log-odds of classes_[1] from the model's own computation."""
+    hooked = _hooked_score(model, X, "positive_logit")
+    if hooked is not None:
+        return hooked
     if hasattr(model, "decision_function"):
         return np.asarray(model.decision_function(X), dtype=float).ravel()
     final, Xt = model, X
@@ -237,6 +304,9 @@ def favourable(model: object, X: np.ndarray, threshold: float = 0.5, target_clas
     threshold = _check_threshold(threshold)
     idx = target_index(model, target_class)
     Xm = _model_input(model, X)
+    hooked = _hooked_score(model, Xm, "positive_proba")
+    if hooked is not None:
+        return (hooked if idx == 1 else 1.0 - hooked) >= threshold
     if hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(Xm), dtype=float)[:, idx] >= threshold
     d = np.asarray(model.decision_function(Xm), dtype=float).ravel()

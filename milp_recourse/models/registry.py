@@ -3,10 +3,15 @@
 This is the models layer's registry: validation and reference scores read it, and the encoders of
 `milp_recourse.encode.classifier_registry` register against the same types (a test keeps the two equal).
 Score spaces: 'logit' (log-odds of the target class), 'probability', 'decision' (favourable side >= 0).
+Families from optional libraries (xgboost, lightgbm) register on first sight of one of their models
+(:func:`load_library_family`), so ``import milp_recourse`` never imports them. Families whose models are not
+scikit-learn estimators give :class:`LibraryHooks` for validation, features and their own scores.
 """
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from milp_recourse.errors import ClassifierError, InputError
@@ -15,6 +20,49 @@ SCORE_KINDS = ("logit", "probability", "decision")
 KindSpec = str | Callable[[Any], str]
 
 _KINDS: dict[type, KindSpec] = {}
+_HOOKS: dict[type, "LibraryHooks"] = {}
+# top-level module of a model's class -> (module registering its families, class names shown in messages)
+_LIBRARY_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "xgboost": ("milp_recourse.models.xgboost_trees", ("xgboost.XGBClassifier", "xgboost.Booster")),
+    "lightgbm": ("milp_recourse.models.lightgbm_trees", ("lightgbm.LGBMClassifier", "lightgbm.Booster")),
+}
+_LOADED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class LibraryHooks:
+    """How to check and query a family the scikit-learn defaults do not cover (None = the sklearn default).
+
+    X given to the score hooks is a float array whose columns follow the model's own feature order.
+    validate runs after the common scikit-learn checks (fitted, two classes) when sklearn_api is True.
+    positive_logit: the library's own raw margin (log-odds of the second class); positive_proba: its P(class 1).
+    """
+
+    validate: Callable[[Any], None]
+    sklearn_api: bool = True   # False: not a scikit-learn estimator; validate then checks everything itself
+    n_features: Callable[[Any], int] | None = None
+    feature_names: Callable[[Any], tuple[str, ...] | None] | None = None
+    positive_logit: Callable[[Any, Any], Any] | None = None
+    positive_proba: Callable[[Any, Any], Any] | None = None
+
+
+def register_hooks(cls: type, hooks: LibraryHooks) -> None:
+    """Attach library hooks to a registered family (see LibraryHooks)."""
+    _HOOKS[cls] = hooks
+
+
+def library_hooks(model: object) -> LibraryHooks | None:
+    """The hooks of model's family, or None for families with scikit-learn behaviour throughout."""
+    load_library_family(type(model))
+    return next((_HOOKS[b] for b in type(model).__mro__ if b in _HOOKS), None)
+
+
+def load_library_family(cls: type) -> None:
+    """Register the families of cls's library (xgboost, lightgbm) the first time one of its models is seen."""
+    root = str(getattr(cls, "__module__", "")).split(".")[0]
+    if root in _LIBRARY_FAMILIES and root not in _LOADED:
+        _LOADED.add(root)
+        importlib.import_module(_LIBRARY_FAMILIES[root][0])
 
 
 def register_model(cls: type, kind: KindSpec) -> None:
@@ -27,6 +75,7 @@ def register_model(cls: type, kind: KindSpec) -> None:
 
 
 def _kind_entry(cls: type) -> KindSpec | None:
+    load_library_family(cls)
     for base in cls.__mro__:
         if base in _KINDS:
             return _KINDS[base]
@@ -38,9 +87,25 @@ def is_supported(cls: type) -> bool:
     return _kind_entry(cls) is not None
 
 
+def type_name(cls: type) -> str:
+    """A class's name in messages: library families outside scikit-learn carry their library ('xgboost.Booster')."""
+    root = str(getattr(cls, "__module__", "")).split(".")[0]
+    return f"{root}.{cls.__name__}" if root in _LIBRARY_FAMILIES else cls.__name__
+
+
+def library_family_names() -> tuple[str, ...]:
+    """Names of the optional libraries' families, registered or not yet ('xgboost.Booster', ...)."""
+    return tuple(n for _, shown in _LIBRARY_FAMILIES.values() for n in shown)
+
+
 def supported_types() -> list[str]:
-    """Names of the registered classifier types, sorted."""
-    return sorted(c.__name__ for c in _KINDS)
+    """Names of the registered classifier types and of the optional libraries' families, sorted."""
+    return sorted({type_name(c) for c in _KINDS} | set(library_family_names()))
+
+
+def family_kind(cls: type) -> KindSpec | None:
+    """The registered score kind (or kind function) of cls or its nearest registered base; None if unsupported."""
+    return _kind_entry(cls)
 
 
 def registered_types() -> tuple[type, ...]:
@@ -63,22 +128,27 @@ def _pipeline_kind(model: Any) -> str:
 
 
 def _register_builtin() -> None:
-    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
+                                  RandomForestClassifier)
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.svm import LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
+    from milp_recourse.models import hist_gradient_boosting  # noqa: F401  (registers its tree adapter and hooks)
     from milp_recourse.models.relu_network import ReLUNetwork
 
     for cls, kind in ((LogisticRegression, "logit"), (LinearSVC, "decision"), (MLPClassifier, "logit"),
                       (ReLUNetwork, "logit"), (DecisionTreeClassifier, "probability"),
                       (RandomForestClassifier, "probability"), (ExtraTreesClassifier, "probability"),
-                      (GradientBoostingClassifier, "logit"), (Pipeline, _pipeline_kind)):
+                      (GradientBoostingClassifier, "logit"), (HistGradientBoostingClassifier, "logit"),
+                      (Pipeline, _pipeline_kind)):
         register_model(cls, kind)
 
 
 _register_builtin()
 
-__all__ = ["SCORE_KINDS", "register_model", "is_supported", "supported_types", "registered_types", "score_kind"]
+__all__ = ["SCORE_KINDS", "register_model", "is_supported", "supported_types", "registered_types", "score_kind",
+           "LibraryHooks", "register_hooks", "library_hooks", "load_library_family", "type_name",
+           "library_family_names", "family_kind"]

@@ -10,6 +10,8 @@ For the target class classes_[0] the forest probabilities use column 0 and boost
 Float32: scikit-learn converts X to float32 and tests ``float32(x) <= threshold`` (threshold float64).
 So the left region in float64 is exactly ``x <= L`` with ``L = left_upper(threshold)``, the largest float64
 whose float32 rounding is <= threshold; the right region is ``x >= nextafter(L, inf)``.
+Other libraries (hist_gradient_boosting.py, xgboost_trees.py, lightgbm_trees.py) register their adapters with
+:func:`register_tree_adapter`; an ensemble with ``float32=False`` splits by ``x <= threshold`` in float64.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class TreeEnsemble:
     trees: tuple[TreeArrays, ...]
     base: float
     n_features: int
+    float32: bool = True   # True: float32(x) <= threshold (sklearn trees); False: x <= threshold in float64
+
+    def left_max(self, threshold: float) -> float:
+        """The largest float64 input this ensemble's split rule sends left at `threshold`."""
+        return left_upper(threshold) if self.float32 else float(threshold)
 
 
 def left_upper(threshold: float) -> float:
@@ -81,15 +88,16 @@ def goes_left(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarra
     return np.asarray(x, dtype=np.float64).astype(np.float32).astype(np.float64) <= np.asarray(threshold, float)
 
 
-def apply(tree: TreeArrays, X: np.ndarray) -> np.ndarray:
-    """Index of the leaf each row of X reaches (float32 semantics)."""
+def apply(tree: TreeArrays, X: np.ndarray, float32: bool = True) -> np.ndarray:
+    """Index of the leaf each row of X reaches (float32 semantics, or float64 ``x <= threshold``)."""
     X = np.asarray(X, dtype=float)
     node = np.zeros(X.shape[0], dtype=np.int64)
     active = tree.left[node] != LEAF
     while active.any():
         rows = np.flatnonzero(active)
         n = node[rows]
-        left = goes_left(X[rows, tree.feature[n]], tree.threshold[n])
+        x = X[rows, tree.feature[n]]
+        left = goes_left(x, tree.threshold[n]) if float32 else x <= tree.threshold[n]
         node[rows] = np.where(left, tree.left[n], tree.right[n])
         active = tree.left[node] != LEAF
     return node
@@ -100,7 +108,7 @@ def ensemble_score(ens: TreeEnsemble, X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     total = np.full(X.shape[0], ens.base)
     for tree in ens.trees:
-        total = total + tree.value[apply(tree, X)]
+        total = total + tree.value[apply(tree, X, ens.float32)]
     return total
 
 
@@ -161,14 +169,36 @@ _ADAPTERS: dict[type, Callable[[Any, int], TreeEnsemble]] = {
 }
 
 
+def register_tree_adapter(cls: type, fn: Callable[[Any, int], TreeEnsemble]) -> None:
+    """Declare fn(model, target_index) -> TreeEnsemble the adapter of cls (and its subclasses)."""
+    _ADAPTERS[cls] = fn
+
+
+def _adapter(cls: type) -> Callable[[Any, int], TreeEnsemble] | None:
+    from milp_recourse.models.registry import load_library_family
+
+    load_library_family(cls)   # xgboost / lightgbm families register on first sight of one of their models
+    return next((_ADAPTERS[b] for b in cls.__mro__ if b in _ADAPTERS), None)
+
+
+def tree_adapter_types() -> tuple[type, ...]:
+    """The classes with a registered tree adapter."""
+    return tuple(_ADAPTERS)
+
+
+def is_tree_model(model: object) -> bool:
+    """Whether model has a tree adapter (its score is a TreeEnsemble's)."""
+    return _adapter(type(model)) is not None
+
+
 def to_tree_ensemble(model: Any, target_index: int) -> TreeEnsemble:
     """Neutral arrays for a fitted tree model, scoring class classes_[target_index]."""
-    for base in type(model).__mro__:
-        if base in _ADAPTERS:
-            return _ADAPTERS[base](model, target_index)
+    fn = _adapter(type(model))
+    if fn is not None:
+        return fn(model, target_index)
     raise ClassifierError(f"{type(model).__name__} has no tree adapter; expected one of "
                           f"{', '.join(sorted(c.__name__ for c in _ADAPTERS))}.")
 
 
 __all__ = ["TreeArrays", "TreeEnsemble", "left_upper", "right_lower", "goes_left", "apply", "ensemble_score",
-           "to_tree_ensemble", "LEAF"]
+           "to_tree_ensemble", "register_tree_adapter", "is_tree_model", "tree_adapter_types", "LEAF"]
