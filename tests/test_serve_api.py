@@ -237,8 +237,12 @@ def test_individuals_from_data(loan):
         assert c.get("/api/individuals/x").status_code == 422
     with pytest.raises(InputError, match="lacks feature column"):
         create_app(scm, model, data=data.drop(columns=["E"]))
-    with pytest.raises(InputError, match="time_limit"):
-        create_app(scm, model, time_limit=-1)
+    for bad in (-1, 0, float("inf"), True):
+        with pytest.raises(InputError, match="time_limit"):
+            create_app(scm, model, time_limit=bad)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(InputError, match="workers"):
+            create_app(scm, model, workers=bad)
 
 
 def test_an_oversized_body_is_refused(client):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from milp_recourse.errors import InputError, RecourseError
+from milp_recourse.problem.options import SolveOptions
 from milp_recourse.serve.info import describe_classifier, example_individual, feature_schema
 from milp_recourse.serve.request import build_problem, parse_json
 from milp_recourse.serve.schemas import request_body_doc
@@ -55,9 +57,9 @@ def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMI
     from milp_recourse.serve.explain import explain_body
     from milp_recourse.solver.pipeline import solve
 
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not 0 < time_limit < math.inf:
         raise InputError(f"The 'time_limit' option must be a float > 0. Got {time_limit!r}.")
-    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    n_workers = max(1, min(4, os.cpu_count() or 1)) if workers is None else workers
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise InputError(f"The 'workers' option must be an integer >= 1. Got {workers!r}.")
     if data is not None:
@@ -68,7 +70,7 @@ def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMI
     pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="recourse-solve")
     schema = {"scm": scm.name, "classifier": classifier_name or describe_classifier(classifier),
               "features": feature_schema(scm), "time_limit": float(time_limit),
-              "threshold": 0.5, "rows": None if data is None else int(len(data)),
+              "threshold": SolveOptions().threshold, "rows": None if data is None else int(len(data)),
               "example": example_individual(scm, classifier)}
 
     @asynccontextmanager
