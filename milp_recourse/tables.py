@@ -6,6 +6,7 @@ Parquet needs pyarrow (the `parquet` extra); it is imported only when a Parquet 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +59,54 @@ def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
                          f"{type(exc).__name__}: {exc}") from None
 
 
-def write_table_atomic(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a complete table to a temporary file beside `path`, then rename it over `path`."""
+def check_writable_folder(folder: str | Path, what: str) -> None:
+    """InputError unless a file can really be created in `folder` (probed with a temporary file, so a
+    path under /proc, a read-only mount or a missing folder is refused before any work)."""
+    f = Path(folder) if str(folder) else Path(".")
+    if not f.is_dir():
+        raise InputError(f"The {what} folder {str(f)!r} does not exist (or is not a folder).")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".milp-recourse-probe-", dir=str(f))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"The {what} folder {str(f)!r} is not writable ({exc.strerror or exc}).") from None
+
+
+def check_output_file(path: str | Path, what: str) -> None:
+    """InputError unless `path` can be written: not a folder, its folder exists and is writable."""
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    if table_format(p, "output") == "parquet":
+    if p.is_dir():
+        raise InputError(f"The {what} {str(p)!r} is a folder; expected a file name.")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"The {what} {str(p)!r} exists and is not writable.")
+    check_writable_folder(p.parent, what)
+
+
+def write_table_atomic(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a complete table to a temporary file beside `path`, then rename it over `path`.
+
+    The temporary file comes from tempfile.mkstemp (O_CREAT | O_EXCL, unpredictable name), so a
+    symlink planted in the output folder is never followed or overwritten.
+    """
+    p = Path(path)
+    parquet = table_format(p, "output") == "parquet"
+    if parquet:
         require_pyarrow("output")
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent if str(p.parent) else "."))
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if parquet:
+                frame.to_parquet(fh, index=False)
+            else:
+                fh.write(frame.to_csv(index=False).encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def as_table(data: Any, what: str) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError
-from milp_recourse.tables import read_table, require_pyarrow, table_format, write_table_atomic
+from milp_recourse.tables import check_output_file, read_table, require_pyarrow, table_format, write_table_atomic
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
@@ -86,11 +86,13 @@ class ResultStore:
         if existing and not self.resume:
             raise InputError(f"The output {str(existing[0])!r} already exists; pass --resume (resume=True) to "
                              "continue that run, or choose another output file. Nothing was overwritten.")
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise InputError(f"The output folder {str(folder)!r} does not exist.")
-        if not os.access(folder, os.W_OK):
-            raise InputError(f"The output folder {str(folder)!r} is not writable.")
+        for p in (self.path, self.journal):
+            if p is not None:
+                check_output_file(p, "output")
+
+    def has_rows(self) -> bool:
+        """Whether an earlier run left anything in the output (or its journal)."""
+        return any(p is not None and p.exists() and p.stat().st_size > 0 for p in (self.path, self.journal))
 
     def load(self) -> pd.DataFrame:
         """Rows already finished by earlier runs (empty without resume); repairs a torn last line."""

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from milp_recourse.batch.fingerprint import build_fingerprint, check_resume, write_meta
 from milp_recourse.batch.worker import RESULT_COLUMNS, Task, effective_actionable, failure_fields
 from milp_recourse.models.classifiers import classifier_features, favourable, validate_classifier
 from milp_recourse.errors import InputError
@@ -82,9 +83,13 @@ def _ids(data: pd.DataFrame, id_column: str | None) -> list[Any]:
         raise InputError(f"The id column {id_column!r} is not in the data; it has {', '.join(map(str, data.columns))}.")
     ids = data[id_column].tolist()
     keys = pd.Series([id_key(i) for i in ids])
+    empty = np.flatnonzero(keys.isin(["nan", "None", "<NA>", ""]).to_numpy())
+    if empty.size:
+        raise InputError(f"The id column {id_column!r} must hold non-empty ids; {empty.size} row(s) have none, "
+                         f"e.g. row(s) {', '.join(map(str, empty[:5].tolist()))}.")
     dup = sorted(set(keys[keys.duplicated()]))
-    if dup or keys.isin(["nan", "None", "<NA>"]).any():
-        raise InputError(f"The id column {id_column!r} must hold unique, non-empty ids; duplicated: {dup[:10]}.")
+    if dup:
+        raise InputError(f"The id column {id_column!r} must hold unique ids; duplicated: {dup[:10]}.")
     return ids
 
 
@@ -104,7 +109,8 @@ def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, A
             "seconds": 0.0, "cpu_seconds": 0.0, "n_changed": 0, "changed": "", "actionable": ";".join(acts),
             "action": "{}",
             "counterfactual": json.dumps(dict(zip(scm.names, map(float, x))), separators=(",", ":")),
-            "certificate": "", "message": "Not solved: the factual decision is already favourable."}
+            "certificate": "", "message": "Not solved: the factual decision is already favourable.",
+            "path": "[]", "path_reasons": "{}"}
 
 
 def _previous_results(store: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -142,8 +148,13 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
                 id_column: str | None = None, limit: int | None = None, chunk_size: int | None = None,
                 profile_seed: int = 0, ranking_map: str = "rank", score_map: str = "identity",
                 hard_time_limit: float | None = None,
-                progress: bool | Callable[[int, int], Any] | None = None) -> pd.DataFrame:
-    """Recourse for every denied individual of `data` (DataFrame or CSV/Parquet path); one row each."""
+                progress: bool | Callable[[int, int], Any] | None = None,
+                classifier_source: str | None = None) -> pd.DataFrame:
+    """Recourse for every denied individual of `data` (DataFrame or CSV/Parquet path); one row each.
+
+    `classifier_source` (a recipe name or file path) names the classifier in the results' fingerprint
+    when `classifier` is given as an object (default: a hash of the pickled object).
+    """
     from milp_recourse.backends import get_backend
     from milp_recourse.batch.engines import check_engine, run_chunks
     from milp_recourse.batch.progress import Progress
@@ -153,11 +164,18 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     check_engine(engine, workers, address)
     act, prefs = actionability or Actionability(), preferences or Preferences()
     cost, options = cost or CostSpec(), options or SolveOptions()
+    if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
+        raise InputError(f"The 'seed' option must be an integer >= 0. Got {options.seed!r}.")
+    base_options = options
     if workers > 1:  # the workers already share the cores: one tightening thread each
         options = dataclasses.replace(options, tighten_threads=1)
     get_backend(options.backend)
+    source = classifier_source if classifier_source is not None else classifier
     scm, classifier = _load_inputs(scm, classifier)
     frame = as_table(data, "data")
+    if len(frame) == 0:
+        raise InputError(f"The data has no rows (only the header {', '.join(map(str, frame.columns)) or '(none)'}); "
+                         "expected one row per individual.")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InputError(f"limit must be an integer >= 0. Got {limit!r}.")
@@ -186,6 +204,14 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         hard_time_limit = 2.0 * options.time_limit + 30.0
     elif not (isinstance(hard_time_limit, (int, float)) and hard_time_limit > 0):
         raise InputError(f"hard_time_limit must be a number > 0 (seconds). Got {hard_time_limit!r}.")
+
+    fingerprint = build_fingerprint(
+        scm_spec=scm_to_dict(scm), classifier=source, profiles=profiles,
+        inputs={"id_column": id_column, "profile_seed": profile_seed if profiles is not None else None,
+                "ranking_map": ranking_map, "score_map": score_map, "actionability": act, "preferences": prefs,
+                "cost": cost, "options": base_options, "hard_time_limit": hard_time_limit})
+    if store is not None and resume:
+        check_resume(store.path, fingerprint, store.has_rows())
 
     # ---- earlier runs' rows
     results = _previous_results(store, keys) if store is not None and resume else {}
@@ -225,6 +251,8 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
             store.append([full_row(f["key"]) for f in fields])
 
     stream = run_chunks(engine, context, chunks, workers, address)  # engine up (or error) before any write
+    if store is not None and not (resume and store.has_rows()):
+        write_meta(store.path, fingerprint)  # what produced the rows, before the first row
     try:
         commit([dict(v, key=k) for k, v in fresh_fav.items()])
         with Progress(progress, len(tasks)) as bar:

@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import time
 
-from milp_recourse.cli.problem_args import add_constraint_args, add_model_args, add_solver_args, problem_parts
+from milp_recourse.cli.problem_args import (UNTRUSTED_MODELS, add_constraint_args, add_model_args, add_solver_args, load_model_checked,
+                                            load_scm_checked, problem_parts)
 from milp_recourse.batch.engines import ENGINES
 from milp_recourse.errors import InputError
 
@@ -37,6 +38,12 @@ def add_batch_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     add_constraint_args(p)
     add_solver_args(p)
+    p.epilog = (UNTRUSTED_MODELS + " The results file --out gets a fingerprint <out>.meta.json (SCM, classifier, "
+                "profiles, options, version); --resume refuses to continue a file made by other inputs. Ctrl-C stops "
+                "the run (exit 130) and prints the command that resumes it. Scratch folders: the local engine's "
+                "joblib/loky pool memory-maps in $JOBLIB_TEMP_FOLDER (default /dev/shm or the temp folder, "
+                "joblib_memmapping_folder_*), Dask's workers in ./dask-worker-space or $TMPDIR, Ray in /tmp/ray "
+                "(session_*); they are removed at a normal end, but a SIGKILL leaves them: delete them by hand.")
     p.set_defaults(func=cmd_batch)
 
 
@@ -44,21 +51,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from milp_recourse.batch.run import result_summary, solve_batch
-    from milp_recourse.models.recipes import load_model
-    from milp_recourse.scm import load_scm
+    from milp_recourse.batch.run import result_summary
+    from milp_recourse.problem.constraints_check import check_threshold
 
-    scm = load_scm(args.scm)
+    scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
     if args.heuristic_samples is not None:
         parts["options"] = dataclasses.replace(parts["options"], heuristic_samples=args.heuristic_samples)
-    model = load_model(args.classifier, scm)
+    model = load_model_checked(args.classifier, scm)
+    check_threshold(model, args.threshold)
     t0 = time.perf_counter()
-    frame = solve_batch(scm, model, args.data, args.profiles, **parts, engine=args.engine, workers=args.workers,
-                        address=args.address, out=args.out, resume=args.resume, id_column=args.id_column,
-                        limit=args.limit, chunk_size=args.chunk_size, profile_seed=args.profile_seed,
-                        ranking_map=args.ranking_map, score_map=args.score_map,
-                        hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None)
+    try:
+        frame = _run_batch(args, scm, model, parts)
+    except KeyboardInterrupt:
+        _interrupted(args)
+        return 130
     secs = time.perf_counter() - t0
     counts = result_summary(frame)
     denied = len(frame) - counts.get("ALREADY_FAVOURABLE", 0)
@@ -72,6 +79,33 @@ def cmd_batch(args: argparse.Namespace) -> int:
         t.add_row(status, str(n), "-" if cost != cost else f"{cost:.4g}", f"{sub['seconds'].mean():.3g}")
     con.print(t)
     return 0
+
+
+def _run_batch(args: argparse.Namespace, scm, model, parts: dict):
+    from milp_recourse.batch.run import solve_batch
+
+    return solve_batch(scm, model, args.data, args.profiles, **parts, engine=args.engine, workers=args.workers,
+                       address=args.address, out=args.out, resume=args.resume, id_column=args.id_column,
+                       limit=args.limit, chunk_size=args.chunk_size, profile_seed=args.profile_seed,
+                       ranking_map=args.ranking_map, score_map=args.score_map,
+                       hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None,
+                       classifier_source=args.classifier)
+
+
+def _interrupted(args: argparse.Namespace) -> None:
+    """Ctrl-C: say where the finished rows are and how to continue (no traceback)."""
+    import shlex
+    import sys
+    from pathlib import Path
+
+    argv = list(getattr(args, "argv", None) or ["batch", "..."])
+    if "--resume" not in argv:
+        argv.append("--resume")
+    out = Path(args.out)
+    journal = out.with_name(out.name + ".journal.jsonl")
+    where = journal if journal.exists() else out
+    kept = f"the finished rows are in {where}" if where.exists() else "no row was finished"
+    print(f"interrupted: {kept}. Continue with:\n  milp-recourse {shlex.join(argv)}", file=sys.stderr)
 
 
 def add_audit_parser(sub) -> None:
@@ -90,19 +124,27 @@ def add_audit_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+    p.add_argument("--overwrite", action="store_true", help="replace the report in an existing, non-empty --out")
     p.set_defaults(func=cmd_audit)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from milp_recourse.evaluation.audit import audit
-    from milp_recourse.evaluation.audit_report import write_report
-    from milp_recourse.scm import load_scm
+    from milp_recourse.evaluation.audit import audit, check_results, check_results_match_scm
+    from milp_recourse.tables import as_table
+    from milp_recourse.evaluation.audit_report import check_report_folder, write_report
 
     if args.n_boot < 10:
         raise InputError(f"--n-boot must be >= 10. Got {args.n_boot}.")
-    report = audit(args.results, args.by, load_scm(args.scm), args.reference_data, n_boot=args.n_boot,
+    if args.seed < 0:
+        raise InputError(f"--seed must be an integer >= 0. Got {args.seed}.")
+    results = as_table(args.results, "results")
+    check_results(results, args.by)
+    scm = load_scm_checked(args.scm)
+    check_results_match_scm(results, scm)
+    check_report_folder(args.out, args.overwrite)  # every check before any work
+    report = audit(results, args.by, scm, args.reference_data, n_boot=args.n_boot,
                    seed=args.seed, confidence=args.confidence)
-    paths = write_report(report, args.out, plots=not args.no_plots)
+    paths = write_report(report, args.out, plots=not args.no_plots, overwrite=args.overwrite)
     print("Disparities at a glance:")
     for line in report.headline() or ["(only one group: no disparity to report)"]:
         print(f"  {line}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from milp_recourse.cli import parse as cp
 from milp_recourse.cli.problem_args import add_problem_args, build_problem
 from milp_recourse.errors import InputError
+from milp_recourse.tables import check_output_file
 
 
 def add_parser(sub) -> None:
@@ -27,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in ("", ".mps", ".lp"):
         raise InputError(f"--out must end in .mps or .lp, or have no suffix (both are written); got {args.out!r}.")
-    if not out.parent.exists():
-        raise InputError(f"--out: the folder {str(out.parent)!r} does not exist.")
+    targets = [out.with_suffix(ext) for ext in (".mps", ".lp") if out.suffix.lower() in ("", ext)]
+    for target in targets:  # an impossible or unwritable --out is refused before any work
+        check_output_file(target, "--out")
     problem = build_problem(args, cp.load_individual(args.individual, args.row))
     compiled = compile_problem(problem)
     written = []

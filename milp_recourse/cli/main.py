@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from milp_recourse.cli import parse as cp
-from milp_recourse.cli.problem_args import add_problem_args, build_problem
+from milp_recourse.cli.problem_args import UNTRUSTED_MODELS, add_problem_args, build_problem
 from milp_recourse.cli.explain import add_parser as _explain_parser
 from milp_recourse.cli.batch import add_audit_parser, add_batch_parser
 from milp_recourse.cli.study import add_parser as _study_parser
@@ -22,6 +22,7 @@ def _solve_parser(sub) -> None:
                        description="Solve exact causal recourse for one individual and re-check it on the true SCM.")
     add_problem_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    p.epilog = UNTRUSTED_MODELS
     p.set_defaults(func=_cmd_solve)
 
 
@@ -100,13 +101,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_error(err: BaseException) -> str | None:
+    """The `error: ...` text of an expected failure (bad input, unwritable file), None for a bug."""
+    if isinstance(err, RecourseError):
+        return str(err)
+    if isinstance(err, RecursionError):
+        return ("an input is too long or too deeply nested to process (Python's recursion limit was reached), "
+                "e.g. an equation with thousands of terms; split it into intermediate variables.")
+    if isinstance(err, MemoryError):
+        return "out of memory; the input is too large for this machine."
+    if isinstance(err, OSError) and (err.filename or err.strerror):
+        name = f" {err.filename!r}" if err.filename else ""
+        return f"cannot read or write{name}: {err.strerror or err}."
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. Every expected error becomes `error: ...` on stderr and exit code 2 (no traceback);
+    Ctrl-C exits 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
-    except RecourseError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted.", file=sys.stderr)
+        return 130
+    except (RecourseError, RecursionError, MemoryError, OSError) as err:
+        text = _expected_error(err)
+        if text is None:
+            raise
+        print(f"error: {text}", file=sys.stderr)
         return 2
 
 

@@ -17,8 +17,9 @@ def _number(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise InputError(f"{what}: {text!r} is not a number.") from None
-    if math.isnan(value):
-        raise InputError(f"{what}: NaN is not allowed.")
+    if not math.isfinite(value):
+        raise InputError(f"{what}: {text!r} is not a finite number (expected a finite number; leave a bound "
+                         "empty for none).")
     return value
 
 
@@ -52,21 +53,21 @@ def numbers(text: str | None, option: str) -> dict[str, float]:
     return {k: _number(v, f"{option} {k}") for k, v in pairs(text, option).items()}
 
 
-def bounds(text: str | None) -> dict[str, tuple[float | None, float | None]]:
+def bounds(text: str | None, option: str = "--bounds") -> dict[str, tuple[float | None, float | None]]:
     """'E=-0.4:0.4,L=:5' -> {'E': (-0.4, 0.4), 'L': (None, 5.0)}."""
     out = {}
-    for k, v in pairs(text, "--bounds").items():
+    for k, v in pairs(text, option).items():
         if ":" not in v:
-            raise InputError(f"--bounds {k}: expected LOW:HIGH (either side may be empty); got {v!r}.")
+            raise InputError(f"{option} {k}: expected LOW:HIGH (either side may be empty); got {v!r}.")
         lo, hi = v.split(":", 1)
-        out[k] = (None if lo == "" else _number(lo, f"--bounds {k} low"),
-                  None if hi == "" else _number(hi, f"--bounds {k} high"))
+        out[k] = (None if lo == "" else _number(lo, f"{option} {k} low"),
+                  None if hi == "" else _number(hi, f"{option} {k} high"))
     return out
 
 
 def ranges(text: str | None, option: str) -> dict[str, tuple[float, float]]:
     out = {}
-    for k, (lo, hi) in bounds(text).items() if text else []:
+    for k, (lo, hi) in bounds(text, option).items() if text else []:
         if lo is None or hi is None:
             raise InputError(f"{option} {k}: both ends are needed.")
         out[k] = (lo, hi)
@@ -108,23 +109,34 @@ def load_individual(spec: str, row: int | None) -> Any:
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise InputError(f"--individual: {spec} is not valid JSON ({err.msg}, line {err.lineno}).") from None
+        except UnicodeDecodeError:
+            raise InputError(f"--individual: {spec} is not a UTF-8 text (JSON) file.") from None
         if isinstance(data, dict) and "individual" in data:
             data = data["individual"]
         if isinstance(data, list) and data and isinstance(data[0], dict):
-            data = data[row or 0]
+            r = row or 0
+            if not 0 <= r < len(data):
+                raise InputError(f"--row {r} is out of range: {spec} has {len(data)} individuals (0..{len(data) - 1}).")
+            data = data[r]
         return data
-    import pandas as pd
-
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
+    if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"--individual: unsupported file type {suffix!r}; expected .json, .csv or .parquet.")
+    from milp_recourse.tables import read_table
+
+    try:
+        frame = read_table(path, "--individual")
+    except InputError as exc:
+        if path.stat().st_size == 0:
+            raise InputError(f"--individual: {spec} is empty; expected a header of feature names and at least "
+                             "one row.") from None
+        raise exc from None
     r = 0 if row is None else row
+    if len(frame) == 0:
+        raise InputError(f"--individual: {spec} has no data rows (only a header: "
+                         f"{', '.join(map(str, frame.columns)) or 'none'}); expected one row per individual.")
     if not 0 <= r < len(frame):
         raise InputError(f"--row {r} is out of range: {spec} has {len(frame)} rows (0..{len(frame) - 1}).")
     return frame.iloc[r].to_dict()

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from milp_recourse.cli import parse as cp
-from milp_recourse.errors import InputError
+from milp_recourse.errors import ClassifierError, InputError, RecourseError, SpecError
+from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS, Preferences
 from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
 from milp_recourse.models.recipes import load_model
@@ -14,17 +15,63 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import load_scm
 
 
+UNTRUSTED_MODELS = ("WARNING: a .joblib/.pkl/.pickle file runs code when it is loaded (pickle); load only files you "
+                    "made or trust. For a model from elsewhere use the .npz route (plain arrays, no pickle).")
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scm", required=True, help="SCM spec file (.yaml/.json) or shipped name (loan, chain, ...)")
     p.add_argument("--classifier", required=True,
                    help="joblib/pickle scikit-learn estimator, .npz ReLU network, or recipe:NAME "
-                        "(logreg, svm, mlp, tree, forest, gbt) trained on the SCM with seed 0")
+                        "(logreg, svm, mlp, tree, forest, gbt) trained on the SCM with seed 0. " + UNTRUSTED_MODELS)
+
+
+def load_scm_checked(spec: str):
+    """load_scm, with an equation too long / deep for Python's parser reported as a SpecError."""
+    try:
+        return load_scm(spec)
+    except RecursionError:
+        raise SpecError(f"{spec}: an equation is too long or too deeply nested to parse (Python's recursion limit "
+                        "was reached); split it into intermediate variables.") from None
+
+
+def _nonfinite_variables(scm) -> list[str]:
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        sample = scm.sample(200, seed=0)
+    return [str(c) for c in sample.columns if not np.all(np.isfinite(sample[c].to_numpy(float)))]
+
+
+def load_model_checked(spec: str, scm):
+    """load_model; a recipe that cannot train on the SCM's samples (inf / NaN from x/0, overflow) -> ClassifierError."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # numpy's overflow warnings would precede the error message
+            if spec.startswith("recipe:"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return load_model(spec, scm)
+    except RecourseError:
+        raise
+    except (ValueError, ArithmeticError, FloatingPointError) as exc:
+        if not spec.startswith("recipe:"):
+            raise
+        try:
+            bad = _nonfinite_variables(scm)
+        except Exception:  # noqa: BLE001 - the original failure is what to report
+            bad = []
+        hint = (f" The SCM gives non-finite values (inf / NaN) for {', '.join(bad)}: check its equations for a "
+                "division by zero or an overflow." if bad else "")
+        raise ClassifierError(f"Could not train {spec} on samples of the SCM {scm.name!r}: {exc}{hint}") from None
 
 
 def add_individual_args(p: argparse.ArgumentParser) -> None:
     """--individual and --row, shared by the one-person commands (solve, explain, export)."""
     p.add_argument("--individual", required=True,
-                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file")
+                   help="inline JSON {\"E\": 0.1, ...}, a .json file, or a CSV/Parquet file. Lenient on purpose: "
+                        "extra keys/columns that are not SCM features are ignored, and numeric strings (\"0.5\") "
+                        "are read as numbers")
     p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
 
 
@@ -61,7 +108,7 @@ def add_solver_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gap", type=float, default=1e-4, help="relative optimality gap (default 1e-4)")
     g.add_argument("--backend", default="highs", help="solver backend (default highs)")
     g.add_argument("--pwl-breakpoints", type=int, default=33, help="breakpoints per smooth SCM nonlinearity")
-    g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound")
+    g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound (an integer >= 0)")
     g.add_argument("--no-box-search", action="store_true",
                    help="ReLU networks: skip the box search over actions and solve the MILP directly (the result's "
                         "backend then names the MILP solver, not 'box-search')")
@@ -88,6 +135,8 @@ def _read_table(path: str):
 
 def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     """Actionability, Preferences, CostSpec and SolveOptions from parsed arguments (no individual)."""
+    if args.seed < 0:
+        raise InputError(f"--seed must be an integer >= 0. Got {args.seed}.")
     act = Actionability(actionable=cp.name_list(args.actionable), bounds=cp.bounds(args.bounds),
                         directions=cp.pairs(args.direction, "--direction"), max_changes=args.max_changes,
                         grids=cp.grids(args.grid))
@@ -117,7 +166,8 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
 
 def build_problem(args: argparse.Namespace, individual: Any) -> RecourseProblem:
     """Load SCM and classifier and validate everything before any solving."""
-    scm = load_scm(args.scm)
+    scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
-    model = load_model(args.classifier, scm)
+    model = load_model_checked(args.classifier, scm)
+    check_constraints(scm, parts["actionability"], model, args.threshold)
     return RecourseProblem(scm, model, individual, **parts)

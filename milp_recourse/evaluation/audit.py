@@ -83,6 +83,39 @@ def _reference(scm, reference: Any) -> tuple[np.ndarray, str]:
     return frame[list(scm.names)].to_numpy(float), f"{src} ({len(frame)} rows)"
 
 
+def check_results(frame: pd.DataFrame, by: str | Sequence[str]) -> list[str]:
+    """The grouping columns as a list; InputError unless `frame` is batch output holding all of them."""
+    by = [by] if isinstance(by, str) else list(by)
+    if not by:
+        raise InputError("Give at least one column to group by (e.g. by=['G']).")
+    missing = [c for c in NEEDED if c not in frame.columns]
+    if missing:
+        raise InputError(f"The results lack column(s) {missing}; expected the output of solve_batch / "
+                         "`milp-recourse batch`.")
+    unknown = [c for c in by if c not in frame.columns]
+    if unknown:
+        raise InputError(f"Cannot group by {unknown}: not columns of the results (they have "
+                         f"{', '.join(map(str, frame.columns))}).")
+    return by
+
+
+def check_results_match_scm(results: pd.DataFrame, scm) -> None:
+    """InputError unless every counterfactual holds the SCM's features (the wrong --scm is caught before work)."""
+    names = list(scm.names)
+    for i, text in enumerate(results["counterfactual"].fillna("").astype(str)):
+        if text in ("", "{}"):
+            continue
+        try:
+            keys = set(json.loads(text))
+        except (ValueError, TypeError):
+            raise InputError(f"Row {i} of the results has a counterfactual that is not JSON: {text[:60]!r}.") from None
+        missing = [n for n in names if n not in keys]
+        if missing:
+            raise InputError(f"The results do not match the SCM {scm.name!r}: row {i}'s counterfactual lacks its "
+                             f"feature(s) {', '.join(missing)} (it has {', '.join(sorted(keys))}); pass the --scm "
+                             "the batch was run with.")
+
+
 def individual_measures(results: pd.DataFrame, scm, ref: np.ndarray) -> pd.DataFrame:
     """Per-individual flags: denied, found, valid, proven_none, unknown, in_box, ld1, ld5 (valid rows only)."""
     status = results["status"].astype(str)
@@ -164,22 +197,13 @@ def audit(results: Any, by: Sequence[str], scm: Any, reference: Any = None, *, n
     from milp_recourse.tables import as_table
 
     frame = as_table(results, "results")
-    by = [by] if isinstance(by, str) else list(by)
-    if not by:
-        raise InputError("Give at least one column to group by (e.g. by=['G']).")
-    missing = [c for c in NEEDED if c not in frame.columns]
-    if missing:
-        raise InputError(f"The results lack column(s) {missing}; expected the output of solve_batch / "
-                         "`milp-recourse batch`.")
-    unknown = [c for c in by if c not in frame.columns]
-    if unknown:
-        raise InputError(f"Cannot group by {unknown}: not columns of the results (they have "
-                         f"{', '.join(map(str, frame.columns))}).")
+    by = check_results(frame, by)
     if not (isinstance(n_boot, int) and n_boot >= 10):
         raise InputError(f"n_boot must be an integer >= 10. Got {n_boot!r}.")
     if not (0 < confidence < 1):
         raise InputError(f"confidence must be in (0, 1). Got {confidence!r}.")
     scm = load_scm(scm) if isinstance(scm, str) else scm
+    check_results_match_scm(frame, scm)
     ref, src = _reference(scm, reference)
     ind = individual_measures(frame.reset_index(drop=True), scm, ref)
     frame = frame.reset_index(drop=True)

@@ -148,12 +148,36 @@ def _html(markdown_text: str, report: AuditReport, images: dict[str, list[Path]]
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def write_report(report: AuditReport, out_dir: str | Path, *, plots: bool = True,
-                 title: str = "Recourse audit") -> dict[str, Any]:
-    """Write report.md, report.html, the CSV tables and (optionally) the PNG plots; returns their paths."""
+def check_report_folder(out_dir: str | Path, overwrite: bool = False) -> None:
+    """Before any work: the output folder is new (or empty, or `overwrite`) and can be written. No side effects."""
+    from milp_recourse.tables import check_writable_folder
+
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"The audit output {str(folder)!r} exists and is not a folder.")
+    if folder.is_dir():
+        if any(folder.iterdir()) and not overwrite:
+            raise InputError(f"The audit output folder {str(folder)!r} already exists and is not empty; pass "
+                             "--overwrite (overwrite=True) to replace its report, or choose another folder. "
+                             "Nothing was written.")
+        check_writable_folder(folder, "audit output")
+        return
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:  # mkdir(parents=True) creates the missing ones
+        parent = parent.parent
+    check_writable_folder(parent, "audit output")
+
+
+def write_report(report: AuditReport, out_dir: str | Path, *, plots: bool = True,
+                 title: str = "Recourse audit", overwrite: bool = False) -> dict[str, Any]:
+    """Write report.md, report.html, the CSV tables and (optionally) the PNG plots; returns their paths.
+
+    A non-empty existing folder is refused unless `overwrite`.
+    """
+    folder = Path(out_dir)
+    check_report_folder(folder, overwrite)
+    if plots:
+        _pyplot()  # the missing extra is reported before the folder is made
     folder.mkdir(parents=True, exist_ok=True)
     images = {col: _plots(report, col, folder) for col in report.by} if plots else {}
     md = _markdown(report, images, title)
@@ -169,4 +193,4 @@ def write_report(report: AuditReport, out_dir: str | Path, *, plots: bool = True
     return paths
 
 
-__all__ = ["write_report", "markdown_table"]
+__all__ = ["write_report", "check_report_folder", "markdown_table"]

@@ -82,6 +82,11 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
     def from_npz(cls, path: str | Path) -> "ReLUNetwork":
         """Read W1.., b1.., optional scaler_mean / scaler_std / feature_names from an .npz file."""
         path = Path(path)
+        import zipfile
+
+        if path.is_file() and not zipfile.is_zipfile(path):  # np.load would call it "pickled data"
+            raise ClassifierError(f"Classifier file '{path}' is not a valid .npz (zip) file; expected arrays W1, b1, "
+                                  "W2, b2, ... written by numpy.savez (or ReLUNetwork.to_npz).")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}

@@ -7,6 +7,8 @@ lose their binary, big-M values shrink).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
@@ -40,14 +42,14 @@ def _layers(names: list[str]) -> list[list[str]]:
 
 
 def _tighten(compiled: CompiledInstance, names: list[str], hints: dict[str, tuple[float, float]],
-             threads: int = 1) -> bool:
+             threads: int = 1, deadline: float | None = None) -> bool:
     """LP ranges of the named targets over compiled's relaxation, intersected into hints; whether one shrank."""
     from milp_recourse.backends.highs import HighsBackend
 
     targets = [compiled.tighten_targets[n] for n in names]
     exprs = [(np.fromiter(a.terms.keys(), int), np.fromiter(a.terms.values(), float), a.const) for a in targets]
     shrunk = False
-    ranges = HighsBackend().affine_ranges(compiled.model, exprs, threads=threads)
+    ranges = HighsBackend().affine_ranges(compiled.model, exprs, threads=threads, deadline=deadline)
     for n, aff, (lo, hi) in zip(names, targets, ranges):
         pad = 1e-6 * (1.0 + max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 1.0)
         old_lo, old_hi = hints.get(n, affine_interval(aff, compiled.model.col_lb, compiled.model.col_ub))
@@ -57,8 +59,12 @@ def _tighten(compiled: CompiledInstance, names: list[str], hints: dict[str, tupl
     return shrunk
 
 
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
 def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int,
-                   plans: PlanCache | None = None) -> CompiledInstance:
+                   plans: PlanCache | None = None, deadline: float | None = None) -> CompiledInstance:
     """LP bound tightening of every big-M source (unstable ReLU inputs, SCM terms) over {cost <= ub}, then
     recompile with the proven bounds.
 
@@ -66,10 +72,13 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
     relaxation already tightened upstream (later passes take every target at once). Passes stop when no
     binary went away and no interval shrank by MIN_SHRINK of its width. Valid for every action at least as
     cheap as the incumbent, which is all the search needs.
+
+    `deadline` (a time.perf_counter() instant, e.g. the solve's start + its time limit): no LP starts after
+    it and no further pass or stage begins; the bounds proven so far are kept (every one is valid).
     """
     hints: dict[str, tuple[float, float]] = {}
     for k in range(passes):
-        if not compiled.tighten_targets:
+        if not compiled.tighten_targets or _past(deadline):
             break
         before, shrunk = compiled.model.n_integer, False
         names = list(compiled.tighten_targets)
@@ -77,7 +86,9 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
             stage = [n for n in stage if n in compiled.tighten_targets]  # upstream tightening may settle some
             if not stage:
                 continue
-            shrunk = _tighten(compiled, stage, hints, problem.options.tighten_threads) or shrunk
+            if _past(deadline):
+                break
+            shrunk = _tighten(compiled, stage, hints, problem.options.tighten_threads, deadline) or shrunk
             compiled = compile_problem(problem, upper_bound=inc.cost, initial_cuts=TIGHTEN_CUTS, bound_hints=hints,
                                        plans=plans)
         if compiled.model.n_integer >= before and not shrunk:

@@ -1,0 +1,248 @@
+"""Issue 14: every listed bad input -> `error: ...` + exit 2, no traceback, nothing written; meaningless
+constraints refused; clear messages; Ctrl-C during batch -> exit 130 with the resume command; safe temp files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from milp_recourse import load_scm
+from milp_recourse.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAN = {"G": 0, "A": 19, "E": 0.0, "L": -3.0, "D": -3.0, "I": 0.4, "S": -11.0}
+PERSON = json.dumps(LOAN)
+CHAIN_PERSON = json.dumps({"xs": 0, "x1": -3, "x2": -2, "x3": -2})
+SOLVE = ["solve", "--scm", "loan", "--classifier", "recipe:logreg", "--individual", PERSON]
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _refused(capsys, *argv: str, match: str) -> str:
+    """exit 2, nothing on stdout, one `error:` line naming the problem, no traceback."""
+    code, out, err = _run(capsys, *argv)
+    assert code == 2, (code, out, err)
+    assert out == "" and err.startswith("error: ") and "Traceback" not in err, err
+    assert match in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def chain_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "chain.csv"
+    load_scm("chain").sample(12, seed=4).to_csv(path, index=False)
+    return path
+
+
+def _chain_spec(tmp_path: Path, equation: str) -> Path:
+    text = (ROOT / "models" / "chain.yaml").read_text()
+    old = '"0.25*xs + 0.5*x2 + u3"'
+    assert old in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(old, json.dumps(equation)))
+    return path
+
+
+# ---- impossible outputs: refused before any work, nothing written ------------------------------------------
+@pytest.mark.parametrize("out", ["/proc/milp-recourse-test/x", "/proc/x", "FILE/x"])
+def test_impossible_out_is_refused_before_any_work(capsys, tmp_path, chain_csv, out, monkeypatch):
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    _refused(capsys, "export", *SOLVE[1:], "--out", out + ".mps", match="--out")
+    _refused(capsys, "batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(chain_csv),
+             "--out", out + ".csv", "--no-progress", match="output")
+    results = tmp_path / "results.csv"
+    pd.DataFrame({"status": ["NO_RECOURSE"], "cost": [np.nan], "verified": [False], "n_changed": [0],
+                  "changed": [""], "counterfactual": ["{}"], "xs": [0]}).to_csv(results, index=False)
+    before.append("results.csv")
+    _refused(capsys, "audit", str(results), "--by", "xs", "--scm", "chain", "--out", out, "--no-plots",
+             "--n-boot", "20", match="audit output")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+
+
+def test_audit_refuses_an_existing_folder_unless_overwrite_and_the_wrong_scm(capsys, tmp_path, chain_csv):
+    results = tmp_path / "r.csv"
+    assert main(["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(chain_csv),
+                 "--out", str(results), "--no-progress"]) == 0
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    capsys.readouterr()
+    args = ["audit", str(results), "--by", "xs", "--out", str(folder), "--no-plots", "--n-boot", "20"]
+    _refused(capsys, *args, "--scm", "chain", match="--overwrite")
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    _refused(capsys, *args[:-5], "--out", str(tmp_path / "new"), "--no-plots", "--n-boot", "20", "--scm", "loan",
+             match="do not match the SCM 'loan'")
+    assert not (tmp_path / "new").exists()
+    code, _, err = _run(capsys, *args, "--scm", "chain", "--overwrite")
+    assert code == 0, err
+    assert (folder / "report.md").is_file() and (folder / "keep.txt").is_file()
+
+
+# ---- bad individuals, specs and seeds ----------------------------------------------------------------------
+def test_empty_garbage_and_header_only_individual_files(capsys, tmp_path):
+    empty, garbage, header = tmp_path / "empty.csv", tmp_path / "garbage.csv", tmp_path / "header.csv"
+    empty.write_bytes(b"")
+    garbage.write_bytes(b"\x00\x01\x02\xff\xfe binary")
+    header.write_text(",".join(LOAN) + "\n")
+    base = SOLVE[:-1]
+    _refused(capsys, *base, str(empty), match="is empty")
+    _refused(capsys, *base, str(garbage), match="Could not read the --individual file")
+    _refused(capsys, *base, str(header), match="no data rows")
+    listing = tmp_path / "people.json"
+    listing.write_text(json.dumps([LOAN]))
+    _refused(capsys, *base, str(listing), "--row", "3", match="--row 3 is out of range")
+
+
+@pytest.mark.parametrize("equation, match", [
+    ("+".join(["x2"] * 5000) + " + u3", "too long or too deeply nested"),
+    ("x2/0 + u3", "non-finite values (inf / NaN) for x3"),
+    ("x2**1e308 + u3", "non-finite values (inf / NaN) for x3"),
+])
+def test_pathological_equations_with_a_recipe(capsys, tmp_path, equation, match):
+    spec = _chain_spec(tmp_path, equation)
+    _refused(capsys, "solve", "--scm", str(spec), "--classifier", "recipe:logreg", "--individual", CHAIN_PERSON,
+             match=match)
+
+
+def test_negative_seed_in_solve_and_batch(capsys, tmp_path, chain_csv):
+    _refused(capsys, *SOLVE, "--seed", "-1", match="--seed must be an integer >= 0. Got -1")
+    out = tmp_path / "r.csv"
+    _refused(capsys, "batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(chain_csv),
+             "--out", str(out), "--seed", "-1", "--no-progress", match="--seed")
+    assert not out.exists()
+
+
+def test_batch_api_refuses_a_negative_seed(chain_csv):
+    from milp_recourse import InputError, SolveOptions
+    from milp_recourse.batch.run import solve_batch
+
+    with pytest.raises(InputError, match="'seed' option must be an integer >= 0"):
+        solve_batch("chain", "recipe:logreg", str(chain_csv), options=SolveOptions(seed=-1))
+
+
+# ---- meaningless constraints ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra, match", [
+    (("--bounds", "E=5:6"), "lie outside E's domain [-0.5, 0.5]"),
+    (("--bounds", "I=1e999:"), "not a finite number"),
+    (("--bounds", "G=0:1"), "'G' (immutable in the SCM spec)"),
+    (("--actionable", "E,L", "--bounds", "I=0:1"), "'I' (not among the actionable features)"),
+    (("--direction", "A=up"), "Directions on 'A'"),
+    (("--grid", "I=50|60"), "value(s) 50, 60 lie outside I's domain"),
+    (("--grid", "G=0|1"), "Grids on 'G'"),
+    (("--preferred", "L=1"), "--preferred L"),
+    (("--preferred", "L=:1"), "--preferred L: both ends"),
+])
+def test_meaningless_constraints_are_refused(capsys, extra, match):
+    _refused(capsys, *SOLVE, *extra, match=match)
+
+
+def test_threshold_on_a_model_without_probabilities(capsys):
+    svm = ["solve", "--scm", "loan", "--classifier", "recipe:svm", "--individual", PERSON]
+    _refused(capsys, *svm, "--threshold", "0.9", match="LinearSVC gives no probabilities")
+    code, _, err = _run(capsys, *svm, "--format", "json")
+    assert code == 0, err
+    code, _, err = _run(capsys, *SOLVE, "--threshold", "0.9", "--format", "json")  # logreg has probabilities
+    assert code == 0, err
+
+
+def test_constraints_inside_the_domain_still_solve(capsys):
+    code, out, err = _run(capsys, *SOLVE, "--bounds", "E=-0.4:0.4,I=:14", "--grid", "L=-5|0|5", "--format", "json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert all(-0.4 - 1e-9 <= v <= 0.4 + 1e-9 for k, v in res["action"].items() if k == "E")
+    assert res["action"].get("L", 0.0) in (-5.0, 0.0, 5.0) or "L" not in res["action"]
+
+
+# ---- clear messages ------------------------------------------------------------------------------------------
+def test_text_file_named_npz(capsys, tmp_path):
+    fake = tmp_path / "model.npz"
+    fake.write_text("this is not a zip archive")
+    _refused(capsys, "solve", "--scm", "loan", "--classifier", str(fake), "--individual", PERSON,
+             match="is not a valid .npz (zip) file")
+
+
+def test_pyomo_gurobi_names_the_missing_solver(capsys):
+    pytest.importorskip("pyomo")
+    from milp_recourse.backends.pyomo_backend import solver_found
+
+    if solver_found("gurobi"):
+        pytest.skip("Gurobi is installed here")
+    err = _refused(capsys, *SOLVE, "--backend", "pyomo-gurobi", match="Gurobi")
+    assert "pip install" not in err
+
+
+def test_header_only_data_and_empty_ids_in_batch(capsys, tmp_path, chain_csv):
+    header = tmp_path / "header.csv"
+    header.write_text("xs,x1,x2,x3\n")
+    base = ["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--no-progress"]
+    _refused(capsys, *base, "--data", str(header), "--out", str(tmp_path / "a.csv"), match="has no rows")
+    data = pd.read_csv(chain_csv)
+    data.insert(0, "pid", ["p0", "", *[f"p{i}" for i in range(2, len(data))]])
+    ids = tmp_path / "ids.csv"
+    data.to_csv(ids, index=False)
+    _refused(capsys, *base, "--data", str(ids), "--id-column", "pid", "--out", str(tmp_path / "b.csv"),
+             match="1 row(s) have none, e.g. row(s) 1")
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_help_warns_about_pickled_models():
+    from milp_recourse.cli.main import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices
+    for name in ("solve", "batch"):
+        text = " ".join(sub[name].format_help().split())
+        assert "runs code when it is loaded" in text and ".npz" in text
+
+
+# ---- Ctrl-C during batch -------------------------------------------------------------------------------------
+def test_ctrl_c_during_batch_says_where_and_how_to_resume(capsys, tmp_path, chain_csv, monkeypatch):
+    import milp_recourse.batch.run as run
+
+    real = run.solve_batch
+
+    def interrupted(*a, **kw):
+        def stop(done, total):
+            if done >= 2:
+                raise KeyboardInterrupt
+        return real(*a, **{**kw, "progress": stop})
+
+    monkeypatch.setattr(run, "solve_batch", interrupted)
+    out = tmp_path / "r.csv"
+    argv = ["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(chain_csv), "--out", str(out),
+            "--chunk-size", "1", "--no-progress"]
+    code, stdout, err = _run(capsys, *argv)
+    assert code == 130 and stdout == "" and "Traceback" not in err
+    assert f"the finished rows are in {out}" in err and "--resume" in err
+    done = pd.read_csv(out)
+    assert 2 <= len(done) < 12
+    monkeypatch.setattr(run, "solve_batch", real)
+    resume = err.strip().splitlines()[-1].split()[1:]  # the printed command, minus the program name
+    assert main(resume) == 0
+    assert list(pd.read_csv(out)["id"]) == list(range(12))
+
+
+# ---- files ---------------------------------------------------------------------------------------------------
+def test_atomic_write_does_not_follow_a_planted_symlink(tmp_path):
+    from milp_recourse.tables import write_table_atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "r.csv"
+    for name in (f".{out.name}.tmp-{os.getpid()}", f".{out.name}.tmp"):  # the old, predictable names
+        (tmp_path / name).symlink_to(victim)
+    write_table_atomic(pd.DataFrame({"a": [1, 2]}), out)
+    assert victim.read_text() == "precious"
+    assert pd.read_csv(out)["a"].tolist() == [1, 2]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+    assert leftovers == []
