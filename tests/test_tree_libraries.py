@@ -38,7 +38,6 @@ _spec.loader.exec_module(oracles)
 
 NAMES = ["co-applicant", "hours per week", "x3"]
 PARAMS = SolverParams(time_limit=30.0)
-TIGHT = SolverParams(time_limit=30.0, feasibility_tol=1e-9)   # the recourse MILP's own tolerance (milp_search)
 FAMILIES = ["hgb", "xgb-clf", "xgb-booster", "xgb-early", "lgb-clf", "lgb-booster", "lgb-rf", "lgb-sigmoid"]
 
 
@@ -177,17 +176,26 @@ def test_encoder_exact_at_and_next_to_every_threshold(family, models, data):
         assert _close(_score_fixed(model, P[i]), ref[i]), (family, P[i])
 
 
-def _band(L: float) -> float:
-    """Half the float32 ulp at L (the band the MILP excludes around a float64-rule split, 1e-8 away from 0)."""
-    return float(np.spacing(np.float32(abs(L)))) / 2.0
+GAP = 1e-6   # the library ensembles' relative gap between a split and the MILP's regions (models/trees.py)
+
+
+def _excluded(ens, t: float) -> tuple[float, float]:
+    """The open band the MILP excludes around split t (XGBoost: its own condition c), per the encoder's doc."""
+    if ens.float32:   # XGBoost: x <= c - g on the left, x >= c (a data value) on the right
+        lo, hi = t - GAP * max(1.0, abs(t)), t
+    else:             # float64 rule: x <= L - g, x >= L + g, g at least half a float32 ulp
+        g = max(GAP * max(1.0, abs(t)), float(np.spacing(np.float32(abs(t)))) / 2.0)
+        lo, hi = t - g, t + g
+    if lo < 0.0 <= t:
+        lo = 0.0
+    elif t < 0.0 < hi and not ens.float32:
+        hi = 0.0
+    return lo, hi
 
 
 def _in_band(ens, f: int, t: float, v: float) -> bool:
-    """Whether v lies in the band the MILP excludes around split (f, t) (see encode/tree_ensembles.py)."""
-    if ens.float32:   # t here is XGBoost's own condition c: the band is (float32 below c, c)
-        return float(np.nextafter(np.float32(t), np.float32(-np.inf))) < v < t
-    gap = max(_band(t), 1e-8)
-    return (t - _band(t) < v < t + gap) if t >= 0 else (t - gap < v < t + _band(t))
+    lo, hi = _excluded(ens, t)
+    return lo < v < hi or (not ens.float32 and v == t and lo < v)
 
 
 def _away_from_splits(model, rows: np.ndarray) -> np.ndarray:
@@ -196,28 +204,36 @@ def _away_from_splits(model, rows: np.ndarray) -> np.ndarray:
     return np.array([r for r in rows if not any(_in_band(ens, f, t, r[f]) for f, t in _thresholds(model))])
 
 
-def test_float64_split_band_and_exact_constants(models, data):
-    """HistGB: a training value equal to a threshold goes left; as a constant it is decided exactly, as a
-    variable input the MILP excludes (L - h, L + h) and allows L - h and L + h, each on the library's side.
-    (h ~ 6e-8 here: the band is only meaningful at the recourse MILP's feasibility tolerance, 1e-9.)"""
-    model, X = _model(models, data, "hgb"), data[0].to_numpy(float)
-    at = [(i, f, t) for f, t in _thresholds(model) for i in np.flatnonzero(X[:, f] == t)]
-    assert at, "expected a percentile threshold equal to a training value"
-    i, f, L = at[0]
-    h = _band(L)
+@pytest.mark.parametrize("family", ["hgb", "xgb-clf"])
+def test_split_band_and_exact_constants(family, models, data):
+    """HistGB and XGBoost thresholds can equal training values. As constants they are decided by the library's
+    exact rule; as variable inputs the MILP keeps its regions a relative 1e-6 from the split, on the side where
+    the library keeps no data (XGBoost's cut value itself stays on the right)."""
+    model, X = _model(models, data, family), data[0].to_numpy(float)
+    ens = to_tree_ensemble(model, 1)
+    at = [(i, f, t) for f, t in _thresholds(model) for i in np.flatnonzero(X[:, f] == t) if abs(t) > 0.1]
+    if family == "hgb":
+        assert at, "expected a percentile threshold equal to a training value"
+    else:   # XGBoost cut points are float32 data values
+        at = [(i, f, t) for f, t in _thresholds(model) for i in np.flatnonzero(np.float32(X[:, f]) == t)
+              if abs(t) > 0.1]
+        assert at
+    i, f, t = at[0]
+    lo_band, hi_band = _excluded(ens, t)
     lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     b = IRBuilder()
     cols = [b.add_var(f"x{k}", lo[k], hi[k]) for k in range(3)]
     enc = encode_classifier(model, b, [Affine.column(j) for j in cols])
     m = b.build()
-    g = max(h, 1e-8)
-    below, above = (h, g) if L >= 0 else (g, h)
-    for v, feasible in ((L, False), (L - below, True), (L + above, True), (np.nextafter(L, np.inf), False)):
+    inside = (lo_band + hi_band) / 2.0
+    cases = [(lo_band, True), (hi_band, True), (inside, False)]
+    cases += [(t, ens.float32)] if family == "xgb-clf" else [(t, False)]
+    for v, feasible in cases:
         row = X[i].copy()
         row[f] = v
         lb, ub = m.col_lb.copy(), m.col_ub.copy()
         lb[cols], ub[cols] = row, row
-        sol = solve_mip(m.with_bounds(lb, ub), TIGHT)
+        sol = solve_mip(m.with_bounds(lb, ub), PARAMS)
         assert (sol.termination is Termination.OPTIMAL) == feasible, (v, sol.termination)
         ref = reference_score(model, row[None, :])[0][0]
         assert _close(_score_fixed(model, row), ref)
@@ -239,11 +255,11 @@ def test_encoder_matches_on_rows_and_maximum_beats_random_search(family, models,
     for i, row in enumerate(rows):   # rows outside the excluded bands: the MILP's split regions hold them
         lb, ub = m.col_lb.copy(), m.col_ub.copy()
         lb[cols], ub[cols] = row, row
-        sol = solve_mip(m.with_bounds(lb, ub), TIGHT)
+        sol = solve_mip(m.with_bounds(lb, ub), PARAMS)
         assert sol.termination is Termination.OPTIMAL
         assert _close(enc.score.value(sol.x), ref[i]), (family, i)
     b.add_objective(-enc.score)
-    sol = solve_mip(b.build(), TIGHT)
+    sol = solve_mip(b.build(), PARAMS)
     assert sol.termination is Termination.OPTIMAL
     best = enc.score.value(sol.x)
     pts = np.random.default_rng(1).uniform(lo, hi, size=(3000, 3))

@@ -12,17 +12,16 @@ below the threshold and next32 its float32 successor (see ``_split_region``): th
 (under one float32 ulp) is excluded, every value sklearn itself can hold is not. A solver point a hair
 past t32 (feasibility tolerance) still rounds to t32 in float32 when |x| > ~2; closer to 0 the
 independent verification is the judge.
-Float64 rule (LightGBM, HistGradientBoosting: ``x <= threshold`` in float64, TreeEnsemble.float32 False): the
-MILP allows ``x <= L - h`` on the left and ``x >= L + h`` on the right, h half a float32 ulp of L, so a
-solver point within its feasibility tolerance (1e-9 in the recourse MILP's re-solves) or a round-off in
-re-evaluating the SCM still lies on its side in float64 when |L| > ~0.02 (with the left side ending exactly at
-L a counterfactual one ulp above it would flip). On the side away from 0 the gap is at least 1e-8: LightGBM
-gives 0 its own bin, split off at L = +-1e-35, and 0 must stay representable on its own side of both splits
-while a 0 must not pass for a value on the other side.
-The cost is the excluded band: LightGBM puts thresholds between distinct training values, but
-HistGradientBoosting's percentile thresholds (features with more distinct values than max_bins) can equal a
-training value; a variable input then cannot stay exactly at L (constants are decided exactly). At the zero
-bin a round-off (a 0 returned as 4e-16 > 1e-35) changes LightGBM's branch: the independent verification judges.
+Library ensembles (XGBoost, LightGBM, HistGradientBoosting: TreeEnsemble.gap g = 1e-6 relative, 10x the
+MILP's feasibility tolerance) keep their regions g * max(1, |L|) away from the split where the library holds
+no data values: XGBoost (``float32(x) < c``, c a cut point = a data value) allows ``x <= c - g`` and ``x >= c``;
+the float64 rule of LightGBM / HistGB (``x <= L``, TreeEnsemble.float32 False) allows ``x <= L - g`` and
+``x >= L + g``. So a solver point within tolerance of a region is on the library's side. 0 is never cut off
+its own side (LightGBM gives 0 its own bin, split off at L = +-1e-35): there the side holding 0 ends at 0.
+The cost is the excluded band: a variable input (a counterfactual) cannot end inside it, so an optimum at a
+split's edge costs up to g relative more, and a person whose factual value lies in it (HistGB's percentile
+thresholds can equal a training value) must move out; constants are decided by the exact rule. Near 0 a
+counterfactual computed as 4e-16 instead of 0 takes LightGBM's other branch: the verification judges.
 Splits whose side is decided by the inputs' bounds (in particular constant inputs, decided exactly by
 ``x <= L``) get no binary and prune the unreachable subtree.
 """
@@ -39,7 +38,6 @@ from milp_recourse.mip.ir import Affine, IRBuilder
 from milp_recourse.models.trees import TreeArrays, TreeEnsemble, to_tree_ensemble
 
 LEFT, RIGHT, OPEN = 0, 1, 2
-FLOAT64_GAP = 1e-8   # smallest gap of a float64-rule split to its region away from 0 (module docstring)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def _margin(v: float, split_margin: float) -> float:
     return split_margin * max(1.0, abs(v))
 
 
-def _split_region(L: float, split_margin: float, float32: bool = True) -> tuple[float, float]:
+def _split_region(L: float, split_margin: float, float32: bool = True, gap: float = 0.0) -> tuple[float, float]:
     """(largest left value, smallest right value) the MILP allows around a split with left bound L.
 
     sklearn compares float32(x) with the threshold, so the float32 values next to it decide: t32 (the
@@ -101,20 +99,27 @@ def _split_region(L: float, split_margin: float, float32: bool = True) -> tuple[
     right one. The MILP excludes exactly the open band between them (less than one float32 ulp), so values
     sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
     (relative) widens the band for users who prefer robustness to round-off over exactness.
+    With a library gap (see the module docstring) the regions keep gap * max(1, |threshold|) from the split.
     """
     extra = split_margin * max(1.0, abs(L))
-    if not float32:   # float64 rule: half a float32 ulp either side, at least FLOAT64_GAP away from 0 (docstring)
-        h = float(np.spacing(np.float32(abs(L)))) / 2.0
-        below, above = (h, max(h, FLOAT64_GAP)) if L >= 0.0 else (max(h, FLOAT64_GAP), h)
-        return L - below - extra, L + above + extra
-    t32 = np.float32(L)                      # L rounds down to the float32 threshold value
-    next32 = float(np.nextafter(t32, np.float32(np.inf)))
-    return float(t32) - extra, next32 + extra
+    if float32:
+        t32 = np.float32(L)                      # L rounds down to the float32 threshold value
+        left, right = float(t32), float(np.nextafter(t32, np.float32(np.inf)))
+        if gap > 0.0:                            # XGBoost: the cut point `right` is a data value; keep it
+            left = min(left, right - gap * max(1.0, abs(right)))
+    else:
+        g = max(gap * max(1.0, abs(L)), float(np.spacing(np.float32(abs(L)))) / 2.0)
+        left, right = L - g, L + g
+    if left < 0.0 <= L:                          # 0 goes left: never cut it off (LightGBM's zero bin)
+        left = 0.0
+    elif L < 0.0 < right and not float32:        # 0 goes right
+        right = 0.0
+    return left - extra, right + extra
 
 
 def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
                     keys: set[tuple[int, float]], split_margin: float, group: str,
-                    float32: bool = True) -> dict[tuple[int, float], int]:
+                    float32: bool = True, gap: float = 0.0) -> dict[tuple[int, float], int]:
     """One binary per open (feature, L), ordered per feature and linked to the input by big-M."""
     ys: dict[tuple[int, float], int] = {}
     for f in sorted({k[0] for k in keys}):
@@ -127,7 +132,7 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
             y = b.add_binary(f"{group}.split[f{f},{j}]")
             Y = Affine.column(y)
-            left_ub, right_lb = _split_region(L, split_margin, float32)
+            left_ub, right_lb = _split_region(L, split_margin, float32, gap)
             b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
             b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
             if previous is not None:
@@ -156,7 +161,7 @@ def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affin
 
     shapes = [_reachable(tree, decide, ens.left_max) for tree in ens.trees]
     keys = {s.key for shape in shapes for s in shape.splits}
-    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group, ens.float32)
+    ys = _split_binaries(b, inputs, bounds, keys, split_margin, group, ens.float32, ens.gap)
     terms: dict[int, float] = {}
     const = float(ens.base)
     for t, (tree, shape) in enumerate(zip(ens.trees, shapes)):

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import LibraryHooks, register_hooks
-from milp_recourse.models.trees import LEAF, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
 
 NAME = "HistGradientBoostingClassifier"
 
@@ -61,7 +61,7 @@ def hist_gradient_boosting_ensemble(model: Any, target_index: int) -> TreeEnsemb
     sign = 1.0 if target_index == 1 else -1.0
     trees = tuple(_tree(it[0].nodes, sign) for it in model._predictors)
     base = float(np.asarray(model._baseline_prediction, float).ravel()[0])
-    return TreeEnsemble(trees, sign * base, int(model.n_features_in_), float32=False)
+    return TreeEnsemble(trees, sign * base, int(model.n_features_in_), float32=False, gap=LIBRARY_GAP)
 
 
 register_tree_adapter(HistGradientBoostingClassifier, hist_gradient_boosting_ensemble)

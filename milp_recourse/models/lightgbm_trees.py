@@ -19,7 +19,7 @@ import numpy as np
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import LibraryHooks, register_hooks, register_model
-from milp_recourse.models.trees import LEAF, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
 
 ZERO = 1e-35   # LightGBM's kZeroThreshold
 
@@ -114,7 +114,7 @@ def lightgbm_ensemble(model: Any, target_index: int) -> TreeEnsemble:
     if dump.get("average_output") and infos:
         scale /= len(infos)
     trees = tuple(_tree(t["tree_structure"], scale) for t in infos)
-    return TreeEnsemble(trees, 0.0, int(dump["max_feature_idx"]) + 1, float32=False)
+    return TreeEnsemble(trees, 0.0, int(dump["max_feature_idx"]) + 1, float32=False, gap=LIBRARY_GAP)
 
 
 def _feature_names(model: Any) -> tuple[str, ...] | None:

@@ -27,6 +27,11 @@ from sklearn.tree import DecisionTreeClassifier
 from milp_recourse.errors import ClassifierError
 
 LEAF = -1
+# The MILP's split regions for XGBoost / LightGBM / HistGB stay this far (relative, x max(1, |threshold|)) from
+# the split, 10x the MILP's feasibility tolerance (1e-7): their thresholds sit on or next to data values
+# (XGBoost's cut points are data values, LightGBM splits 0 from positives at 1e-35), where a band of one float32
+# ulp is within the solver's tolerance. scikit-learn trees keep their exact float32 band (gap 0).
+LIBRARY_GAP = 1e-6
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -56,6 +61,7 @@ class TreeEnsemble:
     base: float
     n_features: int
     float32: bool = True   # True: float32(x) <= threshold (sklearn trees); False: x <= threshold in float64
+    gap: float = 0.0       # relative gap the MILP keeps between a split and its regions (see LIBRARY_GAP)
 
     def left_max(self, threshold: float) -> float:
         """The largest float64 input this ensemble's split rule sends left at `threshold`."""
@@ -201,4 +207,4 @@ def to_tree_ensemble(model: Any, target_index: int) -> TreeEnsemble:
 
 
 __all__ = ["TreeArrays", "TreeEnsemble", "left_upper", "right_lower", "goes_left", "apply", "ensemble_score",
-           "to_tree_ensemble", "register_tree_adapter", "is_tree_model", "tree_adapter_types", "LEAF"]
+           "to_tree_ensemble", "register_tree_adapter", "is_tree_model", "tree_adapter_types", "LEAF", "LIBRARY_GAP"]

@@ -20,7 +20,7 @@ import xgboost as xgb
 
 from milp_recourse.errors import ClassifierError, describe
 from milp_recourse.models.registry import LibraryHooks, register_hooks, register_model
-from milp_recourse.models.trees import LEAF, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
 
 OBJECTIVE = "binary:logistic"
 
@@ -115,7 +115,7 @@ def xgboost_ensemble(model: Any, target_index: int) -> TreeEnsemble:
     sign = 1.0 if target_index == 1 else -1.0
     trees = tuple(_tree(t, sign) for t in gbtree["trees"][:_n_rounds(model, gbtree)])
     n = int(config["learner_model_param"]["num_feature"])
-    return TreeEnsemble(trees, sign * _base_margin(config, _name(model)), n, float32=True)
+    return TreeEnsemble(trees, sign * _base_margin(config, _name(model)), n, float32=True, gap=LIBRARY_GAP)
 
 
 def _feature_names(model: Any) -> tuple[str, ...] | None:
