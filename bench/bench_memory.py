@@ -1,0 +1,144 @@
+"""Issue 16 memory: peak RSS of `import milp_recourse`, of one `solve` and of `milp-recourse batch --workers 1`
+on Loan + the CARMA ReLU network, measured from outside (psutil polling the whole process tree, plus the
+kernel's ru_maxrss of the child), so the per-worker footprint of a batch is a number, not a guess.
+
+`--what-if-chunk K` repeats the runs with the box search's score bound evaluated K boxes at a time (patched
+in the child process only, never shipped from here): the peak comes from bounding a whole breadth-first front
+of boxes at once (arrays of boxes x 2 x width x width floats), and this shows what bounding it in slices saves.
+Writes bench/results/memory.jsonl and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from common import ROOT, data_dir, machine, markdown_table, write_jsonl
+
+PY = sys.executable
+
+# Child-side code: optionally slice the box search's score bound, then run the given statement.
+PATCH = """
+import numpy as np
+import milp_recourse.solver.box_search as _bs
+from milp_recourse.bounds.relu_bounds import ScoreBound, score_upper_bound as _sub
+def _sliced(layers, S, o, r, lo, hi, _k={k}):
+    if len(lo) <= _k:
+        return _sub(layers, S, o, r, lo, hi)
+    parts = [_sub(layers, S[i:i + _k], o[i:i + _k], r[i:i + _k], lo[i:i + _k], hi[i:i + _k])
+             for i in range(0, len(lo), _k)]
+    return ScoreBound(*(np.concatenate([getattr(p, f) for p in parts]) for f in ('g', 'h', 'top')))
+_bs.score_upper_bound = _sliced
+"""
+
+SOLVE = """
+import sys, json
+import pandas as pd
+from milp_recourse import CostSpec, RecourseProblem, load_scm, solve
+from milp_recourse.models.classifiers import ReLUNetwork
+d = {data!r}
+net, scm = ReLUNetwork.from_npz(d + "/classifier_mlp.npz"), load_scm("loan")
+row = pd.read_csv({people!r}).iloc[{row}][list(scm.names)].to_dict()
+r = solve(RecourseProblem(scm, net, row, cost=CostSpec(p=2)))
+print(json.dumps({{"status": r.status.value, "cost": r.cost, "backend": r.backend}}))
+"""
+
+BATCH = """
+import sys
+from milp_recourse.cli.main import main
+sys.exit(main({argv!r}))
+"""
+
+
+def peak_rss(code: str, cwd: Path) -> dict:
+    """Run `python -c code` in a child: peak RSS of its process tree (polled every 10 ms) and the kernel's ru_maxrss."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([PY, "-c", code], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        ps, peak = psutil.Process(proc.pid), 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            try:
+                peak = max(peak, sum(p.memory_info().rss for p in [ps] + ps.children(recursive=True)))
+            except psutil.Error:
+                pass
+            time.sleep(0.01)
+        out.seek(0)
+        text = out.read().decode(errors="replace").strip()
+    return {"rc": os.waitstatus_to_exitcode(status), "seconds": round(time.perf_counter() - t, 2),
+            "peak_tree_mb": round(peak / 2**20, 1), "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
+            "tail": text.splitlines()[-1][:160] if text else ""}
+
+
+def denied_csv(n: int, folder: Path) -> Path:
+    """The first n denied rows of CARMA's recourse_test.csv, as a CSV in `folder`."""
+    import numpy as np
+    import pandas as pd
+
+    from milp_recourse import load_scm
+    from milp_recourse.models.classifiers import ReLUNetwork
+
+    d = data_dir() / "carma-loan"
+    net, scm = ReLUNetwork.from_npz(d / "classifier_mlp.npz"), load_scm("loan")
+    test = pd.read_csv(d / "recourse_test.csv")
+    den = np.flatnonzero(net.predict(test[list(scm.names)].to_numpy(float)) == 0)[:n]
+    path = folder / f"carma_denied_{n}.csv"
+    test.iloc[den].to_csv(path, index=False)
+    return path
+
+
+def runs(args, folder: Path) -> list[tuple[str, str]]:
+    """(label, child code) of every measurement."""
+    d = str(data_dir() / "carma-loan")
+    people = denied_csv(max(args.batch + [max(args.rows) + 1]), folder)
+    out = [("import milp_recourse", "import milp_recourse")]
+    out += [(f"solve, denied #{r}", SOLVE.format(data=d, people=str(people), row=r)) for r in args.rows]
+    for n in args.batch:
+        csv = denied_csv(n, folder)
+        argv = ["batch", "--scm", "loan", "--classifier", d + "/classifier_mlp.npz", "--data", str(csv),
+                "--out", str(folder / f"out_{n}.csv"), "--workers", "1", "--cost-p", "2", "--no-progress"]
+        out.append((f"batch --workers 1, first {n} denied", BATCH.format(argv=argv)))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=lambda s: [int(x) for x in s.split(",")], default=[0, 55],
+                    help="denied people to `solve` one each (default 0,55; #55 is the one the box search gives up on)")
+    ap.add_argument("--batch", type=lambda s: [int(x) for x in s.split(",")], default=[1, 69],
+                    help="batch sizes (first N denied; default 1,69)")
+    ap.add_argument("--what-if-chunk", type=int, default=0, help="also run with the score bound sliced to K boxes")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for label, code in runs(args, folder):
+            variants = [("as shipped", code)]
+            if args.what_if_chunk and label != "import milp_recourse":
+                variants.append((f"what-if: bound {args.what_if_chunk} boxes at a time",
+                                 PATCH.format(k=args.what_if_chunk) + code))
+            for variant, src in variants:
+                for f in folder.glob("out_*"):
+                    f.unlink()
+                r = peak_rss(src, folder)
+                row = {"run": label, "variant": variant, "peak_mb": r["peak_tree_mb"], "ru_maxrss_mb": r["ru_maxrss_mb"],
+                       "seconds": r["seconds"],
+                       "rc": r["rc"], "last_line": r["tail"]}
+                print(markdown_table([row], list(row)).splitlines()[-1], flush=True)
+                rows.append(row)
+    write_jsonl(ROOT / "bench" / "results" / "memory.jsonl", [{"machine": machine()}] + rows)
+    print(markdown_table(rows, list(rows[0])))
+
+
+if __name__ == "__main__":
+    main()
