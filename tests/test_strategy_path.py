@@ -143,3 +143,21 @@ def test_path_step_serialises_counters_as_numbers():
     step = PathStep("box-search", 0.5, "optimal", {"boxes": 12})
     assert step.to_dict() == {"engine": "box-search", "seconds": 0.5, "outcome": "optimal", "counters": {"boxes": 12}}
     assert PathStep.from_dict(step.to_dict()) == step
+
+
+def test_batch_rows_carry_the_path(loan_logreg):
+    """Each batch row holds the engines that ran and the reasons for the others, as JSON, equal to solve's."""
+    import json
+
+    import pandas as pd
+
+    from milp_recourse import solve_batch
+
+    pr = loan_logreg[0]
+    people = pd.DataFrame([dict(p.factual) for p in loan_logreg])
+    frame = solve_batch(pr.scm, pr.classifier, people, cost=CostSpec(p=1))
+    for row, p in zip(frame.itertuples(), loan_logreg):
+        ref = solve(p)
+        assert row.status == ref.status.value
+        assert [s["engine"] for s in json.loads(row.path)] == list(ref.engines)
+        assert json.loads(row.path_reasons) == dict(ref.path_reasons)

@@ -21,7 +21,7 @@ from milp_recourse.problem.options import Actionability
 
 # result columns produced per individual (the batch adds the id and the data's own columns)
 RESULT_COLUMNS = ("status", "cost", "verified", "gap", "objective_bound", "seconds", "cpu_seconds", "n_changed",
-                  "changed", "actionable", "action", "counterfactual", "certificate", "message")
+                  "changed", "actionable", "action", "counterfactual", "certificate", "message", "path", "path_reasons")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ def fields_from_result(res: Any, actionable: Sequence[str], seconds: float) -> d
             "n_changed": len(changed), "changed": ";".join(changed), "actionable": ";".join(actionable),
             "action": _json({k: float(v) for k, v in res.action.items()}),
             "counterfactual": _json({k: float(v) for k, v in res.counterfactual.items()}),
-            "certificate": certificate_summary(cert), "message": _one_line(res.message)}
+            "certificate": certificate_summary(cert), "message": _one_line(res.message),
+            "path": _json([step.to_dict() for step in getattr(res, "path", ())]),
+            "path_reasons": _json(dict(getattr(res, "path_reasons", {})))}
 
 
 def certificate_summary(cert: Mapping[str, Any] | None) -> str:
@@ -102,7 +104,8 @@ def failure_fields(status: str, message: str, actionable: Sequence[str], seconds
     return {"status": status, "cost": nan, "verified": False, "gap": nan, "objective_bound": nan,
             "seconds": float(seconds), "cpu_seconds": 0.0, "n_changed": 0, "changed": "",
             "actionable": ";".join(actionable),
-            "action": "{}", "counterfactual": "{}", "certificate": "", "message": _one_line(message)}
+            "action": "{}", "counterfactual": "{}", "certificate": "", "message": _one_line(message),
+            "path": "[]", "path_reasons": "{}"}
 
 
 def effective_actionable(scm, act: Actionability) -> tuple[str, ...]:
