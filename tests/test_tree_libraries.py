@@ -370,3 +370,24 @@ def test_recourse_end_to_end_is_verified_by_the_library_and_beats_a_grid(family,
     assert gres.status.value == gref.status
     if gref.status == "OPTIMAL":
         assert gres.cost == pytest.approx(gref.cost, abs=1e-6)
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_raw_booster_with_a_threshold_end_to_end(library):
+    """A Booster (no predict_proba) still has probabilities: threshold 0.7 applies, checked by its own predict."""
+    lib = pytest.importorskip(library)
+    scm = load_scm("chain")
+    X, y = labelled_sample(scm, 600, 0)
+    if library == "xgboost":
+        booster = lib.train({"objective": "binary:logistic", "max_depth": 3, "seed": 0}, lib.DMatrix(X, label=y), 8)
+        proba = lambda Z: booster.predict(lib.DMatrix(Z))   # noqa: E731
+    else:
+        booster = lib.train({"objective": "binary", "num_leaves": 6, "verbose": -1}, lib.Dataset(X, label=y), 8)
+        proba = booster.predict
+    Xs = scm.sample(200, seed=3)[list(scm.names)]
+    x = Xs.iloc[int(np.flatnonzero(proba(Xs) < 0.7)[0])]
+    problem = RecourseProblem(scm, booster, x, options=SolveOptions(threshold=0.7))
+    res = solve(problem)
+    assert res.status is Status.OPTIMAL and res.verified, res.message
+    cf = pd.DataFrame([[res.counterfactual[n] for n in scm.names]], columns=list(scm.names))
+    assert proba(cf)[0] >= 0.7 > proba(pd.DataFrame([x]))[0]

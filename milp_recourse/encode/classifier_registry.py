@@ -83,11 +83,13 @@ def _sync_library_families(cls: type) -> None:
 
 def encoder_types() -> tuple[type, ...]:
     """The classes with a registered encoder (a test keeps them equal to models.registry.registered_types)."""
+    _sync_library_families(object)   # families the models layer has loaded since the last lookup
     return tuple(_ENCODERS)
 
 
 def supported_types() -> list[str]:
     """Names of the encodable classifier types and of the optional libraries' families, sorted."""
+    _sync_library_families(object)
     return sorted({type_name(c) for c in _ENCODERS} | set(library_family_names()))
 
 

@@ -82,8 +82,11 @@ def has_probabilities(model: Any) -> bool:
     """Whether the classifier gives probabilities (so a threshold other than 0.5 means something)."""
     from sklearn.pipeline import Pipeline
 
+    from milp_recourse.models.registry import library_hooks
+
     final = model.steps[-1][1] if isinstance(model, Pipeline) else model
-    return hasattr(final, "predict_proba")
+    hooks = library_hooks(final)   # xgboost / lightgbm Boosters: probabilities through their own predict
+    return hasattr(final, "predict_proba") or (hooks is not None and hooks.positive_proba is not None)
 
 
 def check_threshold(model: Any, threshold: float) -> None:
