@@ -315,3 +315,15 @@ def test_decomposition_of_a_hand_made_raw_table():
     assert d.loc["grid", PARTS].tolist() == [0, 1, 1, 1, 1, 0, 1]
     assert d.loc["exact", PARTS].tolist() == [1, 1, 1, 1, 0, 1, 0]
     assert decomposition(pd.DataFrame(columns=list(base) + ["method", "person", "status", "valid"])).empty
+
+
+def test_ctrl_c_leaves_nothing_and_says_so(tmp_path, monkeypatch, capsys):
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "run_study", interrupt)
+    out = tmp_path / "res"
+    assert main(["study", _tiny(tmp_path), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr()
+    assert "interrupted: nothing was written" in err.err and err.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.yaml"]

@@ -170,3 +170,13 @@ def test_group_widening_is_signed_by_the_universal_gap():
     assert parts["cost gap widening"] == Estimate(0.2, 0.1, 0.3, 40)
     assert parts["log-density gap widening"].effect == -1.0
     assert v.verdict == "partly holds"
+
+
+def test_round_off_at_zero_is_not_an_effect():
+    """A CI bound of -2e-18 (a mean of exact zeros in floating point) does not exclude 0."""
+    from milp_recourse.evaluation.study_findings import _judge
+
+    est = Estimate(-0.0033, -0.01, -2.31e-18, 6)
+    assert not est.excludes_zero and _judge(est, -1) == "CI includes 0"
+    assert _judge(Estimate(-0.0033, -0.01, -1e-4, 6), -1) == "shown"
+    assert _judge(Estimate(0.2, 0.1, 0.3, 6), -1) == "opposite"

@@ -42,6 +42,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
         run = run_study(config, log)
         paths = write_study(run, staging.folder, Path(args.config).read_text())
         final = commit(staging)
+    except KeyboardInterrupt:
+        discard(staging)
+        print(f"interrupted: nothing was written to {staging.out}.", file=sys.stderr)
+        return 130
     except BaseException:
         discard(staging)
         raise

@@ -31,8 +31,13 @@ class Estimate:
     n: int
 
     @property
+    def tol(self) -> float:
+        """Round-off allowance: a bound within it of 0 is 0 (a mean of exact zeros can come out as -2e-18)."""
+        return 1e-9 * float(np.nanmax(np.abs([self.effect, self.lo, self.hi, 1e-6])))
+
+    @property
     def excludes_zero(self) -> bool:
-        return bool(np.isfinite(self.lo) and (self.lo > 0 or self.hi < 0))
+        return bool(np.isfinite(self.lo) and (self.lo > self.tol or self.hi < -self.tol))
 
     def text(self, digits: int = 3) -> str:
         if not np.isfinite(self.effect):

@@ -48,9 +48,10 @@ class Verdict:
 def _judge(est: Estimate, sign: int) -> str:
     if not np.isfinite(est.effect) or not np.isfinite(est.lo):
         return "no data"
-    if (sign < 0 and est.hi < 0) or (sign > 0 and est.lo > 0):
+    tol = est.tol
+    if (sign < 0 and est.hi < -tol) or (sign > 0 and est.lo > tol):
         return "shown"
-    if (sign < 0 and est.lo > 0) or (sign > 0 and est.hi < 0):
+    if (sign < 0 and est.lo > tol) or (sign > 0 and est.hi < -tol):
         return "opposite"
     return "CI includes 0"
 

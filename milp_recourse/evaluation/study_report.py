@@ -210,7 +210,7 @@ def write_report(run: Any, tables: Mapping[str, pd.DataFrame], out: Path, paths:
     others = [c.name for c in cfg.cases if c.name not in loan]
     order = [primary] + [c for c in loan if c != primary]
     for case in order:
-        title = "Primary case" if case == primary else "Loan, another classifier"
+        title = "Primary case" if case == primary else "Loan, other case"
         lines += [f"## {title}: {case}", ""] + _case_section(case, "###", tables, verdicts)
     if others:
         lines += ["## Appendix: other SCMs", ""]
