@@ -276,13 +276,6 @@ class HighsBackend:
         """
         import highspy
 
-        n = len(exprs)
-        values = np.tile(np.array([-np.inf, np.inf]), (n, 1))  # (-inf, inf) = not tightened
-        if deadline is not None:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return [(float(lo), float(hi)) for lo, hi in values]
-            time_limit = min(float(time_limit), left)
         h = new_highs()
         h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("presolve", "off")
