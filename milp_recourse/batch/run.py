@@ -10,8 +10,10 @@ JSON, message), then the data's own columns (so an audit can group by any of the
 - Every input is validated before any solving: missing or non-numeric feature columns, values outside
   the SCM's domains, duplicated ids, the profiles (see profiles.py), the engine, an existing output.
 - The per-individual time limit is `options.time_limit` (the solver's deadline). A hard limit
-  (`hard_time_limit`, default 2 x time_limit + 30 s) stops a runaway individual where SIGALRM is
-  usable (local engine, Ray); that row becomes UNKNOWN. Any exception becomes that row's ERROR status.
+  (`hard_time_limit`, default 2 x time_limit + 30 s) caps it: the solver gets at most HARD_SHARE of the
+  hard limit, so it stops in time and keeps the verified incumbent it found (FEASIBLE with its bound);
+  SIGALRM at the hard limit itself stops a runaway individual where it is usable (local engine, Ray),
+  and that row becomes UNKNOWN. Any exception becomes that row's ERROR status.
 - Workers get plain, picklable data: the SCM spec dict (scm_to_dict), the classifier object, the
   CostSpec / SolveOptions and Tasks. The core solver compiles per individual (the model depends on
   the person's incumbent and LP-tightened bounds), so nothing compiled is shipped.
@@ -39,6 +41,7 @@ from milp_recourse.tables import as_table
 
 ID = "id"
 MAX_CHUNK = 32
+HARD_SHARE = 0.8  # share of the hard time limit given to the solver's own time limit
 
 
 def _load_inputs(scm: Any, classifier: Any) -> tuple[Any, Any]:
@@ -202,8 +205,14 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         store.check()
     if hard_time_limit is None:
         hard_time_limit = 2.0 * options.time_limit + 30.0
-    elif not (isinstance(hard_time_limit, (int, float)) and hard_time_limit > 0):
-        raise InputError(f"hard_time_limit must be a number > 0 (seconds). Got {hard_time_limit!r}.")
+    elif isinstance(hard_time_limit, bool) or not (isinstance(hard_time_limit, (int, float))
+                                                   and 0 < hard_time_limit < math.inf):
+        raise InputError(f"hard_time_limit must be a finite number > 0 (seconds). Got {hard_time_limit!r}.")
+    # the solver itself stops before the hard limit, so the row ends FEASIBLE with the incumbent it found
+    # (SIGALRM at the hard limit would discard it); the margin covers the solver's overrun and the re-check
+    solver_limit = HARD_SHARE * float(hard_time_limit)
+    if options.time_limit > solver_limit:
+        options = dataclasses.replace(options, time_limit=solver_limit)
 
     fingerprint = build_fingerprint(
         scm_spec=scm_to_dict(scm), classifier=source, profiles=profiles,

@@ -1,0 +1,91 @@
+"""How far past its time limit a solve ends, per backend (issue 14.3: target <= max(0.1 s, 5 % of the limit)).
+
+Cases: a 50-node random linear SCM with logistic regression (the MILP does not close within seconds, so every
+limit binds), and the Taiwan credit random forest 100 x 5 (needs the datasets folder; skipped without it).
+Each person is solved with `solve` (one person) and the batch path `solve_many`; the overrun is the wall time
+of the call minus the limit. Prints a table and writes bench/results/time_limits.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import ROOT, machine, markdown_table, summarize, write_jsonl
+
+from milp_recourse import RecourseProblem, SolveOptions, solve
+from milp_recourse.backends import available_backends
+from milp_recourse.solver.many import solve_many
+
+DEFAULT_BACKENDS = ("highs", "ortools-highs", "ortools-scip", "pyomo")
+
+
+def target(limit: float) -> float:
+    """The allowed overrun: 0.1 s or 5 % of the limit, whichever is larger."""
+    return max(0.1, 0.05 * limit)
+
+
+def cases(n: int, taiwan: bool) -> list[tuple[str, object]]:
+    from bench_suite import linear_case, tree_case
+
+    out = [("linear50+logreg", linear_case(50, n))]
+    if taiwan:
+        try:
+            out.append(("taiwan rf100x5", tree_case("taiwan", "rf", 100, 5, n)))
+        except SystemExit as exc:  # no datasets folder
+            print(f"skipping Taiwan: {exc}")
+    return out
+
+
+def measure(name: str, case, backend: str, limit: float, rows: list[dict]) -> None:
+    scm, model, people, cost, act = case
+    opts = SolveOptions(time_limit=limit, backend=backend)
+    problems = [RecourseProblem(scm, model, x, actionability=act, cost=cost, options=opts)
+                for x in people]
+    single, statuses = [], []
+    for p in problems:
+        t = time.perf_counter()
+        res = solve(p)
+        single.append(time.perf_counter() - t - limit)
+        statuses.append(res.status.value)
+    many = []
+    for p in problems:  # one person per call, so the overrun is per person
+        t = time.perf_counter()
+        solve_many([p], capture_errors=True)
+        many.append(time.perf_counter() - t - limit)
+    for path, overruns in (("solve", single), ("solve_many", many)):
+        s = summarize(overruns)
+        rows.append({"case": name, "backend": backend, "path": path, "limit": limit, "people": len(problems),
+                     "overrun_median": s["median"], "overrun_max": s["max"], "target": target(limit),
+                     "within": s["max"] <= target(limit),
+                     "statuses": ",".join(sorted(set(statuses)))})
+        print(f"{name:16} {backend:14} {path:10} limit {limit:6g}  overrun median {s['median']:7.3f}  "
+              f"max {s['max']:7.3f}  ({'ok' if s['max'] <= target(limit) else 'OVER'})", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=3, help="denied people per case")
+    ap.add_argument("--limits", default="0.001,0.1,0.5,2", help="time limits in seconds, comma-separated")
+    ap.add_argument("--backends", default=",".join(DEFAULT_BACKENDS))
+    ap.add_argument("--no-taiwan", action="store_true", help="skip the Taiwan random forest case")
+    args = ap.parse_args()
+    limits = [float(v) for v in args.limits.split(",")]
+    installed = set(available_backends())
+    backends = [b for b in args.backends.split(",") if b in installed]
+    rows: list[dict] = []
+    for name, case in cases(args.n, not args.no_taiwan):
+        for backend in backends:
+            for limit in limits:
+                measure(name, case, backend, limit, rows)
+    info = machine()
+    for r in rows:
+        r["machine"] = info
+    write_jsonl(ROOT / "bench" / "results" / "time_limits.jsonl", rows)
+    print()
+    print(markdown_table(rows, ["case", "backend", "path", "limit", "overrun_median", "overrun_max", "target",
+                                "within", "statuses"]))
+
+
+if __name__ == "__main__":
+    main()

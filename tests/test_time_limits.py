@@ -1,0 +1,86 @@
+"""Issue 14.2 / 14.3: a hard time limit bounds each batch row and keeps the incumbent found before it;
+LP bound tightening stops at a deadline (what it proved until then stays valid)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+
+import numpy as np
+import pytest
+
+from milp_recourse import RecourseProblem, SolveOptions
+from milp_recourse.batch.run import solve_batch
+from milp_recourse.models.classifiers import classifier_features, favourable
+from milp_recourse.models.recipes import train_recipe
+from milp_recourse.scm.random_linear import random_linear_scm
+
+
+def _pipeline_passes_deadline() -> bool:
+    """Whether solver/pipeline.py hands its deadline to tighten_bounds (that caller is edited elsewhere)."""
+    from milp_recourse.solver import pipeline
+
+    return re.search(r"tighten_bounds\([^)]*deadline=", inspect.getsource(pipeline)) is not None
+
+
+@pytest.fixture(scope="module")
+def hard_case():
+    """A 50-node random linear SCM whose people the MILP does not close within seconds (issue 14.2)."""
+    scm = random_linear_scm(50, seed=50)
+    model = train_recipe(scm, "logreg", 3000, 0)
+    X = scm.sample(200, seed=3)
+    fav = favourable(model, X[list(classifier_features(model, scm.names))].to_numpy(float), 0.5)
+    return scm, model, X[~fav].head(2).reset_index(drop=True)
+
+
+@pytest.mark.xfail(not _pipeline_passes_deadline(), strict=True,
+                   reason="solver/pipeline.py does not yet pass deadline= to tighten_bounds (LP tightening then "
+                          "runs 1.4 s past a 0.8 s limit on this case)")
+def test_hard_limit_bounds_each_row_and_keeps_the_incumbent(hard_case):
+    scm, model, people = hard_case
+    t0 = time.perf_counter()
+    out = solve_batch(scm, model, people, options=SolveOptions(time_limit=8.0), hard_time_limit=1.0)
+    wall = time.perf_counter() - t0
+    assert list(out["status"]) == ["FEASIBLE", "FEASIBLE"], out[["status", "message"]]
+    assert out["verified"].all() and np.isfinite(out["cost"]).all()
+    assert (out["objective_bound"] <= out["cost"] + 1e-9).all()
+    assert (out["seconds"] <= 1.0 + 0.25).all(), out["seconds"].tolist()  # not the 8 s solver limit
+    assert wall < 8.0
+
+
+def _tighten_inputs(hard_case):
+    from milp_recourse.encode.compile import compile_problem
+    from milp_recourse.solver.incumbent import random_search
+
+    scm, model, people = hard_case
+    problem = RecourseProblem(scm, model, people.iloc[0], options=SolveOptions(time_limit=5.0))
+    inc = random_search(problem, 2048)
+    assert inc is not None
+    compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action)
+    return problem, compiled, inc
+
+
+def test_affine_ranges_stop_at_the_deadline(hard_case):
+    from milp_recourse.backends.highs import HighsBackend
+
+    _, compiled, _ = _tighten_inputs(hard_case)
+    targets = list(compiled.tighten_targets.values()) or pytest.skip("no tightening targets")
+    exprs = [(np.fromiter(a.terms.keys(), int), np.fromiter(a.terms.values(), float), a.const) for a in targets]
+    full = HighsBackend().affine_ranges(compiled.model, exprs)
+    assert np.isfinite(np.array(full)).all()
+    past = HighsBackend().affine_ranges(compiled.model, exprs, deadline=time.perf_counter() - 1.0)
+    assert past == [(-np.inf, np.inf)] * len(exprs)  # nothing proven, nothing claimed
+    soon = HighsBackend().affine_ranges(compiled.model, exprs, deadline=time.perf_counter() + 0.002)
+    for (lo, hi), (flo, fhi) in zip(soon, full):  # what was proven in time is the same; the rest is open
+        assert (lo, hi) == (-np.inf, np.inf) or (abs(lo - flo) < 1e-7 and abs(hi - fhi) < 1e-7)
+
+
+def test_tighten_bounds_returns_at_a_past_deadline(hard_case):
+    from milp_recourse.solver.tighten import tighten_bounds
+
+    problem, compiled, inc = _tighten_inputs(hard_case)
+    t0 = time.perf_counter()
+    out = tighten_bounds(problem, compiled, inc, passes=5, deadline=time.perf_counter())
+    assert time.perf_counter() - t0 < 1.0
+    assert out.model.n_integer == compiled.model.n_integer  # untightened: the same model
