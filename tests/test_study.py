@@ -15,7 +15,7 @@ from milp_recourse.errors import InputError
 from milp_recourse.evaluation import study as study_mod
 from milp_recourse.evaluation.study import check_config, personalize
 from milp_recourse.evaluation.study_config import Case, Condition, load_study_config, study_config
-from milp_recourse.evaluation.study_data import load_case, plausibility
+from milp_recourse.evaluation.study_data import learned_scm, load_case, plausibility, widened_scm
 from milp_recourse.evaluation.study_metrics import PARTS, attribution, decomposition, summarize
 
 BASE = {"name": "tiny", "seed": 3, "methods": ["exact", "grid"], "exact": {"heuristic_samples": 0, "time_limit": 20},
@@ -163,15 +163,26 @@ def test_study_end_to_end_tables_match_raw_results(tmp_path):
         "universal", {"kind": "hard", "sizes": [1]}, {"kind": "ranking", "mapping": "rank", "normalize": "both"},
         {"kind": "scores", "group_hardest": {"xs=0": "x2"}}, {"kind": "preferred"}]}
     if _has_torch():
-        cfg_dict["methods"] = ["exact", "grid", "causal-gd"]
-        cfg_dict["baselines"] = {**BASE["baselines"], "causal-gd": {"steps": 60}}
+        cfg_dict["methods"] = ["exact", "grid", "causal-gd", "amortized", "amortized-learned"]
+        cfg_dict["baselines"] = {**BASE["baselines"], "causal-gd": {"steps": 60},
+                                 "amortized": {"epochs": 3, "hidden": 16},
+                                 "amortized-learned": {"epochs": 3, "hidden": 16}}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg_dict))
     out = tmp_path / "out"
     assert main(["study", str(path), "--out", str(out), "--quiet"]) == 0
     for name in ("raw.csv", "summary.csv", "attribution.csv", "invalidity.csv", "contrasts.csv", "group_gaps.csv",
-                 "report.md", "config.yaml"):
+                 "learned_model.csv", "report.md", "config.yaml"):
         assert (out / name).is_file()
+    if _has_torch():   # amortized on the learned vs the true SCM, paired per condition
+        lm = pd.read_csv(out / "learned_model.csv")
+        assert len(lm[lm["metric"] == "validity"]) == 6
+        r = pd.read_csv(out / "raw.csv")
+        u = r[r["condition"] == "universal"]
+        a, b = (u[u["method"] == m].set_index("person")["valid"] for m in ("amortized", "amortized-learned"))
+        row = lm[(lm["condition"] == "universal") & (lm["metric"] == "validity")].iloc[0]
+        assert row["effect"] == pytest.approx((b.astype(float) - a.astype(float)).mean())
+        assert "Learned causal model" in (out / "report.md").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]   # no staging folder left
     raw = pd.read_csv(out / "raw.csv")
     summary = pd.read_csv(out / "summary.csv")
@@ -327,3 +338,28 @@ def test_ctrl_c_leaves_nothing_and_says_so(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr()
     assert "interrupted: nothing was written" in err.err and err.out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.yaml"]
+
+
+def test_learned_scm_recovers_a_linear_scm_and_keeps_its_interface():
+    """chain is linear with Gaussian noise on x2, x3: the fitted coefficients match the true ones (0.5, 1; 0.5,
+    0.25) to sampling error; names, actionability, sensitive attribute and the SCM's name are kept."""
+    from milp_recourse.scm.fit import linear_coefficients
+
+    data = load_case(Case("c", "chain", "recipe:logreg", n=1, reference_n=5000), seed=0, case_index=0)
+    fitted = learned_scm(data)
+    assert (fitted.name, fitted.names, fitted.actionable, fitted.sensitive) == (
+        data.scm.name, data.scm.names, data.scm.actionable, data.scm.sensitive)
+    c2, c3 = linear_coefficients(fitted, "x2"), linear_coefficients(fitted, "x3")
+    assert c2["x1"] == pytest.approx(0.5, abs=0.03) and c2["xs"] == pytest.approx(1.0, abs=0.1)
+    assert c3["x2"] == pytest.approx(0.5, abs=0.03) and c3["xs"] == pytest.approx(0.25, abs=0.1)
+
+
+def test_widened_scm_widens_every_non_binary_domain_by_its_range():
+    scm = load_case(Case("c", "chain", "recipe:logreg", n=1, reference_n=300), seed=0, case_index=0).scm
+    wide = widened_scm(scm, 1.0)
+    for v in scm.variables:
+        lo, hi = wide.variable(v.name).domain
+        pad = 0.0 if v.kind == "binary" else v.upper - v.lower
+        assert (lo, hi) == pytest.approx((v.lower - pad, v.upper + pad))
+    x = scm.sample(5, seed=1)[list(scm.names)].to_numpy()
+    assert np.allclose(wide.counterfactual(x, {"x1": x[:, 1] + 1}), scm.counterfactual(x, {"x1": x[:, 1] + 1}))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from milp_recourse.evaluation.paired import (Estimate, bootstrap_ci, contrast, contrast_plan, gap_ci, group_rows,
-                                             mean_ci, seed_of)
+                                             mean_ci, method_contrasts, seed_of)
 from milp_recourse.evaluation.study_findings import combine, group_verdicts, hard_verdicts, soft_verdicts
 
 
@@ -180,3 +180,16 @@ def test_round_off_at_zero_is_not_an_effect():
     assert not est.excludes_zero and _judge(est, -1) == "CI includes 0"
     assert _judge(Estimate(-0.0033, -0.01, -1e-4, 6), -1) == "shown"
     assert _judge(Estimate(0.2, 0.1, 0.3, 6), -1) == "opposite"
+
+
+def test_method_contrast_pairs_two_methods_on_the_same_people():
+    other = RAW[RAW["condition"] == "universal"].assign(method="learned")
+    other.loc[other["person"] == 2, ["valid", "cost"]] = [False, np.nan]   # person 2 lost under 'learned'
+    other.loc[other["person"] == 3, "cost"] = 2.5
+    t = method_contrasts(pd.concat([RAW, other]), "exact", "learned", n_resamples=200)
+    assert set(t["condition"]) == {"universal"}                # 'learned' has no other condition rows
+    v = t[t["metric"] == "validity"].iloc[0]
+    assert v["n"] == 4 and v["effect"] == pytest.approx(-0.25) and v["method"] == "exact -> learned"
+    c = t[t["metric"] == "cost"].iloc[0]
+    assert c["n"] == 3 and c["effect"] == pytest.approx((2.5 - 1.5) / 3)
+    assert method_contrasts(RAW, "exact", "learned").empty

@@ -103,12 +103,14 @@ def gap_ci(a: Sequence[float], b: Sequence[float], seed: int, n_resamples: int =
     return Estimate(est, lo, hi, len(a) + len(b))
 
 
-def pair(raw: pd.DataFrame, case: str, method: str, cond_a: str, cond_b: str) -> pd.DataFrame:
-    """One row per person present under both conditions: metrics suffixed _a / _b, and the group."""
+def pair(raw: pd.DataFrame, case: str, method: str, cond_a: str, cond_b: str,
+         method_b: str | None = None) -> pd.DataFrame:
+    """One row per person present under both (condition, method) cells: metrics suffixed _a / _b, and the group.
+    method_b (default: method) pairs two methods on the same people and condition."""
     cols = ["person", "group", "valid", "cost", "logdens_pct", "in_box"]
-    sel = raw[(raw["case"] == case) & (raw["method"] == method)]
-    a = sel[sel["condition"] == cond_a][cols]
-    b = sel[sel["condition"] == cond_b][cols].drop(columns="group")
+    sel = raw[raw["case"] == case]
+    a = sel[(sel["condition"] == cond_a) & (sel["method"] == method)][cols]
+    b = sel[(sel["condition"] == cond_b) & (sel["method"] == (method_b or method))][cols].drop(columns="group")
     out = a.merge(b, on="person", suffixes=("_a", "_b"), how="inner")
     for side in ("a", "b"):
         out[f"valid_{side}"] = out[f"valid_{side}"].astype(bool)
@@ -124,14 +126,15 @@ def _values(p: pd.DataFrame, col: str, population: str) -> pd.DataFrame:
 
 
 def contrast(raw: pd.DataFrame, case: str, method: str, cond_a: str, cond_b: str, seed: int = 0,
-             n_resamples: int = RESAMPLES) -> list[dict]:
-    """Rows (one per metric) of the paired contrast cond_a -> cond_b: means, effect = b - a, CI, n."""
-    p = pair(raw, case, method, cond_a, cond_b)
+             n_resamples: int = RESAMPLES, method_b: str | None = None) -> list[dict]:
+    """Rows (one per metric) of the paired contrast cond_a -> cond_b (or method -> method_b under one condition):
+    means, effect = b - a, CI, n."""
+    p = pair(raw, case, method, cond_a, cond_b, method_b)
     rows = []
     for metric, col, population in METRICS:
         v = _values(p, col, population)
-        est = mean_ci((v["vb"] - v["va"]).to_numpy(), seed_of(case, method, cond_a, cond_b, metric, base=seed),
-                      n_resamples)
+        est = mean_ci((v["vb"] - v["va"]).to_numpy(),
+                      seed_of(case, method, cond_a, cond_b, metric, method_b or "", base=seed), n_resamples)
         rows.append({"case": case, "method": method, "a": cond_a, "b": cond_b, "metric": metric,
                      "population": population, "n": est.n, "mean_a": v["va"].mean() if len(v) else np.nan,
                      "mean_b": v["vb"].mean() if len(v) else np.nan, "effect": est.effect, "lo": est.lo,
@@ -207,4 +210,20 @@ def all_group_gaps(raw: pd.DataFrame, seed: int = 0, n_resamples: int = RESAMPLE
         for method in dict.fromkeys(sub["method"]):
             for cond in conds:
                 rows += group_rows(sub, case, method, cond, ref if cond != ref else None, seed, n_resamples)
+    return pd.DataFrame(rows)
+
+
+def method_contrasts(raw: pd.DataFrame, method_a: str, method_b: str, seed: int = 0,
+                     n_resamples: int = RESAMPLES) -> pd.DataFrame:
+    """method_a -> method_b on the same people under each condition of each case (e.g. amortized trained on the
+    true SCM -> on a learned one: the validity lost to causal-model error)."""
+    rows: list[dict] = []
+    if not {method_a, method_b} <= set(raw["method"]):
+        return pd.DataFrame(rows)
+    for case in dict.fromkeys(raw["case"]):
+        sub = raw[raw["case"] == case]
+        both = set(sub[sub["method"] == method_a]["condition"]) & set(sub[sub["method"] == method_b]["condition"])
+        for cond in [c for c in dict.fromkeys(sub["condition"]) if c in both]:
+            rows += [{"condition": cond, **r, "method": f"{method_a} -> {method_b}"}
+                     for r in contrast(sub, case, method_a, cond, cond, seed, n_resamples, method_b)]
     return pd.DataFrame(rows)

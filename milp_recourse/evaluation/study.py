@@ -25,7 +25,7 @@ from milp_recourse.problem.options import Actionability
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult, Status
 from milp_recourse.evaluation.study_config import Condition, StudyConfig
-from milp_recourse.evaluation.study_data import CaseData, load_case, plausibility, widened_scm
+from milp_recourse.evaluation.study_data import CaseData, learned_scm, load_case, plausibility, widened_scm
 
 FOUND = (Status.OPTIMAL, Status.FEASIBLE)
 
@@ -36,7 +36,7 @@ class StudyRun:
 
     config: StudyConfig
     raw: pd.DataFrame
-    training: Mapping[str, float] = field(default_factory=dict)   # case -> amortized training seconds
+    training: Mapping[str, float] = field(default_factory=dict)   # case (or 'case:amortized-learned') -> seconds
     train_validity: Mapping[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -109,30 +109,32 @@ def check_config(config: StudyConfig) -> None:
                                      f"feature of {scm.name!r}; expected one of {', '.join(scm.actionable)}.")
 
 
-def _methods(config: StudyConfig, data: CaseData) -> tuple[dict[str, Callable[[RecourseProblem], RecourseResult]], Any]:
-    """Solve functions per method, and the amortized model (trained here, once per case) or None."""
+def _methods(config: StudyConfig, data: CaseData) -> tuple[dict[str, Callable[[RecourseProblem], RecourseResult]],
+                                                             dict[str, Any]]:
+    """Solve functions per method, and the amortized models trained here (once per case) by method name."""
     from milp_recourse.baselines import get_baseline
     from milp_recourse.baselines.grid import ranges_from_data
     from milp_recourse.solver.pipeline import solve
 
     out: dict[str, Callable[[RecourseProblem], RecourseResult]] = {"exact": solve}
-    amortized = None
+    trained: dict[str, Any] = {}
     for name in [m for m in config.methods if m != "exact"]:
         opts = dict(config.baselines.get(name, {}))
         if name == "grid":
             opts.setdefault("reference_ranges", ranges_from_data(data.denied_reference, data.actionable))
-        elif name in ("causal-gd", "wachter", "amortized"):
+        elif name in ("causal-gd", "wachter", "amortized", "amortized-learned"):
             from milp_recourse.baselines.torch_clf import TorchClassifier
 
             TorchClassifier(data.classifier, data.scm.names)   # fail fast: torch missing, or a tree classifier
             opts.setdefault("scales", {k: data.std[k] for k in data.actionable})
-        b = get_baseline(name, **opts)
-        if name == "amortized":
-            b.fit(data.scm, data.classifier, data.denied_reference, data.cost, config.solve_options(data.case),
+        b = get_baseline("amortized" if name == "amortized-learned" else name, **opts)
+        if name.startswith("amortized"):
+            scm = learned_scm(data) if name == "amortized-learned" else data.scm
+            b.fit(scm, data.classifier, data.denied_reference, data.cost, config.solve_options(data.case),
                   data.actionable)
-            amortized = b
+            trained[name] = b
         out[name] = b.solve
-    return out, amortized
+    return out, trained
 
 
 def _row(data: CaseData, cond: Condition, person: Any, group: str, method: str, res: RecourseResult) -> dict:
@@ -178,10 +180,11 @@ def run_study(config: StudyConfig, log: Callable[[str], None] | None = None) -> 
         t = time.perf_counter()
         data = load_case(case, config.seed, ci)
         options = config.solve_options(case)
-        methods, amortized = _methods(config, data)
+        methods, trained = _methods(config, data)
         wide = widened_scm(data.scm, config.support_widen) if config.support_widen > 0 else None
-        if amortized is not None:
-            training[case.name], train_validity[case.name] = amortized.train_seconds, amortized.train_validity
+        for name, model in trained.items():
+            key = case.name if name == "amortized" else f"{case.name}:{name}"
+            training[key], train_validity[key] = model.train_seconds, model.train_validity
         say(f"[{case.name}] {len(data.individuals)} denied individuals, {len(config.conditions)} conditions, "
             f"methods {', '.join(methods)} (setup {time.perf_counter() - t:.1f}s)")
         for qi, cond in enumerate(config.conditions):
@@ -206,18 +209,19 @@ def run_study(config: StudyConfig, log: Callable[[str], None] | None = None) -> 
 def write_study(run: StudyRun, out: Path, config_text: str | None = None) -> dict[str, Path]:
     """Tables (CSV), plots (PNG) and report.md into the folder `out` (the CLI passes a staging folder that it
     moves into place only when everything is written); returns the written paths by role."""
-    from milp_recourse.evaluation.paired import all_contrasts, all_group_gaps
+    from milp_recourse.evaluation.paired import all_contrasts, all_group_gaps, method_contrasts
     from milp_recourse.evaluation.study_metrics import attribution, decomposition, summarize
     from milp_recourse.evaluation.study_report import primary_case, write_plots, write_report
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.csv" for name in ("raw", "summary", "attribution", "invalidity", "contrasts",
-                                                   "group_gaps")}
+                                                   "group_gaps", "learned_model")}
     n_boot = run.config.bootstrap_resamples
     tables = {"raw": run.raw, "summary": summarize(run.raw), "attribution": attribution(run.raw),
               "invalidity": decomposition(run.raw),
               "contrasts": all_contrasts(run.raw, run.config.seed, n_boot),
-              "group_gaps": all_group_gaps(run.raw, run.config.seed, n_boot)}
+              "group_gaps": all_group_gaps(run.raw, run.config.seed, n_boot),
+              "learned_model": method_contrasts(run.raw, "amortized", "amortized-learned", run.config.seed, n_boot)}
     for name, table in tables.items():
         table.to_csv(paths[name], index=False)
     if config_text is not None:

@@ -1,7 +1,7 @@
 """The personalization study's configuration: a YAML file read into frozen, validated dataclasses.
 
 Shape (see instances/study-small.yaml):
-  name, seed, methods [exact, grid, causal-gd, wachter, amortized], exact {SolveOptions fields},
+  name, seed, methods [exact, grid, causal-gd, wachter, amortized, amortized-learned], exact {SolveOptions fields},
   baselines {method: {options}}, conditions [{kind, sizes, mapping}], cases [{name, scm,
   classifier, data, n, cost_p, sampling, exact, reference_n}].
 Condition kinds: universal | hard | ranking | scores | hard+ranking | hard+scores | preferred. `sizes` (hard
@@ -25,7 +25,8 @@ from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS
 from milp_recourse.problem.options import SolveOptions
 
-METHODS = ("exact", "grid", "causal-gd", "wachter", "amortized")
+METHODS = ("exact", "grid", "causal-gd", "wachter", "amortized", "amortized-learned")   # -learned: trained on a
+# fitted SCM (learned_scm), judged on the true one
 KINDS = ("universal", "hard", "ranking", "scores", "hard+ranking", "hard+scores", "preferred")
 COND_KEYS = ("kind", "sizes", "mapping", "normalize", "group_hardest", "width", "penalty", "name")
 DATA_SOURCES = ("carma", "sample")

@@ -156,3 +156,17 @@ def widened_scm(scm: Any, factor: float) -> Any:
             pad = float(np.ceil(pad))
         v["domain"] = [lo - pad, hi + pad]
     return scm_from_dict(spec)
+
+
+def learned_scm(data: CaseData) -> Any:
+    """An SCM fitted (scm/fit.py: linear equations, additive Gaussian noise) to the case's reference data on the true
+    DAG, with the true SCM's name, actionability and sensitive attribute: the causal model a CARMA-style method
+    would learn from data. Used to train the amortized method, which is then judged on the true SCM."""
+    from milp_recourse.scm.dag import check_dag
+    from milp_recourse.scm.fit import FitSettings, fit_scm
+
+    scm = data.scm
+    edges = [(p, v) for v in scm.names for p in scm.parents(v)]
+    settings = FitSettings(immutable=tuple(v.name for v in scm.variables if not v.is_actionable),
+                           sensitive=tuple(scm.sensitive))
+    return fit_scm(data.reference[list(scm.names)], check_dag(edges, scm.names), scm.name, settings)

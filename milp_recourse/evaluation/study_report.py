@@ -125,15 +125,18 @@ def _summary_rows(verdicts: list[Verdict], case: str) -> pd.DataFrame:
 def _setup(run: Any) -> list[str]:
     cfg, raw = run.config, run.raw
     lines = ["| case | SCM | classifier | data | sampling | individuals (by group) | cost p | exact options | "
-             "amortized training s (train validity) |", "|---|---|---|---|---|---|---|---|---|"]
+             "amortized training s (train validity) | same, on the learned SCM |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for case in cfg.cases:
         sub = raw[(raw["case"] == case.name)].drop_duplicates("person")
         groups = ", ".join(f"{g}: {n}" for g, n in sub["group"].value_counts().sort_index().items())
-        tr = run.training.get(case.name)
-        trs = "–" if tr is None else f"{tr:.1f} ({run.train_validity.get(case.name, float('nan')):.2f})"
+        trs = []
+        for key in (case.name, f"{case.name}:amortized-learned"):
+            tr = run.training.get(key)
+            trs.append("–" if tr is None else f"{tr:.1f} ({run.train_validity.get(key, float('nan')):.2f})")
         opts = {**cfg.exact, **case.exact}
         lines.append(f"| {case.name} | {case.scm} | {case.classifier} | {case.data} | {case.sampling} | "
-                     f"{len(sub)} ({groups}) | {case.cost_p} | {opts or 'defaults'} | {trs} |")
+                     f"{len(sub)} ({groups}) | {case.cost_p} | {opts or 'defaults'} | {trs[0]} | {trs[1]} |")
     return lines
 
 
@@ -161,6 +164,18 @@ def _case_section(case: str, level: str, tables: Mapping[str, pd.DataFrame], ver
                   "conditions for cost and plausibility).", "",
                   md_table(g, ["condition", "metric", "groups", "n0", "n1", "mean0", "mean1", "gap [95 % CI]",
                                "change from universal [95 % CI]"]), ""]
+    lm = tables.get("learned_model", pd.DataFrame())
+    lm = lm[lm["case"] == case] if not lm.empty else lm
+    if not lm.empty:
+        lm = lm.assign(**{"effect [95 % CI]": [f"{x:+.3g} [{lo:+.3g}, {hi:+.3g}]" for x, lo, hi in
+                                               zip(lm["effect"], lm["lo"], lm["hi"])]})
+        lines += [f"{level} Learned causal model", "",
+                  "The amortized method trained through an SCM fitted to the reference data on the true DAG (linear "
+                  "equations, Gaussian noise) against the same method trained through the true SCM, both judged on "
+                  "the true SCM; effect = learned - true on the same people (validity: all; cost and plausibility: "
+                  "valid under both).", "",
+                  md_table(lm[lm["metric"].isin(["validity", "cost"])],
+                           ["condition", "metric", "population", "n", "mean_a", "mean_b", "effect [95 % CI]"]), ""]
     d = inv[inv["case"] == case] if not inv.empty else inv
     lines += [f"{level} Invalidity decomposed", "",
               "Counts per condition and method: valid (inside the SCM's support); valid only outside the support "
