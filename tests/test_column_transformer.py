@@ -97,6 +97,15 @@ def _pipeline(ct: str, clf: str, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
         return Pipeline([("prep", TRANSFORMERS[ct]()), ("clf", est)]).fit(df, y)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """OpenMP (HistGB, XGBoost, LightGBM predict) spins on a busy machine: one thread is ~5x faster per call."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, np.ndarray]:
     return _frame()

@@ -76,6 +76,15 @@ def _fit(family: str, df: pd.DataFrame, y: np.ndarray):
     return lgb.LGBMClassifier(n_estimators=10, num_leaves=6, sigmoid=0.5, verbose=-1, random_state=0).fit(df, y)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """OpenMP (HistGB, XGBoost, LightGBM predict) spins on a busy machine: one thread is ~5x faster per call."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, np.ndarray]:
     return _data()
