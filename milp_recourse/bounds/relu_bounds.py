@@ -12,11 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
-from milp_recourse.models.classifiers import ReLUNetwork, mlp_layers, target_index
+from milp_recourse.models.adapter import relu_layers   # the network as layers on its own inputs (re-exported)
 
 Layer = tuple[np.ndarray, np.ndarray]  # (W of shape (out, in), b of shape (out,))
 
@@ -28,54 +24,6 @@ class ScoreBound:
     g: np.ndarray
     h: np.ndarray
     top: np.ndarray
-
-
-def _input_affine(steps) -> tuple[np.ndarray, np.ndarray] | None:
-    """Scalers before the network as z = x * scale + shift (None: a step this module does not model)."""
-    scale, shift = None, None
-    for step in steps:
-        if step is None or (isinstance(step, str) and step == "passthrough"):
-            continue
-        if isinstance(step, StandardScaler):
-            s = 1.0 / step.scale_ if step.with_std else np.ones(step.n_features_in_)
-            t = -step.mean_ * s if step.with_mean else np.zeros(step.n_features_in_)
-        elif isinstance(step, MinMaxScaler):
-            s, t = np.asarray(step.scale_, float), np.asarray(step.min_, float)
-        else:
-            return None
-        scale, shift = (s, t) if scale is None else (scale * s, shift * s + t)
-    return scale, shift
-
-
-def relu_layers(model: object, target_class: object = None) -> list[Layer] | None:
-    """The classifier as dense ReLU layers on its own inputs (scalers folded into the first layer) whose single
-    output is the target class's logit, the encoders' score; None when it is not such a network."""
-    pre: tuple[np.ndarray, np.ndarray] | None = (None, None)
-    final = model
-    if isinstance(model, Pipeline):
-        pre, final = _input_affine([s for _, s in model.steps[:-1]]), model.steps[-1][1]
-        if pre is None:
-            return None
-    if isinstance(final, ReLUNetwork):
-        layers = [(np.asarray(W, float), np.asarray(c, float)) for W, c in zip(final.weights, final.biases)]
-        n_in = layers[0][0].shape[1]
-        mean = np.zeros(n_in) if final.scaler_mean is None else np.asarray(final.scaler_mean, float)
-        std = np.ones(n_in) if final.scaler_std is None else np.asarray(final.scaler_std, float)
-        own = (1.0 / std, -mean / std)
-        pre = own if pre[0] is None else (pre[0] * own[0], pre[1] * own[0] + own[1])
-    elif isinstance(final, MLPClassifier) and final.activation == "relu" and len(final.classes_) == 2:
-        layers = mlp_layers(final)
-    else:
-        return None
-    if layers[-1][0].shape[0] != 1:
-        return None
-    if pre[0] is not None:
-        W, c = layers[0]
-        layers[0] = (W * pre[0][None, :], c + W @ pre[1])
-    if target_index(model, target_class) == 0:
-        W, c = layers[-1]
-        layers[-1] = (-W, -c)
-    return layers
 
 
 def relu_forward(layers: list[Layer], X: np.ndarray) -> np.ndarray:

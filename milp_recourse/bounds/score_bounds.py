@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
-from milp_recourse.models.classifiers import ReLUNetwork, mlp_layers, target_index
+from milp_recourse.models.adapter import AffineMap, linear_row, network_layers, split_pipeline
+from milp_recourse.models.classifiers import target_index
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import score_kind
 from milp_recourse.models.trees import is_tree_model
@@ -79,39 +77,6 @@ def _layers_interval(layers: Sequence[tuple[np.ndarray, np.ndarray]], box: Box, 
     return float(lo[0]), float(hi[0])
 
 
-def _scale_box(step: Any, box: Box) -> Box | None:
-    """The box's image under one affine step (a ColumnTransformer block by block); None for other steps."""
-    from sklearn.compose import ColumnTransformer
-
-    from milp_recourse.models.column_transformer import column_blocks, is_identity
-
-    if is_identity(step):
-        return box
-    if isinstance(step, Pipeline):
-        for _, inner in step.steps:
-            box = None if box is None else _scale_box(inner, box)
-        return box
-    if isinstance(step, ColumnTransformer):
-        out: Box = []
-        for block in column_blocks(step):
-            part = _scale_box(block.step, [box[i] for i in block.columns])
-            if part is None:
-                return None
-            out.extend(part)
-        return out
-    if isinstance(step, StandardScaler):
-        mean = step.mean_ if step.with_mean else np.zeros(len(box))
-        scale = step.scale_ if step.with_std else np.ones(len(box))
-        return [((lo - m) / s, (hi - m) / s) for (lo, hi), m, s in zip(box, mean, scale)]
-    if isinstance(step, MinMaxScaler):
-        out = []
-        for (lo, hi), s, t in zip(box, step.scale_, step.min_):
-            a, b = lo * s + t, hi * s + t
-            out.append((min(a, b), max(a, b)))
-        return out
-    return None
-
-
 def _tree_interval(model: Any, idx: int, box: Box) -> tuple[float, float] | None:
     from milp_recourse.models.trees import to_tree_ensemble
 
@@ -137,33 +102,32 @@ def _tree_interval(model: Any, idx: int, box: Box) -> tuple[float, float] | None
     return lo_total, hi_total
 
 
+def _map_box(m: AffineMap, box: Box) -> Box:
+    """The box around the image of a box under a preprocessing map."""
+    lo, hi = m.box(np.array([b[0] for b in box], float), np.array([b[1] for b in box], float))
+    return list(zip(lo.tolist(), hi.tolist()))
+
+
 def score_interval(model: Any, box: Box, target_class: object = None) -> tuple[float, float] | None:
     """[min, max] of the model's score (classifiers.reference_score space) over a box of inputs; None if unsupported."""
     idx = target_index(model, target_class)
-    if isinstance(model, Pipeline):
-        for _, step in model.steps[:-1]:
-            box = _scale_box(step, box)
-            if box is None:
-                return None
-        return score_interval(model.steps[-1][1], box, target_class)
+    pre, final, affine = split_pipeline(model, len(box))
+    if not affine:
+        return None
+    if pre is not None:
+        box = _map_box(pre, box)
     sign = 1.0 if idx == 1 else -1.0
     iv: tuple[float, float] | None = None
-    if isinstance(model, ReLUNetwork):
-        if model.scaler_mean is not None or model.scaler_std is not None:
-            mean = model.scaler_mean if model.scaler_mean is not None else np.zeros(len(box))
-            std = model.scaler_std if model.scaler_std is not None else np.ones(len(box))
-            box = [((lo - m) / s, (hi - m) / s) for (lo, hi), m, s in zip(box, mean, std)]
-        iv = _layers_interval(list(zip(model.weights, model.biases)), box, "relu")
-    elif hasattr(model, "coefs_") and hasattr(model, "intercepts_"):  # MLPClassifier
-        iv = _layers_interval(mlp_layers(model), box, model.activation)
-    elif is_tree_model(model):
-        iv = _tree_interval(model, idx, box)
+    net, row = network_layers(final), linear_row(final)
+    if net is not None:
+        own, layers = net
+        iv = _layers_interval(layers, box if own is None else _map_box(own, box), "relu")
+    elif is_tree_model(final):
+        iv = _tree_interval(final, idx, box)
         if iv is not None:
             return iv                    # the adapter already scores the target class
-    elif hasattr(model, "coef_") and hasattr(model, "intercept_"):
-        coef = np.asarray(model.coef_, float).reshape(-1)
-        if coef.size == len(box):
-            iv = _affine_interval(coef, float(np.asarray(model.intercept_, float).reshape(-1)[0]), box)
+    elif row is not None and row[0].size == len(box):
+        iv = _affine_interval(row[0].reshape(-1), float(row[1][0]), box)
     if iv is None:
         return None
     return (iv[0], iv[1]) if sign > 0 else (-iv[1], -iv[0])
