@@ -7,7 +7,9 @@ checked first; results are written to a staging folder that replaces --out only 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 
@@ -28,6 +30,10 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cmd_study)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt   # handled like Ctrl-C: the staging folder is removed
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     from milp_recourse.evaluation.study import check_config, run_study, write_study
     from milp_recourse.evaluation.study_config import load_study_config
@@ -38,6 +44,9 @@ def _cmd_study(args: argparse.Namespace) -> int:
     out = Path(args.out or config.output or Path("study-results") / config.name)
     staging = prepare(out, args.overwrite)
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    # kill PID cleans up like Ctrl-C (SIGKILL cannot be caught: it leaves a hidden .<out>.partial-* folder to delete)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         run = run_study(config, log)
         paths = write_study(run, staging.folder, Path(args.config).read_text())
@@ -49,6 +58,9 @@ def _cmd_study(args: argparse.Namespace) -> int:
     except BaseException:
         discard(staging)
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(f"Study {config.name!r}: {len(run.raw)} results in {run.seconds:.0f} s, written to {final}.")
     for role, path in paths.items():
         print(f"  {role}: {final / Path(path).relative_to(staging.folder)}")

@@ -122,6 +122,26 @@ def _summary_rows(verdicts: list[Verdict], case: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _summary_notes(tables: Mapping[str, pd.DataFrame], case: str) -> list[str]:
+    """Two lines under the summary table: the exact solver's no-recourse share per condition with the part that is
+    valid outside the SCM's support, and the validity lost by the amortized model trained on a learned SCM."""
+    out = []
+    inv = tables["invalidity"]
+    ex = inv[(inv["case"] == case) & (inv["method"] == PRIMARY_METHOD)] if not inv.empty else inv
+    nr = ex[ex["n"] > ex["valid"]] if not ex.empty else ex
+    if not nr.empty:
+        out.append("No valid recourse (exact): " + "; ".join(
+            f"{r['condition']} {r['n'] - r['valid']}/{r['n']} (valid only outside the support: "
+            f"{r['valid_outside_support_only']}, none even unclipped: {r['no_recourse_even_unclipped']}, undecided: "
+            f"{r['undecided']})" for _, r in nr.iterrows()) + ".")
+    lm = tables.get("learned_model", pd.DataFrame())
+    lm = lm[(lm["case"] == case) & (lm["metric"] == "validity")] if not lm.empty else lm
+    if not lm.empty:
+        out.append("Amortized model trained on a learned SCM vs on the true SCM, validity change: " + "; ".join(
+            f"{r['condition']} {r['effect']:+.3g} [{r['lo']:+.3g}, {r['hi']:+.3g}]" for _, r in lm.iterrows()) + ".")
+    return [x for line in out for x in (line, "")]
+
+
 def _setup(run: Any) -> list[str]:
     cfg, raw = run.config, run.raw
     lines = ["| case | SCM | classifier | data | sampling | individuals (by group) | cost p | exact options | "
@@ -209,6 +229,7 @@ def write_report(run: Any, tables: Mapping[str, pd.DataFrame], out: Path, paths:
     st = _summary_rows(verdicts, primary)
     lines += [md_table(st) if not st.empty else "(no findings: the config lacks universal / hard / soft conditions "
               "or groups)", ""]
+    lines += _summary_notes(tables, primary)
     pairs, beat, beat_nonopt = exact_never_costlier(raw)
     lines += [f"Exact vs baselines on people both solved: {pairs} pairs; a baseline was cheaper than the exact solver "
               f"(by > 1e-6 relative) in {beat}, of which {beat_nonopt} had an exact answer not proven optimal.", ""]
