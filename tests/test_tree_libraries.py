@@ -400,3 +400,33 @@ def test_raw_booster_with_a_threshold_end_to_end(library):
     assert res.status is Status.OPTIMAL and res.verified, res.message
     cf = pd.DataFrame([[res.counterfactual[n] for n in scm.names]], columns=list(scm.names))
     assert proba(cf)[0] >= 0.7 > proba(pd.DataFrame([x]))[0]
+
+
+@pytest.mark.parametrize("family,suffix", [("xgb-booster", ".json"), ("xgb-clf", ".ubj"), ("lgb-clf", ".txt")])
+def test_native_model_files_load_as_boosters(family, suffix, models, data, tmp_path):
+    """save_model files (.json / .ubj / .txt) load as Boosters that score like the models saved."""
+    from milp_recourse.models.classifiers import load_classifier
+
+    model, X = _model(models, data, family), data[0].to_numpy(float)
+    path = tmp_path / f"model{suffix}"
+    (model.booster_ if family.startswith("lgb") else model if family == "xgb-booster" else
+     model.get_booster()).save_model(str(path))
+    loaded = load_classifier(path)
+    validate_classifier(loaded)
+    assert classifier_features(loaded, NAMES) == tuple(NAMES)
+    assert _close(reference_score(loaded, X)[0], reference_score(model, X)[0], 1e-7)
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_text("{not a model")
+    with pytest.raises(ClassifierError, match="Could not read"):
+        load_classifier(bad)
+
+
+def test_native_model_file_without_its_library_names_the_extra(tmp_path):
+    path = tmp_path / "model.txt"
+    path.write_text("tree\n")
+    code = ("import sys; sys.modules['lightgbm'] = None\n"
+            "from milp_recourse.models.classifiers import load_classifier\n"
+            "from milp_recourse.errors import ClassifierError\n"
+            f"try:\n    load_classifier({str(path)!r})\nexcept ClassifierError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'milp_recourse[lightgbm]'" in out.stdout, out.stdout + out.stderr

@@ -27,6 +27,7 @@ from milp_recourse.models.registry import SCORE_KINDS, is_supported, library_hoo
 from milp_recourse.models.relu_network import ReLUNetwork, _as_2d
 
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
+LIBRARY_SUFFIXES = {".json": "xgboost", ".ubj": "xgboost", ".txt": "lightgbm"}   # the libraries' own model files
 PIPELINE_SCALERS = (StandardScaler, MinMaxScaler)
 
 
@@ -37,14 +38,17 @@ def _is_skip(step: object) -> bool:
 
 # loading -------------------------------------------------------------------------------------
 def load_classifier(path: str | Path) -> object:
-    """A classifier from .npz (ReLUNetwork) or .joblib/.pkl/.pickle (joblib; only load trusted files)."""
+    """A classifier from .npz (ReLUNetwork), .joblib/.pkl/.pickle (joblib; only load trusted files) or an XGBoost
+    (.json, .ubj) / LightGBM (.txt) model file saved by the library's own save_model (loaded as a Booster)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".npz", *JOBLIB_SUFFIXES):
+    if suffix not in (".npz", *JOBLIB_SUFFIXES, *LIBRARY_SUFFIXES):
         raise ClassifierError(f"Classifier file '{path}' has extension {suffix!r}; expected one of "
-                              f".npz, {', '.join(JOBLIB_SUFFIXES)}.")
+                              f".npz, {', '.join(JOBLIB_SUFFIXES)}, {', '.join(LIBRARY_SUFFIXES)}.")
     if not path.is_file():
         raise ClassifierError(f"Classifier file '{path}' does not exist.")
+    if suffix in LIBRARY_SUFFIXES:
+        return _load_library_file(path, LIBRARY_SUFFIXES[suffix])
     if suffix == ".npz":
         return ReLUNetwork.from_npz(path)
     import joblib
@@ -54,6 +58,18 @@ def load_classifier(path: str | Path) -> object:
     except Exception as exc:  # unpickling raises many types; all mean "unreadable"
         raise ClassifierError(f"Could not read classifier file '{path}' with joblib: "
                               f"{type(exc).__name__}: {exc}") from None
+
+
+def _load_library_file(path: Path, library: str) -> object:
+    """A Booster from the library's own model file (xgboost_trees / lightgbm_trees.load_model_file)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"milp_recourse.models.{library}_trees")
+    except ImportError:
+        raise ClassifierError(f"Classifier file '{path}' is read with {library}, which is not installed; install "
+                              f"it with pip install 'milp_recourse[{library}]'.") from None
+    return module.load_model_file(path)
 
 
 # validation ----------------------------------------------------------------------------------

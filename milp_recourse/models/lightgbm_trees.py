@@ -153,6 +153,14 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(_data(model, X)), float)[:, 1]
 
 
+def load_model_file(path: Any) -> lgb.Booster:
+    """A Booster from a text model file written by LightGBM's save_model (.txt)."""
+    try:
+        return lgb.Booster(model_file=str(path))
+    except Exception as exc:  # LightGBMError for anything unreadable
+        raise ClassifierError(f"Could not read LightGBM model file '{path}': {str(exc).splitlines()[0]}") from None
+
+
 register_model(lgb.LGBMClassifier, "logit")
 register_model(lgb.Booster, "logit")
 register_tree_adapter(lgb.LGBMClassifier, lightgbm_ensemble)
@@ -163,4 +171,4 @@ register_hooks(lgb.Booster, LibraryHooks(validate=check_lightgbm, sklearn_api=Fa
                                          n_features=lambda m: int(m.num_feature()), feature_names=_feature_names,
                                          positive_logit=_logit, positive_proba=_proba))
 
-__all__ = ["lightgbm_ensemble", "check_lightgbm"]
+__all__ = ["lightgbm_ensemble", "check_lightgbm", "load_model_file"]

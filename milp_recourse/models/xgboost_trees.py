@@ -144,6 +144,16 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
     return model.predict_proba(_data(model, X))[:, 1]
 
 
+def load_model_file(path: Any) -> xgb.Booster:
+    """A Booster from a file written by XGBoost's save_model (.json or .ubj)."""
+    booster = xgb.Booster()
+    try:
+        booster.load_model(str(path))
+    except Exception as exc:  # XGBoostError for anything unreadable
+        raise ClassifierError(f"Could not read XGBoost model file '{path}': {str(exc).splitlines()[0]}") from None
+    return booster
+
+
 register_model(xgb.XGBClassifier, "logit")
 register_model(xgb.Booster, "logit")
 register_tree_adapter(xgb.XGBClassifier, xgboost_ensemble)
@@ -154,4 +164,4 @@ register_hooks(xgb.Booster, LibraryHooks(validate=check_xgboost, sklearn_api=Fal
                                          n_features=lambda m: int(m.num_features()), feature_names=_feature_names,
                                          positive_logit=_margin, positive_proba=_proba))
 
-__all__ = ["xgboost_ensemble", "check_xgboost"]
+__all__ = ["xgboost_ensemble", "check_xgboost", "load_model_file"]
