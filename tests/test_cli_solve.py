@@ -83,8 +83,10 @@ def _api(files, **parts) -> float:
 
 def test_json_output_matches_the_api(capsys, files) -> None:
     d = _solve_json(capsys, files)
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     assert d["cost"] == pytest.approx(_api(files), rel=1e-6)
+    assert d["path"] and all({"engine", "seconds", "outcome", "counters"} <= set(s) for s in d["path"])
+    assert set(d["path_reasons"]).isdisjoint(s["engine"] for s in d["path"])
     assert set(d["counterfactual"]) == set(files["scm"].names)
     assert d["gap"] == pytest.approx(0.0, abs=1e-4) and d["objective_bound"] <= d["cost"] + 1e-9
     assert d["solve_seconds"] >= 0

@@ -8,8 +8,9 @@ import time
 
 from milp_recourse.cli.problem_args import (UNTRUSTED_MODELS, add_constraint_args, add_model_args, add_solver_args, load_model_checked,
                                             load_scm_checked, problem_parts)
-from milp_recourse.batch.engines import ENGINES
 from milp_recourse.errors import InputError
+
+ENGINES = ("local", "dask", "ray")   # batch.engines.ENGINES (not imported: it loads the batch layer)
 
 
 def add_batch_parser(sub) -> None:
@@ -41,9 +42,10 @@ def add_batch_parser(sub) -> None:
     p.epilog = (UNTRUSTED_MODELS + " The results file --out gets a fingerprint <out>.meta.json (SCM, classifier, "
                 "profiles, options, version); --resume refuses to continue a file made by other inputs. Ctrl-C stops "
                 "the run (exit 130) and prints the command that resumes it. Scratch folders: the local engine's "
-                "joblib/loky pool memory-maps in $JOBLIB_TEMP_FOLDER (default /dev/shm or the temp folder, "
-                "joblib_memmapping_folder_*), Dask's workers in ./dask-worker-space or $TMPDIR, Ray in /tmp/ray "
-                "(session_*); they are removed at a normal end, but a SIGKILL leaves them: delete them by hand.")
+                "joblib/loky pool memory-maps in $JOBLIB_TEMP_FOLDER (default /dev/shm, else the temp folder: "
+                "joblib_memmapping_folder_*), Dask's workers in <temp folder>/dask-scratch-space (config "
+                "temporary-directory), Ray in /tmp/ray/session_*; a normal end removes them, a SIGKILL leaves them "
+                "behind: delete them by hand once no run is active.")
     p.set_defaults(func=cmd_batch)
 
 

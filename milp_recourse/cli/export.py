@@ -8,7 +8,6 @@ from pathlib import Path
 from milp_recourse.cli import parse as cp
 from milp_recourse.cli.problem_args import add_problem_args, build_problem
 from milp_recourse.errors import InputError
-from milp_recourse.tables import check_output_file
 
 
 def add_parser(sub) -> None:
@@ -30,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out must end in .mps or .lp, or have no suffix (both are written); got {args.out!r}.")
     targets = [out.with_suffix(ext) for ext in (".mps", ".lp") if out.suffix.lower() in ("", ext)]
     for target in targets:  # an impossible or unwritable --out is refused before any work
+        from milp_recourse.tables import check_output_file   # (pandas: not needed to build the parser)
+
         check_output_file(target, "--out")
     problem = build_problem(args, cp.load_individual(args.individual, args.row))
     compiled = compile_problem(problem)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from milp_recourse.cli import parse as cp
 from milp_recourse.errors import ClassifierError, InputError, RecourseError, SpecError
 from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS, Preferences
 from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
-from milp_recourse.models.recipes import load_model
-from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.scm import load_scm
+if TYPE_CHECKING:
+    from milp_recourse.problem.recourse_problem import RecourseProblem
+
+# the SCM, the classifier layer and scikit-learn are imported inside the functions that need them, so that
+# building the parser (and `milp-recourse --help`) stays light
 
 
 UNTRUSTED_MODELS = ("WARNING: a .joblib/.pkl/.pickle file runs code when it is loaded (pickle); load only files you "
@@ -28,6 +30,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def load_scm_checked(spec: str):
     """load_scm, with an equation too long / deep for Python's parser reported as a SpecError."""
+    from milp_recourse.scm.spec import load_scm
+
     try:
         return load_scm(spec)
     except RecursionError:
@@ -45,6 +49,8 @@ def _nonfinite_variables(scm) -> list[str]:
 
 def load_model_checked(spec: str, scm):
     """load_model; a recipe that cannot train on the SCM's samples (inf / NaN from x/0, overflow) -> ClassifierError."""
+    from milp_recourse.models.recipes import load_model
+
     import warnings
 
     try:
@@ -164,8 +170,10 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     return dict(actionability=act, preferences=prefs, cost=cost, options=opts)
 
 
-def build_problem(args: argparse.Namespace, individual: Any) -> RecourseProblem:
+def build_problem(args: argparse.Namespace, individual: Any) -> "RecourseProblem":
     """Load SCM and classifier and validate everything before any solving."""
+    from milp_recourse.problem.recourse_problem import RecourseProblem
+
     scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
     model = load_model_checked(args.classifier, scm)
