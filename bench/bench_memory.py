@@ -100,7 +100,7 @@ def denied_csv(n: int, folder: Path) -> Path:
 def runs(args, folder: Path) -> list[tuple[str, str]]:
     """(label, child code) of every measurement."""
     d = str(data_dir() / "carma-loan")
-    people = denied_csv(max(args.batch + [max(args.rows) + 1]), folder)
+    people = denied_csv(max(args.batch + [max(args.rows, default=0) + 1]), folder)
     out = [("import milp_recourse", "import milp_recourse")]
     out += [(f"solve, denied #{r}", SOLVE.format(data=d, people=str(people), row=r)) for r in args.rows]
     for n in args.batch:
@@ -111,13 +111,29 @@ def runs(args, folder: Path) -> list[tuple[str, str]]:
     return out
 
 
+def ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def batch_statuses(folder: Path) -> str:
+    """Status counts of the batch results file just written (the CLI's last line is a table border)."""
+    import pandas as pd
+
+    outs = list(folder.glob("out_*.csv"))
+    if not outs:
+        return ""
+    counts = pd.read_csv(outs[0])["status"].value_counts()
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=lambda s: [int(x) for x in s.split(",")], default=[0, 55],
+    ap.add_argument("--rows", type=ints, default=[0, 55],
                     help="denied people to `solve` one each (default 0,55; #55 is the one the box search gives up on)")
-    ap.add_argument("--batch", type=lambda s: [int(x) for x in s.split(",")], default=[1, 69],
+    ap.add_argument("--batch", type=ints, default=[1, 69],
                     help="batch sizes (first N denied; default 1,69)")
     ap.add_argument("--what-if-chunk", type=int, default=0, help="also run with the score bound sliced to K boxes")
+    ap.add_argument("--tag", default="", help="write bench/results/memory-TAG.jsonl (default memory.jsonl)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,10 +149,10 @@ def main() -> None:
                 r = peak_rss(src, folder)
                 row = {"run": label, "variant": variant, "peak_mb": r["peak_tree_mb"], "ru_maxrss_mb": r["ru_maxrss_mb"],
                        "seconds": r["seconds"],
-                       "rc": r["rc"], "last_line": r["tail"]}
+                       "rc": r["rc"], "last_line": batch_statuses(folder) or r["tail"]}
                 print(markdown_table([row], list(row)).splitlines()[-1], flush=True)
                 rows.append(row)
-    write_jsonl(ROOT / "bench" / "results" / "memory.jsonl", [{"machine": machine()}] + rows)
+    write_jsonl(ROOT / "bench" / "results" / (f"memory-{args.tag}.jsonl" if args.tag else "memory.jsonl"), [{"machine": machine()}] + rows)
     print(markdown_table(rows, list(rows[0])))
 
 
