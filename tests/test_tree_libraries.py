@@ -430,3 +430,22 @@ def test_native_model_file_without_its_library_names_the_extra(tmp_path):
             f"try:\n    load_classifier({str(path)!r})\nexcept ClassifierError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'milp_recourse[lightgbm]'" in out.stdout, out.stdout + out.stderr
+
+
+def test_remembered_trees_follow_further_training(data):
+    """The trees read from a booster are remembered per booster, and read again once it trains further."""
+    df, y = data
+    X = df.to_numpy(float)
+    xgb, lgb = pytest.importorskip("xgboost"), pytest.importorskip("lightgbm")
+    dtrain = xgb.DMatrix(X, label=y)
+    xb = xgb.train({"objective": "binary:logistic", "max_depth": 2}, dtrain, 3)
+    ds = lgb.Dataset(X, label=y, params={"verbose": -1})
+    lb = lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1}, ds, 3, keep_training_booster=True)
+    for booster, more in ((xb, lambda: xb.update(dtrain, 3)), (lb, lambda: lb.update())):
+        first = to_tree_ensemble(booster, 1)
+        assert to_tree_ensemble(booster, 1) is first and len(first.trees) == 3
+        more()
+        again = to_tree_ensemble(booster, 1)
+        assert len(again.trees) == 4
+        assert _close(ensemble_score(again, X), reference_score(booster, X)[0])
+        assert _close(ensemble_score(to_tree_ensemble(booster, 0), X), -reference_score(booster, X)[0])

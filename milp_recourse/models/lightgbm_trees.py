@@ -19,25 +19,24 @@ import numpy as np
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import LibraryHooks, register_hooks, register_model
-from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import (LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, memo_ensemble, negated,
+                                        register_tree_adapter)
 
 ZERO = 1e-35   # LightGBM's kZeroThreshold
 
 
 def _booster(model: Any) -> lgb.Booster:
-    return model if isinstance(model, lgb.Booster) else model.booster_
+    if isinstance(model, lgb.Booster):
+        return model
+    try:
+        return model.booster_
+    except Exception as exc:  # LGBMNotFittedError
+        raise ClassifierError(f"{type(model).__name__} is not fitted; call fit(X, y) before using it for "
+                              f"recourse. ({exc})") from None
 
 
 def _name(model: Any) -> str:
     return "lightgbm.Booster" if isinstance(model, lgb.Booster) else type(model).__name__
-
-
-def _dump(model: Any) -> dict:
-    try:
-        return _booster(model).dump_model()
-    except Exception as exc:  # LightGBMError / NotFittedError / AttributeError: nothing to dump
-        raise ClassifierError(f"{_name(model)} is not fitted; call fit(X, y) before using it for recourse. "
-                              f"({type(exc).__name__}: {exc})") from None
 
 
 def _sigmoid(dump: dict, name: str) -> float:
@@ -71,15 +70,18 @@ def _check_node(node: dict, name: str) -> None:
     _check_node(node["right_child"], name)
 
 
-def check_lightgbm(model: Any) -> None:
-    """Raise ClassifierError unless model is a fitted binary LightGBM model with numerical splits only."""
+def _check_dump(dump: dict, model: Any) -> None:
     name = _name(model)
-    dump = _dump(model)
     if _sigmoid(dump, name) != _sigmoid_param(model):
         raise ClassifierError(f"{name}'s objective {dump.get('objective')!r} disagrees with its params "
                               f"(sigmoid={_sigmoid_param(model)}); expected the same sigmoid in both.")
     for tree in dump["tree_info"]:
         _check_node(tree["tree_structure"], name)
+
+
+def check_lightgbm(model: Any) -> None:
+    """Raise ClassifierError unless model is a fitted binary LightGBM model with numerical splits only."""
+    lightgbm_ensemble(model, 1)   # reading the trees checks them (and is remembered for the encoder)
 
 
 def _tree(root: dict, scale: float) -> TreeArrays:
@@ -105,16 +107,23 @@ def _tree(root: dict, scale: float) -> TreeArrays:
                       np.asarray(threshold, float), np.asarray(value, float))
 
 
-def lightgbm_ensemble(model: Any, target_index: int) -> TreeEnsemble:
-    """The log-odds of class target_index as float64-rule TreeArrays."""
-    check_lightgbm(model)
-    dump = _dump(model)
-    scale = (1.0 if target_index == 1 else -1.0) * _sigmoid(dump, _name(model))
+def _positive(model: Any) -> TreeEnsemble:
+    dump = _booster(model).dump_model()
+    _check_dump(dump, model)
+    scale = _sigmoid(dump, _name(model))
     infos = dump["tree_info"]
     if dump.get("average_output") and infos:
         scale /= len(infos)
     trees = tuple(_tree(t["tree_structure"], scale) for t in infos)
     return TreeEnsemble(trees, 0.0, int(dump["max_feature_idx"]) + 1, float32=False, gap=LIBRARY_GAP)
+
+
+def lightgbm_ensemble(model: Any, target_index: int) -> TreeEnsemble:
+    """The log-odds of class target_index as float64-rule TreeArrays (checked; remembered per booster)."""
+    booster = _booster(model)
+    stamp = (booster.current_iteration(), booster.best_iteration, _sigmoid_param(model))
+    ens = memo_ensemble(booster, stamp, lambda: _positive(model))
+    return ens if target_index == 1 else negated(ens)
 
 
 def _feature_names(model: Any) -> tuple[str, ...] | None:

@@ -16,7 +16,8 @@ Other libraries (hist_gradient_boosting.py, xgboost_trees.py, lightgbm_trees.py)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -175,6 +176,28 @@ _ADAPTERS: dict[type, Callable[[Any, int], TreeEnsemble]] = {
 }
 
 
+# Reading a library model's dump is slow (LightGBM dump_model: ~0.7 s for 300 trees, XGBoost's JSON ~0.2 s) and
+# validation, every person's compile and the score bounds all need the trees: a memo keyed weakly by the library's
+# booster object (gone with it), valid while the booster's stamp (rounds, best iteration, ...) is unchanged.
+_MEMO: "weakref.WeakKeyDictionary[Any, tuple[Any, TreeEnsemble]]" = weakref.WeakKeyDictionary()
+
+
+def memo_ensemble(key: Any, stamp: Any, build: Callable[[], TreeEnsemble]) -> TreeEnsemble:
+    """build() once per (key, stamp): the ensemble of a library booster `key` while its `stamp` is unchanged."""
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    ens = build()
+    _MEMO[key] = (stamp, ens)
+    return ens
+
+
+def negated(ens: TreeEnsemble) -> TreeEnsemble:
+    """The ensemble scoring the other class: every leaf value and the base negated (exact)."""
+    trees = tuple(replace(t, value=-t.value) for t in ens.trees)
+    return replace(ens, trees=trees, base=-ens.base)
+
+
 def register_tree_adapter(cls: type, fn: Callable[[Any, int], TreeEnsemble]) -> None:
     """Declare fn(model, target_index) -> TreeEnsemble the adapter of cls (and its subclasses)."""
     _ADAPTERS[cls] = fn
@@ -207,4 +230,5 @@ def to_tree_ensemble(model: Any, target_index: int) -> TreeEnsemble:
 
 
 __all__ = ["TreeArrays", "TreeEnsemble", "left_upper", "right_lower", "goes_left", "apply", "ensemble_score",
-           "to_tree_ensemble", "register_tree_adapter", "is_tree_model", "tree_adapter_types", "LEAF", "LIBRARY_GAP"]
+           "to_tree_ensemble", "register_tree_adapter", "is_tree_model", "tree_adapter_types", "LEAF", "LIBRARY_GAP",
+           "memo_ensemble", "negated"]

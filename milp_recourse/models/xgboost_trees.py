@@ -20,7 +20,8 @@ import xgboost as xgb
 
 from milp_recourse.errors import ClassifierError, describe
 from milp_recourse.models.registry import LibraryHooks, register_hooks, register_model
-from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import (LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, memo_ensemble, negated,
+                                        register_tree_adapter)
 
 OBJECTIVE = "binary:logistic"
 
@@ -53,20 +54,24 @@ def _base_margin(config: dict, name: str) -> float:
     return float(-np.log(one / p - one))   # in float32, as XGBoost's ProbToMargin computes it
 
 
-def check_xgboost(model: Any) -> None:
-    """Raise ClassifierError unless model is a gbtree binary:logistic XGBoost model with numeric splits only."""
+def _check_wrapper(model: Any) -> None:
+    """The XGBClassifier's own settings (cheap, not remembered with the trees)."""
+    if isinstance(model, xgb.Booster):
+        return
     name = _name(model)
-    if not isinstance(model, xgb.Booster):
-        missing = getattr(model, "missing", np.nan)
-        if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
-            raise ClassifierError(f"{name} with missing={describe(missing)} is not supported; expected the "
-                                  "default missing=nan (values equal to 'missing' take the default branch).")
-        try:
-            model.get_booster()
-        except Exception as exc:  # xgboost raises NotFittedError / XGBoostError
-            raise ClassifierError(f"{name} is not fitted; call fit(X, y) before using it for recourse. "
-                                  f"({exc})") from None
-    learner, config = _learner(model)
+    missing = getattr(model, "missing", np.nan)
+    if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
+        raise ClassifierError(f"{name} with missing={describe(missing)} is not supported; expected the "
+                              "default missing=nan (values equal to 'missing' take the default branch).")
+    try:
+        model.get_booster()
+    except Exception as exc:  # xgboost raises NotFittedError / XGBoostError
+        raise ClassifierError(f"{name} is not fitted; call fit(X, y) before using it for recourse. "
+                              f"({exc})") from None
+
+
+def _check_learner(model: Any, learner: dict, config: dict) -> None:
+    name = _name(model)
     objective = config["objective"]["name"]
     if objective != OBJECTIVE:
         raise ClassifierError(f"{name} with objective={objective!r} is not supported; expected {OBJECTIVE!r} "
@@ -79,17 +84,17 @@ def check_xgboost(model: Any) -> None:
                                             for t in learner["gradient_booster"]["model"]["trees"]):
         raise ClassifierError(f"{name} has categorical splits (enable_categorical); categorical columns are "
                               "not supported yet: encode them as numbers before fitting.")
-    _base_margin(config, name)
+
+
+def check_xgboost(model: Any) -> None:
+    """Raise ClassifierError unless model is a gbtree binary:logistic XGBoost model with numeric splits only."""
+    xgboost_ensemble(model, 1)   # reading the trees checks them (and is remembered for the encoder)
 
 
 def _n_rounds(model: Any, gbtree: dict) -> int:
     """Number of trees the library's own prediction uses (XGBClassifier: up to best_iteration)."""
-    trees = len(gbtree["trees"])
-    if isinstance(model, xgb.Booster):
-        return trees
-    try:
-        best = int(model.best_iteration)
-    except (AttributeError, TypeError, ValueError):
+    trees, best = len(gbtree["trees"]), _best(model)
+    if best is None:
         return trees
     indptr = gbtree.get("iteration_indptr")
     return int(indptr[best + 1]) if indptr and best + 1 < len(indptr) else trees
@@ -107,15 +112,29 @@ def _tree(tree: dict, sign: float) -> TreeArrays:
     return TreeArrays(np.where(leaf, LEAF, left), np.where(leaf, LEAF, right), feature, threshold, value)
 
 
-def xgboost_ensemble(model: Any, target_index: int) -> TreeEnsemble:
-    """The raw margin (log-odds of class target_index) as float32-rule TreeArrays."""
-    check_xgboost(model)
+def _positive(model: Any) -> TreeEnsemble:
     learner, config = _learner(model)
+    _check_learner(model, learner, config)
     gbtree = learner["gradient_booster"]["model"]
-    sign = 1.0 if target_index == 1 else -1.0
-    trees = tuple(_tree(t, sign) for t in gbtree["trees"][:_n_rounds(model, gbtree)])
+    trees = tuple(_tree(t, 1.0) for t in gbtree["trees"][:_n_rounds(model, gbtree)])
     n = int(config["learner_model_param"]["num_feature"])
-    return TreeEnsemble(trees, sign * _base_margin(config, _name(model)), n, float32=True, gap=LIBRARY_GAP)
+    return TreeEnsemble(trees, _base_margin(config, _name(model)), n, float32=True, gap=LIBRARY_GAP)
+
+
+def _best(model: Any) -> int | None:
+    try:
+        return None if isinstance(model, xgb.Booster) else int(model.best_iteration)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def xgboost_ensemble(model: Any, target_index: int) -> TreeEnsemble:
+    """The raw margin (log-odds of class target_index) as float32-rule TreeArrays (checked; remembered)."""
+    _check_wrapper(model)
+    booster = _booster(model)
+    stamp = (isinstance(model, xgb.Booster), booster.num_boosted_rounds(), _best(model))
+    ens = memo_ensemble(booster, stamp, lambda: _positive(model))
+    return ens if target_index == 1 else negated(ens)
 
 
 def _feature_names(model: Any) -> tuple[str, ...] | None:
