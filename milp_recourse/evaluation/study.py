@@ -1,10 +1,13 @@
-"""The personalization study: exact MILP and the four baselines on the same individuals and conditions.
+"""The personalization study: exact MILP and the baselines on the same individuals and conditions.
 
 For each case (SCM, classifier, data) and condition (universal; hard random actionable subsets;
-soft rankings / scores; hard + soft), every selected denied individual gets one RecourseProblem,
-solved by every method. One raw row per (case, condition, person, method) records the status,
-validity on the true SCM, cost, plausibility, features changed and time; study_metrics aggregates,
-study_report writes tables, plots and the Markdown report.
+soft rankings / scores, optionally mean-1 weights or a group-dependent profile; preferred ranges;
+hard + soft), every selected denied individual gets one RecourseProblem, solved by every method
+(amortized-learned: the amortized model trained through an SCM fitted to the data). One raw row per
+(case, condition, person, method) records the status, validity on the true SCM, cost, plausibility,
+features changed and time; for people the exact solver proves have no recourse, an exact re-solve on
+the SCM with widened domains says whether recourse exists outside its support. study_metrics and
+paired aggregate, study_findings judges, study_report writes plots and the Markdown report.
 """
 
 from __future__ import annotations
