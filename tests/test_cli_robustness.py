@@ -246,3 +246,15 @@ def test_atomic_write_does_not_follow_a_planted_symlink(tmp_path):
     assert pd.read_csv(out)["a"].tolist() == [1, 2]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
     assert leftovers == []
+
+
+def test_profiles_with_meaningless_bounds_are_refused_before_solving(tmp_path):
+    from milp_recourse import InputError
+    from milp_recourse.batch.run import solve_batch
+
+    data = load_scm("loan").sample(6, seed=2)
+    profiles = pd.DataFrame({"id": [3], "bounds.E": ["5:6"]})
+    out = tmp_path / "r.csv"
+    with pytest.raises(InputError, match=r"profile of id '3'.*outside E's domain"):
+        solve_batch("loan", "recipe:logreg", data, profiles, out=out)
+    assert not out.exists()

@@ -33,6 +33,7 @@ from milp_recourse.batch.fingerprint import build_fingerprint, check_resume, wri
 from milp_recourse.batch.worker import RESULT_COLUMNS, Task, effective_actionable, failure_fields
 from milp_recourse.models.classifiers import classifier_features, favourable, validate_classifier
 from milp_recourse.errors import InputError
+from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions
 from milp_recourse.batch.profiles import id_key, load_profiles
@@ -199,6 +200,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
 
     if len(X):
         RecourseProblem(scm, classifier, X[0], actionability=act, preferences=prefs, cost=cost, options=options)
+    check_constraints(scm, act, classifier, options.threshold)
     profs = load_profiles(profiles, ids, scm, id_column or ID, act, prefs, profile_seed, ranking_map, score_map)
     store = ResultStore(out, columns, resume) if out is not None else None
     if store is not None:
@@ -233,6 +235,11 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     for k in keys:
         prof = profs.get(k)
         per_person[k] = prof.apply(act, prefs, spec_actionable, ranking_map, score_map) if prof else (act, prefs)
+        if prof:
+            try:
+                check_constraints(scm, per_person[k][0])
+            except InputError as exc:
+                raise InputError(f"The profile of id {k!r}: {exc}") from None
     fresh_fav = {}
     tasks = []
     for k, x, f in zip(keys, X, fav):
