@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
-from milp_recourse.models.classifiers import reference_score, score_threshold
+from milp_recourse.models.classifiers import reference_score, score_threshold, target_index
+from milp_recourse.models.tree_scoring import fast_tree_score
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.simulate import counterfactuals
 
@@ -35,6 +36,11 @@ def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndar
         # a ReLU network's logit in numpy: the same numbers as reference_score (tested to 1e-9) without
         # scikit-learn's per-call cost (~5 ms for a Pipeline: the SLSQP polish makes ~1000 calls)
         return relu_forward(layers, X[:, idx]), score_threshold("logit", problem.options.threshold)
+    target = target_index(problem.classifier, problem.options.target_class)
+    fast = fast_tree_score(problem.classifier, target, X[:, idx])
+    if fast is not None:
+        # a forest's probability from its stacked tree arrays (the same numbers to 1e-15, tested; ~6x faster)
+        return fast, score_threshold("probability", problem.options.threshold)
     score, kind = reference_score(problem.classifier, X[:, idx], problem.options.target_class)
     return np.asarray(score, float), score_threshold(kind, problem.options.threshold)
 
