@@ -41,7 +41,9 @@ _LAZY = {
     "solve_batch": "milp_recourse.batch.run",
 }
 
-__all__ = [*_LAZY, "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
+__all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
+           "Preferences", "RecourseResult", "Status", "PathStep", "solve", "solve_many", "solve_batch",
+           "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
 
 

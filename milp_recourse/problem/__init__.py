@@ -19,7 +19,7 @@ _LAZY = {"Actionability": "milp_recourse.problem.options", "CostSpec": "milp_rec
          "Preferences": "milp_recourse.problem.preferences",
          "RecourseProblem": "milp_recourse.problem.recourse_problem"}
 
-__all__ = list(_LAZY)
+__all__ = ["Actionability", "CostSpec", "SolveOptions", "divisors_from_data", "Preferences", "RecourseProblem"]
 
 
 def __getattr__(name: str) -> Any:
