@@ -84,3 +84,50 @@ def test_tighten_bounds_returns_at_a_past_deadline(hard_case):
     out = tighten_bounds(problem, compiled, inc, passes=5, deadline=time.perf_counter())
     assert time.perf_counter() - t0 < 1.0
     assert out.model.n_integer == compiled.model.n_integer  # untightened: the same model
+
+
+def stuck_or_quick(context, chunk):
+    """A chunk solver for the engine test: 'stuck' blocks SIGALRM and sleeps (like a C call that never
+    returns); anything else returns at once."""
+    import signal
+
+    if chunk[0] == "stuck":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    return [{"key": k, "pid": __import__("os").getpid()} for k in chunk]
+
+
+def test_a_stuck_worker_is_killed_and_replaced():
+    from milp_recourse.batch.engines import Abandoned, chunk_budget, run_chunks
+
+    context = {"hard_seconds": 0.5, "chunk_solver": stuck_or_quick}
+    chunks = [["a"], ["stuck"], ["b"], ["c"], ["d"]]
+    t0 = time.perf_counter()
+    got = dict(run_chunks("local", context, chunks, workers=2))
+    wall = time.perf_counter() - t0
+    assert set(got) == set(range(5))
+    assert isinstance(got[1], Abandoned) and "killed and replaced" in str(got[1])
+    assert all(got[i] == [{"key": chunks[i][0], "pid": got[i][0]["pid"]}] for i in (0, 2, 3, 4))
+    assert chunk_budget(context, chunks[1]) == 3.5
+    assert wall < 30  # not the 120 s the stuck call would take
+
+
+def test_an_abandoned_chunk_becomes_unknown_rows_and_the_rest_is_kept(monkeypatch, tmp_path):
+    import milp_recourse.batch.engines as engines
+    from milp_recourse import load_scm
+
+    real = engines.run_chunks
+
+    def one_abandoned(engine, context, chunks, workers=1, address=None):
+        for i, rows in real(engine, context, chunks, workers, address):
+            yield i, (engines.Abandoned("abandoned after 3.5 s; its worker was killed and replaced") if i == 0
+                      else rows)
+
+    monkeypatch.setattr(engines, "run_chunks", one_abandoned)
+    data = load_scm("loan").sample(40, seed=5)
+    out = solve_batch("loan", "recipe:logreg", data, out=tmp_path / "r.csv", chunk_size=1, hard_time_limit=5.0)
+    solved = out[out["status"] != "ALREADY_FAVOURABLE"]
+    first = solved.iloc[0]
+    assert first["status"] == "UNKNOWN" and "killed and replaced" in first["message"]
+    assert "hard time limit of 5 s" in first["message"]
+    assert (solved["status"].iloc[1:] == "OPTIMAL").all() and len(solved) > 2

@@ -6,7 +6,9 @@ solve options) and lists of Tasks, and yields `(chunk_index, rows)` as chunks fi
 into ERROR rows. Dask and Ray are optional extras, imported only when asked for.
 
 - local: workers == 1 solves in this process; workers > 1 uses a loky process pool. A pool whose
-  worker dies is restarted for the unfinished chunks (at most MAX_POOL_RESTARTS times).
+  worker dies is restarted for the unfinished chunks (at most MAX_POOL_RESTARTS times). With a hard
+  time limit a watchdog thread kills a worker whose chunk outlives chunk_budget (stuck where SIGALRM
+  cannot reach it); that chunk is reported as Abandoned and the pool is replaced for the others.
 - dask: a LocalCluster of `workers` single-threaded processes, or the scheduler at `address`
   (tcp://host:8786; its workers need milp_recourse installed). The context is scattered once.
 - ray: an already running Ray, else `ray.init(num_cpus=workers)` locally or `ray.init(address)`.
@@ -65,39 +67,143 @@ def run_chunks(engine: str, context: Mapping[str, Any], chunks: Sequence[Chunk],
     return gen
 
 
-def _indexed(i: int, context: Mapping[str, Any], chunk: Chunk) -> tuple[int, list[dict]]:
-    return i, solve_chunk(context, chunk)
+class Abandoned(Exception):
+    """A chunk whose worker ran past the hard time limit without returning (stuck outside Python) and was
+    killed; the pool is replaced and the run goes on."""
+
+
+def _chunk_solver(context: Mapping[str, Any]) -> Any:
+    """The function that solves a chunk (worker.solve_chunk unless the context names another)."""
+    return context.get("chunk_solver") or solve_chunk
+
+
+def _indexed(i: int, context: Mapping[str, Any], chunk: Chunk, board: str | None = None) -> tuple[int, list[dict]]:
+    """Solve chunk i in a pool worker; with a board folder, first post 'pid start-time' there for the watchdog."""
+    if board is None:
+        return i, _chunk_solver(context)(context, chunk)
+    import time
+
+    post = os.path.join(board, str(i))
+    with open(post, "w") as fh:
+        fh.write(f"{os.getpid()} {time.time()}")
+    try:
+        return i, _chunk_solver(context)(context, chunk)
+    finally:
+        try:
+            os.unlink(post)
+        except OSError:
+            pass
+
+
+def chunk_budget(context: Mapping[str, Any], chunk: Chunk) -> float | None:
+    """Wall seconds after which a chunk's worker is deemed stuck: per person the hard limit plus a grace
+    (SIGALRM normally stops a person at the hard limit itself; this catches code that never returns)."""
+    hard = context.get("hard_seconds")
+    if not hard:
+        return None
+    return len(chunk) * (float(hard) + max(1.0, 0.5 * float(hard))) + 2.0
+
+
+class _Watchdog:
+    """Kills a pool worker whose chunk outlives chunk_budget (read from the board folder); records the chunk."""
+
+    def __init__(self, context: Mapping[str, Any], chunks: Sequence[Chunk]) -> None:
+        import tempfile
+        import threading
+
+        self.board = tempfile.mkdtemp(prefix="milp-recourse-watchdog-")
+        self.budgets = {i: chunk_budget(context, ch) for i, ch in enumerate(chunks)}
+        self.done: set[int] = set()
+        self.abandoned: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="milp-recourse-watchdog", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import signal
+        import time
+
+        while not self._stop.wait(0.2):
+            for name in os.listdir(self.board):
+                i = int(name)
+                if i in self.done or i in self.abandoned or self.budgets.get(i) is None:
+                    continue
+                try:
+                    pid, start = open(os.path.join(self.board, name)).read().split()
+                except (OSError, ValueError):
+                    continue
+                if time.time() - float(start) > self.budgets[i]:
+                    self.abandoned.add(i)
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except OSError:
+                        pass
+
+    def finished(self, i: int) -> None:
+        self.done.add(i)
+
+    def clear(self, chunks: Mapping[int, Any]) -> None:
+        for i in chunks:
+            try:
+                os.unlink(os.path.join(self.board, str(i)))
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        import shutil
+
+        self._stop.set()
+        self._thread.join()
+        shutil.rmtree(self.board, ignore_errors=True)
 
 
 def _local(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int) -> Iterator[Any]:
     yield None  # ready
-    if workers == 1:
+    if workers == 1:  # in this process: SIGALRM enforces the hard limit (a stuck C call cannot be killed here)
         for i, chunk in enumerate(chunks):
-            yield i, solve_chunk(context, chunk)
+            yield i, _chunk_solver(context)(context, chunk)
         return
     from joblib import Parallel, delayed
 
     left = dict(enumerate(chunks))
-    for attempt in range(MAX_POOL_RESTARTS + 1):
-        par = Parallel(n_jobs=min(workers, len(left)), backend="loky", return_as="generator_unordered",
-                       batch_size=1, pre_dispatch="2*n_jobs")
-        gen = par([delayed(_indexed)(i, context, ch) for i, ch in left.items()])
-        try:
-            while True:
-                try:
-                    i, rows = next(gen)
-                except StopIteration:
-                    return
-                except Exception as exc:  # a worker process died (TerminatedWorkerError) or the pool broke
-                    if attempt == MAX_POOL_RESTARTS:
-                        for j in list(left):
-                            yield j, exc
+    watch = _Watchdog(context, chunks) if context.get("hard_seconds") else None
+    board = watch.board if watch is not None else None
+    restarts = 0
+    try:
+        while left:
+            par = Parallel(n_jobs=min(workers, len(left)), backend="loky", return_as="generator_unordered",
+                           batch_size=1, pre_dispatch="2*n_jobs")
+            gen = par([delayed(_indexed)(i, context, ch, board) for i, ch in left.items()])
+            try:
+                while True:
+                    try:
+                        i, rows = next(gen)
+                    except StopIteration:
                         return
-                    break
-                del left[i]
-                yield i, rows
-        finally:
-            gen.close()
+                    except Exception as exc:  # a worker process died (TerminatedWorkerError) or the pool broke
+                        killed = sorted(watch.abandoned & set(left)) if watch is not None else []
+                        for j in killed:  # killed by the watchdog: those rows are reported, the rest re-run
+                            del left[j]
+                            yield j, Abandoned(f"abandoned after {chunk_budget(context, chunks[j]):g} s (past the "
+                                               "hard time limit); its worker was killed and replaced")
+                        if not killed:
+                            restarts += 1
+                        if watch is not None:
+                            watch.clear(left)  # posts of chunks lost with the pool (they are re-run)
+                        if restarts > MAX_POOL_RESTARTS:
+                            for j in list(left):
+                                yield j, exc
+                            return
+                        break
+                    if watch is not None:
+                        watch.finished(i)
+                    del left[i]
+                    yield i, rows
+            finally:
+                gen.close()
+    finally:
+        if watch is not None:
+            watch.close()
 
 
 def _dask(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
@@ -171,4 +277,4 @@ def _ray(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
             ray.shutdown()
 
 
-__all__ = ["ENGINES", "check_engine", "run_chunks", "ray_init"]
+__all__ = ["ENGINES", "Abandoned", "check_engine", "chunk_budget", "run_chunks", "ray_init"]

@@ -160,7 +160,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     when `classifier` is given as an object (default: a hash of the pickled object).
     """
     from milp_recourse.backends import get_backend
-    from milp_recourse.batch.engines import check_engine, run_chunks
+    from milp_recourse.batch.engines import Abandoned, check_engine, run_chunks
     from milp_recourse.batch.progress import Progress
     from milp_recourse.batch.resume import ResultStore
 
@@ -273,7 +273,12 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         commit([dict(v, key=k) for k, v in fresh_fav.items()])
         with Progress(progress, len(tasks)) as bar:
             for i, rows in stream:
-                if isinstance(rows, Exception):
+                if isinstance(rows, Abandoned):
+                    rows = [dict(failure_fields("UNKNOWN", f"The hard time limit of {hard_time_limit:g} s per "
+                                                f"individual was reached: {rows}",
+                                                effective_actionable(scm, t.actionability), 0.0),
+                                 key=t.key) for t in chunks[i]]
+                elif isinstance(rows, Exception):
                     msg = f"The worker running this chunk failed: {type(rows).__name__}: {rows}"
                     rows = [dict(failure_fields("ERROR", msg, effective_actionable(scm, t.actionability), 0.0),
                                  key=t.key) for t in chunks[i]]
