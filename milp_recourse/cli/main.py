@@ -22,19 +22,37 @@ def _solve_parser(sub) -> None:
                        description="Solve exact causal recourse for one individual and re-check it on the true SCM.")
     add_problem_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    p.add_argument("--options", default="1", metavar="K",
+                   help="up to K ranked actions (default 1): option j is optimal among the actions whose set of "
+                        "changed features contains none of options 1..j-1's sets (actionable-recourse's "
+                        "flipsets); json output is then a list with an 'option' rank per entry")
     p.epilog = UNTRUSTED_MODELS
     p.set_defaults(func=_cmd_solve)
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from milp_recourse.solver.pipeline import solve
-    from milp_recourse.render import print_result
+    import json
 
+    from milp_recourse.render import print_result
+    from milp_recourse.solver.options import MAX_OPTIONS, solve_options
+    from milp_recourse.solver.pipeline import solve
+
+    k = cp.option_count(args.options, MAX_OPTIONS)
     problem = build_problem(args, cp.load_individual(args.individual, args.row))
-    res = solve(problem)
+    if k == 1:   # the plain answer, as before --options existed
+        res = solve(problem)
+        if args.format == "json":
+            print(res.to_json())
+        else:
+            print_result(res)
+        return 0
+    results = solve_options(problem, k)
     if args.format == "json":
-        print(res.to_json())
-    else:
+        print(json.dumps([{"option": j, **r.to_dict()} for j, r in enumerate(results, 1)], indent=2))
+        return 0
+    for j, res in enumerate(results, 1):
+        what = f"changes {', '.join(res.action)}" if res.action else res.status.value
+        print(f"{'' if j == 1 else chr(10)}Option {j} of up to {k} ({what}):")
         print_result(res)
     return 0
 

@@ -31,6 +31,17 @@ def name_list(text: str | None) -> tuple[str, ...] | None:
     return items
 
 
+def option_count(text: str, top: int) -> int:
+    """--options K: a whole number in [1, top] (each option is one more full solve)."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise InputError(f"--options must be a whole number in [1, {top}]. Got {text!r}.") from None
+    if not 1 <= value <= top:
+        raise InputError(f"--options must be a whole number in [1, {top}]. Got {text!r}.")
+    return value
+
+
 def pairs(text: str | None, option: str) -> dict[str, str]:
     """'E=3,L=2' -> {'E': '3', 'L': '2'} with a clear error for malformed items."""
     out: dict[str, str] = {}

@@ -127,7 +127,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     ReLU inputs (from LP tightening under the same upper bound); for p = 2 the tangent cuts also
     touch d_k^2 at the `incumbent` action's shifts, which makes its pattern's lower bound exact.
     An intervention indicator a_k is continuous in [0, 1] where nothing depends on its value being 0/1
-    (no L0 cost, no max-changes, no grid, no structural row: then d_k = 0 iff no intervention), unless
+    (no L0 cost, no max-changes, no excluded set, no grid, no structural row: then d_k = 0 iff no intervention), unless
     `binary_indicators` (callers that add rows on the indicators, e.g. relaxation.py).
     `plans` keeps the person-independent half of the SCM compile (encode/scm_plan.py) across calls; without
     it every equation is partially evaluated by substitution (the same model, built more slowly).
@@ -139,6 +139,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     rules = {r.name: r for r in problem.rules}
     usable = [r for r in problem.rules if not r.blocked and not (problem.actionability.max_changes == 0)]
     act_names = [r.name for r in usable]
+    # excluded sets (solver/options.py): only a set whose features can all change needs a row, on binary indicators
+    cut_sets = [group for group in problem.actionability.excluded_sets if set(group) <= set(act_names)]
+    in_cuts = {n for group in cut_sets for n in group}
     if plans is not None:
         changing = set(plans.changing(scm, act_names))
         plan = plans.get(scm, frozenset(changing))
@@ -169,7 +172,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             else:
                 grid = rule.grid
             free_indicator = not (binary_indicators or structural_needed or grid is not None or cost.l0
-                                  or problem.actionability.max_changes is not None)
+                                  or problem.actionability.max_changes is not None or name in in_cuts)
             a = b.add_var(f"a[{name}]", 0.0, 1.0) if free_indicator else b.add_binary(f"a[{name}]")
             d = b.add_var(f"d[{name}]", min(dlo, 0.0), max(dhi, 0.0), integer=rule.integer and float(x[name]).is_integer())
             A, D = Affine.column(a), Affine.column(d)
@@ -223,6 +226,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     if problem.actionability.max_changes is not None and a_cols:
         b.add_le(Affine({a: 1.0 for a in a_cols.values()}), float(problem.actionability.max_changes),
                  "hard:max_changes")
+
+    for group in cut_sets:   # no-good cut: not every feature of the set is intervened on (a superset neither)
+        b.add_le(Affine({a_cols[n]: 1.0 for n in group}), float(len(group) - 1), "hard:excluded_set")
 
     inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
     # validated: the RecourseProblem did on construction; bounded_below: the score is used in one >= row only

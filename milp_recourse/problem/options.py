@@ -15,21 +15,26 @@ import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import Preferences
-from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, Number, NumberList, OneOf, Pair, Rule, Text,
-                                            check_fields)
+from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSets, Number, NumberList, OneOf, Pair,
+                                            Rule, Text, check_fields)
 
 DIRECTIONS = ("up", "down")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Actionability:
-    """A person's hard constraints. `actionable=None` means the SCM spec's actionable features."""
+    """A person's hard constraints. `actionable=None` means the SCM spec's actionable features.
+
+    `excluded_sets`: no action may change every feature of one of these sets (its set of changed features, the
+    keys of the action, is none of them nor a superset of one). `solve_options` uses it for ranked options.
+    """
 
     actionable: tuple[str, ...] | None = None
     bounds: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     directions: Mapping[str, str] = field(default_factory=dict)
     max_changes: int | None = None
     grids: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    excluded_sets: tuple[tuple[str, ...], ...] = ()
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
         "actionable": (Names(optional=True), "The actionable features"),
@@ -37,6 +42,7 @@ class Actionability:
         "directions": (MapOf(OneOf(DIRECTIONS), "Direction for {name!r}"), "The 'directions' constraint"),
         "max_changes": (Number(low=0, integer=True, optional=True), "max_changes"),
         "grids": (MapOf(NumberList(), "The grid for {name!r}"), "The 'grids' constraint"),
+        "excluded_sets": (NameSets(), "The 'excluded_sets' constraint"),
     }
 
     def __post_init__(self) -> None:
@@ -44,7 +50,13 @@ class Actionability:
 
     def features_named(self) -> set[str]:
         names = set(self.bounds) | set(self.directions) | set(self.grids)
+        names |= {n for group in self.excluded_sets for n in group}
         return names | set(self.actionable or ())
+
+    def excluded_by(self, changed: "Sequence[str] | Mapping[str, float]") -> tuple[str, ...] | None:
+        """The first excluded set that the changed features (names, or an action's keys) all cover, else None."""
+        have = set(changed)
+        return next((group for group in self.excluded_sets if have.issuperset(group)), None)
 
 
 @dataclass(frozen=True, kw_only=True)

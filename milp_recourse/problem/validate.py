@@ -187,6 +187,29 @@ class Names:
 
 
 @dataclass(frozen=True)
+class NameSets:
+    """A list of non-empty sets of feature names, kept as a tuple of sorted name tuples (repeats dropped, first
+    occurrence order kept): a deterministic, JSON-able form of a list of sets."""
+
+    def describe(self) -> str:
+        return "a list of non-empty lists of feature names"
+
+    def check(self, value: Any, label: str) -> tuple[tuple[str, ...], ...]:
+        if not _sequence(value):
+            raise _fail(label, self, value)
+        out: list[tuple[str, ...]] = []
+        for item in value:
+            if isinstance(item, (set, frozenset)):
+                item = sorted(item, key=str)
+            if not _sequence(item) or len(item) == 0 or not all(isinstance(v, str) for v in item):
+                raise _fail(label, self, value)
+            names = tuple(sorted(set(str(v) for v in item)))
+            if names not in out:
+                out.append(names)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class NumberList:
     """A non-empty list of finite numbers, kept as a tuple of floats."""
 
@@ -256,5 +279,5 @@ def check_fields(obj: Any, rules: Mapping[str, tuple[Rule, str]],
         after(obj)
 
 
-__all__ = ["Anything", "Flag", "MapOf", "Names", "Number", "NumberList", "OneOf", "Pair", "Rule", "Text",
+__all__ = ["Anything", "Flag", "MapOf", "Names", "NameSets", "Number", "NumberList", "OneOf", "Pair", "Rule", "Text",
            "check_fields", "is_integer", "is_real", "show"]

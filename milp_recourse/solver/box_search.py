@@ -14,7 +14,7 @@ shrink, ReLUs and SCM kinks become stable and the bounds exact, so on the CARMA 
 
 Exact under the same conditions as the MILP (every answer is re-checked by verify.py): ReLU networks (alone or
 after scalers), p = 1 or 2 costs with positive weights (L0 costs and change limits by enumerating the
-intervention patterns), continuous actionable features without grids or preferred ranges, and SCMs whose
+intervention patterns, as excluded sets), continuous actionable features without grids or preferred ranges, and SCMs whose
 changing equations have no jumps. Anything else, or a box budget exhausted, returns None or 'limit', and
 exact.py runs the MILP pipeline as before.
 """
@@ -62,7 +62,9 @@ def _patterns(problem: RecourseProblem, rules, changing: frozenset[str]) -> list
     for k in range(len(optional) + 1):
         for extra in itertools.combinations(optional, k):
             pattern = tuple(r.name for r in rules if r.name in always or r.name in extra)
-            if 0 < len(pattern) <= limit:
+            # a pattern covering an excluded set is skipped: its actions that leave a feature of the set at x
+            # (dropped from the action) are searched in the smaller pattern without it
+            if 0 < len(pattern) <= limit and problem.actionability.excluded_by(pattern) is None:
                 out.append(pattern)
     return out
 

@@ -112,6 +112,9 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
     mask = np.vstack([mask, np.array(corners_m)])
     theta = np.vstack([theta, np.array(corners_t)])
     ok = valid_actions(problem, names, mask, theta)
+    if problem.actionability.excluded_sets:   # never a set an earlier option took (shrinking only drops features)
+        ok &= np.array([problem.actionability.excluded_by([n for n, on in zip(names, row) if on]) is None
+                        for row in mask], bool)
     if not ok.any():
         return None
     mask, theta = mask[ok], theta[ok]

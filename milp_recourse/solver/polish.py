@@ -43,7 +43,7 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     best = inc
     for left_free in variants[:MAX_MEDIATOR_VARIANTS]:
         cand = _polish_pattern(problem, inc, left_free, max_iter)
-        if cand.cost < best.cost:
+        if cand.cost < best.cost and problem.actionability.excluded_by(cand.action) is None:
             best = cand
     return best
 

@@ -53,6 +53,10 @@ def constraint_violations(problem: RecourseProblem, action: Mapping[str, float],
     m = problem.actionability.max_changes
     if m is not None and len(action) > m:
         out.append(f"{len(action)} features changed; at most {m} allowed")
+    excluded = problem.actionability.excluded_by(action)
+    if excluded is not None:
+        out.append(f"the features changed ({', '.join(sorted(action))}) include the excluded set "
+                   f"{{{', '.join(excluded)}}}")
     return out
 
 
