@@ -449,3 +449,13 @@ def test_remembered_trees_follow_further_training(data):
         assert len(again.trees) == 4
         assert _close(ensemble_score(again, X), reference_score(booster, X)[0])
         assert _close(ensemble_score(to_tree_ensemble(booster, 0), X), -reference_score(booster, X)[0])
+
+
+def test_histgb_refit_in_place_is_read_again(data):
+    df, y = data
+    model = HistGradientBoostingClassifier(max_iter=5, max_depth=2, random_state=0).fit(df, y)
+    first = to_tree_ensemble(model, 1)
+    assert to_tree_ensemble(model, 1) is first
+    model.set_params(max_depth=3).fit(df, 1 - y)
+    X = df.to_numpy(float)
+    assert _close(ensemble_score(to_tree_ensemble(model, 1), X), reference_score(model, X)[0])

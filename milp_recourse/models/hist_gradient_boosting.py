@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import LibraryHooks, register_hooks
-from milp_recourse.models.trees import LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, register_tree_adapter
+from milp_recourse.models.trees import (LEAF, LIBRARY_GAP, TreeArrays, TreeEnsemble, memo_ensemble, negated,
+                                        register_tree_adapter)
 
 NAME = "HistGradientBoostingClassifier"
 
@@ -55,13 +56,20 @@ def _tree(nodes: np.ndarray, sign: float) -> TreeArrays:
     return TreeArrays(left, right, feature, threshold, value)
 
 
-def hist_gradient_boosting_ensemble(model: Any, target_index: int) -> TreeEnsemble:
-    """The model's raw score (log-odds of classes_[target_index]) as a float64-split TreeEnsemble."""
-    check_hist_gradient_boosting(model)
-    sign = 1.0 if target_index == 1 else -1.0
-    trees = tuple(_tree(it[0].nodes, sign) for it in model._predictors)
+def _positive(model: Any) -> TreeEnsemble:
+    trees = tuple(_tree(it[0].nodes, 1.0) for it in model._predictors)
     base = float(np.asarray(model._baseline_prediction, float).ravel()[0])
-    return TreeEnsemble(trees, sign * base, int(model.n_features_in_), float32=False, gap=LIBRARY_GAP)
+    return TreeEnsemble(trees, base, int(model.n_features_in_), float32=False, gap=LIBRARY_GAP)
+
+
+def hist_gradient_boosting_ensemble(model: Any, target_index: int) -> TreeEnsemble:
+    """The model's raw score (log-odds of classes_[target_index]) as a float64-split TreeEnsemble (remembered
+    while the model's nodes and baseline are unchanged: a refit in place is read again)."""
+    check_hist_gradient_boosting(model)
+    nodes = b"".join(it[0].nodes.tobytes() for it in model._predictors)
+    stamp = (hash(nodes), np.asarray(model._baseline_prediction, float).tobytes())
+    ens = memo_ensemble(model, stamp, lambda: _positive(model))
+    return ens if target_index == 1 else negated(ens)
 
 
 register_tree_adapter(HistGradientBoostingClassifier, hist_gradient_boosting_ensemble)

@@ -179,6 +179,8 @@ _ADAPTERS: dict[type, Callable[[Any, int], TreeEnsemble]] = {
 # Reading a library model's dump is slow (LightGBM dump_model: ~0.7 s for 300 trees, XGBoost's JSON ~0.2 s) and
 # validation, every person's compile and the score bounds all need the trees: a memo keyed weakly by the library's
 # booster object (gone with it), valid while the booster's stamp (rounds, best iteration, ...) is unchanged.
+# A booster changed in place without changing its stamp (LightGBM set_leaf_output, a load_model into the same
+# XGBoost object) keeps its old trees here; the independent verification would then refuse the answers.
 _MEMO: "weakref.WeakKeyDictionary[Any, tuple[Any, TreeEnsemble]]" = weakref.WeakKeyDictionary()
 
 
