@@ -258,3 +258,14 @@ def test_profiles_with_meaningless_bounds_are_refused_before_solving(tmp_path):
     with pytest.raises(InputError, match=r"profile of id '3'.*outside E's domain"):
         solve_batch("loan", "recipe:logreg", data, profiles, out=out)
     assert not out.exists()
+
+
+def test_a_base_bound_lapses_for_a_profile_that_cannot_act_on_that_feature(tmp_path):
+    from milp_recourse import Actionability
+    from milp_recourse.batch.run import solve_batch
+
+    data = load_scm("loan").sample(30, seed=2)
+    profiles = pd.DataFrame({"id": [0], "actionable": ["E;L"]})
+    out = solve_batch("loan", "recipe:logreg", data, profiles,
+                      actionability=Actionability(bounds={"I": (-12.0, 14.0)}))
+    assert len(out) == 30 and (out["status"] != "ERROR").all()

@@ -1,6 +1,7 @@
 """solve_batch: recourse for every denied individual of a table, in parallel, resumable.
 
-One row per individual of the data (in the data's order): `id`, the result columns of
+One row per individual of the data (in the data's order; with `n_options` K > 1, up to K rows per individual,
+one per ranked option, with its rank in an `option` column after `id`): `id`, the result columns of
 batch_worker.RESULT_COLUMNS (status, cost, verified, gap, objective_bound, seconds (wall),
 cpu_seconds, n_changed, changed, actionable, action and counterfactual as JSON, certificate summary as
 JSON, message), then the data's own columns (so an audit can group by any of them).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ from milp_recourse.scm.spec import scm_to_dict
 from milp_recourse.tables import as_table
 
 ID = "id"
+OPTION = "option"   # the rank column of a run with n_options > 1
 MAX_CHUNK = 32
 HARD_SHARE = 0.8  # share of the hard time limit given to the solver's own time limit
 
@@ -117,17 +119,20 @@ def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, A
             "path": "[]", "path_reasons": "{}"}
 
 
-def _previous_results(store: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Result columns of the individuals an earlier run finished, by id key (checked against the data)."""
+def _previous_results(store: Any, keys: list[str], extra: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Result rows (result columns and `extra`, e.g. the option rank) of the individuals an earlier run finished,
+    by id key (checked against the data)."""
     old = store.load()
     old_keys = [id_key(v) for v in old[ID]]
     unknown = sorted(set(old_keys) - set(keys))
     if unknown:
         raise InputError(f"The existing output {str(store.path)!r} has {len(unknown)} id(s) not in this data, "
                          f"e.g. {unknown[:5]}; resume with the same data, --id-column and --limit.")
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
     for k, rec in zip(old_keys, normalize_results(old).to_dict("records")):
-        results.setdefault(k, {c: rec[c] for c in RESULT_COLUMNS})
+        results.setdefault(k, []).append({c: rec[c] for c in (*extra, *RESULT_COLUMNS)})
+    if not extra:   # one row per individual (a repeated id keeps its first row, as before options existed)
+        results = {k: rows[:1] for k, rows in results.items()}
     return results
 
 
@@ -137,6 +142,8 @@ def normalize_results(frame: pd.DataFrame) -> pd.DataFrame:
     for c in ("cost", "gap", "objective_bound", "seconds", "cpu_seconds"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out["n_changed"] = pd.to_numeric(out["n_changed"], errors="coerce").fillna(0).astype(int)
+    if OPTION in out.columns:
+        out[OPTION] = pd.to_numeric(out[OPTION], errors="coerce").fillna(1).astype(int)
     out["verified"] = out["verified"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
     for c in ("status", "changed", "actionable", "action", "counterfactual", "certificate", "message"):
         out[c] = out[c].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
@@ -153,8 +160,9 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
                 profile_seed: int = 0, ranking_map: str = "rank", score_map: str = "identity",
                 hard_time_limit: float | None = None,
                 progress: bool | Callable[[int, int], Any] | None = None,
-                classifier_source: str | None = None) -> pd.DataFrame:
-    """Recourse for every denied individual of `data` (DataFrame or CSV/Parquet path); one row each.
+                classifier_source: str | None = None, n_options: int = 1) -> pd.DataFrame:
+    """Recourse for every denied individual of `data` (DataFrame or CSV/Parquet path); one row each, or with
+    `n_options` > 1 one row per ranked option (solver/options.py) with its rank in an `option` column.
 
     `classifier_source` (a recipe name or file path) names the classifier in the results' fingerprint
     when `classifier` is given as an object (default: a hash of the pickled object).
@@ -163,9 +171,12 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     from milp_recourse.batch.engines import Abandoned, check_engine, run_chunks
     from milp_recourse.batch.progress import Progress
     from milp_recourse.batch.resume import ResultStore
+    from milp_recourse.solver.options import check_options
 
     # ---- validate everything before any solving
     check_engine(engine, workers, address)
+    n_options = check_options(n_options)
+    extra = [OPTION] if n_options > 1 else []
     act, prefs = actionability or Actionability(), preferences or Preferences()
     cost, options = cost or CostSpec(), options or SolveOptions()
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
@@ -188,11 +199,11 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     ids = _ids(frame, id_column)
     X = _features(frame, scm)
     data_cols = [str(c) for c in frame.columns if c != id_column]
-    clash = sorted(set(data_cols) & ({ID} | set(RESULT_COLUMNS)))
+    clash = sorted(set(data_cols) & ({ID, *extra} | set(RESULT_COLUMNS)))
     if clash:
         hint = " (pass id_column='id' / --id-column id if it holds the ids)" if ID in clash else ""
         raise InputError(f"The data has column(s) {clash} that the results use; rename them{hint}.")
-    columns = [ID, *RESULT_COLUMNS, *data_cols]
+    columns = [ID, *extra, *RESULT_COLUMNS, *data_cols]
     keys = [id_key(i) for i in ids]
     spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
     # a Task constructs the person's RecourseProblem on the worker; check the base once here
@@ -220,12 +231,13 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         scm_spec=scm_to_dict(scm), classifier=source, profiles=profiles,
         inputs={"id_column": id_column, "profile_seed": profile_seed if profiles is not None else None,
                 "ranking_map": ranking_map, "score_map": score_map, "actionability": act, "preferences": prefs,
-                "cost": cost, "options": base_options, "hard_time_limit": hard_time_limit})
+                "cost": cost, "options": base_options, "hard_time_limit": hard_time_limit,
+                **({"options_per_person": n_options} if n_options > 1 else {})})
     if store is not None and resume:
         check_resume(store.path, fingerprint, store.has_rows())
 
     # ---- earlier runs' rows
-    results = _previous_results(store, keys) if store is not None and resume else {}
+    results = _previous_results(store, keys, extra) if store is not None and resume else {}
 
     # ---- the classifier's decisions, then the people to solve
     feats = list(classifier_features(classifier, scm.names))
@@ -237,7 +249,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         per_person[k] = prof.apply(act, prefs, spec_actionable, ranking_map, score_map) if prof else (act, prefs)
         if prof:
             try:
-                check_constraints(scm, per_person[k][0])
+                check_constraints(scm, per_person[k][0], actionable_only=False)
             except InputError as exc:
                 raise InputError(f"The profile of id {k!r}: {exc}") from None
     fresh_fav = {}
@@ -251,20 +263,23 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
             tasks.append(Task(k, tuple(map(float, x)), *per_person[k]))
     chunks = _chunks(tasks, workers, chunk_size)
     context = {"scm": scm_to_dict(scm), "classifier": classifier, "cost": cost, "options": options,
-               "hard_seconds": float(hard_time_limit)}
+               "hard_seconds": float(hard_time_limit), "n_options": n_options}
 
     # ---- solve, writing each finished chunk
     id_of = dict(zip(keys, ids))
     records = dict(zip(keys, frame[data_cols].to_dict("records")))
 
-    def full_row(key: str) -> dict[str, Any]:
-        return {ID: id_of[key], **results[key], **records[key]}
+    def full_rows(key: str) -> list[dict[str, Any]]:
+        return [{ID: id_of[key], **row, **records[key]} for row in results[key]]
 
     def commit(fields: list[dict[str, Any]]) -> None:
+        fresh: dict[str, list[dict[str, Any]]] = {}   # a person's rows (one per option) arrive together
         for f in fields:
-            results[f["key"]] = {c: f[c] for c in RESULT_COLUMNS}
+            fresh.setdefault(f["key"], []).append({**{c: f.get(c, 1) for c in extra},
+                                                  **{c: f[c] for c in RESULT_COLUMNS}})
+        results.update(fresh)
         if store is not None:
-            store.append([full_row(f["key"]) for f in fields])
+            store.append([row for k in fresh for row in full_rows(k)])
 
     stream = run_chunks(engine, context, chunks, workers, address)  # engine up (or error) before any write
     if store is not None and not (resume and store.has_rows()):
@@ -288,7 +303,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         if hasattr(stream, "close"):
             stream.close()
 
-    result = pd.DataFrame([full_row(k) for k in keys if k in results], columns=columns)
+    result = pd.DataFrame([row for k in keys if k in results for row in full_rows(k)], columns=columns)
     result = normalize_results(result)
     if store is not None:
         store.finish(result)

@@ -42,8 +42,9 @@ def _not_actionable(scm: Any, act: Actionability, names: Sequence[str], what: st
                      f"for actionable features ({', '.join(sorted(allowed)) or 'none'}).")
 
 
-def check_bounds(scm: Any, act: Actionability) -> None:
-    """Finite ends, low <= high, and an interval that meets the feature's domain."""
+def check_bounds(scm: Any, act: Actionability, actionable_only: bool = True) -> None:
+    """Finite ends, low <= high, and an interval that meets the feature's domain (and, with
+    `actionable_only`, bounds only on features this person may act on)."""
     for name, (lo, hi) in act.bounds.items():
         if name not in set(scm.names):
             continue  # RecourseProblem names unknown features
@@ -58,11 +59,12 @@ def check_bounds(scm: Any, act: Actionability) -> None:
         if (lo is not None and lo > d_hi) or (hi is not None and hi < d_lo):
             raise InputError(f"Bounds {shown} lie outside {name}'s domain [{_fmt(d_lo)}, {_fmt(d_hi)}]; no new value "
                              "can satisfy them. Expected bounds that meet the domain.")
-    _not_actionable(scm, act, list(act.bounds), "Bounds")
+    if actionable_only:
+        _not_actionable(scm, act, list(act.bounds), "Bounds")
 
 
-def check_grids(scm: Any, act: Actionability) -> None:
-    """Every grid value inside the feature's domain, grids only on actionable features."""
+def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> None:
+    """Every grid value inside the feature's domain (with `actionable_only`: grids only on actionable features)."""
     for name, values in act.grids.items():
         if name not in set(scm.names):
             continue
@@ -71,7 +73,8 @@ def check_grids(scm: Any, act: Actionability) -> None:
         if out:
             raise InputError(f"Grid {name}: value(s) {', '.join(_fmt(float(v)) for v in out[:5])} lie outside "
                              f"{name}'s domain [{_fmt(d_lo)}, {_fmt(d_hi)}]; expected values inside it.")
-    _not_actionable(scm, act, list(act.grids), "Grids")
+    if actionable_only:
+        _not_actionable(scm, act, list(act.grids), "Grids")
 
 
 def check_directions(scm: Any, act: Actionability) -> None:
@@ -100,11 +103,17 @@ def check_threshold(model: Any, threshold: float) -> None:
                          "threshold 0.5 for this classifier.")
 
 
-def check_constraints(scm: Any, act: Actionability, classifier: Any = None, threshold: float = 0.5) -> None:
-    """All of the above: InputError naming the first meaningless constraint."""
-    check_bounds(scm, act)
-    check_directions(scm, act)
-    check_grids(scm, act)
+def check_constraints(scm: Any, act: Actionability, classifier: Any = None, threshold: float = 0.5,
+                      actionable_only: bool = True) -> None:
+    """All of the above: InputError naming the first meaningless constraint.
+
+    `actionable_only=False` skips the 'only on actionable features' checks: a batch profile that drops a
+    feature from its actionable set may still inherit everyone's base bound on it, which then just lapses.
+    """
+    check_bounds(scm, act, actionable_only)
+    if actionable_only:
+        check_directions(scm, act)
+    check_grids(scm, act, actionable_only)
     if classifier is not None:
         check_threshold(classifier, threshold)
 
