@@ -11,7 +11,7 @@ import enum
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 SCHEMA_VERSION = 2   # 2: path and path_reasons
 
@@ -38,32 +38,17 @@ class SearchState(enum.StrEnum):
     ERROR = "error"              # the solver failed
 
 
-class FrozenMap(Mapping[str, Any]):
-    """A read-only, picklable mapping (results cross process boundaries in batch runs)."""
+class FrozenMap(dict[str, Any]):
+    """A read-only dict: results cross process boundaries (picklable) and go to JSON as they are, but
+    `result.action["E"] = 5` raises TypeError."""
 
-    __slots__ = ("_data",)
-    _data: dict[str, Any]
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a RecourseResult is read-only: copy it with dict(...) to change it")
 
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        object.__setattr__(self, "_data", dict(data or {}))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("FrozenMap is read-only")
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (FrozenMap, (self._data,))
-
-    def __repr__(self) -> str:
-        return repr(self._data)
+        return (FrozenMap, (dict(self),))
 
 
 def _frozen(m: Mapping[str, Any] | None) -> FrozenMap | None:
