@@ -324,11 +324,21 @@ def test_the_two_registries_list_the_same_types(models, data):
             "lightgbm.LGBMClassifier", "lightgbm.Booster"} <= set(supported_types())
 
 
-def test_import_does_not_load_the_optional_libraries():
-    code = ("import sys, milp_recourse, milp_recourse.encode.classifier_registry; "
-            "print(sorted(m for m in ('xgboost', 'lightgbm') if m in sys.modules))")
+def test_import_does_not_load_the_optional_libraries(tmp_path):
+    """`import milp_recourse` (and its encoders) loads neither library; a LightGBM model file without lightgbm
+    installed is refused naming the extra."""
+    path = tmp_path / "model.txt"
+    path.write_text("tree\n")
+    code = ("import sys, milp_recourse, milp_recourse.encode.classifier_registry\n"
+            "print(sorted(m for m in ('xgboost', 'lightgbm') if m in sys.modules))\n"
+            "sys.modules['lightgbm'] = None\n"
+            "from milp_recourse.models.classifiers import load_classifier\n"
+            "from milp_recourse.errors import ClassifierError\n"
+            f"try:\n    load_classifier({str(path)!r})\nexcept ClassifierError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    first, message = out.stdout.split("\n", 1)
+    assert first == "[]", out.stdout + out.stderr
+    assert "pip install 'milp_recourse[lightgbm]'" in message, out.stdout + out.stderr
 
 
 # recourse end to end on the chain SCM ---------------------------------------------------------------------
@@ -419,17 +429,6 @@ def test_native_model_files_load_as_boosters(family, suffix, models, data, tmp_p
     bad.write_text("{not a model")
     with pytest.raises(ClassifierError, match="Could not read"):
         load_classifier(bad)
-
-
-def test_native_model_file_without_its_library_names_the_extra(tmp_path):
-    path = tmp_path / "model.txt"
-    path.write_text("tree\n")
-    code = ("import sys; sys.modules['lightgbm'] = None\n"
-            "from milp_recourse.models.classifiers import load_classifier\n"
-            "from milp_recourse.errors import ClassifierError\n"
-            f"try:\n    load_classifier({str(path)!r})\nexcept ClassifierError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "pip install 'milp_recourse[lightgbm]'" in out.stdout, out.stdout + out.stderr
 
 
 def test_remembered_trees_follow_further_training(data):
