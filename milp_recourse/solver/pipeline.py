@@ -153,7 +153,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, plans=plans)
             use_cutoff = True
             if plan.runs(st.TIGHTEN) and compiled.tighten_targets:
-                compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes, plans)
+                compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes, plans, deadline=deadline)
                 path.append(PathStep(st.TIGHTEN, time.perf_counter() - t, "done",
                                      {"passes": opts.tighten_passes}))
             elif plan.runs(st.TIGHTEN):
