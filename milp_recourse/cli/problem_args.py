@@ -100,7 +100,8 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--range-penalty", type=float, default=1.0, help="cost per unit outside a preferred range")
     g.add_argument("--cost-p", type=int, default=1, choices=(1, 2), help="cost exponent p (default 1)")
     g.add_argument("--divisors", help="per-feature divisors d_k, e.g. E=0.1,L=4.2")
-    g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor)")
+    g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor) and the "
+                                                "--plausible box / density threshold")
     g.add_argument("--divisor", choices=("std", "range", "std2-range", "mad"),
                    help="divisor kind from --reference-data (mad: median absolute deviation, DiCE's default)")
     g.add_argument("--cost-scale", type=float, default=1.0, help="overall cost scale")
@@ -128,6 +129,22 @@ def add_problem_args(p: argparse.ArgumentParser) -> None:
     add_individual_args(p)
     add_constraint_args(p)
     add_solver_args(p)
+    p.add_argument("--plausible", metavar="box|density:Q",
+                   help="hard plausibility of the counterfactual: 'box' = every variable inside the range box of "
+                        "--reference-data (the SCM's domains without it); 'density:Q' = SCM log-density at least "
+                        "the Q-th percentile (0 < Q < 100) of --reference-data's rows (of 10000 SCM samples "
+                        "without it); needs additive Gaussian noise on the actionable features")
+
+
+def plausibility_from_args(args: argparse.Namespace, scm):
+    """The --plausible constraint resolved against --reference-data (or the SCM), or None."""
+    from milp_recourse.problem.plausibility import parse_plausible
+
+    text = getattr(args, "plausible", None)
+    if text is None:
+        return None
+    data = _read_table(args.reference_data) if args.reference_data else None
+    return parse_plausible(text, scm, data)
 
 
 def _read_table(path: str):
@@ -158,7 +175,7 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     prefs = Preferences(weights=prefs.weights, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
                         range_penalty=args.range_penalty)
     divisors = cp.numbers(args.divisors, "--divisors")
-    if args.reference_data or args.divisor:
+    if args.divisor or (args.reference_data and not getattr(args, "plausible", None)):
         if not (args.reference_data and args.divisor):
             raise InputError("--reference-data and --divisor go together (e.g. --reference-data train.csv --divisor std).")
         if divisors:
@@ -179,4 +196,4 @@ def build_problem(args: argparse.Namespace, individual: Any) -> "RecourseProblem
     parts = problem_parts(args, scm)
     model = load_model_checked(args.classifier, scm)
     check_constraints(scm, parts["actionability"], model, args.threshold)
-    return RecourseProblem(scm, model, individual, **parts)
+    return RecourseProblem(scm, model, individual, **parts, plausibility=plausibility_from_args(args, scm))

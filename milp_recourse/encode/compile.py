@@ -17,6 +17,7 @@ import numpy as np
 
 from milp_recourse.encode.classifier_registry import encode_classifier
 from milp_recourse.encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
+from milp_recourse.encode.plausibility import DensityRows, add_plausibility
 from milp_recourse.encode.scm_equations import Linearizer
 from milp_recourse.scm.plan import PlanCache, ScmPlan
 from milp_recourse.mip.ir import INF, Affine, IRBuilder, MIPModel
@@ -48,6 +49,7 @@ class CompiledInstance:
     blocked: tuple[str, ...] = field(default=())
     objective_scale: float = 1.0              # solver objective = objective_scale * cost
     tighten_targets: Mapping[str, Affine] = field(default_factory=dict)  # big-M sources: ReLU inputs, SCM terms
+    density: DensityRows | None = None        # plausibility by log-density: the ball the search adds cuts of
 
 
 def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None) -> tuple[float, float]:
@@ -230,6 +232,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     for group in cut_sets:   # no-good cut: not every feature of the set is intervened on (a superset neither)
         b.add_le(Affine({a_cols[n]: 1.0 for n in group}), float(len(group) - 1), "hard:excluded_set")
 
+    density, err = add_plausibility(problem, b, env, x, act_names, constants, opts.pwl_breakpoints)
+    lin_error = max(lin_error, err)
+
     inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
     # validated: the RecourseProblem did on construction; bounded_below: the score is used in one >= row only
     enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin,
@@ -250,7 +255,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
         b.add_objective_cutoff(1.0 + 1e-7)
     blocked = tuple(r.name for r in problem.rules if r.blocked)
     return CompiledInstance(b.build(), a_cols, d_cols, t_cols, grid_cols, xp_cols, cost_coef, d_bounds,
-                            enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.tighten_targets))
+                            enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.tighten_targets),
+                            density)
 
 
 def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:

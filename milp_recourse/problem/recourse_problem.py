@@ -11,6 +11,7 @@ import numpy as np
 from milp_recourse.errors import InputError
 from milp_recourse.models.classifiers import classifier_features, validate_classifier
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
+from milp_recourse.problem.plausibility import Plausibility, check_density_noise
 from milp_recourse.problem.preferences import Preferences
 
 
@@ -71,6 +72,7 @@ class RecourseProblem:
     preferences: Preferences = field(default_factory=Preferences)
     cost: CostSpec = field(default_factory=CostSpec)
     options: SolveOptions = field(default_factory=SolveOptions)
+    plausibility: Plausibility | None = None   # hard: counterfactual in a box / of log-density >= a threshold
 
     def __post_init__(self) -> None:
         x = individual_vector(self.scm, self.individual)
@@ -94,6 +96,7 @@ class RecourseProblem:
                                  f"{self.scm.name!r}; a person can act only on {', '.join(spec_actionable)}.")
         rules = feature_rules(self.scm, dict(zip(self.scm.names, x)), self.actionability, self.preferences, self.cost)
         object.__setattr__(self, "rules", rules)
+        self._check_plausibility()
         object.__setattr__(self, "noise", self.scm.abduct(x.reshape(1, -1))[0])  # abducted once, reused
 
     # set in __post_init__ (frozen dataclass): x (float vector), features (classifier order), rules, noise
@@ -101,6 +104,24 @@ class RecourseProblem:
     noise: np.ndarray = field(init=False, repr=False, compare=False)  # abducted U, in SCM variable order
     features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
+
+    def _check_plausibility(self) -> None:
+        """The plausibility constraint must be a Plausibility over this SCM's variables, and a density one needs
+        noise that makes it exact (plausibility.check_density_noise)."""
+        pl = self.plausibility
+        if pl is None:
+            return
+        if not isinstance(pl, Plausibility):
+            raise InputError(f"plausibility must be a Plausibility (box_plausibility / density_plausibility) or "
+                             f"None. Got {type(pl).__name__}.")
+        if pl.kind == "box":
+            missing = [n for n in self.scm.names if n not in pl.lower or n not in pl.upper]
+            if missing:
+                raise InputError(f"The plausibility box lacks variable(s) {', '.join(missing)}.")
+            return
+        movable = [r.name for r in self.rules if not r.blocked]
+        check_density_noise(self.scm, movable, [n for n in self.scm.names
+                                                if n in movable or n in self.scm.descendants(movable)])
 
     @property
     def factual(self) -> dict[str, float]:

@@ -48,7 +48,11 @@ def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndar
 def valid_actions(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
     """Which actions (rows of mask / theta over `names`) reach the threshold plus margin on the true SCM."""
     score, threshold = action_scores(problem, names, mask, theta)
-    return score >= threshold + problem.options.margin
+    ok = score >= threshold + problem.options.margin
+    if problem.plausibility is not None:   # a hard constraint on the counterfactual (problem/plausibility.py)
+        X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
+        ok &= problem.plausibility.satisfied(problem.scm, X)
+    return ok
 
 
 def _snap(rule, values: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from milp_recourse.backends import MIPSolution, SolverParams, Termination, get_backend
 from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
+from milp_recourse.encode.plausibility import with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -214,10 +215,12 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, SearchState.UNKNOWN)
     best_ok = inc is not None   # whether best.action passed the re-check (an incumbent always has)
     cuts: list[tuple[int, int, float]] = []
+    density_cuts: list = []   # plausibility by log-density: supporting rows of the ball (encode/plausibility.py)
     seen: set[tuple[int, float]] = set()
     t_solve = t_small
     stalled = 0
-    for rnd in range(1, (MAX_OA_ROUNDS if compiled.quadratic else 1) + 1):
+    rounds = MAX_OA_ROUNDS if (compiled.quadratic or compiled.density is not None) else 1
+    for rnd in range(1, rounds + 1):
         left = deadline - time.perf_counter()
         if left <= 0:
             best.state = SearchState.LIMIT if best.action is not None else SearchState.UNKNOWN
@@ -226,14 +229,14 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
                               sub_mip_heuristics=best.action is None)
-        sol = _run_backend(backend, _with_cuts(compiled.model, cuts), params)
+        sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
         t_solve += sol.seconds
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:
-            if best.action is not None:          # nothing beats the incumbent
+            if best.action is not None and (best_ok or compiled.density is None):   # nothing beats the incumbent
                 best.lower_bound, best.state = best.cost, SearchState.OPTIMAL
-            else:
-                best.state = SearchState.INFEASIBLE
+            else:   # (with density cuts, an action failing the re-check is no incumbent: the cuts proved none)
+                best.action, best.cost, best.state = None, np.inf, SearchState.INFEASIBLE
             break
         if sol.termination in (Termination.ERROR, Termination.UNBOUNDED):
             best.state, best.message = SearchState.ERROR, f"{sol.backend}: {sol.message}"
@@ -247,14 +250,15 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         best.lower_bound = max(best.lower_bound, new_lb)
         candidates = [sol.x]
         if compiled.quadratic:
-            qp = _solve_polish(qp_backend, _polish_qp(compiled, sol.x), max(left, 1.0))
+            qp = _solve_polish(qp_backend, _polish_qp(dataclasses.replace(
+                compiled, model=with_density_cuts(compiled.model, density_cuts)), sol.x), max(left, 1.0))
             t_solve += qp.seconds
             if qp.x is not None:
                 candidates.append(qp.x)
         elif not verify_action(problem, decode(compiled, problem, sol.x)).ok:
             # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
             # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
-            lp = _run_backend(qp_backend, _fixed_pattern(compiled.model, sol.x),
+            lp = _run_backend(qp_backend, _fixed_pattern(with_density_cuts(compiled.model, density_cuts), sol.x),
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
             if lp.x is not None:
@@ -272,9 +276,12 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
                     if key not in seen:
                         seen.add(key)
                         cuts.append((t, compiled.d_cols[name], d))
+            cut = compiled.density.cut(xv) if compiled.density is not None else None
+            if cut is not None:
+                density_cuts.append(cut)
         tol = max(opts.mip_gap * abs(best.cost), 1e-9)
-        if best.cost - best.lower_bound <= tol:
-            best.state = SearchState.OPTIMAL
+        if best.cost - best.lower_bound <= tol and (best_ok or compiled.density is None):
+            best.state = SearchState.OPTIMAL   # (a density cut round goes on while the best action fails the re-check)
             break
         if sol.termination is Termination.FEASIBLE or stalled >= STALL_ROUNDS:  # a limit, or no progress
             best.state = SearchState.LIMIT

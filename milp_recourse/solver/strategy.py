@@ -62,6 +62,8 @@ def box_search_reason(problem: RecourseProblem) -> str | None:
     """Why the box search over actions does not apply to this problem (None: it does)."""
     if not problem.options.box_search:
         return "disabled (box_search=False)"
+    if problem.plausibility is not None:
+        return f"a plausibility constraint is set ({problem.plausibility.kind}): the boxes do not bound it"
     if any(problem.cost.scale * r.weight / r.divisor <= 0 for r in problem.rules if not r.blocked):
         return "a feature's cost weight is zero"
     if relu_layers(problem.classifier, problem.options.target_class) is None:
@@ -92,6 +94,8 @@ def polish_reason(problem: RecourseProblem) -> str | None:
     m = problem.actionability.max_changes
     if problem.cost.p != 2:
         return "the cost is not squared (p = 1)"
+    if problem.plausibility is not None:
+        return f"a plausibility constraint is set ({problem.plausibility.kind}): SLSQP does not keep it"
     if m is not None and m < len(rules):
         return "a change limit binds (max_changes)"
     if not any(r.grid is None and not r.integer for r in rules):
@@ -168,6 +172,8 @@ def small_bnb_reason(problem: RecourseProblem, compiled: CompiledInstance) -> st
         return f"the backend is {problem.options.backend!r}, not 'highs'"
     if compiled.quadratic:
         return "the cost is squared (p = 2)"
+    if compiled.density is not None:
+        return "plausibility by log-density needs outer-approximation cuts"
     if compiled.model.n_integer > SMALL_MODEL_INTEGERS:
         return f"a big model ({compiled.model.n_integer} > {SMALL_MODEL_INTEGERS} integer columns)"
     return None

@@ -119,6 +119,8 @@ def verify_many(problems: Sequence[RecourseProblem], actions: Sequence[Mapping[s
     for i, (problem, action) in enumerate(zip(problems, actions)):
         cost, parts = problem.action_cost(action)
         viol = constraint_violations(problem, action)
+        if problem.plausibility is not None:   # hard: the counterfactual itself (problem/plausibility.py)
+            viol += problem.plausibility.violations(problem.scm, cfs[i])
         out.append(Verification(bool(fav[i]), not viol, tuple(viol), float(score[i]), kinds[i],
                                 score_threshold(kinds[i], problem.options.threshold),
                                 dict(zip(problem.scm.names, map(float, cfs[i]))), cost, parts))
