@@ -222,3 +222,68 @@ def test_cli_bad_options(bad: str, capsys) -> None:
     code, out, err = _cli(["solve", "--scm", "chain", "--classifier", "recipe:logreg", "--individual", PERSON,
                            "--options", bad], capsys)
     assert code == 2 and out == "" and "options" in err
+
+
+def _chain_data(tmp_path: Path, n: int = 10) -> Path:
+    scm = load_scm("chain")
+    path = tmp_path / "data.csv"
+    scm.sample(n, seed=3)[list(scm.names)].to_csv(path, index=False)
+    return path
+
+
+def test_batch_rows_per_option_and_resume(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from milp_recourse.batch.run import solve_batch
+    from milp_recourse.models.recipes import load_model
+
+    scm = load_scm("chain")
+    model = load_model("recipe:logreg", scm)
+    data = _chain_data(tmp_path)
+    full = solve_batch(scm, model, data, n_options=3, out=tmp_path / "full.csv")
+    assert list(full.columns[:3]) == ["id", "option", "status"]
+    frame = pd.read_csv(data)
+    for pid, rows in full.groupby("id", sort=False):
+        assert list(rows["option"]) == list(range(1, len(rows) + 1))
+        if rows["status"].iloc[0] == "ALREADY_FAVOURABLE":
+            assert len(rows) == 1
+            continue
+        ref = solve_options(RecourseProblem(scm, model, frame.iloc[int(pid)].to_dict()), 3)
+        assert list(rows["status"]) == [r.status.value for r in ref]
+        for got, want in zip(rows["cost"], ref):
+            assert math.isclose(got, want.cost, rel_tol=REL)
+        sets = [frozenset(json.loads(a)) for a in rows["action"]]
+        assert all(not E <= T for i, T in enumerate(sets) for E in sets[:i])
+    # resume: a shorter run continued to the full data gives the same rows
+    out = tmp_path / "part.csv"
+    solve_batch(scm, model, data, n_options=3, out=out, limit=4)
+    resumed = solve_batch(scm, model, data, n_options=3, out=out, resume=True)
+    cols = ["id", "option", "status", "cost", "changed"]
+    pd.testing.assert_frame_equal(resumed[cols].reset_index(drop=True), full[cols].reset_index(drop=True))
+    assert len(pd.read_csv(out)) == len(full)
+    with pytest.raises(InputError, match="options_per_person"):
+        solve_batch(scm, model, data, n_options=2, out=out, resume=True)
+    # the default run keeps one row per person and no option column
+    one = solve_batch(scm, model, data)
+    assert "option" not in one.columns and len(one) == 10
+
+
+@pytest.mark.parametrize("bad", [0, -1, "x", True, MAX_OPTIONS + 1])
+def test_batch_bad_options(tmp_path: Path, bad) -> None:
+    from milp_recourse.batch.run import solve_batch
+    from milp_recourse.models.recipes import load_model
+
+    scm = load_scm("chain")
+    with pytest.raises(InputError, match="number of options"):
+        solve_batch(scm, load_model("recipe:logreg", scm), _chain_data(tmp_path), n_options=bad,
+                    out=tmp_path / "o.csv")
+    assert not list(tmp_path.glob("o.csv*"))
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "99999"])
+def test_cli_batch_bad_options(tmp_path: Path, bad: str, capsys) -> None:
+    data = _chain_data(tmp_path)
+    code, out, err = _cli(["batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(data),
+                           "--out", str(tmp_path / "o.csv"), "--options", bad], capsys)
+    assert code == 2 and out == "" and "--options" in err
+    assert not list(tmp_path.glob("o.csv*"))

@@ -138,8 +138,36 @@ def solve_task(scm, classifier: Any, cost: Any, options: Any, task: Task, hard_s
     return out
 
 
+def solve_task_options(scm, classifier: Any, cost: Any, options: Any, task: Task, hard_seconds: float | None,
+                       k: int) -> list[dict[str, Any]]:
+    """Up to k ranked options of one individual (solver/options.py), one row each with its `option` rank; the
+    hard limit covers all k solves (k x the per-individual limit). Any failure becomes one row (option 1, or the
+    next rank after the options already found)."""
+    from milp_recourse.problem.recourse_problem import RecourseProblem
+    from milp_recourse.solver.options import solve_options
+
+    acts = effective_actionable(scm, task.actionability)
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows: list[dict[str, Any]] = []
+    try:
+        with hard_limit(None if hard_seconds is None else hard_seconds * k):
+            problem = RecourseProblem(scm, classifier, dict(zip(scm.names, task.x)), actionability=task.actionability,
+                                      preferences=task.preferences, cost=cost, options=options)
+            rows = [dict(fields_from_result(res, acts, res.total_seconds), option=j)
+                    for j, res in enumerate(solve_options(problem, k), 1)]
+    except HardTimeout:
+        rows = [dict(failure_fields("UNKNOWN", f"The hard time limit of {hard_seconds * k:g} s for {k} options per "
+                                    f"individual was reached.", acts, time.perf_counter() - t0), option=1)]
+    except Exception as exc:  # one person's failure must never end the run
+        rows = [dict(failure_fields("ERROR", f"{type(exc).__name__}: {exc}", acts, time.perf_counter() - t0),
+                     option=1)]
+    share = (time.process_time() - c0) / len(rows)
+    return [dict(row, cpu_seconds=share, key=task.key) for row in rows]
+
+
 def solve_chunk(context: Mapping[str, Any], tasks: Sequence[Task]) -> list[dict[str, Any]]:
-    """Solve a chunk of individuals with one thread each; returns one result dict per task (never raises)."""
+    """Solve a chunk of individuals with one thread each; returns one result dict per task, or per option of each
+    task when the context asks for `n_options` > 1 (never raises)."""
     from threadpoolctl import threadpool_limits
 
     from milp_recourse.scm.spec import scm_from_dict
@@ -149,7 +177,12 @@ def solve_chunk(context: Mapping[str, Any], tasks: Sequence[Task]) -> list[dict[
     except Exception as exc:
         return [dict(failure_fields("ERROR", f"Could not rebuild the SCM on the worker: {exc}", (), 0.0),
                      key=t.key) for t in tasks]
+    k = int(context.get("n_options", 1))
     with threadpool_limits(limits=1):
+        if k > 1:
+            return [row for t in tasks for row in solve_task_options(scm, context["classifier"], context["cost"],
+                                                                     context["options"], t,
+                                                                     context.get("hard_seconds"), k)]
         return solve_tasks(scm, context["classifier"], context["cost"], context["options"], tasks,
                            context.get("hard_seconds"))
 
@@ -201,4 +234,5 @@ def solve_tasks(scm, classifier: Any, cost: Any, options: Any, tasks: Sequence[T
     return out
 
 
-__all__ = ["Task", "RESULT_COLUMNS", "solve_chunk", "solve_task", "solve_tasks", "hard_limit", "HardTimeout"]
+__all__ = ["Task", "RESULT_COLUMNS", "solve_chunk", "solve_task", "solve_task_options", "solve_tasks", "hard_limit",
+           "HardTimeout"]

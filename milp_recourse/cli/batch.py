@@ -8,6 +8,7 @@ import time
 
 from milp_recourse.cli.problem_args import (UNTRUSTED_MODELS, add_constraint_args, add_model_args, add_solver_args, load_model_checked,
                                             load_scm_checked, problem_parts)
+from milp_recourse.cli import parse as cp
 from milp_recourse.errors import InputError
 
 ENGINES = ("local", "dask", "ray")   # batch.engines.ENGINES (not imported: it loads the batch layer)
@@ -37,6 +38,10 @@ def add_batch_parser(sub) -> None:
                    help="seconds after which one individual is abandoned as UNKNOWN (default 2 x time limit + 30)")
     p.add_argument("--heuristic-samples", type=int, help="random actions tried for an upper bound on hard models (default 4096)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument("--options", default="1", metavar="K",
+                   help="up to K ranked actions per person (default 1), one row each with its rank in an 'option' "
+                        "column: option j is optimal among the actions whose set of changed features contains none "
+                        "of options 1..j-1's sets; the hard time limit then covers K solves")
     add_constraint_args(p)
     add_solver_args(p)
     p.epilog = (UNTRUSTED_MODELS + " The results file --out gets a fingerprint <out>.meta.json (SCM, classifier, "
@@ -56,6 +61,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from milp_recourse.batch.run import result_summary
     from milp_recourse.problem.constraints_check import check_threshold
 
+    from milp_recourse.solver.options import MAX_OPTIONS
+
+    args.n_options = cp.option_count(args.options, MAX_OPTIONS)
     scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
     if args.heuristic_samples is not None:
@@ -70,9 +78,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 130
     secs = time.perf_counter() - t0
     counts = result_summary(frame)
-    denied = len(frame) - counts.get("ALREADY_FAVOURABLE", 0)
+    people = frame.drop_duplicates("id")
+    denied = len(people) - int((people["status"] == "ALREADY_FAVOURABLE").sum())
     con = Console()
-    con.print(f"{len(frame)} individuals, {denied} denied; {secs:.1f} s with engine {args.engine} "
+    rows = f" ({len(frame)} rows: up to {args.n_options} options each)" if args.n_options > 1 else ""
+    con.print(f"{len(people)} individuals, {denied} denied{rows}; {secs:.1f} s with engine {args.engine} "
               f"x{args.workers}; results in {args.out}")
     t = Table("status", "count", "mean cost", "mean seconds")
     for status, n in counts.items():
@@ -91,7 +101,7 @@ def _run_batch(args: argparse.Namespace, scm, model, parts: dict):
                        limit=args.limit, chunk_size=args.chunk_size, profile_seed=args.profile_seed,
                        ranking_map=args.ranking_map, score_map=args.score_map,
                        hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None,
-                       classifier_source=args.classifier)
+                       classifier_source=args.classifier, n_options=args.n_options)
 
 
 def _interrupted(args: argparse.Namespace) -> None:
