@@ -21,6 +21,7 @@ if TYPE_CHECKING:   # the same names, for type checkers and IDEs
     from milp_recourse.problem.recourse_problem import RecourseProblem
     from milp_recourse.result import PathStep, RecourseResult, Status
     from milp_recourse.scm.spec import load_scm
+    from milp_recourse.solver.options import solve_options
     from milp_recourse.solver.pipeline import solve
 
 __version__ = "0.1.0"
@@ -37,12 +38,14 @@ _LAZY = {
     "Status": "milp_recourse.result",
     "PathStep": "milp_recourse.result",
     "solve": "milp_recourse.solver.pipeline",
+    "solve_options": "milp_recourse.solver.options",
     "solve_many": "milp_recourse.batch.frames",
     "solve_batch": "milp_recourse.batch.run",
 }
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
-           "Preferences", "RecourseResult", "Status", "PathStep", "solve", "solve_many", "solve_batch",
+           "Preferences", "RecourseResult", "Status", "PathStep", "solve", "solve_options", "solve_many",
+           "solve_batch",
            "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
 
