@@ -184,6 +184,22 @@ def test_density_no_recourse_proven_by_cuts(lg) -> None:
         assert free.status is Status.OPTIMAL   # recourse exists without the constraint
 
 
+def test_explain_keeps_plausibility_as_background(lg) -> None:
+    """The no-recourse person above: dropping 'you cannot change b' gives a plausible action; the cheapest
+    relaxation (its one-shot MILP re-solved with the ball's cuts) names it, at the exact solver's cost."""
+    from milp_recourse.diagnose.conflicts import check_feasible, relax
+    from milp_recourse.diagnose.relaxations import cheapest_relaxation
+
+    scm, clf, denied, data = lg
+    pr = RecourseProblem(scm, clf, denied.iloc[2], actionability=Actionability(actionable=("a", "c")),
+                         plausibility=density_plausibility(scm, 20, data))
+    feas = check_feasible(relax(pr, ["fixed:b"]))
+    assert feas.feasible and verify_action(relax(pr, ["fixed:b"]), feas.action).ok
+    rel = cheapest_relaxation(pr)
+    assert rel.status == "optimal" and [g.key for g in rel.groups] == ["fixed:b"]
+    assert rel.cost == pytest.approx(solve(relax(pr, ["fixed:b"])).cost, rel=1e-6)
+
+
 def test_density_semantics_closed_form(lg) -> None:
     """log p(x_cf) = log p(x) + sum over intervened k of [log p_k(u'_k) - log p_k(u_k)]: the non-intervened
     nodes keep their abducted noise, hence their terms."""

@@ -3,8 +3,8 @@
 Groups are what the person said: each feature they cannot change (spec-actionable but left out of their
 actionable list), each lower / upper bound, each direction, the max-changes limit, each grid, plus the
 favourable threshold itself. The SCM spec's own immutability, domains and directions are the universal
-background, never a group. Dropping groups only enlarges the set of allowed actions (monotone), so a
-deletion filter yields a conflict that is minimal (an irreducible infeasible subset): the conflict's groups
+background, never a group; so is a plausibility constraint (problem/plausibility.py). Dropping groups only
+enlarges the set of allowed actions (monotone), so a deletion filter yields a conflict that is minimal (an irreducible infeasible subset): the conflict's groups
 alone leave no recourse, and dropping any one of them from it makes recourse possible (each such test
 keeps the verified action that shows it). What to give up in the full problem is relaxation.py's job.
 """
@@ -22,6 +22,7 @@ import numpy as np
 from milp_recourse.backends import SolverParams, Termination, get_backend
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.encode.compile import compile_problem
+from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.errors import InputError
 from milp_recourse.problem.options import Actionability
 from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -215,8 +216,9 @@ def check_feasible(problem: RecourseProblem, time_limit: float | None = None) ->
     compiled = compile_problem(problem)
     m = compiled.model
     model = dataclasses.replace(m, c=np.zeros(m.n_cols), q_diag=None, offset=0.0)
-    sol = get_backend(opts.backend).solve(model, SolverParams(
-        time_limit=opts.time_limit if time_limit is None else time_limit, threads=opts.threads))
+    params = SolverParams(time_limit=opts.time_limit if time_limit is None else time_limit, threads=opts.threads)
+    backend = get_backend(opts.backend)   # (plausibility by log-density: re-solved with its ball's cuts)
+    sol = solve_with_density_cuts(lambda mod: backend.solve(mod, params), model, compiled.density)
     if sol.termination is Termination.INFEASIBLE:
         return Feasibility(False, None, "milp-infeasible") if compiled.approx_error == 0 else \
             Feasibility(None, None, "approximate")

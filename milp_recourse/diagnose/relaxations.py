@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from milp_recourse.backends import SolverParams, Termination, get_backend
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
+from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.diagnose.conflicts import (ConstraintGroup, person_groups, relax, sampled_action, snap_to_grids, universal,
                         violated_groups)
 from milp_recourse.errors import InputError
@@ -222,7 +223,9 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
         rows.row({r_cols[k]: w[k] for k in r_cols}, -math.inf, known[0] - 1e-6 * max(1.0, known[0]),
                  "relax:below-known")
     stage1 = rows.build({r_cols[k]: w[k] for k in r_cols}, keep_objective=False)
-    sol = get_backend(opts.backend).solve(stage1, SolverParams(time_limit=limit, mip_gap=0.0, threads=opts.threads))
+    backend = get_backend(opts.backend)   # (plausibility by log-density: re-solved with its ball's cuts)
+    sol = solve_with_density_cuts(lambda m: backend.solve(m, SolverParams(time_limit=limit, mip_gap=0.0,
+                                                                          threads=opts.threads)), stage1, cu.density)
 
     def out(status: str, msg: str, **kw: Any) -> Relaxation:
         return Relaxation(status, message=msg, seconds=time.perf_counter() - t0, approximate=approx, **kw)

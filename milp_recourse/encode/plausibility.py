@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,6 +27,7 @@ from milp_recourse.scm import expr as ex
 GROUP_BOX = "hard:plausible-box"
 GROUP_DENSITY = "hard:plausible-density"
 CUT_SLACK = 1e-9     # a model point with sum z'^2 <= R (1 + CUT_SLACK) gets no further cut
+CUT_ROUNDS = 40      # solve_with_density_cuts: at most this many solves
 
 
 @dataclass(frozen=True)
@@ -116,4 +117,22 @@ def with_density_cuts(model: MIPModel, cuts: Sequence[tuple[Affine, float]]) -> 
                                row_groups=model.row_groups + (GROUP_DENSITY,) * len(cuts))
 
 
-__all__ = ["DensityRows", "add_plausibility", "with_density_cuts", "GROUP_BOX", "GROUP_DENSITY"]
+def solve_with_density_cuts(solve: Callable[[MIPModel], Any], model: MIPModel, density: DensityRows | None,
+                            rounds: int = CUT_ROUNDS) -> Any:
+    """`solve(model)` (a backend call returning a solution with `.x`), re-solved with the cut through each point
+    outside the density ball until a point lies inside it, none exists, or `rounds` solves were made. For the
+    one-shot MILP solves outside the search (certificates, feasibility checks, relaxation stage 1): without it
+    they would see only the ball's axis rows, a relaxation."""
+    cuts: list[tuple[Affine, float]] = []
+    sol = solve(model)
+    for _ in range(rounds - 1):
+        cut = density.cut(sol.x) if density is not None and sol.x is not None else None
+        if cut is None:
+            break
+        cuts.append(cut)
+        sol = solve(with_density_cuts(model, cuts))
+    return sol
+
+
+__all__ = ["DensityRows", "add_plausibility", "with_density_cuts", "solve_with_density_cuts", "GROUP_BOX",
+           "GROUP_DENSITY"]

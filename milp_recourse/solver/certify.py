@@ -23,7 +23,7 @@ import numpy as np
 from milp_recourse.backends import SolverParams, available_backends, get_backend
 from milp_recourse.bounds.score_bounds import problem_score_interval
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
-from milp_recourse.encode.plausibility import with_density_cuts
+from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.models.classifiers import score_threshold
@@ -32,7 +32,6 @@ from milp_recourse.result import PathStep, RecourseResult, Status
 from milp_recourse.solver.verify import verify_action
 
 SECOND_OPINION_ORDER = ("ortools-scip", "highs", "ortools-cbc")
-DENSITY_CUT_ROUNDS = 40   # a vote on a log-density plausibility model: at most this many rounds of ball cuts
 
 
 @dataclass(frozen=True)
@@ -201,13 +200,9 @@ def _vote(problem: RecourseProblem, compiled: CompiledInstance, name: str, time_
     from milp_recourse.solver.milp_search import decode
 
     try:
-        model, cuts = _feasibility_model(compiled.model), []
-        for _ in range(DENSITY_CUT_ROUNDS):   # plausibility by log-density: cut off points outside its ball
-            sol = get_backend(name).solve(with_density_cuts(model, cuts), SolverParams(time_limit=time_limit))
-            cut = compiled.density.cut(sol.x) if compiled.density is not None and sol.x is not None else None
-            if cut is None:
-                break
-            cuts.append(cut)
+        backend = get_backend(name)   # (plausibility by log-density: re-solved with its ball's cuts)
+        sol = solve_with_density_cuts(lambda m: backend.solve(m, SolverParams(time_limit=time_limit)),
+                                      _feasibility_model(compiled.model), compiled.density)
     except BackendError as err:  # a failing second opinion is reported, never fatal
         return {"backend": name, "termination": "error", "seconds": 0.0, "message": str(err)}
     out: dict[str, Any] = {"backend": name, "termination": sol.termination.value, "seconds": sol.seconds}
