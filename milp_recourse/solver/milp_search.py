@@ -279,6 +279,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             cut = compiled.density.cut(xv) if compiled.density is not None else None
             if cut is not None:
                 density_cuts.append(cut)
+                stalled = 0   # a new cut is progress even where the bound stays (a flat optimal face)
         tol = max(opts.mip_gap * abs(best.cost), 1e-9)
         if best.cost - best.lower_bound <= tol and (best_ok or compiled.density is None):
             best.state = SearchState.OPTIMAL   # (a density cut round goes on while the best action fails the re-check)
