@@ -6,7 +6,8 @@ favourable threshold itself. The SCM spec's own immutability, domains and direct
 background, never a group; so is a plausibility constraint (problem/plausibility.py). Dropping groups only
 enlarges the set of allowed actions (monotone), so a deletion filter yields a conflict that is minimal (an
 irreducible infeasible subset): the conflict's groups alone leave no recourse, and dropping any one of them
-from it makes recourse possible (each such test keeps the verified action that shows it). What to give up in the full problem is relaxation.py's job.
+from it makes recourse possible (each such test keeps the verified action that shows it). What to give up
+in the full problem is relaxation.py's job.
 """
 
 from __future__ import annotations
