@@ -26,26 +26,16 @@ def data_dir() -> Path:
 
 def carma_answers(n: int = 200) -> list[dict]:
     """The first n denied rows of recourse_test.csv, CARMA p = 2 cost (as bench/bench_core.py)."""
-    from milp_recourse import CostSpec, RecourseProblem, SolveOptions, load_scm, solve
-    from milp_recourse.models import ReLUNetwork
+    from carma import carma_case
 
-    d = data_dir() / "carma-loan"
-    scm = load_scm("loan")
-    net = ReLUNetwork.from_npz(d / "classifier_mlp.npz")
-    test, train = pd.read_csv(d / "recourse_test.csv"), pd.read_csv(d / "recourse_train.csv")
+    from milp_recourse import RecourseProblem, SolveOptions, solve
+
+    scm, net, test, cost = carma_case()
     names = list(scm.names)
-    denied_train = train[net.predict(train[names].to_numpy(float)) == 0]
-    std = dict(zip(names, np.asarray(net.scaler_std, float)))
-    act = ("E", "L", "I", "S")
-    cost = CostSpec(p=2, divisors={k: std[k] * float(denied_train[k].max() - denied_train[k].min()) for k in act},
-                    scale=1.0 / len(act))
     rows = np.flatnonzero(net.predict(test[names].to_numpy(float)) == 0)[:n]
-    out = []
-    for i in rows:
-        res = solve(RecourseProblem(scm, net, test.iloc[int(i)][names].to_dict(), cost=cost,
-                                    options=SolveOptions(time_limit=60.0)))
-        out.append(_row(int(i), res))
-    return out
+    return [_row(int(i), solve(RecourseProblem(scm, net, test.iloc[int(i)][names].to_dict(), cost=cost,
+                                               options=SolveOptions(time_limit=60.0))))
+            for i in rows]
 
 
 def loan_logreg_answers(n: int = 500) -> list[dict]:
@@ -89,7 +79,7 @@ CASES = {"carma": carma_answers, "loan_logreg": loan_logreg_answers, "german_rf5
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     FIXTURE.parent.mkdir(exist_ok=True)
     FIXTURE.write_text(json.dumps({k: f() for k, f in CASES.items()}, indent=1) + "\n")
     print(f"wrote {FIXTURE}")

@@ -21,8 +21,9 @@ def carma_dir() -> Path:
     return Path(os.environ.get("MILP_RECOURSE_DATA", default)) / "carma-loan"
 
 
-def carma_problem(row: int, time_limit: float = 60.0) -> RecourseProblem:
-    """Row `row` of recourse_test.csv as a RecourseProblem (pytest.skip when the shared data is missing)."""
+def carma_case() -> tuple:
+    """(Loan SCM, the CARMA network, recourse_test.csv, the CARMA p = 2 cost of bench/bench_core.py); pytest.skip
+    when the shared data is missing."""
     folder = carma_dir()
     if not (folder / "classifier_mlp.npz").is_file():
         pytest.skip(f"CARMA loan data not found at {folder} (set MILP_RECOURSE_DATA to the datasets folder)")
@@ -33,6 +34,12 @@ def carma_problem(row: int, time_limit: float = 60.0) -> RecourseProblem:
     denied = train[net.predict(train[names].to_numpy(float)) == 0]
     std = dict(zip(names, np.asarray(net.scaler_std, float)))
     cost = CostSpec(p=2, divisors={k: std[k] * float(denied[k].max() - denied[k].min()) for k in ACTIONABLE},
-                    scale=1.0 / len(ACTIONABLE))   # the CARMA cost of bench/bench_core.py
-    return RecourseProblem(scm, net, test.iloc[row][names].to_dict(), cost=cost,
+                    scale=1.0 / len(ACTIONABLE))
+    return scm, net, test, cost
+
+
+def carma_problem(row: int, time_limit: float = 60.0) -> RecourseProblem:
+    """Row `row` of recourse_test.csv as a RecourseProblem (pytest.skip when the shared data is missing)."""
+    scm, net, test, cost = carma_case()
+    return RecourseProblem(scm, net, test.iloc[row][list(scm.names)].to_dict(), cost=cost,
                            options=SolveOptions(time_limit=time_limit))
