@@ -39,7 +39,8 @@ def _var(name: str, eq: str, lo: float, hi: float, noise: dict | None = None) ->
 
 
 GAUSS = {"name": "lingauss", "variables": [
-    _var("a", "u_a", -6, 6), _var("b", "0.8*a + u_b", -9, 9, {"name": "u_b", "dist": "normal", "mean": 0.2, "std": 1.5}),
+    _var("a", "u_a", -6, 6),
+    _var("b", "0.8*a + u_b", -9, 9, {"name": "u_b", "dist": "normal", "mean": 0.2, "std": 1.5}),
     _var("c", "0.5*a + 0.5*b + u_c", -12, 12)]}
 
 
@@ -227,8 +228,8 @@ def test_verification_counts_a_violation(lg, chain) -> None:
     ver = verify_action(prob, {"a": 5.9})
     assert not ver.ok and any("log-density" in v for v in ver.violations)
     cscm, cclf, cden, _ = chain
-    box = Plausibility(kind="box", lower={n: -8.0 for n in cscm.names}, upper={n: 8.0 for n in cscm.names} | {"x3": 0.0},
-                       source="test")
+    box = Plausibility(kind="box", lower={n: -8.0 for n in cscm.names},
+                       upper={n: 8.0 for n in cscm.names} | {"x3": 0.0}, source="test")
     ver = verify_action(RecourseProblem(cscm, cclf, cden.iloc[0], plausibility=box), {"x3": 5.0})
     assert not ver.ok and any("x3" in v and "plausible box" in v for v in ver.violations)
 

@@ -9,6 +9,8 @@ nodes k that can be intervened on, u'_k = the inverse of k's equation at (theta_
 density, which skips the intervened nodes' terms, would not depend on theta at all.) Exact only where every
 node that can be intervened on has additive Gaussian noise and every changing node additive noise (constant
 Jacobian); anything else is refused with an InputError naming the variable and its noise.
+Box semantics: every variable of the counterfactual, unchanged ones included (a person whose immutable feature
+lies outside the box has no plausible recourse: NO_RECOURSE, certified by the box row).
 """
 
 from __future__ import annotations
