@@ -17,6 +17,7 @@ if TYPE_CHECKING:   # the same names, for type checkers and IDEs
     from milp_recourse.batch.frames import solve_many
     from milp_recourse.batch.run import solve_batch
     from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
+    from milp_recourse.problem.plausibility import Plausibility, box_plausibility, density_plausibility
     from milp_recourse.problem.preferences import Preferences
     from milp_recourse.problem.recourse_problem import RecourseProblem
     from milp_recourse.result import PathStep, RecourseResult, Status
@@ -34,6 +35,9 @@ _LAZY = {
     "SolveOptions": "milp_recourse.problem.options",
     "divisors_from_data": "milp_recourse.problem.options",
     "Preferences": "milp_recourse.problem.preferences",
+    "Plausibility": "milp_recourse.problem.plausibility",
+    "box_plausibility": "milp_recourse.problem.plausibility",
+    "density_plausibility": "milp_recourse.problem.plausibility",
     "RecourseResult": "milp_recourse.result",
     "Status": "milp_recourse.result",
     "PathStep": "milp_recourse.result",
@@ -44,7 +48,7 @@ _LAZY = {
 }
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
-           "Preferences", "RecourseResult", "Status", "PathStep", "solve", "solve_options", "solve_many",
+           "Preferences", "Plausibility", "box_plausibility", "density_plausibility", "RecourseResult", "Status", "PathStep", "solve", "solve_options", "solve_many",
            "solve_batch",
            "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
