@@ -48,7 +48,8 @@ _LAZY = {
 }
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
-           "Preferences", "Plausibility", "box_plausibility", "density_plausibility", "RecourseResult", "Status", "PathStep", "solve", "solve_options", "solve_many",
+           "Preferences", "Plausibility", "box_plausibility", "density_plausibility", "RecourseResult", "Status",
+           "PathStep", "solve", "solve_options", "solve_many",
            "solve_batch",
            "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
