@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from milp_recourse.evaluation.audit import AuditReport
+from milp_recourse.evaluation.markdown import markdown_table
 from milp_recourse.errors import BackendUnavailableError, InputError
 
 GROUP_COLS = ["group", "n", "denied", "found", "proven_none", "unknown", "verification_failed", "validity",
@@ -26,20 +26,6 @@ RATES = ("validity", "plausible_box", "plausible_ld1", "plausible_ld5")
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)) or "column"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return "–" if not np.isfinite(v) else f"{v:.4g}"
-    return str(v)
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub Markdown table (no tabulate dependency)."""
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def _pyplot():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.evaluation.study_findings import CLAIMS, Verdict, all_verdicts, verdict_table
+from milp_recourse.evaluation.markdown import markdown_table
 from milp_recourse.evaluation.study_metrics import exact_never_costlier
 
 PLOTS = (("validity", "validity", "validity on the true SCM"),
@@ -95,17 +96,9 @@ def write_plots(summary: pd.DataFrame, out: Path, case: str | None = None,
     return paths
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return "–" if not np.isfinite(v) else f"{v:.3g}"
-    return str(v)
-
-
 def md_table(df: pd.DataFrame, cols: list[str] | None = None) -> str:
-    cols = [c for c in (cols or list(df.columns)) if c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for _, r in df.iterrows()]
-    return "\n".join(lines)
+    """The study's tables: evaluation.markdown with 3 significant digits."""
+    return markdown_table(df, cols, digits=3)
 
 
 def _summary_rows(verdicts: list[Verdict], case: str) -> pd.DataFrame:
