@@ -265,6 +265,13 @@ def test_batch_rows_per_option_and_resume(tmp_path: Path) -> None:
     # the default run keeps one row per person and no option column
     one = solve_batch(scm, model, data)
     assert "option" not in one.columns and len(one) == 10
+    # an audit of the options run looks at each person's option 1: the same report as the one-option run
+    from milp_recourse.evaluation.audit import audit
+
+    full["band"] = (full["x1"] > 0).map({True: "high", False: "low"})
+    one["band"] = (one["x1"] > 0).map({True: "high", False: "low"})
+    a, b = (audit(f, ["band"], scm, n_boot=20).groups for f in (full, one))
+    pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.parametrize("bad", [0, -1, "x", True, MAX_OPTIONS + 1])

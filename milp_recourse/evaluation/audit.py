@@ -192,11 +192,15 @@ def _boot(values: np.ndarray, metric: str, n_boot: int, rng: np.random.Generator
 
 def audit(results: Any, by: Sequence[str], scm: Any, reference: Any = None, *, n_boot: int = 1000, seed: int = 0,
           confidence: float = 0.95, max_groups: int = 10) -> AuditReport:
-    """Per-group recourse validity, cost and plausibility, and disparities with bootstrap CIs."""
+    """Per-group recourse validity, cost and plausibility, and disparities with bootstrap CIs.
+
+    Results of `batch --options K` (an `option` column) are audited on each person's option 1, their optimum."""
     from milp_recourse.scm import load_scm
     from milp_recourse.tables import as_table
 
     frame = as_table(results, "results")
+    if "option" in frame.columns:
+        frame = frame[pd.to_numeric(frame["option"], errors="coerce") == 1]
     by = check_results(frame, by)
     if not (isinstance(n_boot, int) and n_boot >= 10):
         raise InputError(f"n_boot must be an integer >= 10. Got {n_boot!r}.")
