@@ -282,3 +282,36 @@ def test_cli_plausible(tmp_path, capsys, lg) -> None:
     d = json.loads(capsys.readouterr().out)
     pl = density_plausibility(scm, 50, data)
     assert scm.log_density(np.array([d["counterfactual"][n] for n in scm.names])) >= pl.threshold - 1e-5
+
+
+def test_study_method_exact_plausible(tmp_path) -> None:
+    """The study's 'exact + plausible' method: every valid answer is inside the case's reference box (the study's
+    own in_box metric), never cheaper than the exact solver on the same person; the report is written; a density
+    constraint on an SCM whose actionable x1 has mixture noise is refused before solving."""
+    from milp_recourse.evaluation.study import run_study, write_study
+    from milp_recourse.evaluation.study_config import study_config
+
+    cfg = {"name": "pl", "seed": 1, "methods": ["exact", "exact-plausible"], "support_widen": 0,
+           "exact": {"heuristic_samples": 0, "time_limit": 20}, "bootstrap_resamples": 100,
+           "baselines": {"exact-plausible": {"plausible": "box"}},
+           "conditions": ["universal", {"kind": "hard", "sizes": [1]}],
+           "cases": [{"name": "chain", "scm": "chain", "classifier": "recipe:logreg", "data": "sample", "n": 4,
+                      "cost_p": 1, "reference_n": 300}]}
+    run = run_study(study_config(cfg), log=lambda msg: None)
+    raw = run.raw
+    pl = raw[raw["method"] == "exact-plausible"].set_index(["condition", "person"])
+    ex = raw[raw["method"] == "exact"].set_index(["condition", "person"])
+    assert len(pl) == len(ex) == 8
+    assert (pl.loc[pl["valid"], "in_box"] == 1.0).all()
+    both = pl["valid"] & ex["valid"]
+    assert both.any()
+    assert (pl.loc[both, "cost"] >= ex.loc[both, "cost"] - 1e-6 * np.maximum(1.0, ex.loc[both, "cost"])).all()
+    assert not (pl["valid"] & ~ex["valid"]).any()   # plausibility only removes actions
+    write_study(run, tmp_path / "out")
+    assert "exact-plausible" in (tmp_path / "out" / "report.md").read_text()
+    cfg["baselines"] = {"exact-plausible": {"plausible": "density:30"}}
+    with pytest.raises(InputError, match=r"'chain'.*'x1'"):
+        run_study(study_config(cfg), log=lambda msg: None)
+    cfg["baselines"] = {"exact-plausible": {"plausible": 3}}
+    with pytest.raises(InputError, match="exact-plausible"):
+        study_config(cfg)

@@ -121,7 +121,9 @@ def _methods(config: StudyConfig, data: CaseData) -> tuple[dict[str, Callable[[R
 
     out: dict[str, Callable[[RecourseProblem], RecourseResult]] = {"exact": solve}
     trained: dict[str, Any] = {}
-    for name in [m for m in config.methods if m != "exact"]:
+    if "exact-plausible" in config.methods:
+        out["exact-plausible"] = _plausible_exact(config, data)
+    for name in [m for m in config.methods if m not in ("exact", "exact-plausible")]:
         opts = dict(config.baselines.get(name, {}))
         if name == "grid":
             opts.setdefault("reference_ranges", ranges_from_data(data.denied_reference, data.actionable))
@@ -138,6 +140,26 @@ def _methods(config: StudyConfig, data: CaseData) -> tuple[dict[str, Callable[[R
             trained[name] = b
         out[name] = b.solve
     return out, trained
+
+
+def _plausible_exact(config: StudyConfig, data: CaseData) -> Callable[[RecourseProblem], RecourseResult]:
+    """The exact solver with the case's plausibility constraint (box or density:Q over its reference data); a
+    density constraint the SCM's noise cannot encode exactly is refused here, naming the case."""
+    import dataclasses
+
+    from milp_recourse.problem.plausibility import check_density_noise, parse_plausible
+    from milp_recourse.solver.pipeline import solve
+
+    spec = (config.baselines.get("exact-plausible") or {}).get("plausible", "box")
+    scm = data.scm
+    try:
+        pl = parse_plausible(spec, scm, data.reference)
+        if pl.kind == "density":
+            check_density_noise(scm, data.actionable, [n for n in scm.names if n in data.actionable
+                                                       or n in scm.descendants(data.actionable)])
+    except InputError as exc:
+        raise InputError(f"Case {data.case.name!r}, method 'exact-plausible': {exc}") from None
+    return lambda problem: solve(dataclasses.replace(problem, plausibility=pl))
 
 
 def _row(data: CaseData, cond: Condition, person: Any, group: str, method: str, res: RecourseResult) -> dict:

@@ -27,6 +27,8 @@ from milp_recourse.problem.options import SolveOptions
 
 METHODS = ("exact", "grid", "causal-gd", "wachter", "amortized", "amortized-learned")   # -learned: trained on a
 # fitted SCM (learned_scm), judged on the true one
+OPTIONAL_METHODS = ("exact-plausible",)   # run only when listed: the exact solver under a plausibility constraint
+# resolved on each case's reference data (baselines: {exact-plausible: {plausible: box | density:Q}}, default box)
 KINDS = ("universal", "hard", "ranking", "scores", "hard+ranking", "hard+scores", "preferred")
 COND_KEYS = ("kind", "sizes", "mapping", "normalize", "group_hardest", "width", "penalty", "name")
 DATA_SOURCES = ("carma", "sample")
@@ -238,15 +240,21 @@ def study_config(d: Mapping[str, Any], base_dir: Path | None = None) -> StudyCon
     if not isinstance(name, str) or not name:
         raise InputError(f"The study config needs a non-empty string 'name'. Got {name!r}.")
     methods = tuple(d.get("methods", METHODS))
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in METHODS + OPTIONAL_METHODS]
     if bad or not methods or "exact" not in methods:
-        raise InputError(f"'methods' must list 'exact' and any of {', '.join(METHODS)}. Got {list(methods)}.")
+        raise InputError(f"'methods' must list 'exact' and any of {', '.join(METHODS + OPTIONAL_METHODS)}. "
+                         f"Got {list(methods)}.")
     exact = d.get("exact", {}) or {}
     _check_solve_options(exact, "'exact'")
     baselines = d.get("baselines", {}) or {}
-    if not isinstance(baselines, Mapping) or any(k not in METHODS[1:] for k in baselines):
-        raise InputError(f"'baselines' must map baseline names ({', '.join(METHODS[1:])}) to options. "
-                         f"Got {baselines!r}.")
+    if not isinstance(baselines, Mapping) or any(k not in METHODS[1:] + OPTIONAL_METHODS for k in baselines):
+        raise InputError(f"'baselines' must map baseline names ({', '.join(METHODS[1:] + OPTIONAL_METHODS)}) to "
+                         f"options. Got {baselines!r}.")
+    plausible = (baselines.get("exact-plausible") or {})
+    if not isinstance(plausible, Mapping) or set(plausible) - {"plausible"} or not isinstance(
+            plausible.get("plausible", "box"), str):
+        raise InputError(f"'baselines' 'exact-plausible' takes one option 'plausible' (box or density:Q). "
+                         f"Got {plausible!r}.")
     cases = d.get("cases")
     if not isinstance(cases, list) or not cases:
         raise InputError(f"'cases' must be a non-empty list. Got {cases!r}.")
