@@ -145,31 +145,5 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     return ScoreEncoding(score, score_kind(model))
 
 
-def _register_builtin() -> None:
-    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
-                                  RandomForestClassifier)
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.svm import LinearSVC
-    from sklearn.tree import DecisionTreeClassifier
-
-    from milp_recourse.models.classifiers import ReLUNetwork
-    from milp_recourse.encode import linear, relu_networks as mlp, scalers as pipeline, tree_ensembles as ensembles
-
-    register_encoder(LogisticRegression, linear.encode_linear, "logit")
-    register_encoder(LinearSVC, linear.encode_linear, "decision")
-    register_encoder(MLPClassifier, mlp.encode_mlp, "logit", bounded_below=True)
-    register_encoder(ReLUNetwork, mlp.encode_relu_network, "logit", bounded_below=True)
-    register_encoder(DecisionTreeClassifier, ensembles.encode_trees, "probability")
-    register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability")
-    register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability")
-    register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
-    register_encoder(HistGradientBoostingClassifier, ensembles.encode_trees, "logit")
-    register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind, bounded_below=True)
-
-
-_register_builtin()
-
 __all__ = ["ScoreEncoding", "register_encoder", "find_encoder", "supported_types", "encoder_types", "score_kind", "encode_score",
            "encode_classifier"]

@@ -122,33 +122,11 @@ def score_kind(model: object) -> str:
     return kind if isinstance(kind, str) else kind(model)
 
 
-def _pipeline_kind(model: Any) -> str:
+def pipeline_kind(model: Any) -> str:
     """A pipeline scores in its final estimator's space."""
     return score_kind(model.steps[-1][1])
 
 
-def _register_builtin() -> None:
-    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier,
-                                  RandomForestClassifier)
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.svm import LinearSVC
-    from sklearn.tree import DecisionTreeClassifier
-
-    from milp_recourse.models import hist_gradient_boosting  # noqa: F401  (registers its tree adapter and hooks)
-    from milp_recourse.models.relu_network import ReLUNetwork
-
-    for cls, kind in ((LogisticRegression, "logit"), (LinearSVC, "decision"), (MLPClassifier, "logit"),
-                      (ReLUNetwork, "logit"), (DecisionTreeClassifier, "probability"),
-                      (RandomForestClassifier, "probability"), (ExtraTreesClassifier, "probability"),
-                      (GradientBoostingClassifier, "logit"), (HistGradientBoostingClassifier, "logit"),
-                      (Pipeline, _pipeline_kind)):
-        register_model(cls, kind)
-
-
-_register_builtin()
-
 __all__ = ["SCORE_KINDS", "register_model", "is_supported", "supported_types", "registered_types", "score_kind",
            "LibraryHooks", "register_hooks", "library_hooks", "load_library_family", "type_name",
-           "library_family_names", "family_kind"]
+           "library_family_names", "family_kind", "pipeline_kind"]
