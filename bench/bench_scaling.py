@@ -15,6 +15,7 @@ import math
 import signal
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -24,7 +25,6 @@ from common import ROOT, machine, markdown_table, summarize, write_jsonl
 from bench_suite import linear_case, tree_case
 from milp_recourse import Actionability, RecourseProblem, SolveOptions, solve
 
-RESULTS = ROOT / "bench" / "results" / "scaling.jsonl"
 PROVEN = ("OPTIMAL", "NO_RECOURSE", "ALREADY_FAVOURABLE")
 AXES = {"nodes": "random linear SCM nodes (+ logreg)", "trees": "RF trees, depth 5 (German credit)",
         "depth": "RF depth, 100 trees (German credit)", "actionable": "actionable features (random linear SCM)"}
@@ -112,7 +112,7 @@ def exponent(rows: list[dict], limit: float) -> tuple[float, float]:
     return fit(rows), fit([r for r in rows if r["median_s"] < 0.9 * limit])
 
 
-def plot(axis: str, rows: list[dict], limit: float) -> str:
+def plot(axis: str, rows: list[dict], limit: float, folder: Path) -> str:
     """Two panels: median (and p95) seconds, log-log; proven share, log x. Saved as docs/scaling-<axis>.png."""
     import matplotlib
     matplotlib.use("Agg")
@@ -136,10 +136,10 @@ def plot(axis: str, rows: list[dict], limit: float) -> str:
     a2.set_xticklabels([str(x) for x in xs])
     a2.grid(True, alpha=0.3)
     fig.tight_layout()
-    out = ROOT / "docs" / f"scaling-{axis}.png"
+    out = folder / f"scaling-{axis}.png"
     fig.savefig(out, dpi=110)
     plt.close(fig)
-    return str(out.relative_to(ROOT))
+    return str(out)
 
 
 def report(summaries: list[dict], limit: float) -> str:
@@ -173,9 +173,14 @@ def main() -> None:
     ap.add_argument("--actionable", type=ints, default=[2, 5, 10, 15, 20])
     ap.add_argument("--actionable-nodes", type=int, default=21, help="SCM size of the actionable axis (default 21)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the PNGs and tables from scaling.jsonl")
+    ap.add_argument("--tag", default="", help="a partial re-run: write bench/results/scaling-TAG.jsonl and its PNGs "
+                    "there (default: scaling.jsonl and docs/scaling-<axis>.png)")
     args = ap.parse_args()
+    results = ROOT / "bench" / "results" / (f"scaling-{args.tag}.jsonl" if args.tag else "scaling.jsonl")
+    pngs = ROOT / "bench" / "results" / args.tag if args.tag else ROOT / "docs"
+    pngs.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
-        lines = [json.loads(x) for x in RESULTS.read_text().splitlines()]
+        lines = [json.loads(x) for x in results.read_text().splitlines()]
         summaries = [r for r in lines if r.get("kind") == "point"]
         limit = next(r["time_limit"] for r in lines if "time_limit" in r)
     else:
@@ -191,9 +196,9 @@ def main() -> None:
                       f"[{time.perf_counter() - t0:.0f} s]", flush=True)
                 summaries.append({"kind": "point", **row})
                 records += recs
-                write_jsonl(RESULTS, [head] + summaries + records)
+                write_jsonl(results, [head] + summaries + records)
     for axis in dict.fromkeys(r["axis"] for r in summaries):
-        print("wrote", plot(axis, [r for r in summaries if r["axis"] == axis], limit))
+        print("wrote", plot(axis, [r for r in summaries if r["axis"] == axis], limit, pngs))
     print(report(summaries, limit))
 
 
