@@ -72,6 +72,7 @@ class Check:
     immutable_violations: int   # found answers that change an immutable column
     max_cf_error: float         # max |package counterfactual - rebuilt counterfactual| (relative to 1 + |value|)
     min_margin: float           # min over found answers of P(favourable) - 0.5 on the counterfactual
+    free_holds: int = 0         # found answers with a do(x := its factual value): cost 0, blocks causal effects
 
 
 def check_results(results: pd.DataFrame, model, features: list[str], immutable: tuple[str, ...],
@@ -81,7 +82,7 @@ def check_results(results: pd.DataFrame, model, features: list[str], immutable: 
     coefs = linear_coefficients(train, parents)
     order = topological(features, parents)
     found = results[results["status"].isin(FOUND)]
-    cf_rows, err, violations = [], 0.0, 0
+    cf_rows, err, violations, holds = [], 0.0, 0, 0
     for _, row in found.iterrows():
         x = {f: float(row[f]) for f in features}
         action = json.loads(row["action"]) if isinstance(row["action"], str) else {}
@@ -89,6 +90,7 @@ def check_results(results: pd.DataFrame, model, features: list[str], immutable: 
         cf = rebuild_counterfactual(x, action, order, coefs)
         err = max(err, max(abs(cf[f] - float(cf_pkg[f])) / (1.0 + abs(cf[f])) for f in features))
         violations += int(any(abs(cf_pkg[f] - x[f]) > 1e-9 or f in action for f in immutable))
+        holds += int(any(abs(float(v) - x[k]) <= 1e-9 for k, v in action.items()))
         cf_rows.append([cf[f] for f in features])
     if cf_rows:
         proba = model.predict_proba(pd.DataFrame(cf_rows, columns=features))[:, 1]
@@ -96,4 +98,4 @@ def check_results(results: pd.DataFrame, model, features: list[str], immutable: 
     else:
         valid, margin = 0, float("nan")
     return Check(n=len(results), found=len(found), optimal=int((results["status"] == "OPTIMAL").sum()),
-                 model_valid=valid, immutable_violations=violations, max_cf_error=err, min_margin=margin)
+                 model_valid=valid, immutable_violations=violations, max_cf_error=err, min_margin=margin, free_holds=holds)
