@@ -9,6 +9,7 @@ from milp_recourse.cli import parse as cp
 from milp_recourse.errors import ClassifierError, InputError, RecourseError, SpecError
 from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS, Preferences
+from milp_recourse.problem.data_costs import AGGREGATES, COST_KINDS, percentile_cdfs
 from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
 if TYPE_CHECKING:
     from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -99,8 +100,14 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preferred", help="preferred value ranges, penalised outside, e.g. L=-5:0")
     g.add_argument("--range-penalty", type=float, default=1.0, help="cost per unit outside a preferred range")
     g.add_argument("--cost-p", type=int, default=1, choices=(1, 2), help="cost exponent p (default 1)")
+    g.add_argument("--cost", default="power", choices=COST_KINDS,
+                   help="per-feature cost: 'power' = |theta - x|^p (default); 'percentile' = |F(theta) - F(x)|, F "
+                        "the piecewise-linear empirical CDF of --reference-data (at most 50 knots), exact in the MILP")
+    g.add_argument("--cost-aggregate", default="sum", choices=AGGREGATES,
+                   help="sum the feature costs (default) or take their max (p = 1 or percentile; L0 and "
+                        "range penalties stay additive)")
     g.add_argument("--divisors", help="per-feature divisors d_k, e.g. E=0.1,L=4.2")
-    g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor) and the "
+    g.add_argument("--reference-data", help="CSV/Parquet to compute divisors from (with --divisor), the --cost percentile CDFs and the "
                                                 "--plausible box / density threshold")
     g.add_argument("--divisor", choices=("std", "range", "std2-range", "mad"),
                    help="divisor kind from --reference-data (mad: median absolute deviation, DiCE's default)")
@@ -175,13 +182,18 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     prefs = Preferences(weights=prefs.weights, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
                         range_penalty=args.range_penalty)
     divisors = cp.numbers(args.divisors, "--divisors")
-    if args.divisor or (args.reference_data and not getattr(args, "plausible", None)):
+    percentile = getattr(args, "cost", "power") == "percentile"
+    if percentile and not args.reference_data:
+        raise InputError("--cost percentile needs --reference-data (the table whose empirical CDFs price the shifts).")
+    if args.divisor or (args.reference_data and not getattr(args, "plausible", None) and not percentile):
         if not (args.reference_data and args.divisor):
             raise InputError("--reference-data and --divisor go together (e.g. --reference-data train.csv --divisor std).")
         if divisors:
             raise InputError("Give either --divisors or --reference-data with --divisor, not both.")
         divisors = divisors_from_data(_read_table(args.reference_data), list(scm.names), args.divisor)
-    cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0)
+    cdfs = percentile_cdfs(_read_table(args.reference_data), feats) if percentile else {}
+    cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0,
+                    kind=getattr(args, "cost", "power"), aggregate=getattr(args, "cost_aggregate", "sum"), cdfs=cdfs)
     opts = SolveOptions(threshold=args.threshold, margin=args.margin, time_limit=args.time_limit, mip_gap=args.gap,
                         backend=args.backend, pwl_breakpoints=args.pwl_breakpoints, seed=args.seed,
                         box_search=not args.no_box_search)

@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from milp_recourse.encode.classifier_registry import encode_classifier
+from milp_recourse.encode.cost_terms import add_max_objective, percentile_term
 from milp_recourse.encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
 from milp_recourse.encode.plausibility import DensityRows, add_plausibility
 from milp_recourse.encode.scm_equations import Linearizer
@@ -64,7 +65,7 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
     if upper_bound is None or not math.isfinite(upper_bound):
         return None
     coef = problem.cost.scale * rule.weight / rule.divisor
-    if coef <= 0:
+    if coef <= 0 or problem.cost.kind != "power":   # percentile: flat CDF stretches make no radius
         return None
     budget = max(upper_bound - problem.cost.l0, 0.0) * (1 + 1e-9) + 1e-12
     return (budget / coef) ** (1.0 / problem.cost.p)
@@ -278,15 +279,23 @@ def tangent_row_scale(t_max: float) -> float:
 
 def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,
               x, initial_cuts: int, shifts: Mapping[str, float]) -> bool:
-    """Objective: weighted |d|^p (grid: exact per value), L0, preferred-range penalties."""
-    p, l0 = problem.cost.p, problem.cost.l0
+    """Objective: weighted |d|^p or percentile shifts (grid: exact per value), summed or under a max epigraph
+    (encode/cost_terms.py), plus L0 and preferred-range penalties (always additive)."""
+    cost = problem.cost
+    p, l0 = cost.p, cost.l0
     quadratic = False
+    terms: dict[str, Affine] = {}   # each feature's own cost (the max aggregate takes their epigraph)
     for name, a in a_cols.items():
         d, coef = d_cols[name], cost_coef[name]
         if l0:
             b.add_objective(Affine.column(a, l0))
         if name in grid_cols:
-            b.add_objective(Affine({c: coef * abs(v - x[name]) ** p for c, v in grid_cols[name]}))
+            vals = [float(cost.cdfs[name].shift(x[name], v)) if cost.kind == "percentile" else abs(v - x[name]) ** p
+                    for _, v in grid_cols[name]]
+            terms[name] = Affine({c: coef * g for (c, _), g in zip(grid_cols[name], vals)})
+        elif coef > 0 and cost.kind == "percentile":
+            dlo, dhi = d_bounds[name]
+            terms[name] = percentile_term(b, name, Affine.column(d), x[name], dlo, dhi, cost.cdfs[name]) * coef
         elif coef > 0:
             dlo, dhi = d_bounds[name]
             t = b.add_var(f"t[{name}]", 0.0, max(abs(dlo), abs(dhi)) ** p)
@@ -303,7 +312,7 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
                 norm = tangent_row_scale(max(abs(dlo), abs(dhi)) ** 2)
                 for q in pts:
                     b.add_ge((T - D * (2 * q)) * norm, -q * q * norm, f"cost:{name}")
-            b.add_objective(T * coef)
+            terms[name] = T * coef
             t_cols[name] = t
         rng = problem.preferences.preferred_ranges.get(name)
         if rng is not None and problem.preferences.range_penalty > 0:
@@ -312,6 +321,11 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
             b.add_ge(S + D - A * (rng[0] - x[name]), 0.0, f"pref:{name}")   # s >= lo - theta when a = 1
             b.add_ge(S - D + A * (rng[1] - x[name]), 0.0, f"pref:{name}")   # s >= theta - hi when a = 1
             b.add_objective(S * problem.preferences.range_penalty)
+    if cost.aggregate == "max":
+        add_max_objective(b, terms, sum(b.bounds_of(term)[1] for term in terms.values()))
+    else:
+        for term in terms.values():
+            b.add_objective(term)
     return quadratic
 
 

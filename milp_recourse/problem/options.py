@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from milp_recourse.errors import InputError
+from milp_recourse.problem.data_costs import AGGREGATES, COST_KINDS, PercentileCDF, check_cdfs
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSets, Number, NumberList, OneOf, Pair,
                                             Rule, Text, check_fields)
@@ -61,12 +62,20 @@ class Actionability:
 
 @dataclass(frozen=True, kw_only=True)
 class CostSpec:
-    """cost = scale * sum_k w_k |theta_k - x_k|^p / divisor_k + l0 * (number of features intervened on)."""
+    """Per-feature cost c_k = scale * w_k * g_k / divisor_k with g_k = |theta_k - x_k|^p (kind 'power') or the
+    percentile shift |F_k(theta_k) - F_k(x_k)| of `cdfs` (kind 'percentile', p = 1; see problem/data_costs.py).
+
+    aggregate 'sum': cost = sum_k c_k; 'max': cost = max_k c_k (p = 1 or percentile). Either way plus
+    l0 * (number of features intervened on) and the preferred-range penalties, which stay additive.
+    """
 
     p: int = 1
     divisors: Mapping[str, float] = field(default_factory=dict)
     scale: float = 1.0
     l0: float = 0.0
+    kind: str = "power"
+    aggregate: str = "sum"
+    cdfs: Mapping[str, PercentileCDF] = field(default_factory=dict)
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
         "p": (OneOf((1, 2), noun="1 or 2"), "The cost exponent p"),
@@ -74,17 +83,42 @@ class CostSpec:
                      "The cost divisors"),
         "scale": (Number(low=0, closed="neither", noun="a finite number"), "The cost scale"),
         "l0": (Number(low=0, noun="a finite number"), "The L0 weight"),
+        "kind": (OneOf(COST_KINDS), "The cost kind"),
+        "aggregate": (OneOf(AGGREGATES), "The cost aggregate"),
+        "cdfs": (Anything(), "The percentile CDFs"),
     }
 
     def __post_init__(self) -> None:
         check_fields(self, self.RULES)
+        object.__setattr__(self, "cdfs", check_cdfs(self.cdfs))
+        if self.kind == "percentile" and self.p != 1:
+            raise InputError(f"The percentile cost takes no exponent: p must be 1. Got p={self.p}.")
+        if self.kind == "percentile" and not self.cdfs:
+            raise InputError("The percentile cost needs the reference data's CDFs (cdfs=percentile_cdfs(data, "
+                             "names); on the command line --reference-data).")
+        if self.kind == "power" and self.cdfs:
+            raise InputError("CDFs were given but the cost kind is 'power'; use kind='percentile'.")
+        if self.aggregate == "max" and self.p == 2:
+            raise InputError("The max aggregate is for p = 1 or the percentile cost; got p=2 (squared costs are "
+                             "only summed).")
 
     def divisor(self, name: str) -> float:
         return float(self.divisors.get(name, 1.0))
 
-    def feature_cost(self, name: str, delta: float, weight: float) -> float:
-        """Cost of moving `name` by `delta` when intervened on (excluding the L0 term)."""
-        return self.scale * weight * abs(float(delta)) ** self.p / self.divisor(name)
+    def feature_costs(self, name: str, x: float, theta: "np.ndarray | float", weight: float,
+                      divisor: float | None = None) -> np.ndarray:
+        """Vectorised c_k of moving `name` from x to each theta when intervened on (excluding the L0 term)."""
+        div = self.divisor(name) if divisor is None else float(divisor)
+        theta = np.asarray(theta, float)
+        if self.kind == "percentile":
+            g = self.cdfs[name].shift(float(x), theta)
+        else:
+            g = np.abs(theta - float(x)) ** self.p
+        return self.scale * weight * g / div
+
+    def feature_cost(self, name: str, delta: float, weight: float, x: float = 0.0) -> float:
+        """Cost of moving `name` from x by `delta` when intervened on (excluding the L0 term)."""
+        return float(self.feature_costs(name, x, float(x) + float(delta), weight))
 
 
 DIVISOR_KINDS = ("std", "range", "std2-range", "mad")
@@ -219,5 +253,8 @@ def feature_rules(scm: Any, x: Mapping[str, float], act: Actionability, prefs: P
             vals = sorted(set(float(v) for v in act.grids[name]))
             grid = tuple(v for v in vals if lo - 1e-12 <= v <= hi + 1e-12
                          and (not integer or abs(v - round(v)) < 1e-9))
+        if cost.kind == "percentile" and name not in cost.cdfs:
+            raise InputError(f"The percentile cost has no CDF for the actionable feature {name!r}; the reference "
+                             f"data covers {', '.join(cost.cdfs) or 'nothing'}.")
         rules.append(FeatureRule(name, float(lo), float(hi), grid, integer, prefs.weight(name), cost.divisor(name)))
     return tuple(rules)

@@ -134,14 +134,22 @@ class RecourseProblem:
         raise KeyError(name)
 
     def action_cost(self, action: Mapping[str, float]) -> tuple[float, dict[str, float]]:
-        """Cost of an action recomputed from scratch, with the per-feature breakdown (L0 and range penalty included)."""
+        """Cost of an action recomputed from scratch, with the per-feature breakdown (L0 and range penalty included).
+
+        With the 'max' aggregate the total is the largest feature cost plus the additive L0 and range terms, so
+        the breakdown (each feature's own cost + L0 + range penalty) does not sum to it."""
         fx = self.factual
         parts: dict[str, float] = {}
+        own: dict[str, float] = {}
         for name, theta in action.items():
             rule = self.rule(name)
-            c = self.cost.feature_cost(name, theta - fx[name], rule.weight) + self.cost.l0
+            own[name] = float(self.cost.feature_costs(name, fx[name], theta, rule.weight))
+            c = own[name] + self.cost.l0
             rng = self.preferences.preferred_ranges.get(name)
             if rng is not None:
                 c += self.preferences.range_penalty * (max(0.0, rng[0] - theta) + max(0.0, theta - rng[1]))
             parts[name] = c
+        if self.cost.aggregate == "max":
+            top = max(own.values(), default=0.0)
+            return float(top + sum(parts[n] - own[n] for n in parts)), parts
         return float(sum(parts.values())), parts

@@ -14,6 +14,7 @@ import numpy as np
 from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
 from milp_recourse.models.classifiers import reference_score, score_threshold, target_index
 from milp_recourse.models.tree_scoring import fast_tree_score
+from milp_recourse.problem.data_costs import aggregate_costs
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.simulate import counterfactuals
 
@@ -66,15 +67,15 @@ def _snap(rule, values: np.ndarray) -> np.ndarray:
 
 def _costs(problem, rules, x, mask, theta) -> np.ndarray:
     c = problem.cost
-    total = np.zeros(mask.shape[0])
+    parts = np.zeros(mask.shape, float)
+    extra = np.full(mask.shape, float(c.l0))
     for k, r in enumerate(rules):
-        part = c.scale * r.weight * np.abs(theta[:, k] - x[k]) ** c.p / r.divisor + c.l0
+        parts[:, k] = c.feature_costs(r.name, x[k], theta[:, k], r.weight, r.divisor)
         rng = problem.preferences.preferred_ranges.get(r.name)
         if rng is not None:
-            part = part + problem.preferences.range_penalty * (np.maximum(0, rng[0] - theta[:, k])
-                                                               + np.maximum(0, theta[:, k] - rng[1]))
-        total += np.where(mask[:, k], part, 0.0)
-    return total
+            extra[:, k] += problem.preferences.range_penalty * (np.maximum(0, rng[0] - theta[:, k])
+                                                                + np.maximum(0, theta[:, k] - rng[1]))
+    return aggregate_costs(c.aggregate, parts, extra, mask)
 
 
 def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,

@@ -64,6 +64,9 @@ def box_search_reason(problem: RecourseProblem) -> str | None:
         return "disabled (box_search=False)"
     if problem.plausibility is not None:
         return f"a plausibility constraint is set ({problem.plausibility.kind}): the boxes do not bound it"
+    if problem.cost.kind != "power" or problem.cost.aggregate != "sum":
+        return (f"the cost is not a sum of |d|^p (kind {problem.cost.kind!r}, aggregate "
+                f"{problem.cost.aggregate!r}): the boxes bound p = 1 / 2 sums only")
     if any(problem.cost.scale * r.weight / r.divisor <= 0 for r in problem.rules if not r.blocked):
         return "a feature's cost weight is zero"
     if relu_layers(problem.classifier, problem.options.target_class) is None:
@@ -92,6 +95,8 @@ def polish_reason(problem: RecourseProblem) -> str | None:
     binding change limit and a continuous free feature."""
     rules = [r for r in problem.rules if not r.blocked]
     m = problem.actionability.max_changes
+    if problem.cost.kind != "power":
+        return f"the cost is the {problem.cost.kind} shift, not squared (SLSQP polishes p = 2 sums only)"
     if problem.cost.p != 2:
         return "the cost is not squared (p = 1)"
     if problem.plausibility is not None:
@@ -187,7 +192,8 @@ def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_inc
     mip = OUTER_APPROX if compiled.quadratic else MILP
     reasons[MILP if compiled.quadratic else OUTER_APPROX] = (
         "the cost is squared (p = 2): outer approximation with QP polish" if compiled.quadratic
-        else "the cost is linear (p = 1): one MILP")
+        else "the cost is linear (p = 1): one MILP" if problem.cost.kind == "power"
+        else f"the cost is the {problem.cost.kind} shift (piecewise linear, exact with binaries): one MILP")
     budget = budget_reason(compiled) if have_incumbent else "no incumbent (its cost sets the budgets)"
     if budget is None:
         reasons[SMALL_BNB] = "the budget schedule searches this model"
