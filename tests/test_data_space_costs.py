@@ -335,3 +335,25 @@ def test_cli_percentile_and_max(capsys, tmp_path, cases) -> None:
                         (["--cost-aggregate", "max", "--cost-p", "2"], "max aggregate is for p = 1")):
         code, out, err = _cli(base + bad, capsys)
         assert code == 2 and out == "" and needle in err, (bad, err)
+
+
+@pytest.mark.parametrize("kind,aggregate,l0", COSTS)
+def test_vectorised_costs_equal_action_cost(cases, kind, aggregate, l0) -> None:
+    """The heuristic's and the baselines' vectorised costs agree with action_cost row by row."""
+    from milp_recourse.baselines.common import action_costs, person_space
+    from milp_recourse.solver.incumbent import _costs
+
+    scm, model, ref = cases["loan"]
+    feats = ("L", "I", "S")
+    problem = RecourseProblem(scm, model, _denied(scm, model, 2), actionability=Actionability(actionable=feats),
+                              cost=_cost(kind, aggregate, l0, ref, feats))
+    rng = np.random.default_rng(0)
+    rules = [problem.rule(f) for f in feats]
+    theta = np.column_stack([rng.uniform(r.lower, r.upper, 200) for r in rules])
+    mask = rng.random((200, 3)) < 0.6
+    expected = [problem.action_cost({f: theta[i, k] for k, f in enumerate(feats) if mask[i, k]})[0]
+                for i in range(200)]
+    x = np.array([problem.factual[f] for f in feats])
+    np.testing.assert_allclose(_costs(problem, rules, x, mask, theta), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(action_costs(problem, person_space(problem), mask, theta), expected,
+                               rtol=1e-12, atol=1e-15)

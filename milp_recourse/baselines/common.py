@@ -17,6 +17,7 @@ import numpy as np
 
 from milp_recourse.models.classifiers import reference_score, score_threshold
 from milp_recourse.errors import InputError
+from milp_recourse.problem.data_costs import aggregate_costs
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult, Status
 from milp_recourse.scm.simulate import counterfactuals
@@ -90,15 +91,15 @@ def action_costs(problem: RecourseProblem, space: PersonSpace, mask: np.ndarray,
     c = problem.cost
     prefs = problem.preferences
     mask = np.asarray(mask, bool)
-    total = np.zeros(mask.shape[0])
+    parts = np.zeros(mask.shape, float)
+    extra = np.full(mask.shape, float(c.l0))
     for k, name in enumerate(space.names):
-        part = c.scale * space.weights[k] * np.abs(theta[:, k] - space.x[k]) ** c.p / space.divisors[k] + c.l0
+        parts[:, k] = c.feature_costs(name, space.x[k], theta[:, k], space.weights[k], space.divisors[k])
         rng = prefs.preferred_ranges.get(name)
         if rng is not None:
-            part = part + prefs.range_penalty * (np.maximum(0.0, rng[0] - theta[:, k])
-                                                 + np.maximum(0.0, theta[:, k] - rng[1]))
-        total += np.where(mask[:, k], part, 0.0)
-    return total
+            extra[:, k] += prefs.range_penalty * (np.maximum(0.0, rng[0] - theta[:, k])
+                                                  + np.maximum(0.0, theta[:, k] - rng[1]))
+    return aggregate_costs(c.aggregate, parts, extra, mask)
 
 
 def target_score(problem: RecourseProblem) -> tuple[float, str]:
