@@ -16,6 +16,7 @@ from milp_recourse.errors import (BackendError, BackendUnavailableError, Classif
 if TYPE_CHECKING:   # the same names, for type checkers and IDEs
     from milp_recourse.batch.frames import solve_many
     from milp_recourse.batch.run import solve_batch
+    from milp_recourse.problem.data_costs import percentile_cdfs
     from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
     from milp_recourse.problem.plausibility import Plausibility, box_plausibility, density_plausibility
     from milp_recourse.problem.preferences import Preferences
@@ -34,6 +35,7 @@ _LAZY = {
     "CostSpec": "milp_recourse.problem.options",
     "SolveOptions": "milp_recourse.problem.options",
     "divisors_from_data": "milp_recourse.problem.options",
+    "percentile_cdfs": "milp_recourse.problem.data_costs",
     "Preferences": "milp_recourse.problem.preferences",
     "Plausibility": "milp_recourse.problem.plausibility",
     "box_plausibility": "milp_recourse.problem.plausibility",
@@ -48,6 +50,7 @@ _LAZY = {
 }
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
+           "percentile_cdfs",
            "Preferences", "Plausibility", "box_plausibility", "density_plausibility", "RecourseResult", "Status",
            "PathStep", "solve", "solve_options", "solve_many",
            "solve_batch",

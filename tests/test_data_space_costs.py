@@ -357,3 +357,19 @@ def test_vectorised_costs_equal_action_cost(cases, kind, aggregate, l0) -> None:
     np.testing.assert_allclose(_costs(problem, rules, x, mask, theta), expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(action_costs(problem, person_space(problem), mask, theta), expected,
                                rtol=1e-12, atol=1e-15)
+
+
+def test_budget_window_holds_exactly_the_cheap_values() -> None:
+    """encode's percentile window: theta inside iff |F(theta) - F(x)| <= radius (checked on a dense probe)."""
+    from milp_recourse.encode.cost_terms import percentile_window
+
+    rng = np.random.default_rng(4)
+    cdf = percentile_cdf(np.round(rng.gamma(2.0, 2.0, 300), 1), max_knots=30)
+    probe = np.linspace(-5, 40, 90001)
+    for x in (-2.0, 0.7, 3.3, 9.0, 30.0):
+        for radius in (0.0, 0.01, 0.2, 0.6, 1.0):
+            lo, hi = percentile_window(cdf, x, radius)
+            cheap = cdf.shift(x, probe) <= radius + 1e-12
+            inside = (probe >= lo) & (probe <= hi)
+            near = np.minimum(np.abs(probe - lo), np.abs(probe - hi)) < 1e-3   # the ends themselves: round-off
+            assert np.array_equal(cheap[~near], inside[~near]), (x, radius, lo, hi)

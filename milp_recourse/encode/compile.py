@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from milp_recourse.encode.classifier_registry import encode_classifier
-from milp_recourse.encode.cost_terms import add_max_objective, percentile_term
+from milp_recourse.encode.cost_terms import add_max_objective, percentile_term, percentile_window
 from milp_recourse.encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
 from milp_recourse.encode.plausibility import DensityRows, add_plausibility
 from milp_recourse.encode.scm_equations import Linearizer
@@ -53,11 +53,26 @@ class CompiledInstance:
     density: DensityRows | None = None        # plausibility by log-density: the ball the search adds cuts of
 
 
-def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None) -> tuple[float, float]:
+def _shift_bounds(rule: FeatureRule, xk: float, radius: float | None,
+                  window: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Bounds on the shift d = theta - x: the rule's range, within `radius` of x and inside the theta `window`."""
     lo, hi = rule.lower - xk, rule.upper - xk
     if radius is not None:
         lo, hi = max(lo, -radius), min(hi, radius)
+    if window is not None:
+        lo, hi = max(lo, window[0] - xk), min(hi, window[1] - xk)
     return lo, hi
+
+
+def percentile_budget_window(rule: FeatureRule, problem: RecourseProblem, xk: float,
+                             upper_bound: float | None) -> tuple[float, float] | None:
+    """Percentile cost: the values of theta whose own cost stays within upper_bound - l0 (None: no bound)."""
+    cost = problem.cost
+    coef = cost.scale * rule.weight / rule.divisor
+    if cost.kind != "percentile" or coef <= 0 or upper_bound is None or not math.isfinite(upper_bound):
+        return None
+    budget = max(upper_bound - cost.l0, 0.0) * (1 + 1e-9) + 1e-12
+    return percentile_window(cost.cdfs[rule.name], xk, budget / coef)
 
 
 def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float | None) -> float | None:
@@ -65,7 +80,7 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
     if upper_bound is None or not math.isfinite(upper_bound):
         return None
     coef = problem.cost.scale * rule.weight / rule.divisor
-    if coef <= 0 or problem.cost.kind != "power":   # percentile: flat CDF stretches make no radius
+    if coef <= 0 or problem.cost.kind != "power":   # percentile: an asymmetric window instead (_shift_bounds)
         return None
     budget = max(upper_bound - problem.cost.l0, 0.0) * (1 + 1e-9) + 1e-12
     return (budget / coef) ** (1.0 / problem.cost.p)
@@ -168,7 +183,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
         if name in rules and name in act_names:
             rule = rules[name]
             radius = cost_radius(rule, problem, upper_bound)
-            dlo, dhi = _shift_bounds(rule, x[name], radius)
+            dlo, dhi = _shift_bounds(rule, x[name], radius, percentile_budget_window(rule, problem, x[name],
+                                                                                     upper_bound))
             if dlo > dhi:  # the cost budget excludes every allowed value: never intervene
                 dlo = dhi = 0.0
                 grid = ()

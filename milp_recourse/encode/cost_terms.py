@@ -30,6 +30,17 @@ def percentile_breakpoints(cdf: PercentileCDF, x: float, lo: float, hi: float) -
     return pts, cdf.shift(x, pts)
 
 
+def percentile_window(cdf: PercentileCDF, x: float, radius: float) -> tuple[float, float]:
+    """The interval of theta with |F(theta) - F(x)| <= radius (ends may be infinite): F is strictly increasing
+    between its knots and flat outside, so each end is F's inverse at F(x) -+ radius, or unbounded past a flat tail."""
+    fx = float(cdf(x))
+    levels, knots = np.asarray(cdf.levels), np.asarray(cdf.knots)
+    up, down = fx + radius, fx - radius
+    hi = math.inf if up >= levels[-1] else float(np.interp(up, levels, knots))
+    lo = -math.inf if down <= levels[0] else float(np.interp(down, levels, knots))
+    return min(lo, x), max(hi, x)
+
+
 def percentile_term(b: IRBuilder, name: str, d: Affine, x: float, dlo: float, dhi: float,
                     cdf: PercentileCDF) -> Affine:
     """An expression equal to |F(x + d) - F(x)| for every d in [dlo, dhi] (rows tie it to d; see the module
@@ -66,4 +77,4 @@ def add_max_objective(b: IRBuilder, terms: Mapping[str, Affine], upper: float) -
     return z
 
 
-__all__ = ["percentile_breakpoints", "percentile_term", "add_max_objective"]
+__all__ = ["percentile_window", "percentile_breakpoints", "percentile_term", "add_max_objective"]
