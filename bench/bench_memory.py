@@ -148,12 +148,13 @@ def main() -> None:
                 for f in folder.glob("out_*"):
                     f.unlink()
                 r = peak_rss(src, folder)
-                row = {"run": label, "variant": variant, "peak_mb": max(r["peak_tree_mb"], r["ru_maxrss_mb"]), "ru_maxrss_mb": r["ru_maxrss_mb"],
-                       "seconds": r["seconds"],
-                       "rc": r["rc"], "last_line": batch_statuses(folder) or r["tail"]}
+                row = {"run": label, "variant": variant, "peak_mb": max(r["peak_tree_mb"], r["ru_maxrss_mb"]),
+                       "ru_maxrss_mb": r["ru_maxrss_mb"], "seconds": r["seconds"], "rc": r["rc"],
+                       "last_line": batch_statuses(folder) or r["tail"]}
                 print(markdown_table([row], list(row)).splitlines()[-1], flush=True)
                 rows.append(row)
-    write_jsonl(ROOT / "bench" / "results" / (f"memory-{args.tag}.jsonl" if args.tag else "memory.jsonl"), [{"machine": machine()}] + rows)
+    name = f"memory-{args.tag}.jsonl" if args.tag else "memory.jsonl"
+    write_jsonl(ROOT / "bench" / "results" / name, [{"machine": machine()}] + rows)
     print(markdown_table(rows, list(rows[0])))
 
 
