@@ -373,3 +373,32 @@ def test_budget_window_holds_exactly_the_cheap_values() -> None:
             inside = (probe >= lo) & (probe <= hi)
             near = np.minimum(np.abs(probe - lo), np.abs(probe - hi)) < 1e-3   # the ends themselves: round-off
             assert np.array_equal(cheap[~near], inside[~near]), (x, radius, lo, hi)
+
+
+@pytest.mark.parametrize("aggregate", ["sum", "max"])
+def test_integer_feature_against_brute_force(aggregate) -> None:
+    """An integer feature (every value enumerated) and a continuous child (dense grid) under the percentile cost."""
+    from sklearn.linear_model import LogisticRegression
+
+    from milp_recourse.scm.spec import scm_from_dict
+
+    scm = scm_from_dict({"name": "ints", "variables": [
+        {"name": "a", "type": "integer", "domain": [0, 20], "actionability": "actionable", "equation": "u_a",
+         "noise": {"name": "u_a", "dist": "uniform", "low": 0, "high": 20}},
+        {"name": "b", "type": "continuous", "domain": [-10, 40], "actionability": "actionable",
+         "equation": "0.5*a + u_b", "noise": {"name": "u_b", "dist": "normal", "mean": 0, "std": 2}}]})
+    table = scm.sample(2000, seed=0)
+    table["a"] = np.round(table["a"])
+    y = (table["a"] + table["b"] + np.random.default_rng(0).normal(0, 2, len(table)) > 20).astype(int)
+    model = LogisticRegression().fit(table[["a", "b"]].to_numpy(), y)
+    cost = CostSpec(kind="percentile", aggregate=aggregate, cdfs=percentile_cdfs(table.sample(300, random_state=1),
+                                                                                 ["a", "b"]))
+    problem = RecourseProblem(scm, model, {"a": 3.0, "b": 2.0}, cost=cost)
+    res = solve(problem)
+    assert res.status.value == "OPTIMAL" and verify_action(problem, res.action).ok
+    assert "a" not in res.action or float(res.action["a"]).is_integer()
+    axes = [np.arange(0.0, 21.0), np.linspace(-10, 40, 5001)]
+    brute = _brute_force(problem, axes)
+    b = cost.cdfs["b"]
+    slack = max(np.diff(b.levels) / np.diff(b.knots)) * np.diff(axes[1])[0]
+    assert brute - slack - 1e-9 <= res.cost <= brute + 1e-9
