@@ -45,11 +45,13 @@ class PercentileCDF:
 
     def __call__(self, values: "np.ndarray | float") -> np.ndarray:
         """F(values): linear between knots, flat outside them."""
-        return np.interp(np.asarray(values, float), self.knots, self.levels)
+        out: np.ndarray = np.asarray(np.interp(np.asarray(values, float), self.knots, self.levels), float)
+        return out
 
     def shift(self, x: float, theta: "np.ndarray | float") -> np.ndarray:
         """|F(theta) - F(x)|: the percentile shift of moving from x to theta."""
-        return np.abs(self(theta) - self(x))
+        out: np.ndarray = np.abs(self(theta) - self(x))
+        return out
 
 
 def percentile_cdf(column: "np.ndarray | Sequence[float]", max_knots: int = MAX_KNOTS) -> PercentileCDF:
@@ -95,10 +97,9 @@ def aggregate_costs(aggregate: str, parts: np.ndarray, additive: np.ndarray, mas
     where `mask` (intervened): 'sum' adds everything; 'max' takes the largest part plus the additive terms."""
     mask = np.asarray(mask, bool)
     extra = np.where(mask, additive, 0.0).sum(axis=1)
-    if aggregate == "max":
-        top = np.where(mask, parts, 0.0).max(axis=1, initial=0.0)
-        return top + extra
-    return np.where(mask, parts, 0.0).sum(axis=1) + extra
+    own = np.where(mask, parts, 0.0)
+    out: np.ndarray = (own.max(axis=1, initial=0.0) if aggregate == "max" else own.sum(axis=1)) + extra
+    return out
 
 
 def check_cdfs(cdfs: Mapping[str, object]) -> dict[str, PercentileCDF]:
