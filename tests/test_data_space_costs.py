@@ -402,3 +402,25 @@ def test_integer_feature_against_brute_force(aggregate) -> None:
     b = cost.cdfs["b"]
     slack = max(np.diff(b.levels) / np.diff(b.knots)) * np.diff(axes[1])[0]
     assert brute - slack - 1e-9 <= res.cost <= brute + 1e-9
+
+
+@pytest.mark.parametrize("kind,aggregate,l0", COSTS)
+def test_torch_cost_equals_action_cost(cases, kind, aggregate, l0) -> None:
+    """The gradient baselines' differentiable cost agrees with action_cost row by row."""
+    torch = pytest.importorskip("torch")
+    from milp_recourse.baselines.common import person_space
+    from milp_recourse.baselines.gd_engine import torch_cost
+
+    scm, model, ref = cases["loan"]
+    feats = ("L", "I", "S")
+    problem = RecourseProblem(scm, model, _denied(scm, model, 2), actionability=Actionability(actionable=feats),
+                              cost=_cost(kind, aggregate, l0, ref, feats))
+    rng = np.random.default_rng(1)
+    rules = [problem.rule(f) for f in feats]
+    theta = np.column_stack([rng.uniform(r.lower - 5, r.upper + 5, 300) for r in rules])   # tails included
+    mask = rng.random((300, 3)) < 0.6
+    expected = [problem.action_cost({f: theta[i, k] for k, f in enumerate(feats) if mask[i, k]})[0]
+                for i in range(300)]
+    got = torch_cost(problem, person_space(problem), torch.as_tensor(mask, dtype=torch.float64),
+                     torch.as_tensor(theta, dtype=torch.float64), torch)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)

@@ -57,19 +57,39 @@ def feature_scales(problem: RecourseProblem, space: PersonSpace, scales: Mapping
     return np.array(out)
 
 
+def _torch_interp(v: Any, knots: tuple[float, ...], levels: tuple[float, ...], torch: Any) -> Any:
+    """np.interp(v, knots, levels) in torch (flat outside the knots), differentiable in v."""
+    kn = torch.as_tensor(knots, dtype=v.dtype)
+    lv = torch.as_tensor(levels, dtype=v.dtype)
+    if kn.numel() == 1:
+        return torch.full_like(v, float(lv[0]))
+    i = torch.searchsorted(kn, v.detach().contiguous()).clamp(1, kn.numel() - 1)
+    x0, x1, y0, y1 = kn[i - 1], kn[i], lv[i - 1], lv[i]
+    return y0 + ((v - x0) / (x1 - x0)).clamp(0.0, 1.0) * (y1 - y0)
+
+
 def torch_cost(problem: RecourseProblem, space: PersonSpace, mask: Any, theta: Any, torch: Any) -> Any:
-    """(n,) differentiable cost of each row, the torch twin of common.action_costs."""
+    """(n,) differentiable cost of each row, the torch twin of common.action_costs (power or percentile feature
+    costs, summed or their max; L0 and range penalties additive)."""
     c, prefs = problem.cost, problem.preferences
-    cols = []
+    cols, extras = [], []
     for k, name in enumerate(space.names):
         coef = c.scale * float(space.weights[k]) / float(space.divisors[k])
-        col = coef * torch.abs(theta[:, k] - float(space.x[k])) ** c.p + c.l0
+        if c.kind == "percentile":
+            cdf = c.cdfs[name]
+            own = torch.abs(_torch_interp(theta[:, k], cdf.knots, cdf.levels, torch) - float(cdf(float(space.x[k]))))
+        else:
+            own = torch.abs(theta[:, k] - float(space.x[k])) ** c.p
+        extra = torch.full_like(theta[:, k], float(c.l0))
         rng = prefs.preferred_ranges.get(name)
         if rng is not None:
-            col = col + prefs.range_penalty * (torch.relu(rng[0] - theta[:, k]) + torch.relu(theta[:, k] - rng[1]))
-        cols.append(col)
-    part = torch.stack(cols, dim=1)
-    return (mask * part).sum(dim=1)
+            extra = extra + prefs.range_penalty * (torch.relu(rng[0] - theta[:, k]) + torch.relu(theta[:, k] - rng[1]))
+        cols.append(coef * own)
+        extras.append(extra)
+    part, add = torch.stack(cols, dim=1), torch.stack(extras, dim=1)
+    if c.aggregate == "max":
+        return (mask * part).max(dim=1).values + (mask * add).sum(dim=1)
+    return (mask * (part + add)).sum(dim=1)
 
 
 def adam_search(problem: RecourseProblem, space: PersonSpace, masks: np.ndarray, score_fn: Callable[[Any, Any], Any],
