@@ -14,8 +14,8 @@ shrink, ReLUs and SCM kinks become stable and the bounds exact, so on the CARMA 
 
 Exact under the same conditions as the MILP (every answer is re-checked by verify.py): ReLU networks (alone or
 after scalers), p = 1 or 2 costs with positive weights (L0 costs and change limits by enumerating the
-intervention patterns, as excluded sets), continuous actionable features without grids or preferred ranges, and SCMs whose
-changing equations have no jumps. Anything else, or a box budget exhausted, returns None or 'limit', and
+intervention patterns, as excluded sets), continuous actionable features without grids or preferred ranges, and
+SCMs whose changing equations have no jumps. Anything else, or a box budget exhausted, returns None or 'limit', and
 exact.py runs the MILP pipeline as before.
 """
 
@@ -40,6 +40,7 @@ from milp_recourse.solver.strategy import pattern_parts
 
 BOX_ENGINE = "box-search"  # the result's backend when the box search settled the person
 MAX_BOXES = 20_000        # boxes bounded before giving up (the MILP pipeline then runs with the incumbent)
+BOUND_CHUNK = 512         # boxes bounded per numpy call (memory: see _bound_lines)
 ABS_GAP = 1e-9            # absolute optimality tolerance, as the MILP search's (a 6e-8 optimum needs no 1e-12 proof)
 
 
@@ -174,10 +175,9 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
         nxt = []
         for dims, c, x0, lo, hi, *_ in fronts:
             boxes += len(lo)
-            S, o, r = counterfactual_forms(problem, plan, constants, dims, lo, hi)
-            bound = score_upper_bound(layers, S[:, inputs], o[:, inputs], r[:, inputs], lo, hi)
-            lower, _ = cheapest(c, x0, lo, hi, bound.g, bound.h, prune_at)
-            _, point = cheapest(c, x0, lo, hi, bound.g, bound.h, aim_at)
+            g, h = _bound_lines(problem, plan, constants, dims, lo, hi, layers, inputs)
+            lower, _ = cheapest(c, x0, lo, hi, g, h, prune_at)
+            _, point = cheapest(c, x0, lo, hi, g, h, aim_at)
             lower = lower + problem.cost.l0 * len(dims)
             best, best_action = _try_points(problem, dims, c, x0, point, lower, best, best_action)
             keep = lower < best - max(gap * best, ABS_GAP)
@@ -196,6 +196,21 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
         fronts = nxt
     return BoxSearch(_no_op_free(problem, best_action, changing), best, min(pruned_low, best), SearchState.OPTIMAL,
                      boxes, time.perf_counter() - t0)
+
+
+def _bound_lines(problem: RecourseProblem, plan, constants, dims, lo: np.ndarray, hi: np.ndarray, layers,
+                 inputs) -> tuple[np.ndarray, np.ndarray]:
+    """The line g . theta + h above the score on each box, BOUND_CHUNK boxes at a time: the back-substitution
+    holds boxes x hidden x hidden arrays, so an 8 000-box front peaked at ~900 MB (bench/bench_memory.py); in
+    chunks of 512 the same numbers take ~280 MB."""
+    gs, hs = [], []
+    for k in range(0, len(lo), BOUND_CHUNK):
+        part_lo, part_hi = lo[k:k + BOUND_CHUNK], hi[k:k + BOUND_CHUNK]
+        S, o, r = counterfactual_forms(problem, plan, constants, dims, part_lo, part_hi)
+        bound = score_upper_bound(layers, S[:, inputs], o[:, inputs], r[:, inputs], part_lo, part_hi)
+        gs.append(bound.g)
+        hs.append(bound.h)
+    return np.concatenate(gs), np.concatenate(hs)
 
 
 def _no_op_free(problem: RecourseProblem, action: dict[str, float], changing: frozenset[str]) -> dict[str, float]:
