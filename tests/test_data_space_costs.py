@@ -424,3 +424,13 @@ def test_torch_cost_equals_action_cost(cases, kind, aggregate, l0) -> None:
     got = torch_cost(problem, person_space(problem), torch.as_tensor(mask, dtype=torch.float64),
                      torch.as_tensor(theta, dtype=torch.float64), torch)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_amortized_baseline_refuses_data_space_costs(cases) -> None:
+    pytest.importorskip("torch")
+    from milp_recourse.baselines.amortized import AmortizedCARMA
+
+    scm, model, ref = cases["loan"]
+    for cost in (_cost("percentile", "sum", 0.0, ref, ("L", "I", "S")), CostSpec(aggregate="max")):
+        with pytest.raises(InputError, match="sums of \\|d\\|\\^p only"):
+            AmortizedCARMA().fit(scm, model, ref.to_numpy(float), cost)

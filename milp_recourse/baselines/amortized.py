@@ -91,6 +91,9 @@ class AmortizedCARMA:
     def fit(self, scm: Any, classifier: Any, population: Any, cost: CostSpec,
             options: SolveOptions = SolveOptions(), actionable: Sequence[str] | None = None) -> "AmortizedCARMA":
         """Train on `population` (denied individuals, (n, d) in SCM order or a DataFrame) with this cost form."""
+        if cost.kind != "power" or cost.aggregate != "sum":
+            raise InputError(f"The amortized baseline trains on sums of |d|^p only; got the {cost.kind!r} cost "
+                             f"with the {cost.aggregate!r} aggregate.")
         torch = require_torch()
         with one_thread(torch):
             self._trained = self._fit(scm, classifier, population, cost, options, actionable, torch)
