@@ -329,6 +329,12 @@ def test_cli_percentile_and_max(capsys, tmp_path, cases) -> None:
     each = [abs(ecdf_reference(ref[k], np.array([v]))[0] - ecdf_reference(ref[k], np.array([fx[k]]))[0])
             for k, v in d["action"].items()]
     assert d["cost"] == pytest.approx(max(each), rel=1e-6)
+    # explain relaxes to the spec's actionable features: their CDFs come from the table too
+    blocked = json.dumps({"G": 1.0, "A": 9.3551, "E": 0.2399, "L": 4.4516, "D": 7.1083, "I": 4.0193, "S": -9.6933})
+    code, out, err = _cli(["explain", "--scm", "loan", "--classifier", str(tmp_path / "m.joblib"), "--individual",
+                           blocked, "--actionable", "L,I,S", "--bounds", "I=:4.5,L=4:,S=:-9.5", "--cost", "percentile",
+                           "--reference-data", str(tmp_path / "ref.csv")], capsys)
+    assert code == 0 and "minimal conflict" in out and "cheapest relaxation" in out, err
     for bad, needle in ((["--cost", "percentile"], "--cost percentile needs --reference-data"),
                         (["--cost", "cdf"], "invalid choice: 'cdf'"),
                         (["--cost-aggregate", "mean"], "invalid choice: 'mean'"),

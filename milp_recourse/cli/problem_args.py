@@ -191,7 +191,10 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
         if divisors:
             raise InputError("Give either --divisors or --reference-data with --divisor, not both.")
         divisors = divisors_from_data(_read_table(args.reference_data), list(scm.names), args.divisor)
-    cdfs = percentile_cdfs(_read_table(args.reference_data), feats) if percentile else {}
+    cdfs = {}
+    if percentile:   # the chosen features must be in the table; the spec's other actionable ones when they are
+        table = _read_table(args.reference_data)
+        cdfs = percentile_cdfs(table, feats + [n for n in spec_actionable if n not in feats and n in table.columns])
     cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0,
                     kind=getattr(args, "cost", "power"), aggregate=getattr(args, "cost_aggregate", "sum"), cdfs=cdfs)
     opts = SolveOptions(threshold=args.threshold, margin=args.margin, time_limit=args.time_limit, mip_gap=args.gap,
