@@ -71,7 +71,7 @@ class Plausibility:
                     out.append(f"counterfactual {n} = {v:g} is outside the plausible box [{lo:g}, {hi:g}]")
             return out
         ld = float(scm.log_density(np.asarray(cf, float)))
-        if not ld >= self.threshold - DENSITY_TOL * max(1.0, abs(self.threshold)):
+        if not ld >= self._density_floor():
             out.append(f"counterfactual log-density {ld:.6g} is below the plausibility threshold "
                        f"{self.threshold:.6g}")
         return out
@@ -83,9 +83,16 @@ class Plausibility:
             lo = np.array([self.lower[n] for n in scm.names])
             hi = np.array([self.upper[n] for n in scm.names])
             tol = BOX_TOL * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
-            return np.all((X >= lo - tol) & (X <= hi + tol), axis=1)
+            inside: np.ndarray = np.all((X >= lo - tol) & (X <= hi + tol), axis=1)
+            return inside
         ld = np.asarray(scm.log_density(X), float)
-        return ld >= self.threshold - DENSITY_TOL * max(1.0, abs(self.threshold))
+        above: np.ndarray = ld >= self._density_floor()
+        return above
+
+    def _density_floor(self) -> float:
+        """The log-density a counterfactual must reach, less the re-check's round-off allowance."""
+        t = float(self.threshold) if self.threshold is not None else -np.inf
+        return t - DENSITY_TOL * max(1.0, abs(t)) if np.isfinite(t) else t
 
 
 def _table(scm: Any, data: Any) -> np.ndarray:
@@ -97,7 +104,7 @@ def _table(scm: Any, data: Any) -> np.ndarray:
     if missing:
         raise InputError(f"The reference data lacks column(s) {', '.join(missing)}; plausibility needs every SCM "
                          f"variable ({', '.join(scm.names)}).")
-    X = frame[list(scm.names)].to_numpy(dtype=float)
+    X: np.ndarray = frame[list(scm.names)].to_numpy(dtype=float)
     if X.shape[0] == 0 or not np.all(np.isfinite(X)):
         raise InputError("The reference data for plausibility is empty or has missing/infinite values.")
     return X
