@@ -61,7 +61,8 @@ def main() -> None:
                 rows.append({"recipe": recipe, "condition": cond, "person": i, "status": res.status.value,
                              "cost": res.cost, "seconds": secs, "ld_percentile": pct})
             results[cond] = out
-        valid_all = [i for i in range(len(people)) if all(results[c][i][0].status in VALID for c in ("none", *conditions))
+        valid_all = [i for i in range(len(people))
+                     if all(results[c][i][0].status in VALID for c in ("none", *conditions))
                      and all(results[c][i][0].verified for c in conditions)]
         base = np.array([results["none"][i][0].cost for i in valid_all])
         for cond, out in results.items():

@@ -59,7 +59,8 @@ def run(name: str, kind: str, work: Path, n: int, time_limit: float) -> dict:
             "median_s": statistics.median(seconds) if seconds else float("nan"),
             "max_s": max(seconds) if seconds else float("nan"),
             "optimal_share": check.optimal / check.found if check.found else float("nan"),
-            "batch_wall_s": round(wall, 1), "wall_per_person_s": wall / max(check.n, 1), "time_limit": time_limit, "statuses": counts}
+            "batch_wall_s": round(wall, 1), "wall_per_person_s": wall / max(check.n, 1), "time_limit": time_limit,
+            "statuses": counts}
 
 
 def main() -> None:
@@ -86,7 +87,8 @@ def main() -> None:
                   flush=True)
             rows.append(row | {"machine": machine()})
     cols = ["dataset", "model", "features", "accuracy", "people", "solved", "no_recourse", "unknown",
-            "verified_frac", "model_valid_frac", "immutable_violations", "median_s", "max_s", "optimal_share", "wall_per_person_s"]
+            "verified_frac", "model_valid_frac", "immutable_violations", "median_s", "max_s", "optimal_share",
+            "wall_per_person_s"]
     print(markdown_table(rows, cols))
     write_jsonl(ROOT / "bench" / "results" / "real_data.jsonl", rows)
 

@@ -3,7 +3,8 @@
 Cases: a 50-node random linear SCM with logistic regression (the MILP does not close within seconds, so every
 limit binds), and the Taiwan credit random forest 100 x 5 (needs the datasets folder; skipped without it).
 Each person is solved with `solve` (one person) and the batch path `solve_many`; the overrun is the wall time
-of the call minus the limit, over the runs the limit stopped (FEASIBLE / UNKNOWN). Prints a table and writes bench/results/time_limits.jsonl.
+of the call minus the limit, over the runs the limit stopped (FEASIBLE / UNKNOWN). Prints a table and writes
+bench/results/time_limits.jsonl.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def test_counterfactuals_follow_the_fitted_dag(german_run):
 def test_string_columns_are_refused_with_nothing_written(tmp_path):
     """A raw table with a text column (Adult's `sex`) is refused: categorical SCM nodes are not supported yet."""
     data = tmp_path / "raw.csv"
-    pd.DataFrame({"age": [39, 50, 38], "sex": ["Male", "Female", "Male"], "hours": [40, 13, 40]}).to_csv(data, index=False)
+    frame = pd.DataFrame({"age": [39, 50, 38], "sex": ["Male", "Female", "Male"], "hours": [40, 13, 40]})
+    frame.to_csv(data, index=False)
     spec = tmp_path / "scm.yaml"
     done = _cli(["fit-scm", "--data", str(data), "--independent", "--out", str(spec)])
     assert done.returncode == 2

@@ -98,4 +98,5 @@ def check_results(results: pd.DataFrame, model, features: list[str], immutable: 
     else:
         valid, margin = 0, float("nan")
     return Check(n=len(results), found=len(found), optimal=int((results["status"] == "OPTIMAL").sum()),
-                 model_valid=valid, immutable_violations=violations, max_cf_error=err, min_margin=margin, free_holds=holds)
+                 model_valid=valid, immutable_violations=violations, max_cf_error=err, min_margin=margin,
+                 free_holds=holds)
