@@ -78,7 +78,10 @@ def _features(data: pd.DataFrame, scm) -> np.ndarray:
             detail = "not integral where the SCM requires it"
         except InputError as exc:
             detail = str(exc)
-        raise InputError(f"{len(rows)} individual(s) of the data are invalid, e.g. row {int(rows[0])}: {detail}")
+        raise InputError(f"{len(rows)} individual(s) of the data are invalid (data row(s) "
+                         f"{', '.join(str(int(r)) for r in rows[:5])}{', ...' if len(rows) > 5 else ''}), e.g. row "
+                         f"{int(rows[0])}: {detail}. Nothing was solved: drop or correct those rows (held-out data can "
+                         "leave the SCM's domains; widen them in the spec if the values are legitimate).")
     return X
 
 
