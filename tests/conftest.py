@@ -19,3 +19,12 @@ def four_node_models() -> dict:
         out[(name, "logreg")] = (scm, train_recipe(scm, "logreg", n=2000))
         out[(name, "tree")] = (scm, DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y))
     return out
+
+
+@pytest.fixture(scope="module")
+def one_openmp_thread():
+    """OpenMP (HistGB, XGBoost, LightGBM predict) spins on a busy machine: one thread is ~5x faster per call."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

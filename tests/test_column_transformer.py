@@ -37,6 +37,8 @@ from milp_recourse.models.recipes import labelled_sample
 from milp_recourse.scm.from_data import independent_scm
 from milp_recourse.solver.verify import verify_action
 
+pytestmark = pytest.mark.usefixtures("one_openmp_thread")
+
 _spec = importlib.util.spec_from_file_location(
     "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
 oracles = importlib.util.module_from_spec(_spec)
@@ -95,15 +97,6 @@ def _pipeline(ct: str, clf: str, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return Pipeline([("prep", TRANSFORMERS[ct]()), ("clf", est)]).fit(df, y)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """OpenMP (HistGB, XGBoost, LightGBM predict) spins on a busy machine: one thread is ~5x faster per call."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")

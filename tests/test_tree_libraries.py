@@ -30,6 +30,8 @@ from milp_recourse.models.registry import registered_types, supported_types
 from milp_recourse.models.trees import ensemble_score, to_tree_ensemble
 from milp_recourse.solver.verify import verify_action
 
+pytestmark = pytest.mark.usefixtures("one_openmp_thread")
+
 _spec = importlib.util.spec_from_file_location(
     "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
 oracles = importlib.util.module_from_spec(_spec)
@@ -74,15 +76,6 @@ def _fit(family: str, df: pd.DataFrame, y: np.ndarray):
         return lgb.LGBMClassifier(boosting_type="rf", n_estimators=8, num_leaves=6, bagging_fraction=0.7,
                                   bagging_freq=1, verbose=-1, random_state=0).fit(X, y)
     return lgb.LGBMClassifier(n_estimators=10, num_leaves=6, sigmoid=0.5, verbose=-1, random_state=0).fit(df, y)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """OpenMP (HistGB, XGBoost, LightGBM predict) spins on a busy machine: one thread is ~5x faster per call."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")
