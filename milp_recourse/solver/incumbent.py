@@ -202,7 +202,12 @@ def _snap_row(rules, theta: np.ndarray) -> np.ndarray:
     """Snap each column of theta (1-D: one action, 2-D: many) to its feature's allowed values."""
     flat = np.ndim(theta) == 1
     arr = np.array(theta, float, ndmin=2)
-    out = np.empty_like(arr)
+    out = arr.copy()     # one rounding and one clip for all columns (a loop per feature was 13 % of German RF)
+    integer = np.array([r.integer and r.grid is None for r in rules], bool)
+    if integer.any():
+        out[:, integer] = np.round(out[:, integer])
+    out = np.clip(out, [r.lower for r in rules], [r.upper for r in rules])
     for k, r in enumerate(rules):
-        out[:, k] = _snap(r, arr[:, k])
+        if r.grid is not None:
+            out[:, k] = _snap(r, arr[:, k])
     return out[0] if flat else out
