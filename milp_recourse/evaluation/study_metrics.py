@@ -115,8 +115,11 @@ def decomposition(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def exact_never_costlier(raw: pd.DataFrame) -> tuple[int, int, int]:
-    """(pairs both valid, pairs where a baseline beat the exact cost by > 1e-6 relative, of those exact not OPTIMAL)."""
+    """(pairs both valid, pairs where a baseline beat the exact cost by > 1e-6 relative, of those exact not OPTIMAL).
+
+    Exact methods (exact-plausible) are not baselines: they solve a more constrained problem to the same proven gap
+    (1e-4 relative), so their costs may differ from the exact solver's within that gap in either direction."""
     d = with_exact(raw)
-    d = d[(d["method"] != "exact") & d["cost_ratio"].notna()]
+    d = d[~d["method"].astype(str).str.startswith("exact") & d["cost_ratio"].notna()]
     beat = d[d["cost_ratio"] < 1 - 1e-6]
     return len(d), len(beat), int((beat["exact_status"] != "OPTIMAL").sum())
