@@ -193,3 +193,17 @@ def test_method_contrast_pairs_two_methods_on_the_same_people():
     c = t[t["metric"] == "cost"].iloc[0]
     assert c["n"] == 3 and c["effect"] == pytest.approx((2.5 - 1.5) / 3)
     assert method_contrasts(RAW, "exact", "learned").empty
+
+
+def test_exact_methods_are_not_baselines_in_the_costlier_check():
+    """exact-plausible solves a more constrained problem to the same 1e-4 gap: a cost below the exact solver's
+    within that gap is no 'baseline beat the exact solver'; a real baseline below it is counted."""
+    import pandas as pd
+
+    from milp_recourse.evaluation.study_metrics import exact_never_costlier
+
+    base = {"case": "c", "condition": "universal", "person": 0, "status": "OPTIMAL", "valid": True}
+    raw = pd.DataFrame([dict(base, method="exact", cost=1.0), dict(base, method="exact-plausible", cost=0.99995),
+                        dict(base, method="grid", cost=1.2), dict(base, person=1, method="exact", cost=2.0),
+                        dict(base, person=1, method="wachter", cost=1.5)])
+    assert exact_never_costlier(raw) == (2, 1, 0)
