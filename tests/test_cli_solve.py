@@ -6,7 +6,6 @@ subprocess (`python -m milp_recourse`) to check exit codes and stream separation
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -29,10 +28,7 @@ from milp_recourse.models.recipes import labelled_sample, train_recipe
 ROOT = Path(__file__).resolve().parent.parent
 JSON_FIELDS = ("status", "cost", "action", "counterfactual", "verified", "objective_bound", "gap", "solve_seconds")
 
-_spec = importlib.util.spec_from_file_location("instance_oracles", ROOT / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles  # dataclasses need the module registered
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 
 @pytest.fixture(scope="module")

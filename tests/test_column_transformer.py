@@ -9,9 +9,7 @@ for the linear case (instances/oracles.py) and grid enumeration for trees.
 from __future__ import annotations
 
 import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,11 +37,7 @@ from milp_recourse.solver.verify import verify_action
 
 pytestmark = pytest.mark.usefixtures("one_openmp_thread")
 
-_spec = importlib.util.spec_from_file_location(
-    "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 NAMES = ["co-applicant", "hours per week", "x 3", "x4"]
 TIGHT = SolverParams(time_limit=30.0, feasibility_tol=1e-9)

@@ -9,11 +9,8 @@ ranked options by hand. Bad inputs: the CostSpec, the CDF, the CLI (exit 2, noth
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
 import json
-import sys
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -34,11 +31,7 @@ from milp_recourse.solver.pipeline import solve
 from milp_recourse.solver.strategy import box_search_reason, polish_reason
 from milp_recourse.solver.verify import verify_action
 
-_spec = importlib.util.spec_from_file_location(
-    "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 EXACT = 1e-6
 COSTS = (("percentile", "sum", 0.0), ("percentile", "max", 0.0), ("power", "max", 0.0),

@@ -8,10 +8,7 @@ p = 1) and a KKT closed form (p = 2). Classifiers are trained once per module on
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,11 +21,7 @@ from milp_recourse.models.recipes import labelled_sample, train_recipe
 from milp_recourse.result import SCHEMA_VERSION
 from milp_recourse.solver.verify import verify_action
 
-_spec = importlib.util.spec_from_file_location(
-    "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles  # dataclasses need the module registered
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 SCMS = ("chain", "triangle", "collider")
 RECIPES = ("logreg", "tree", "forest")

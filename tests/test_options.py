@@ -9,10 +9,8 @@ options' sets (1e-6 relative), its own set must be one of those, and verify.py m
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
 from itertools import combinations, product
 from pathlib import Path
 
@@ -28,11 +26,7 @@ from milp_recourse.scm.simulate import counterfactuals
 from milp_recourse.solver.options import MAX_OPTIONS, check_options, solve_options
 from milp_recourse.solver.verify import verify_action
 
-_spec = importlib.util.spec_from_file_location(
-    "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 REL = 1e-6
 PERSON = json.dumps({"xs": 0.0, "x1": -2.907, "x2": -0.557, "x3": 0.7})   # denied by recipe:logreg on chain

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,11 +31,7 @@ from milp_recourse.solver.verify import verify_action
 
 pytestmark = pytest.mark.usefixtures("one_openmp_thread")
 
-_spec = importlib.util.spec_from_file_location(
-    "instance_oracles", Path(__file__).resolve().parent.parent / "instances" / "oracles.py")
-oracles = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = oracles
-_spec.loader.exec_module(oracles)
+from instance_oracles import oracles  # noqa: E402  (instances/oracles.py)
 
 NAMES = ["co-applicant", "hours per week", "x3"]
 PARAMS = SolverParams(time_limit=30.0)

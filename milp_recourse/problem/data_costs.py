@@ -71,8 +71,9 @@ def percentile_cdf(column: "np.ndarray | Sequence[float]", max_knots: int = MAX_
     return PercentileCDF(tuple(knots), tuple(levels))
 
 
-def percentile_cdfs(data: object, names: Sequence[str], max_knots: int = MAX_KNOTS) -> dict[str, PercentileCDF]:
-    """One percentile CDF per named column of a reference table (DataFrame or array in `names` order)."""
+def reference_columns(data: object, names: Sequence[str], needs: str) -> dict[str, np.ndarray]:
+    """The named columns of a reference table (DataFrame, or array in `names` order) as finite float arrays;
+    InputError naming a missing, non-numeric, empty or non-finite column (`needs`: who needs numbers, in words)."""
     import pandas as pd
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data), columns=list(names))
@@ -83,13 +84,19 @@ def percentile_cdfs(data: object, names: Sequence[str], max_knots: int = MAX_KNO
     out = {}
     for n in names:
         if not pd.api.types.is_numeric_dtype(frame[n]):
-            raise InputError(f"The reference data column {n!r} is not numeric; the percentile cost needs numbers.")
+            raise InputError(f"The reference data column {n!r} is not numeric; {needs}.")
         col = frame[n].to_numpy(dtype=float)
         if col.size == 0 or not np.all(np.isfinite(col)):
             raise InputError(f"The reference data column {n!r} is empty or has missing/infinite values; "
                              f"drop or impute them first.")
-        out[n] = percentile_cdf(col, max_knots)
+        out[n] = col
     return out
+
+
+def percentile_cdfs(data: object, names: Sequence[str], max_knots: int = MAX_KNOTS) -> dict[str, PercentileCDF]:
+    """One percentile CDF per named column of a reference table (DataFrame or array in `names` order)."""
+    columns = reference_columns(data, names, "the percentile cost needs numbers")
+    return {n: percentile_cdf(col, max_knots) for n, col in columns.items()}
 
 
 def aggregate_costs(aggregate: str, parts: np.ndarray, additive: np.ndarray, mask: np.ndarray) -> np.ndarray:

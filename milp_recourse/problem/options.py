@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from milp_recourse.errors import InputError
-from milp_recourse.problem.data_costs import AGGREGATES, COST_KINDS, PercentileCDF, check_cdfs
+from milp_recourse.problem.data_costs import AGGREGATES, COST_KINDS, PercentileCDF, check_cdfs, reference_columns
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSets, Number, NumberList, OneOf, Pair,
                                             Rule, Text, check_fields)
@@ -132,23 +132,12 @@ def divisors_from_data(data: "np.ndarray | object", names: Sequence[str], kind: 
     'mad' = median |x - median(x)| (unscaled, DiCE's default). A divisor that comes out 0 (a constant
     column, or a MAD of 0 when more than half the values are equal) is replaced by 1.
     """
-    import pandas as pd
 
     kinds = DIVISOR_KINDS
     if kind not in kinds:
         raise InputError(f"Unknown divisor kind {kind!r}; expected one of {', '.join(kinds)}.")
-    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data), columns=list(names))
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise InputError(f"The reference data lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}.")
     out = {}
-    for n in names:
-        if not pd.api.types.is_numeric_dtype(frame[n]):
-            raise InputError(f"The reference data column {n!r} is not numeric; divisors need numbers.")
-        col = frame[n].to_numpy(dtype=float)
-        if col.size == 0 or not np.all(np.isfinite(col)):
-            raise InputError(f"The reference data column {n!r} is empty or has missing/infinite values; "
-                             f"drop or impute them first.")
+    for n, col in reference_columns(data, names, "divisors need numbers").items():
         if kind == "mad":
             val = float(np.median(np.abs(col - np.median(col))))
         else:
