@@ -171,15 +171,16 @@ def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
 
 
 def _standing(best: SearchOutcome, best_ok: bool, action: dict[str, float], cost: float,
-              problem: RecourseProblem) -> bool | None:
+              problem: RecourseProblem, known_ok: bool | None = None) -> bool | None:
     """None when a candidate does not replace the best action, else whether it passes the re-check.
 
     A verified action beats an unverified one whatever their costs (a person must never end VERIFICATION_FAILED
-    when a valid action was found), then the cheaper wins among actions of the same standing."""
+    when a valid action was found), then the cheaper wins among actions of the same standing. `known_ok`: the
+    re-check's verdict when the caller already has it (not repeated)."""
     cheaper = best.action is None or cost < best.cost - 1e-12
     if best_ok and not cheaper:
         return None
-    ok = verify_action(problem, action).ok
+    ok = verify_action(problem, action).ok if known_ok is None else known_ok
     if ok or (cheaper and not best_ok):
         return ok
     return None
@@ -248,25 +249,26 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         new_lb = _proven(sol.bound, cutoff) / scale
         stalled = stalled + 1 if new_lb <= best.lower_bound + 1e-9 * abs(best.lower_bound) else 0
         best.lower_bound = max(best.lower_bound, new_lb)
-        candidates = [sol.x]
+        candidates: list[tuple[np.ndarray, bool | None]] = [(sol.x, None)]   # (point, its re-check if known)
         if compiled.quadratic:
             qp = _solve_polish(qp_backend, _polish_qp(dataclasses.replace(
                 compiled, model=with_density_cuts(compiled.model, density_cuts)), sol.x), max(left, 1.0))
             t_solve += qp.seconds
             if qp.x is not None:
-                candidates.append(qp.x)
-        elif not verify_action(problem, decode(compiled, problem, sol.x)).ok:
+                candidates.append((qp.x, None))
+        elif verify_action(problem, decode(compiled, problem, sol.x)).ok:
+            candidates = [(sol.x, True)]
+        else:
             # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
             # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
             lp = _run_backend(qp_backend, _fixed_pattern(with_density_cuts(compiled.model, density_cuts), sol.x),
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
-            if lp.x is not None:
-                candidates.insert(0, lp.x)
-        for xv in candidates:
+            candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, False)]
+        for xv, known_ok in candidates:
             action = decode(compiled, problem, xv)
             cost, _ = problem.action_cost(action)
-            standing = _standing(best, best_ok, action, cost, problem)
+            standing = _standing(best, best_ok, action, cost, problem, known_ok)
             if standing is not None:
                 best.action, best.cost, best_ok = action, cost, standing
             for name, t in compiled.t_cols.items():
