@@ -123,10 +123,12 @@ class RecourseResult:
     iterations: int = 0
     path: tuple[PathStep, ...] = ()
     path_reasons: Mapping[str, str] = field(default_factory=dict)
+    levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # categorical / ordinal: code k = levels[k]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", {k: tuple(v) for k, v in (self.levels or {}).items()})
         for name in ("action", "counterfactual", "factual", "cost_breakdown", "certificate", "timings",
-                     "path_reasons"):
+                     "path_reasons", "levels"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "violations", tuple(self.violations))
         object.__setattr__(self, "path", tuple(self.path))
@@ -140,14 +142,27 @@ class RecourseResult:
         """The names of the engines that ran, in order."""
         return tuple(step.engine for step in self.path)
 
+    def raw(self, values: Mapping[str, float]) -> dict[str, Any]:
+        """Values as a user reads them: level names for categorical / ordinal features, numbers otherwise."""
+        return {k: self.levels[k][int(round(float(v)))] if k in self.levels else float(v) for k, v in values.items()}
+
+    @property
+    def raw_action(self) -> dict[str, Any]:
+        return self.raw(self.action)
+
+    @property
+    def raw_counterfactual(self) -> dict[str, Any]:
+        return self.raw(self.counterfactual)
+
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; categorical / ordinal values are written as their level names."""
         return {
             "schema_version": SCHEMA_VERSION,
             "status": self.status.value,
             "cost": _num(self.cost),
-            "action": {k: float(v) for k, v in self.action.items()},
-            "counterfactual": {k: float(v) for k, v in self.counterfactual.items()},
-            "factual": {k: float(v) for k, v in self.factual.items()},
+            "action": self.raw(self.action),
+            "counterfactual": self.raw(self.counterfactual),
+            "factual": self.raw(self.factual),
             "verified": bool(self.verified),
             "objective_bound": _num(self.objective_bound),
             "gap": _num(self.gap),
@@ -166,6 +181,7 @@ class RecourseResult:
             "iterations": int(self.iterations),
             "path": [step.to_dict() for step in self.path],
             "path_reasons": dict(self.path_reasons),
+            "levels": {k: list(v) for k, v in self.levels.items()},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -197,6 +213,14 @@ class RecourseResult:
         kw["status"] = status
         kw["violations"] = tuple(d.get("violations") or ())
         kw["path"] = tuple(PathStep.from_dict(s) for s in d.get("path") or ())
+        levels = {k: tuple(v) for k, v in (d.get("levels") or {}).items()}
+        for part in ("action", "counterfactual", "factual"):   # level names back to codes
+            try:
+                kw[part] = {k: float(levels[k].index(v)) if k in levels and isinstance(v, str) else v
+                            for k, v in (d.get(part) or {}).items()}
+            except ValueError:
+                raise InputError(f"Result {part} names a level that 'levels' does not list: {d.get(part)!r}.") \
+                    from None
         return cls(**kw)
 
     @classmethod

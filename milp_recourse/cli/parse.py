@@ -85,10 +85,18 @@ def ranges(text: str | None, option: str) -> dict[str, tuple[float, float]]:
     return out
 
 
-def grids(text: str | None) -> dict[str, tuple[float, ...]]:
-    """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values."""
+def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
+    """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values; for a categorical / ordinal
+    feature of `scm` also level names: 'occupation=Sales|Tech' (the levels this person could move to)."""
+    from milp_recourse.scm.levels import code_of   # (the parser builds without the SCM layer)
+
     out = {}
     for k, v in pairs(text, "--grid").items():
+        var = scm.variable(k) if scm is not None and k in scm.names else None
+        if var is not None and var.levels:
+            out[k] = tuple(float(code_of(var, t)) if t.strip() in var.levels else _number(t, f"--grid {k}")
+                           for t in v.split("|"))
+            continue
         if "|" in v:
             out[k] = tuple(_number(t, f"--grid {k}") for t in v.split("|"))
             continue

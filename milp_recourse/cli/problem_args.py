@@ -166,11 +166,13 @@ def _read_table(path: str):
 
 def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     """Actionability, Preferences, CostSpec and SolveOptions from parsed arguments (no individual)."""
+    from milp_recourse.scm.levels import encode_levels   # (the parser builds without the SCM layer)
+
     if args.seed < 0:
         raise InputError(f"--seed must be an integer >= 0. Got {args.seed}.")
     act = Actionability(actionable=cp.name_list(args.actionable), bounds=cp.bounds(args.bounds),
                         directions=cp.pairs(args.direction, "--direction"), max_changes=args.max_changes,
-                        grids=cp.grids(args.grid))
+                        grids=cp.grids(args.grid, scm))
     spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
     feats = list(act.actionable or spec_actionable)
     if args.ranking:
@@ -190,10 +192,11 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
             raise InputError("--reference-data and --divisor go together (e.g. --reference-data train.csv --divisor std).")
         if divisors:
             raise InputError("Give either --divisors or --reference-data with --divisor, not both.")
-        divisors = divisors_from_data(_read_table(args.reference_data), list(scm.names), args.divisor)
+        divisors = divisors_from_data(encode_levels(scm, _read_table(args.reference_data)), list(scm.names),
+                                      args.divisor)
     cdfs = {}
     if percentile:   # the chosen features must be in the table; the spec's other actionable ones when they are
-        table = _read_table(args.reference_data)
+        table = encode_levels(scm, _read_table(args.reference_data))
         cdfs = percentile_cdfs(table, feats + [n for n in spec_actionable if n not in feats and n in table.columns])
     cost = CostSpec(p=args.cost_p, divisors=divisors, scale=args.cost_scale, l0=args.l0,
                     kind=getattr(args, "cost", "power"), aggregate=getattr(args, "cost_aggregate", "sum"), cdfs=cdfs)

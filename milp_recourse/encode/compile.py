@@ -69,7 +69,8 @@ def percentile_budget_window(rule: FeatureRule, problem: RecourseProblem, xk: fl
     """Percentile cost: the values of theta whose own cost stays within upper_bound - l0 (None: no bound)."""
     cost = problem.cost
     coef = cost.scale * rule.weight / rule.divisor
-    if cost.kind != "percentile" or coef <= 0 or upper_bound is None or not math.isfinite(upper_bound):
+    if cost.kind != "percentile" or coef <= 0 or upper_bound is None or not math.isfinite(upper_bound) \
+            or rule.name in cost.tables:
         return None
     budget = max(upper_bound - cost.l0, 0.0) * (1 + 1e-9) + 1e-12
     return percentile_window(cost.cdfs[rule.name], xk, budget / coef)
@@ -80,8 +81,8 @@ def cost_radius(rule: FeatureRule, problem: RecourseProblem, upper_bound: float 
     if upper_bound is None or not math.isfinite(upper_bound):
         return None
     coef = problem.cost.scale * rule.weight / rule.divisor
-    if coef <= 0 or problem.cost.kind != "power":   # percentile: an asymmetric window instead (_shift_bounds)
-        return None
+    if coef <= 0 or problem.cost.kind != "power" or rule.name in problem.cost.tables:
+        return None   # percentile: an asymmetric window instead (_shift_bounds); a level table: not a distance
     budget = max(upper_bound - problem.cost.l0, 0.0) * (1 + 1e-9) + 1e-12
     return (budget / coef) ** (1.0 / problem.cost.p)
 
@@ -306,8 +307,7 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
         if l0:
             b.add_objective(Affine.column(a, l0))
         if name in grid_cols:
-            vals = [float(cost.cdfs[name].shift(x[name], v)) if cost.kind == "percentile" else abs(v - x[name]) ** p
-                    for _, v in grid_cols[name]]
+            vals = [float(cost.shift(name, x[name], v)) for _, v in grid_cols[name]]
             terms[name] = Affine({c: coef * g for (c, _), g in zip(grid_cols[name], vals)})
         elif coef > 0 and cost.kind == "percentile":
             dlo, dhi = d_bounds[name]

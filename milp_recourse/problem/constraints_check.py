@@ -78,6 +78,12 @@ def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> N
 
 
 def check_directions(scm: Any, act: Actionability) -> None:
+    """Directions only on actionable features, and never on a categorical one (its levels have no order)."""
+    unordered = [n for n in act.directions if n in set(scm.names) and scm.variable(n).kind == "categorical"]
+    if unordered:
+        raise InputError(f"Direction on the categorical feature(s) {', '.join(map(repr, unordered))}: their levels "
+                         "have no order. Expected directions only on numeric or ordinal features (to restrict the "
+                         "levels, use --grid NAME=LEVEL|LEVEL).")
     _not_actionable(scm, act, list(act.directions), "Directions")
 
 

@@ -76,6 +76,7 @@ class CostSpec:
     kind: str = "power"
     aggregate: str = "sum"
     cdfs: Mapping[str, PercentileCDF] = field(default_factory=dict)
+    tables: Mapping[str, Any] = field(default_factory=dict)   # name -> K x K level-change costs (scm/levels.py)
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
         "p": (OneOf((1, 2), noun="1 or 2"), "The cost exponent p"),
@@ -86,6 +87,7 @@ class CostSpec:
         "kind": (OneOf(COST_KINDS), "The cost kind"),
         "aggregate": (OneOf(AGGREGATES), "The cost aggregate"),
         "cdfs": (Anything(), "The percentile CDFs"),
+        "tables": (Anything(), "The level-change cost tables"),
     }
 
     def __post_init__(self) -> None:
@@ -103,18 +105,24 @@ class CostSpec:
                              "only summed).")
 
     def divisor(self, name: str) -> float:
-        return float(self.divisors.get(name, 1.0))
+        """A level table's costs are not divided (a level change is not a distance)."""
+        return 1.0 if name in self.tables else float(self.divisors.get(name, 1.0))
+
+    def shift(self, name: str, x: float, theta: "np.ndarray | float") -> np.ndarray:
+        """g_k of moving `name` from x to each theta: the level table's entry, the percentile shift or |d|^p."""
+        theta = np.asarray(theta, float)
+        if name in self.tables:
+            table = np.asarray(self.tables[name], float)
+            return table[int(round(float(x))), np.rint(theta).astype(int)]
+        if self.kind == "percentile":
+            return self.cdfs[name].shift(float(x), theta)
+        return np.abs(theta - float(x)) ** self.p
 
     def feature_costs(self, name: str, x: float, theta: "np.ndarray | float", weight: float,
                       divisor: float | None = None) -> np.ndarray:
         """Vectorised c_k of moving `name` from x to each theta when intervened on (excluding the L0 term)."""
         div = self.divisor(name) if divisor is None else float(divisor)
-        theta = np.asarray(theta, float)
-        if self.kind == "percentile":
-            g = self.cdfs[name].shift(float(x), theta)
-        else:
-            g = np.abs(theta - float(x)) ** self.p
-        return self.scale * weight * g / div
+        return self.scale * weight * self.shift(name, x, theta) / div
 
     def feature_cost(self, name: str, delta: float, weight: float, x: float = 0.0) -> float:
         """Cost of moving `name` from x by `delta` when intervened on (excluding the L0 term)."""
@@ -234,15 +242,15 @@ def feature_rules(scm: Any, x: Mapping[str, float], act: Actionability, prefs: P
             lo = max(lo, xk)
         if direction == "down" or var.actionability == "decrease":
             hi = min(hi, xk)
-        integer = var.kind in ("integer", "binary")
+        integer = var.kind in ("integer", "binary", "categorical", "ordinal")
         if integer:
             lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
         grid = None
-        if name in act.grids:
-            vals = sorted(set(float(v) for v in act.grids[name]))
+        if name in act.grids or var.levels:   # a level change is a pick from the codes: always on a grid
+            vals = sorted(set(float(v) for v in act.grids.get(name, range(len(var.levels)))))
             grid = tuple(v for v in vals if lo - 1e-12 <= v <= hi + 1e-12
                          and (not integer or abs(v - round(v)) < 1e-9))
-        if cost.kind == "percentile" and name not in cost.cdfs:
+        if cost.kind == "percentile" and name not in cost.cdfs and name not in cost.tables:
             raise InputError(f"The percentile cost has no CDF for the actionable feature {name!r}; the reference "
                              f"data covers {', '.join(cost.cdfs) or 'nothing'}.")
         rules.append(FeatureRule(name, float(lo), float(hi), grid, integer, prefs.weight(name), cost.divisor(name)))

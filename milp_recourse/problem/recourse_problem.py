@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from milp_recourse.models.classifiers import classifier_features, validate_class
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
 from milp_recourse.problem.plausibility import Plausibility, check_density_noise
 from milp_recourse.problem.preferences import Preferences
+from milp_recourse.scm.levels import code_of
 
 
 def _one_person(individual: Any) -> Any:
@@ -49,12 +51,22 @@ def individual_vector(scm: Any, individual: Any) -> np.ndarray:
         if len(vec) != len(scm.names):
             raise InputError(f"The individual has {len(vec)} values; expected {len(scm.names)} "
                              f"({', '.join(scm.names)}).")
+    vec = [code_of(v, value) if v.levels else value for v, value in zip(scm.variables, vec)]  # level names
     try:
         arr = np.asarray(vec, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"The individual's values must be numbers. Got {vec!r}.") from None
     scm.validate_individual(arr)
     return arr
+
+
+def with_level_tables(cost: CostSpec, scm: Any) -> CostSpec:
+    """The cost with the SCM's level-change tables of its categorical (and tabled ordinal) variables added
+    (tables the caller gave win)."""
+    tables = {v.name: v.switch_costs for v in scm.variables if v.switch_costs is not None}
+    if not tables or all(n in cost.tables for n in tables):
+        return cost
+    return dataclasses.replace(cost, tables={**tables, **cost.tables})
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class RecourseProblem:
 
     def __post_init__(self) -> None:
         x = individual_vector(self.scm, self.individual)
+        object.__setattr__(self, "cost", with_level_tables(self.cost, self.scm))
         object.__setattr__(self, "x", x)
         validate_classifier(self.classifier)
         object.__setattr__(self, "features", classifier_features(self.classifier, self.scm.names))

@@ -38,9 +38,10 @@ from milp_recourse.scm.expr import (
     to_text,
 )
 from milp_recourse.scm.expr import names as expr_names
+from milp_recourse.scm.levels import LEVELED_KINDS, CostTable, check_levels, switch_table
 from milp_recourse.scm.noise import Noise
 
-KINDS = ("continuous", "integer", "binary")
+KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 ACTIONABILITY = ("immutable", "actionable", "increase", "decrease")
 
 
@@ -56,6 +57,8 @@ class Variable:
     noise_name: str
     sensitive: bool = False
     description: str = ""
+    levels: tuple[str, ...] = ()                 # categorical / ordinal: code k means levels[k] (scm/levels.py)
+    level_costs: CostTable | None = None         # K x K switch costs g[from][to] (None: the kind's default)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip() \
@@ -68,6 +71,7 @@ class Variable:
         if self.actionability not in ACTIONABILITY:
             raise SpecError(f"Variable {self.name!r} has actionability {self.actionability!r}; "
                             f"expected one of {', '.join(ACTIONABILITY)}.")
+        self._check_levels()
         lo, hi = float(self.lower), float(self.upper)
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise SpecError(f"Variable {self.name!r} has domain [{lo}, {hi}]; expected finite lower <= upper.")
@@ -82,9 +86,41 @@ class Variable:
         object.__setattr__(self, "upper", hi)
         object.__setattr__(self, "sensitive", bool(self.sensitive))
 
+    def _check_levels(self) -> None:
+        """Categorical / ordinal: levels given, domain = the codes 0..K-1, a categorical has no direction."""
+        if self.kind not in LEVELED_KINDS:
+            if self.levels or self.level_costs is not None:
+                raise SpecError(f"Variable {self.name!r} is {self.kind}; only categorical and ordinal variables "
+                                "take 'levels' / 'level_costs'.")
+            return
+        levels = check_levels(self.name, self.kind, self.levels)
+        object.__setattr__(self, "levels", levels)
+        K = len(levels)
+        if (float(self.lower), float(self.upper)) != (0.0, float(K - 1)):
+            raise SpecError(f"The {self.kind} variable {self.name!r} has domain [{self.lower}, {self.upper}]; its "
+                            f"codes are 0..{K - 1} (leave 'domain' out).")
+        if self.kind == "categorical" and self.actionability in ("increase", "decrease"):
+            raise SpecError(f"The categorical variable {self.name!r} has actionability {self.actionability!r}, but "
+                            "its levels have no order; use 'ordinal' for ordered levels, or 'actionable'.")
+        if self.level_costs is not None:
+            table = tuple(tuple(float(c) for c in row) for row in self.level_costs)
+            if len(table) != K or any(len(row) != K for row in table) or any(
+                    not math.isfinite(c) or c < 0 for row in table for c in row) or any(table[i][i] for i in range(K)):
+                raise SpecError(f"'level_costs' of {self.name!r} must be a {K} x {K} table of finite costs >= 0 with "
+                                "zeros on the diagonal.")
+            object.__setattr__(self, "level_costs", table)
+
     @property
     def domain(self) -> tuple[float, float]:
         return self.lower, self.upper
+
+    @property
+    def switch_costs(self) -> CostTable | None:
+        """The level-change cost table the cost uses (categorical: 1 per switch unless given; ordinal: the given
+        table, else None: |code change|^p)."""
+        if self.level_costs is not None:
+            return self.level_costs
+        return switch_table(len(self.levels)) if self.kind == "categorical" else None
 
     @property
     def is_integral(self) -> bool:
@@ -202,6 +238,10 @@ class SCM:
                                     f"{', '.join(vnames)}, {v.noise_name}.")
                 if used in vnames:
                     graph.add_edge(used, v.name)
+            if v.levels and equations[v.name] != Name(v.noise_name):
+                raise SpecError(f"The {v.kind} variable {v.name!r} must be its own noise (equation "
+                                f"{v.noise_name!r}, a root of the graph); got {to_text(equations[v.name])!r}. "
+                                "Categorical / ordinal nodes with parents are not supported.")
         if not nx.is_directed_acyclic_graph(graph):
             cycle = [a for a, _ in nx.find_cycle(graph)]
             raise SpecError(f"SCM {self.name!r} is cyclic: {' -> '.join(cycle + cycle[:1])}.")

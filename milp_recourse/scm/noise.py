@@ -190,6 +190,40 @@ class NormalMixture(Noise):
         return {"dist": self.dist, "weights": list(self.weights), "means": list(self.means), "stds": list(self.stds)}
 
 
+@dataclass(frozen=True)
+class Categorical(Noise):
+    """The code of a categorical / ordinal root: k = 0..K-1 with probability probs[k]."""
+
+    probs: tuple[float, ...]
+    dist = "categorical"
+    discrete = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probs", tuple(float(v) for v in self.probs))
+        if len(self.probs) < 2 or any(not (math.isfinite(v) and v >= 0) for v in self.probs) \
+                or abs(sum(self.probs) - 1) > 1e-6:
+            raise SpecError(f"The categorical noise needs probs >= 0 for at least two codes, summing to 1; "
+                            f"got {list(self.probs)}.")
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        p = np.asarray(self.probs)
+        return rng.choice(len(p), size=n, p=p / p.sum()).astype(float)
+
+    def logpdf(self, u: np.ndarray | float) -> np.ndarray:
+        u = np.asarray(u, dtype=float)
+        k = np.clip(np.round(u), 0, len(self.probs) - 1).astype(int)
+        with np.errstate(divide="ignore"):
+            logp = np.log(np.asarray(self.probs))[k]
+        return np.where((u == np.round(u)) & (u >= 0) & (u <= len(self.probs) - 1), logp, -np.inf)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return 0.0, float(len(self.probs) - 1)
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"dist": self.dist, "probs": list(self.probs)}
+
+
 def _finite(value: float, what: str, dist: str) -> float:
     if not math.isfinite(value):
         raise SpecError(f"The {dist} noise needs a finite {what}; got {describe(value)}.")
@@ -202,6 +236,7 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {  # dist -> (required, optional) 
     "gamma": ({"shape", "scale"}, set()),
     "uniform": ({"low", "high"}, set()),
     "mixture": ({"weights", "means"}, {"stds", "vars"}),
+    "categorical": ({"probs"}, set()),
 }
 _ALIASES = {"gaussian": "normal", "normal_mixture": "mixture", "mixture_of_normals": "mixture", "gmm": "mixture"}
 
@@ -265,8 +300,10 @@ def noise_from_spec(d: Mapping[str, Any]) -> Noise:
         return Gamma(_number(d, "shape", dist), _number(d, "scale", dist))
     if dist == "uniform":
         return Uniform(_number(d, "low", dist), _number(d, "high", dist))
+    if dist == "categorical":
+        return Categorical(_numbers(d, "probs", dist))
     return NormalMixture(_numbers(d, "weights", dist), _numbers(d, "means", dist),
                          _spread(d, dist, "stds", "vars", None, many=True))
 
 
-__all__ = ["Noise", "Normal", "Bernoulli", "Gamma", "Uniform", "NormalMixture", "noise_from_spec"]
+__all__ = ["Noise", "Normal", "Bernoulli", "Gamma", "Uniform", "NormalMixture", "Categorical", "noise_from_spec"]

@@ -6,8 +6,10 @@ Layout::
     description: free text
     variables:                       # any order; stored topologically sorted (stable)
       - name: G
-        type: binary                 # continuous | integer | binary
+        type: binary                 # continuous | integer | binary | categorical | ordinal
         domain: [0, 1]               # finite [lower, upper]; also the range interventions may set
+        levels: [a, b, c]            # categorical / ordinal only: stored as codes 0..K-1 (no domain)
+        level_costs: {b: 2}          # optional: cost of moving into a level, or {from: {to: cost}}
         actionability: immutable     # immutable | actionable | increase | decrease
         sensitive: true              # optional, default false
         description: gender          # optional
@@ -29,11 +31,13 @@ import yaml
 
 from milp_recourse.errors import SpecError, describe
 from milp_recourse.scm.expr import names as expr_names, parse, to_text
+from milp_recourse.scm.levels import LEVELED_KINDS, check_levels, cost_table, table_to_spec
 from milp_recourse.scm.model import SCM, Variable
 from milp_recourse.scm.noise import noise_from_spec
 
 TOP_KEYS = ("name", "description", "variables", "label", "schema_version")
-VARIABLE_KEYS = ("name", "type", "domain", "actionability", "sensitive", "description", "equation", "noise")
+VARIABLE_KEYS = ("name", "type", "domain", "actionability", "sensitive", "description", "equation", "noise",
+                 "levels", "level_costs")
 REQUIRED_VARIABLE_KEYS = ("name", "type", "actionability", "equation", "noise")
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -115,9 +119,14 @@ def _check_keys(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> N
         raise SpecError(f"Unknown key(s) {unknown} in {where}; allowed: {', '.join(allowed)}.")
 
 
-def _domain(raw: Any, name: str, kind: str) -> tuple[float, float]:
+def _domain(raw: Any, name: str, kind: str, levels: tuple[str, ...] = ()) -> tuple[float, float]:
     if raw is None and kind == "binary":
         return 0.0, 1.0
+    if kind in LEVELED_KINDS:
+        if raw is not None and list(raw) != [0, len(levels) - 1]:
+            raise SpecError(f"The {kind} variable {name!r} takes 'levels', not 'domain' (its codes are "
+                            f"0..{len(levels) - 1}); got domain {describe(raw)}.")
+        return 0.0, float(len(levels) - 1)
     ok = isinstance(raw, (list, tuple)) and len(raw) == 2 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
     if not ok:
@@ -144,10 +153,19 @@ def _variable(d: Any, i: int) -> tuple[Variable, str, Mapping[str, Any]]:
     sensitive = d.get("sensitive", False)
     if not isinstance(sensitive, bool):
         raise SpecError(f"'sensitive' of {where} must be true or false; got {describe(sensitive)}.")
-    lo, hi = _domain(d.get("domain"), str(name), str(d["type"]))
+    levels: tuple[str, ...] = ()
+    table = None
+    if d["type"] in LEVELED_KINDS:
+        levels = check_levels(str(name), str(d["type"]), d.get("levels"))
+        table = cost_table(str(name), levels, d.get("level_costs"))
+    elif "levels" in d or "level_costs" in d:
+        raise SpecError(f"The {where} is {d['type']}; only categorical and ordinal variables take 'levels' / "
+                        "'level_costs'.")
+    lo, hi = _domain(d.get("domain"), str(name), str(d["type"]), levels)
     var = Variable(name=name, kind=d["type"], lower=lo, upper=hi, actionability=d["actionability"],
                    noise_name=noise.get("name", f"U_{name}"), sensitive=sensitive,
-                   description=str(d.get("description", "")))
+                   description=str(d.get("description", "")), levels=levels,
+                   level_costs=table)
     return var, str(d["equation"]), noise
 
 
@@ -203,6 +221,11 @@ def scm_to_dict(scm: SCM) -> dict[str, Any]:
                                  "noise": {"name": v.noise_name, **scm.noises[v.noise_name].to_spec()}}
         if v.description:
             entry["description"] = v.description
+        if v.levels:
+            del entry["domain"]
+            entry["levels"] = list(v.levels)
+            if v.level_costs is not None:
+                entry["level_costs"] = table_to_spec(v.levels, v.level_costs)
         variables.append(entry)
     out: dict[str, Any] = {"name": scm.name, "description": scm.description, "variables": variables}
     if scm.label is not None:

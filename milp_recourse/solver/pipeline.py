@@ -74,7 +74,13 @@ def already_favourable(problem: RecourseProblem, ver: Verification, t0: float) -
     """The result for a person the classifier already favours (ver: the re-check of the empty action)."""
     return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, ver.counterfactual, problem.factual, True, 0.0, 0.0,
                           0.0, time.perf_counter() - t0, problem.options.backend, {}, ver.score, ver.score_kind,
-                          ver.score_threshold, message="The factual decision is already favourable.")
+                          ver.score_threshold, message="The factual decision is already favourable.",
+                          levels=problem_levels(problem))
+
+
+def problem_levels(problem: RecourseProblem) -> dict[str, tuple[str, ...]]:
+    """The level names of the problem's categorical / ordinal features (for the result's raw values)."""
+    return {v.name: v.levels for v in problem.scm.variables if v.levels}
 
 
 def _solve_once(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
@@ -200,7 +206,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     approx = 0.0 if boxes else compiled.approx_error
     base = dict(factual=problem.factual, solve_seconds=search.seconds, backend=BOX_ENGINE if boxes else opts.backend,
                 approximation_error=approx, timings=timings, iterations=search.rounds, path=tuple(search.path),
-                path_reasons=search.reasons)
+                path_reasons=search.reasons, levels=problem_levels(problem))
     if search.action is None:
         lb = search.lower_bound if np.isfinite(search.lower_bound) else None
         if search.state == SearchState.INFEASIBLE and approx == 0.0:

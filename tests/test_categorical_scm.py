@@ -1,0 +1,190 @@
+"""Categorical and ordinal variables (issue 15, item 1): specs, level names in and out, and optimal actions
+checked against exhaustive enumeration (every action over integer codes, the SCM's own counterfactual, the
+classifier's own predict_proba, costs from the spec's tables written out here)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+import milp_recourse as mr
+from milp_recourse.errors import InputError, SpecError
+from milp_recourse.result import RecourseResult
+from milp_recourse.scm.spec import scm_from_dict, scm_to_dict
+
+LEVELS = {"job": ["Sales", "Tech", "Admin", "Craft"], "edu": ["HS", "BSc", "MSc"]}
+
+
+def spec(job_costs=None, edu_kind="ordinal", edu_act="increase") -> dict:
+    job = {"name": "job", "type": "categorical", "levels": LEVELS["job"], "actionability": "actionable",
+           "equation": "U_job", "noise": {"name": "U_job", "dist": "categorical", "probs": [0.4, 0.3, 0.2, 0.1]}}
+    if job_costs is not None:
+        job["level_costs"] = job_costs
+    return {"name": "toy-levels", "variables": [
+        job,
+        {"name": "edu", "type": edu_kind, "levels": LEVELS["edu"], "actionability": edu_act, "equation": "U_edu",
+         "noise": {"name": "U_edu", "dist": "categorical", "probs": [0.5, 0.3, 0.2]}},
+        {"name": "hours", "type": "integer", "domain": [0, 12], "actionability": "actionable",
+         "equation": "1 + 2*edu + 3*((job >= 0.5) - (job >= 1.5)) + U_h",
+         "noise": {"name": "U_h", "dist": "categorical", "probs": [0.2, 0.2, 0.2, 0.2, 0.2]}},
+    ]}
+
+
+def classifier(scm, kind: str, seed: int = 0):
+    df = scm.sample(3000, seed=seed)
+    X = df[list(scm.names)].to_numpy()
+    rng = np.random.default_rng(seed)
+    logit = 0.6 * df.hours - 6 + 1.5 * (df.job == 2) + 0.8 * df.edu + rng.normal(0, 0.5, len(df))
+    y = (logit > 0).astype(int)
+    model = LogisticRegression(max_iter=2000) if kind == "logreg" else DecisionTreeClassifier(max_depth=5,
+                                                                                               random_state=0)
+    return model.fit(X, y), X
+
+
+def brute_force(scm, clf, x, table, p, weights, edu_up=True):
+    """Cheapest approved action over every intervention on every code (the spec's costs, written out here)."""
+    names = list(scm.names)
+    best, best_action = np.inf, None
+    options = {"job": range(4), "edu": range(int(x[1]), 3) if edu_up else range(3), "hours": range(13)}
+    for subset in itertools.chain.from_iterable(itertools.combinations(names, k) for k in range(4)):
+        for values in itertools.product(*(options[n] for n in subset)):
+            do = dict(zip(subset, map(float, values)))
+            cost = 0.0
+            for n, v in do.items():
+                i = names.index(n)
+                g = table[int(x[0])][int(v)] if n == "job" else abs(v - x[i]) ** p
+                cost += weights.get(n, 1.0) * g
+            if cost >= best - 1e-12:
+                continue
+            cf = scm.counterfactual(x, do)
+            if clf.predict_proba(cf.reshape(1, -1))[0, 1] >= 0.5 + 1e-6:
+                best, best_action = cost, do
+    return best, best_action
+
+
+def test_spec_round_trip_and_tables():
+    scm = scm_from_dict(spec(job_costs={"Admin": 3}))
+    job = scm.variable("job")
+    assert job.domain == (0.0, 3.0) and job.levels == tuple(LEVELS["job"])
+    assert job.switch_costs[0][2] == 3 and job.switch_costs[2][0] == 1 and job.switch_costs[1][1] == 0
+    assert scm.variable("edu").switch_costs is None                 # ordinal: |code change|^p
+    assert scm_from_dict(scm_to_dict(scm)) == scm
+    nested = scm_from_dict(spec(job_costs={"Sales": {"Tech": 5}}))
+    assert nested.variable("job").switch_costs[0][1] == 5 and nested.variable("job").switch_costs[1][0] == 1
+    sample = scm.sample(500, seed=1)
+    assert set(np.unique(sample.job)) <= {0.0, 1.0, 2.0, 3.0}
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda s: s["variables"][0].pop("levels"), "needs 'levels"),
+    (lambda s: s["variables"][0].update(levels=["a", "a", "b"]), "more than once"),
+    (lambda s: s["variables"][0].update(levels=["only"]), "at least two levels"),
+    (lambda s: s["variables"][0].update(domain=[0, 9]), "takes 'levels', not 'domain'"),
+    (lambda s: s["variables"][0].update(actionability="increase"), "no order"),
+    (lambda s: s["variables"][0].update(level_costs={"Pilot": 2}), "unknown level"),
+    (lambda s: s["variables"][0].update(level_costs={"Tech": -1}), ">= 0"),
+    (lambda s: s["variables"][2].update(levels=["a", "b"]), "only categorical and ordinal"),
+    (lambda s: s["variables"][1].update(equation="U_edu + 0*job"), "must be its own noise"),
+    (lambda s: s["variables"][0]["noise"].update(probs=[0.5, 0.6]), "summing to 1"),
+])
+def test_bad_specs_are_refused(mutate, needle):
+    s = spec()
+    mutate(s)
+    with pytest.raises(SpecError, match=needle):
+        scm_from_dict(s)
+
+
+@pytest.mark.parametrize("kind", ["logreg", "tree"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_optimal_against_enumeration(kind, p):
+    table = [[0, 1, 2.5, 1], [1, 0, 2.5, 1], [0.5, 0.5, 0, 0.5], [1, 1, 2.5, 0]]
+    scm = scm_from_dict(spec(job_costs={lv: dict(zip(LEVELS["job"], row)) for lv, row in zip(LEVELS["job"], table)}))
+    clf, X = classifier(scm, kind)
+    denied = X[clf.predict_proba(X)[:, 1] < 0.5]
+    weights = {"job": 1.0, "edu": 2.0, "hours": 0.3}
+    checked = 0
+    for x in denied[:6]:
+        individual = {"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": float(x[2])}
+        res = mr.solve(mr.RecourseProblem(scm, clf, individual, cost=mr.CostSpec(p=p),
+                                          preferences=mr.Preferences(weights=weights)))
+        best, _ = brute_force(scm, clf, x, table, p, weights)
+        if not np.isfinite(best):
+            assert res.status is mr.Status.NO_RECOURSE
+            continue
+        assert res.status is mr.Status.OPTIMAL and res.verified
+        assert res.cost == pytest.approx(best, abs=1e-6)
+        cf = scm.counterfactual(x, dict(res.action))
+        assert clf.predict_proba(cf.reshape(1, -1))[0, 1] >= 0.5
+        assert cf[1] >= x[1]                                      # the ordinal only increases
+        assert res.raw_counterfactual["job"] in LEVELS["job"]
+        checked += 1
+    assert checked >= 3
+
+
+def test_allowed_levels_and_immutable_categorical():
+    scm = scm_from_dict(spec())
+    clf, X = classifier(scm, "logreg", seed=3)
+    x = X[(clf.predict_proba(X)[:, 1] < 0.5) & (X[:, 0] != 2)][0]
+    person = dict(zip(scm.names, x))
+    only = mr.Actionability(grids={"job": (0.0, 1.0, 3.0)})          # Admin (code 2) is not open to this person
+    res = mr.solve(mr.RecourseProblem(scm, clf, person, actionability=only))
+    best, _ = brute_force(scm, clf, x, [[0 if i == j else (1 if j != 2 else 1e9) for j in range(4)]
+                                         for i in range(4)], 1, {})
+    assert res.cost == pytest.approx(best, abs=1e-6)
+    assert res.counterfactual["job"] != 2
+    frozen = mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(actionable=("edu", "hours")))
+    assert "job" not in mr.solve(frozen).action
+
+
+def test_level_names_in_and_out():
+    scm = scm_from_dict(spec())
+    clf, X = classifier(scm, "logreg")
+    x = X[clf.predict_proba(X)[:, 1] < 0.5][0]
+    by_name = {"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": x[2]}
+    a = mr.solve(mr.RecourseProblem(scm, clf, by_name))
+    b = mr.solve(mr.RecourseProblem(scm, clf, x))
+    assert a.cost == b.cost and dict(a.action) == dict(b.action)
+    d = a.to_dict()
+    assert d["factual"]["job"] == by_name["job"] and d["levels"]["edu"] == LEVELS["edu"]
+    assert all(isinstance(d["counterfactual"][n], str) for n in ("job", "edu"))
+    back = RecourseResult.from_json(a.to_json())
+    assert dict(back.counterfactual) == dict(a.counterfactual) and back.raw_action == a.raw_action
+    with pytest.raises(InputError, match="no level 'Pilot'"):
+        mr.RecourseProblem(scm, clf, {**by_name, "job": "Pilot"})
+    with pytest.raises(InputError, match="non-integral"):
+        mr.RecourseProblem(scm, clf, {**by_name, "job": 1.5})
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "milp_recourse", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_level_names(tmp_path):
+    scm = scm_from_dict(spec())
+    (tmp_path / "toy.json").write_text(json.dumps(spec()))
+    clf, X = classifier(scm, "logreg")
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    x = X[clf.predict_proba(X)[:, 1] < 0.5][0]
+    person = json.dumps({"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": x[2]})
+    base = ["solve", "--scm", str(tmp_path / "toy.json"), "--classifier", str(tmp_path / "clf.joblib")]
+    out = run_cli(*base, "--individual", person, "--format", "json", "--grid", "job=Sales|Craft")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["counterfactual"]["job"] in ("Sales", "Craft", LEVELS["job"][int(x[0])])
+    expected = mr.solve(mr.RecourseProblem(scm, clf, json.loads(person),
+                                           actionability=mr.Actionability(grids={"job": (0.0, 3.0)})))
+    assert res["cost"] == pytest.approx(expected.cost, abs=1e-9)
+    bad = run_cli(*base, "--individual", person.replace(LEVELS["job"][int(x[0])], "Pilot"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Pilot" in bad.stderr and not bad.stdout
+    bad = run_cli(*base, "--individual", person, "--direction", "job=up")
+    assert bad.returncode == 2 and "no order" in bad.stderr
+    bad = run_cli(*base, "--individual", person, "--grid", "job=Pilot|Sales")
+    assert bad.returncode == 2 and "Pilot" in bad.stderr
