@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from milp_recourse.models.adapter import AffineMap, linear_row, network_layers, split_pipeline
+from milp_recourse.models.adapter import AffineMap, Preprocessing, linear_row, network_layers, split_model
 from milp_recourse.models.classifiers import target_index
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.registry import score_kind
 from milp_recourse.models.trees import is_tree_model
+from milp_recourse.problem.logic import Linkage
+from milp_recourse.problem.logic import order as logic_order
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 
@@ -37,11 +39,19 @@ def counterfactual_box(problem: RecourseProblem) -> dict[str, tuple[float, float
     U = problem.noise
     env: dict[str, tuple[float, float]] = {scm.variable(n).noise_name: (float(u), float(u))
                                           for n, u in zip(scm.names, U)}
-    changing = set(usable) | set(scm.descendants(list(usable))) if usable else set()
+    links = {c.target: c for c in getattr(problem, "logic", ()) if isinstance(c, Linkage)}  # problem/logic.py
+    movers = list(usable) + list(links)
+    changing = set(movers) | set(scm.descendants(movers)) if movers else set()
     box: dict[str, tuple[float, float]] = {}
-    for name, xv in zip(scm.names, map(float, problem.x)):
+    fx = problem.factual
+    for name in logic_order(scm, getattr(problem, "logic", ())):
+        xv = fx[name]
         if name not in changing:
             iv = (xv, xv)
+        elif name in links:   # x_T + r (x'_S - x_S) over the source's interval
+            c = links[name]
+            ends = [xv + c.ratio * (v - fx[c.source]) for v in box[c.source]]
+            iv = (min(ends), max(ends))
         else:
             iv = ex.interval(scm.equations[name], env)
             if name in usable:
@@ -102,8 +112,8 @@ def _tree_interval(model: Any, idx: int, box: Box) -> tuple[float, float] | None
     return lo_total, hi_total
 
 
-def _map_box(m: AffineMap, box: Box) -> Box:
-    """The box around the image of a box under a preprocessing map."""
+def _map_box(m: AffineMap | Preprocessing, box: Box) -> Box:
+    """The box around the image of a box under a preprocessing map (codes expanded to indicator intervals)."""
     lo, hi = m.box(np.array([b[0] for b in box], float), np.array([b[1] for b in box], float))
     return list(zip(lo.tolist(), hi.tolist()))
 
@@ -111,7 +121,7 @@ def _map_box(m: AffineMap, box: Box) -> Box:
 def score_interval(model: Any, box: Box, target_class: object = None) -> tuple[float, float] | None:
     """[min, max] of the model's score (classifiers.reference_score space) over a box of inputs; None if unsupported."""
     idx = target_index(model, target_class)
-    pre, final, affine = split_pipeline(model, len(box))
+    pre, final, affine = split_model(model, len(box))
     if not affine:
         return None
     if pre is not None:

@@ -3,7 +3,7 @@ from it: composite encoders such as the scaler pipelines call back into the regi
 
 from __future__ import annotations
 
-from milp_recourse.encode import linear
+from milp_recourse.encode import categorical_codes, linear
 from milp_recourse.encode import relu_networks as mlp
 from milp_recourse.encode import scalers as pipeline
 from milp_recourse.encode import tree_ensembles as ensembles
@@ -20,6 +20,7 @@ def register_builtin() -> None:
     from sklearn.svm import LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
+    from milp_recourse.models.categorical_input import LeveledModel, leveled_kind
     from milp_recourse.models.classifiers import ReLUNetwork
 
     register_encoder(LogisticRegression, linear.encode_linear, "logit")
@@ -32,6 +33,7 @@ def register_builtin() -> None:
     register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
     register_encoder(HistGradientBoostingClassifier, ensembles.encode_trees, "logit")
     register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind, bounded_below=True)
+    register_encoder(LeveledModel, categorical_codes.encode_leveled, leveled_kind, bounded_below=True)
 
 
 register_builtin()

@@ -1,7 +1,8 @@
 """Pipelines of affine scalers followed by a supported classifier: scalers become affine maps of the inputs.
 
 A ColumnTransformer of scalers / 'passthrough' / 'drop' over numeric columns maps each of its blocks
-(models/column_transformer.py) and concatenates them in its output order.
+(models/column_transformer.py) and concatenates them in its output order; given the levels of categorical
+inputs (a LeveledModel), its OneHotEncoder / OrdinalEncoder blocks go through encode/categorical_codes.py.
 
 Each map copies scikit-learn's own operations (StandardScaler: (x - mean) / scale; MinMaxScaler:
 x * scale + min) so that constant inputs are transformed bit-for-bit like ``transform``.
@@ -9,7 +10,7 @@ x * scale + min) so that constant inputs are transformed bit-for-bit like ``tran
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -40,18 +41,34 @@ def min_max(x: Affine, scale: float, shift: float) -> Affine:
     return Affine({j: c * float(scale) for j, c in x.terms.items()}, x.const * float(scale) + float(shift))
 
 
-def _column_transformer(ct: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
-    """A ColumnTransformer's output: each block's step on its selected inputs, concatenated in output order."""
+def _column_transformer(ct: Any, inputs: Sequence[Affine], levels: Mapping[int, tuple[str, ...]] | None,
+                        b: IRBuilder | None, group: str) -> tuple[Affine, ...]:
+    """A ColumnTransformer's output: each block's step on its selected inputs, concatenated in output order
+    (encoder blocks on categorical codes through encode/categorical_codes.py, with binaries in b)."""
+    from milp_recourse.encode.categorical_codes import encode_block
     from milp_recourse.models.column_transformer import column_blocks
 
+    names = [str(n) for n in getattr(ct, "feature_names_in_", range(len(inputs)))]
+    cache: dict[int, dict[int, Affine]] = {}
     out: list[Affine] = []
-    for block in column_blocks(ct):
-        out.extend(transform_inputs(block.step, [inputs[i] for i in block.columns]))
+    for block in column_blocks(ct, levels=levels):
+        if block.codes is None:
+            out.extend(transform_inputs(block.step, [inputs[i] for i in block.columns]))
+            continue
+        if b is None and not all(inputs[i].is_constant for i in block.columns):
+            raise ClassifierError(f"ColumnTransformer part {block.name!r} encodes categorical codes, which needs "
+                                  "an IRBuilder for its binaries; expected transform_inputs(..., b=builder).")
+        codes = encode_block(IRBuilder() if b is None else b, block, inputs, names, group, cache)
+        out.extend(transform_inputs(block.after, codes))
     return tuple(out)
 
 
-def transform_inputs(step: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
-    """The affine image of the inputs under one fitted scaler step (or ColumnTransformer / Pipeline of them)."""
+def transform_inputs(step: Any, inputs: Sequence[Affine], levels: Mapping[int, tuple[str, ...]] | None = None,
+                     b: IRBuilder | None = None, group: str = "clf") -> tuple[Affine, ...]:
+    """The affine image of the inputs under one fitted scaler step (or ColumnTransformer / Pipeline of them).
+
+    levels (input position -> level strings) makes a ColumnTransformer's encoders read those inputs as codes;
+    their one-hot outputs are written with binaries added to b (rows in `group`)."""
     from sklearn.compose import ColumnTransformer
 
     from milp_recourse.models.column_transformer import is_identity
@@ -59,7 +76,7 @@ def transform_inputs(step: Any, inputs: Sequence[Affine]) -> tuple[Affine, ...]:
     if is_identity(step):
         return tuple(inputs)
     if isinstance(step, ColumnTransformer):
-        return _column_transformer(step, inputs)
+        return _column_transformer(step, inputs, levels, b, group)
     if isinstance(step, Pipeline):
         exprs = tuple(inputs)
         for _, inner in step.steps:

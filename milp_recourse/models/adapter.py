@@ -5,7 +5,9 @@ Everything that is not the MILP encoder reads models through here: the score bou
 and the box search, the torch baselines. (The encoders in encode/ copy scikit-learn's own operations step by step
 instead, so that constant inputs are transformed bit for bit like `transform`; tests check both against the
 model's own scores.) Preprocessing: StandardScaler, MinMaxScaler (clip=False), 'passthrough' and a
-ColumnTransformer of those, composed into z = W x + c.
+ColumnTransformer of those, composed into z = W x + c. A LeveledModel (categorical columns as codes, encoded by
+a OneHotEncoder / OrdinalEncoder) first expands each code into its K indicators [x == k] (not affine in x);
+every encoder output is then linear in the indicators, so its preprocessing is that Expansion + one affine map.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import LinearSVC
 
+from milp_recourse.errors import ClassifierError
+from milp_recourse.models.categorical_input import LeveledModel
 from milp_recourse.models.classifiers import mlp_layers, target_index
 from milp_recourse.models.column_transformer import column_blocks, is_identity
 from milp_recourse.models.relu_network import ReLUNetwork
@@ -64,6 +68,68 @@ class AffineMap:
         return dot(pos, lo) + dot(neg, hi) + self.c, dot(pos, hi) + dot(neg, lo) + self.c
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """Codes -> indicators: input j with sizes[j] = K > 0 becomes the K columns [round(x_j) == k], k = 0..K-1
+    (in place); sizes[j] = 0 keeps x_j as one column."""
+
+    sizes: tuple[int, ...]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Position of each input's first expanded column."""
+        return np.cumsum([0] + [max(k, 1) for k in self.sizes])[:-1]
+
+    @property
+    def n_out(self) -> int:
+        return int(sum(max(k, 1) for k in self.sizes))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """The expanded rows of X (codes rounded to the nearest integer)."""
+        X = np.asarray(X, float).reshape(-1, len(self.sizes))
+        out = np.zeros((X.shape[0], self.n_out))
+        for j, (k, at) in enumerate(zip(self.sizes, self.offsets)):
+            if k == 0:
+                out[:, at] = X[:, j]
+            else:
+                out[:, at:at + k] = np.rint(X[:, j])[:, None] == np.arange(k)[None, :]
+        return out
+
+    def box(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indicator intervals for a box of codes: [0, 1] for the integers inside [lo_j, hi_j], exactly 1 when
+        that is one integer, 0 outside (sound for every integer code in the box)."""
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        out_lo, out_hi = np.zeros(self.n_out), np.zeros(self.n_out)
+        for j, (k, at) in enumerate(zip(self.sizes, self.offsets)):
+            if k == 0:
+                out_lo[at], out_hi[at] = lo[j], hi[j]
+                continue
+            first, last = np.ceil(lo[j] - 1e-9), np.floor(hi[j] + 1e-9)
+            codes = np.arange(k)
+            inside = (codes >= first) & (codes <= last)
+            out_hi[at:at + k] = inside
+            out_lo[at:at + k] = inside & (first == last)
+        return out_lo, out_hi
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """A model's preprocessing: an optional Expansion of codes, then the affine map z = W e + c."""
+
+    expansion: Expansion | None
+    affine: AffineMap
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """The final estimator's input for the rows of X."""
+        return self.affine.apply(X if self.expansion is None else self.expansion.apply(X))
+
+    def box(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A box around the image of the box [lo, hi] (exact per output when there is no expansion)."""
+        if self.expansion is not None:
+            lo, hi = self.expansion.box(lo, hi)
+        return self.affine.box(lo, hi)
+
+
 def step_map(step: Any, n_in: int) -> AffineMap | None:
     """One fitted preprocessing step as an affine map on n_in inputs; None for a step that is not affine."""
     if is_identity(step):
@@ -98,10 +164,61 @@ def step_map(step: Any, n_in: int) -> AffineMap | None:
     return None
 
 
+def _encoded_map(ct: ColumnTransformer, exp: Expansion, levels: dict[int, tuple[str, ...]]) -> AffineMap:
+    """The ColumnTransformer of a LeveledModel as an affine map of the expanded inputs (encoder outputs are
+    their code tables times the indicators)."""
+    rows, shifts = [], []
+    for block in column_blocks(ct, levels=levels):
+        if block.codes is None:
+            select = np.zeros((len(block.columns), exp.n_out))
+            select[np.arange(len(block.columns)), exp.offsets[list(block.columns)]] = 1.0
+            part = step_map(block.step, len(block.columns))
+            inner, width = select, len(block.columns)
+        else:
+            width = sum(t.shape[1] for t in block.codes)
+            inner = np.zeros((width, exp.n_out))
+            at = 0
+            for col, table in zip(block.columns, block.codes):
+                start = exp.offsets[col]
+                inner[at:at + table.shape[1], start:start + table.shape[0]] = table.T
+                at += table.shape[1]
+            part = step_map(block.after, width)
+        if part is None:
+            raise ClassifierError(f"ColumnTransformer part {block.name!r} has a step with no affine form.")
+        rows.append(part.W @ inner)
+        shifts.append(part.c)
+    if not rows:
+        raise ClassifierError("The ColumnTransformer of the LeveledModel has no output columns.")
+    return AffineMap(np.vstack(rows), np.concatenate(shifts))
+
+
+def split_model(model: Any, n_in: int) -> tuple[Preprocessing | None, Any, bool]:
+    """split_pipeline for every model, a LeveledModel too: (its preprocessing, the final estimator, whether every
+    step has this form)."""
+    if not isinstance(model, LeveledModel):
+        pre, final, ok = split_pipeline(model, n_in)
+        return (None if pre is None else Preprocessing(None, pre)), final, ok
+    levels = model.level_positions()
+    exp = Expansion(tuple(len(levels[j]) if j in levels else 0 for j in range(model.n_features_in_)))
+    steps = [s for _, s in model.estimator.steps[:-1] if not is_identity(s)]
+    pre = _encoded_map(steps[0], exp, levels)
+    for step in steps[1:]:
+        part = step_map(step, pre.W.shape[0])
+        if part is None:
+            return None, model.estimator.steps[-1][1], False
+        pre = pre.then(part)
+    return Preprocessing(exp, pre), model.estimator.steps[-1][1], True
+
+
 def split_pipeline(model: Any, n_in: int) -> tuple[AffineMap | None, Any, bool]:
     """(the preprocessing before the final estimator, the final estimator, whether every step is affine).
 
-    A model that is not a Pipeline has no preprocessing (None, model, True)."""
+    A model that is not a Pipeline has no preprocessing (None, model, True). A LeveledModel has no affine
+    preprocessing (one-hot codes are not affine in the code): ClassifierError; read it with split_model."""
+    if isinstance(model, LeveledModel):
+        raise ClassifierError(f"{model!r} reads categorical codes through an encoder, which is not an affine map "
+                              "of its inputs; this consumer (e.g. the torch baselines) supports numeric "
+                              "preprocessing only. Expected a model without categorical encoders.")
     if not isinstance(model, Pipeline):
         return None, model, True
     pre: AffineMap | None = AffineMap.identity(n_in)
@@ -140,11 +257,12 @@ def relu_layers(model: object, target_class: object = None) -> list[Layer] | Non
     """The classifier as dense ReLU layers on its own inputs (all preprocessing folded into the first layer) whose
     single output is the target class's logit, the encoders' score; None when it is not such a network."""
     n_in = _n_inputs(model)
-    pre, final, affine = split_pipeline(model, n_in)
+    prep, final, affine = split_model(model, n_in)
     net = network_layers(final) if affine else None
     if net is None:
         return None
     own, layers = net
+    pre = None if prep is None else prep.affine
     if own is not None:
         pre = own if pre is None else pre.then(own)
     if layers[-1][0].shape[0] != 1:
@@ -152,10 +270,31 @@ def relu_layers(model: object, target_class: object = None) -> list[Layer] | Non
     if pre is not None:
         W, c = layers[0]
         layers[0] = (W @ pre.W, c + W @ pre.c)
+    if prep is not None and prep.expansion is not None:
+        hat, combine = hat_layer(prep.expansion)
+        W, c = layers[0]
+        layers = [hat, (W @ combine, c), *layers[1:]]
     if target_index(model, target_class) == 0:
         W, c = layers[-1]
         layers[-1] = (-W, -c)
     return layers
+
+
+def hat_layer(exp: Expansion) -> tuple[Layer, np.ndarray]:
+    """A ReLU layer (H, h) and a matrix C with C relu(H x + h) = exp.apply(x) at integer codes: the indicator of
+    code k is the hat relu(x-k+1) - 2 relu(x-k) + relu(x-k-1), a numeric input relu(x) - relu(-x)."""
+    units: list[tuple[int, float, float, int, float]] = []   # (input, slope, shift, expanded column, weight)
+    for j, (k, at) in enumerate(zip(exp.sizes, exp.offsets)):
+        if k == 0:
+            units += [(j, 1.0, 0.0, int(at), 1.0), (j, -1.0, 0.0, int(at), -1.0)]
+        for code in range(k):
+            units += [(j, 1.0, 1.0 - code, int(at) + code, 1.0), (j, 1.0, -float(code), int(at) + code, -2.0),
+                      (j, 1.0, -1.0 - code, int(at) + code, 1.0)]
+    H, h = np.zeros((len(units), len(exp.sizes))), np.zeros(len(units))
+    C = np.zeros((exp.n_out, len(units)))
+    for u, (j, slope, shift, col, weight) in enumerate(units):
+        H[u, j], h[u], C[col, u] = slope, shift, weight
+    return (H, h), C
 
 
 def _n_inputs(model: object) -> int:
@@ -166,4 +305,5 @@ def _n_inputs(model: object) -> int:
     return int(n) if n is not None else 0
 
 
-__all__ = ["AffineMap", "Layer", "step_map", "split_pipeline", "network_layers", "linear_row", "relu_layers"]
+__all__ = ["AffineMap", "Expansion", "Preprocessing", "Layer", "step_map", "split_pipeline", "split_model",
+           "network_layers", "linear_row", "relu_layers", "hat_layer"]

@@ -3,6 +3,7 @@ modules import: the registry imports none of them)."""
 
 from __future__ import annotations
 
+from milp_recourse.models.categorical_input import register_family
 from milp_recourse.models.registry import pipeline_kind, register_model
 
 
@@ -25,6 +26,7 @@ def register_builtin() -> None:
                       (GradientBoostingClassifier, "logit"), (HistGradientBoostingClassifier, "logit"),
                       (Pipeline, pipeline_kind)):
         register_model(cls, kind)
+    register_family()   # LeveledModel: categorical columns read as level strings (models/categorical_input.py)
 
 
 register_builtin()

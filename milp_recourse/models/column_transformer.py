@@ -1,16 +1,22 @@
-"""A fitted ColumnTransformer over numeric columns as blocks of affine steps, in the order of its output.
+"""A fitted ColumnTransformer as blocks of affine steps or categorical encoders, in the order of its output.
 
 Each block is one part of the transformer: 'passthrough', a StandardScaler / MinMaxScaler (clip=False), or a
 Pipeline of those, applied to input columns selected by name, position, slice or boolean mask; 'drop' parts
 and empty selections add no output. The encoders (encode/scalers.py) and the score bounds map the blocks
-one by one and concatenate them, as ``ColumnTransformer.transform`` does. Categorical encoders are refused.
+one by one and concatenate them, as ``ColumnTransformer.transform`` does.
+A OneHotEncoder / OrdinalEncoder part (alone or first in a Pipeline of affine steps) is read only when the
+caller knows the levels of its columns (a categorical SCM variable's code k is its level string levels[k],
+models/categorical_input.py): the block then carries, per input column, the table of the encoder's own output
+for every code (computed by the encoder's own transform, so drop, unknown levels and infrequent grouping are
+exact). Without levels, encoders are refused.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
@@ -23,13 +29,22 @@ from milp_recourse.errors import ClassifierError
 AFFINE_STEPS = (StandardScaler, MinMaxScaler)
 
 
-@dataclass(frozen=True)
+ENCODERS = (OneHotEncoder, OrdinalEncoder)
+
+
+@dataclass(frozen=True, eq=False)
 class ColumnBlock:
-    """One part of a ColumnTransformer: its name, its fitted step ('passthrough' or affine) and input columns."""
+    """One part of a ColumnTransformer: its name, its fitted step ('passthrough' or affine) and input columns.
+
+    Encoder blocks (codes is not None): codes[j] is a (K_j, n_out_j) table whose row k is the encoder's output
+    for code k of input column columns[j] (outputs of the columns concatenated in order), and `after` the affine
+    steps the part applies to the encoder's output ('passthrough' when none)."""
 
     name: str
     step: Any
     columns: tuple[int, ...]
+    codes: tuple[np.ndarray, ...] | None = None
+    after: Any = "passthrough"
 
 
 def is_identity(step: object) -> bool:
@@ -84,8 +99,9 @@ def _check_step(step: Any, part: str, where: str) -> None:
         return
     if isinstance(step, (OneHotEncoder, OrdinalEncoder)):
         raise ClassifierError(f"{where}: ColumnTransformer part {part!r} is {type(step).__name__}; categorical "
-                              "columns are not supported yet (only StandardScaler, MinMaxScaler, 'passthrough' "
-                              "and 'drop' on numeric columns).")
+                              "columns are not supported yet here (only StandardScaler, MinMaxScaler, 'passthrough' "
+                              "and 'drop' on numeric columns; an encoder must come first in its part and read "
+                              "categorical SCM variables, with the model wrapped by with_levels(model, levels)).")
     if isinstance(step, Pipeline):
         for _, inner in step.steps:
             _check_step(inner, part, where)
@@ -99,10 +115,103 @@ def _check_step(step: Any, part: str, where: str) -> None:
                               "clip=False (clipping is not affine).")
 
 
-def column_blocks(ct: ColumnTransformer, where: str = "ColumnTransformer") -> tuple[ColumnBlock, ...]:
+def _leading_encoder(step: Any) -> tuple[Any, Any] | None:
+    """(encoder, the steps after it) when step is an encoder or a Pipeline whose first real step is one."""
+    if isinstance(step, ENCODERS):
+        return step, "passthrough"
+    if isinstance(step, Pipeline):
+        real = [(n, s) for n, s in step.steps if not is_identity(s)]
+        if real and isinstance(real[0][1], ENCODERS):
+            rest = real[1:]
+            return real[0][1], (Pipeline(rest) if rest else "passthrough")
+    return None
+
+
+def _column_name(ct: ColumnTransformer, pos: int) -> str:
+    names = getattr(ct, "feature_names_in_", None)
+    return str(names[pos]) if names is not None else f"#{pos}"
+
+
+def encoder_tables(enc: Any, levels: Sequence[tuple[str, ...]], names: Sequence[str],
+                   where: str) -> tuple[np.ndarray, ...]:
+    """Per input column j of a fitted OneHotEncoder / OrdinalEncoder, the (K_j, n_out_j) table of its own
+    transform at each level; ClassifierError when a category is not a level, a level is unknown to an encoder
+    that errors on unknowns, or an output is not finite (OrdinalEncoder's unknown_value=nan)."""
+    kind = type(enc).__name__
+    try:
+        check_is_fitted(enc)
+    except Exception as exc:  # NotFittedError
+        raise ClassifierError(f"{where}: the {kind} is not fitted ({exc}).") from None
+    cats = [list(c) for c in enc.categories_]
+    if len(cats) != len(levels):
+        raise ClassifierError(f"{where}: the {kind} has {len(cats)} input columns; expected {len(levels)}.")
+    for name, cat, lev in zip(names, cats, levels):
+        if not all(isinstance(v, str) for v in cat):
+            raise ClassifierError(f"{where}: the {kind} reads column {name!r} with categories {cat[:10]}; expected "
+                                  f"the level strings {list(lev)} (fit the encoder on the level strings).")
+        extra = [v for v in cat if v not in lev]
+        if extra:
+            raise ClassifierError(f"{where}: the {kind} of column {name!r} has category {extra[0]!r}, which is not "
+                                  f"a level of the SCM variable; expected categories among {list(lev)}.")
+        unknown = [v for v in lev if v not in cat]
+        if unknown and enc.handle_unknown == "error":
+            raise ClassifierError(f"{where}: the {kind} of column {name!r} does not know level {unknown[0]!r} and "
+                                  "has handle_unknown='error'; expected an encoder fitted on every level "
+                                  f"{list(lev)} or handle_unknown='ignore'"
+                                  f"{'' if isinstance(enc, OneHotEncoder) else ' / use_encoded_value'}.")
+    if isinstance(enc, OneHotEncoder):
+        widths = [int(w) for w in getattr(enc, "_n_features_outs", [])] or [
+            len(c) - (0 if enc.drop_idx_ is None or enc.drop_idx_[j] is None else 1) for j, c in enumerate(cats)]
+    else:
+        widths = [1] * len(cats)
+    starts = np.cumsum([0] + widths)
+    base = [c[0] for c in cats]
+    frame_names = getattr(enc, "feature_names_in_", None)
+    tables = []
+    for j, lev in enumerate(levels):
+        rows = np.array([base] * len(lev), dtype=object)
+        rows[:, j] = list(lev)
+        if frame_names is not None:
+            import pandas as pd
+
+            rows = pd.DataFrame(rows, columns=list(frame_names), dtype=object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # "unknown categories ... encoded as all zeros": wanted here
+            out = enc.transform(rows)
+        out = np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=float)
+        table = out[:, starts[j]:starts[j + 1]]
+        if not np.all(np.isfinite(table)):
+            bad = lev[int(np.flatnonzero(~np.all(np.isfinite(table), axis=1))[0])]
+            raise ClassifierError(f"{where}: the {kind} of column {names[j]!r} encodes level {bad!r} as "
+                                  f"{table[lev.index(bad)].tolist()}; expected finite numbers (an unknown_value "
+                                  "that is a number).")
+        tables.append(table)
+    return tuple(tables)
+
+
+def _encoder_block(ct: ColumnTransformer, name: str, step: Any, cols: tuple[int, ...],
+                   levels: Mapping[int, tuple[str, ...]] | None, where: str) -> ColumnBlock:
+    enc, after = _leading_encoder(step)  # type: ignore[misc]
+    plain = [c for c in cols if levels is None or c not in levels]
+    if levels is None or plain:
+        shown = [_column_name(ct, c) for c in (cols if levels is None else plain)]
+        raise ClassifierError(f"{where}: ColumnTransformer part {name!r} is {type(enc).__name__}; categorical "
+                              f"columns are not supported yet without their levels (column(s) {shown}): an "
+                              "encoder must read categorical SCM variables (level strings), with the model "
+                              "wrapped by with_levels(model, levels).")
+    _check_step(after, name, where)
+    part = f"{where}: ColumnTransformer part {name!r}"
+    tables = encoder_tables(enc, [levels[c] for c in cols], [_column_name(ct, c) for c in cols], part)
+    return ColumnBlock(str(name), step, cols, tables, after)
+
+
+def column_blocks(ct: ColumnTransformer, where: str = "ColumnTransformer",
+                  levels: Mapping[int, tuple[str, ...]] | None = None) -> tuple[ColumnBlock, ...]:
     """The fitted transformer's output blocks in output order; raise ClassifierError for unsupported parts.
 
-    ``where`` names the transformer in messages (e.g. "Pipeline step 'prep'").
+    ``where`` names the transformer in messages (e.g. "Pipeline step 'prep'"). ``levels``: input position ->
+    level strings of the categorical columns (their values are codes 0..K-1); encoders may read those only,
+    and every other step only the others.
     """
     try:
         check_is_fitted(ct)
@@ -112,8 +221,18 @@ def column_blocks(ct: ColumnTransformer, where: str = "ColumnTransformer") -> tu
     for name, step, columns in ct.transformers_:
         if isinstance(step, str) and step == "drop":
             continue
-        _check_step(step, name, where)
         cols = _positions(ct, columns, name)
+        if _leading_encoder(step) is not None:
+            if cols:
+                blocks.append(_encoder_block(ct, name, step, cols, levels, where))
+            continue
+        _check_step(step, name, where)
+        leveled = [c for c in cols if levels is not None and c in levels]
+        if leveled:
+            raise ClassifierError(f"{where}: ColumnTransformer part {name!r} reads the categorical column(s) "
+                                  f"{[_column_name(ct, c) for c in leveled]} (level strings) with "
+                                  f"{'passthrough' if is_identity(step) else type(step).__name__}; expected a "
+                                  "OneHotEncoder or OrdinalEncoder.")
         if cols:
             blocks.append(ColumnBlock(str(name), step, cols))
     return tuple(blocks)
@@ -124,4 +243,5 @@ def check_column_transformer(ct: ColumnTransformer, step_name: str) -> None:
     column_blocks(ct, f"Pipeline step {step_name!r}")
 
 
-__all__ = ["ColumnBlock", "column_blocks", "check_column_transformer", "is_identity", "AFFINE_STEPS"]
+__all__ = ["ColumnBlock", "column_blocks", "check_column_transformer", "is_identity", "AFFINE_STEPS", "ENCODERS",
+           "encoder_tables"]
