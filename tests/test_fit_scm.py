@@ -143,14 +143,19 @@ def test_quoted_unknown_name_is_named() -> None:
 
 
 # ------------------------------------------------------------------ independent_scm keeps names
-def test_independent_scm_keeps_names_and_refuses_strings() -> None:
+def test_independent_scm_keeps_names_and_makes_text_categorical() -> None:
     frame = pd.DataFrame({"co-applicant": [0, 1, 1], "hours per week": [40.0, 35.5, 20.0]})
     scm = independent_scm(frame, "raw", immutable=["co-applicant"])
     assert scm.names == ("co-applicant", "hours per week")
     assert scm.noise_names == ("U_co_applicant", "U_hours_per_week")
     assert scm.variable("co-applicant").actionability == "immutable"
-    with pytest.raises(InputError, match="Column 'job' is not numeric.*categorical"):
-        independent_scm(frame.assign(job=["a", "b", "a"]), "raw")
+    cat = independent_scm(frame.assign(job=[" b", "a", "b"]), "raw")
+    assert cat.variable("job").kind == "categorical" and cat.variable("job").levels == ("a", "b")
+    assert cat.noise_of("job").probs == pytest.approx((1 / 3, 2 / 3))
+    with pytest.raises(InputError, match="Column 'job' mixes text with other values"):
+        independent_scm(frame.assign(job=["a", 1, "a"]), "raw")
+    with pytest.raises(InputError, match="single level"):
+        independent_scm(frame.assign(job=["a", "a", "a"]), "raw")
     with pytest.raises(InputError, match="Column 'x' has 1 missing value"):
         independent_scm(frame.assign(x=[1.0, None, 2.0]), "raw")
 
@@ -277,7 +282,7 @@ def _bad_csv(tmp, name: str, frame: pd.DataFrame | None, text: str | None = None
     ("missing", "Column 'b' has 1 missing value(s) (rows 1); drop those rows or impute"),
     ("empty", "is empty"),
     ("header-only", "is empty"),
-    ("string", "Column 'job' is not numeric"),
+    ("categorical-child", "Column 'job' is categorical and has parents ['a']"),
     ("binary-child", "Column 'c' is binary and has parents"),
     ("out-suffix", "--out must end in .yaml"),
     ("no-dag-file", "Cannot read the DAG file"),
@@ -299,8 +304,9 @@ def test_cli_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, case, fragme
         data = _bad_csv(tmp_path, "e.csv", None, "")
     elif case == "header-only":
         data = _bad_csv(tmp_path, "h.csv", None, "a,b,c\n")
-    elif case == "string":
+    elif case == "categorical-child":
         data = _bad_csv(tmp_path, "s.csv", good.assign(job=["x", "y", "x", "z"]))
+        dag_text = "a -> job\n"
     elif case == "binary-child":
         dag_text = "a -> c\n"
     elif case == "out-suffix":
@@ -429,3 +435,27 @@ def test_piecewise_bad_options(capsys, tmp_path) -> None:
                           "--piecewise", "b=a", "--out", str(tmp_path / "s.yaml"))
     assert code == 2 and out == "" and "--piecewise b: expected PARENT:K" in err
     assert not (tmp_path / "s.yaml").exists()
+
+
+def test_categorical_and_ordinal_parents_recover_level_effects() -> None:
+    """income = 20 + 5 [Tech] - 3 [Admin] + 4 code(edu) + N(0, 2): fitted with a categorical and an ordinal
+    parent, the equation gives every level's mean within 0.1 and the noise std within 0.05."""
+    rng = np.random.default_rng(0)
+    n = 10_000
+    job = rng.choice(["Sales", "Tech", "Admin"], n, p=[0.5, 0.3, 0.2])
+    edu = rng.choice(["HS", "BSc", "MSc"], n)
+    code = pd.Series(edu).map({"HS": 0, "BSc": 1, "MSc": 2}).to_numpy()
+    income = 20 + 5 * (job == "Tech") - 3 * (job == "Admin") + 4 * code + rng.normal(0, 2, n)
+    frame = pd.DataFrame({"job": job, "edu level": edu, "income": income})
+    dag = check_dag([("job", "income"), ("edu level", "income")], frame.columns)
+    scm = fit_scm(frame, dag, "levels", FitSettings(ordinal={"edu level": ("HS", "BSc", "MSc")}))
+    assert scm.variable("job").levels == ("Admin", "Sales", "Tech")          # sorted observed levels
+    assert scm.variable("edu level").kind == "ordinal"
+    for j, level in enumerate(scm.variable("job").levels):
+        for e in range(3):
+            mean = scm.predict_from_noise([j, e, 0.0])[2]
+            truth = 20 + {"Tech": 5, "Admin": -3, "Sales": 0}[level] + 4 * e
+            assert mean == pytest.approx(truth, abs=0.1)
+    assert scm.noise_of("income").std == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(InputError, match="lacks the level"):
+        fit_scm(frame, dag, "x", FitSettings(ordinal={"edu level": ("HS", "BSc")}))

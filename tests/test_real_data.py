@@ -14,6 +14,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+
+from milp_recourse.scm.spec import load_scm
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,16 +88,19 @@ def test_counterfactuals_follow_the_fitted_dag(german_run):
     assert moved >= 1, "no answer changed credit_amt alone: the propagation check did not run"
 
 
-def test_string_columns_are_refused_with_nothing_written(tmp_path):
-    """A raw table with a text column (Adult's `sex`) is refused: categorical SCM nodes are not supported yet."""
+def test_text_columns_become_categorical(tmp_path):
+    """A raw table with a text column (Adult's `sex`) gives a categorical node with the observed levels."""
     data = tmp_path / "raw.csv"
     frame = pd.DataFrame({"age": [39, 50, 38], "sex": ["Male", "Female", "Male"], "hours": [40, 13, 40]})
     frame.to_csv(data, index=False)
     spec = tmp_path / "scm.yaml"
-    done = _cli(["fit-scm", "--data", str(data), "--independent", "--out", str(spec)])
-    assert done.returncode == 2
-    assert done.stdout == "" and "error:" in done.stderr and "'sex'" in done.stderr
-    assert not spec.exists()
+    done = _cli(["fit-scm", "--data", str(data), "--independent", "--immutable", "sex", "--out", str(spec)])
+    assert done.returncode == 0, done.stderr
+    scm = load_scm(spec)
+    assert scm.variable("sex").kind == "categorical" and scm.variable("sex").levels == ("Female", "Male")
+    bad = _cli(["fit-scm", "--data", str(data), "--independent", "--ordinal", "sex=Male<Other",
+                "--out", str(tmp_path / "o.yaml")])
+    assert bad.returncode == 2 and "lacks the level(s) ['Female']" in bad.stderr and not (tmp_path / "o.yaml").exists()
 
 
 def test_a_dag_naming_an_unknown_column_is_refused(tmp_path):

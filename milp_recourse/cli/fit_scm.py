@@ -21,9 +21,12 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 def add_parser(sub) -> None:
     p = sub.add_parser("fit-scm", help="fit an SCM spec from a data table and a DAG (or independent features)",
                        description="Fit an SCM from data: nodes without parents are their own noise (bernoulli "
-                                   "for 0/1 columns, uniform over the padded range otherwise); continuous nodes "
-                                   "with parents are linear in them (least squares) with normal noise of the "
-                                   "residual std. Column names are kept as they are.")
+                                   "for 0/1 columns, categorical for text columns, uniform over the padded range "
+                                   "otherwise); continuous nodes with parents are linear in them (least squares; a "
+                                   "categorical parent through one indicator per level) with normal noise of the "
+                                   "residual std. Text columns become categorical with their sorted levels "
+                                   "(--ordinal gives an order) and must be roots. Column names are kept as they "
+                                   "are.")
     p.add_argument("--data", required=True, help="CSV or Parquet table, one column per feature")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dag", help="text file with one edge per line, 'parent -> child' ('#' comments)")
@@ -36,6 +39,9 @@ def add_parser(sub) -> None:
                                         "(needed for such columns with parents)")
     p.add_argument("--piecewise", help="CHILD=PARENT:K,...: fit CHILD piecewise linear in PARENT with K knots at "
                                        "quantiles of PARENT (relu terms; default: linear)")
+    p.add_argument("--ordinal", action="append", default=[], metavar="COL=L1<L2<...",
+                   help="an ordinal text column with its levels, lowest first (repeatable), e.g. "
+                        "'education=HS-grad<Bachelors<Masters'")
     p.add_argument("--label", help="the label column: left out of the SCM")
     p.add_argument("--pad", type=float, default=0.05,
                    help="domain = data range widened by PAD x range on each side (default 0.05)")
@@ -74,6 +80,22 @@ def _piecewise(text: str | None) -> dict[str, tuple[str, int]]:
     return out
 
 
+def _ordinal(items: list[str]) -> dict[str, tuple[str, ...]]:
+    """['edu=HS<BSc<MSc'] -> {'edu': ('HS', 'BSc', 'MSc')}."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        col, sep, order = item.partition("=")
+        levels = tuple(v.strip() for v in order.split("<"))
+        if not sep or not col.strip() or len(levels) < 2 or not all(levels):
+            raise InputError(f"--ordinal: expected COL=L1<L2<... (at least two levels, lowest first); got {item!r}.")
+        if len(set(levels)) != len(levels):
+            raise InputError(f"--ordinal {col.strip()}: a level is listed twice in {order!r}.")
+        if col.strip() in out:
+            raise InputError(f"--ordinal: column {col.strip()!r} is given twice.")
+        out[col.strip()] = levels
+    return out
+
+
 def _write_atomic(out: Path, text: str) -> None:
     """Write via a temporary file in the same folder, so a failure never leaves a partial spec."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -104,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                            decrease_only=cp.name_list(args.decrease_only) or (),
                            continuous=cp.name_list(args.continuous) or (),
                            sensitive=cp.name_list(args.sensitive) or (), label=args.label, pad=args.pad,
-                           piecewise=_piecewise(args.piecewise))
+                           piecewise=_piecewise(args.piecewise), ordinal=_ordinal(args.ordinal))
     columns = [str(c) for c in frame.columns if str(c) != args.label]
     dag = None if args.independent else read_dag(args.dag, columns)
     scm = scm_from_dict(fit_scm_spec(frame, dag, args.name or out.stem, settings))
@@ -119,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {scm.dim} variables ({roots} roots, {scm.dim - roots} with fitted equations), "
           f"{len(frame)} rows")
     for v, entry in zip(scm.variables, spec["variables"]):
-        print(f"  {v.name}: {v.kind} [{v.lower:g}, {v.upper:g}] {v.actionability}  = {entry['equation']}  "
+        where = f"{len(v.levels)} levels" if v.levels else f"[{v.lower:g}, {v.upper:g}]"
+        print(f"  {v.name}: {v.kind} {where} {v.actionability}  = {entry['equation']}  "
               f"({entry['noise']['dist']} noise)")
     return 0

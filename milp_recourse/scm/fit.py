@@ -8,9 +8,14 @@ Model, chosen so that abduction stays exact and closed form:
   its noise is recovered exactly as ``x - b0 - sum_p b_p * p``; optionally piecewise linear in one parent q
   (``settings.piecewise[x] = (q, k)``): ``+ sum_t c_t * relu(q - t)`` with k knots t at quantiles of q
   (still additive noise, so abduction stays exact; relu is encoded exactly in the MILP);
-- binary and integer nodes with parents are refused: a 0/1 or integer value is not a strictly monotone
-  function of one continuous noise, so its noise could not be recovered exactly. Pass such a column in
-  ``continuous`` to model it as a continuous node instead (its counterfactual may then be fractional).
+- a text column is categorical, with its observed levels in sorted order (or ordinal, with the levels in
+  the order ``settings.ordinal`` gives); it must be a root, its noise the observed level frequencies; a
+  continuous child reads a categorical parent through one indicator per level but the first (the level's
+  code k as ``(p >= k - 0.5) - (p >= k + 0.5)``, exact in the MILP) and an ordinal parent through its code;
+- binary, integer, categorical and ordinal nodes with parents are refused: such a value is not a strictly
+  monotone function of one continuous noise, so its noise could not be recovered exactly (abduction would
+  not be unique). Pass a 0/1 or integer column in ``continuous`` to model it as a continuous node instead
+  (its counterfactual may then be fractional), or make the node a root.
 Domains are the data's range padded by ``pad`` x range on each side (rounded outwards for integers, never
 below 0 for a column that is never negative). Column names are kept exactly as they are in the data.
 """
@@ -47,8 +52,10 @@ class FitSettings:
     label: str | None = None
     pad: float = 0.05
     sensitive: tuple[str, ...] = ()
+    ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # column -> levels, lowest first
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ordinal", {k: tuple(v) for k, v in dict(self.ordinal).items()})
         for f in ("immutable", "increase_only", "decrease_only", "continuous", "sensitive"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         object.__setattr__(self, "piecewise", dict(self.piecewise))
@@ -80,13 +87,35 @@ def check_table(frame: pd.DataFrame, what: str = "the data") -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(series):
             out[col] = series.astype(int)
         elif not pd.api.types.is_numeric_dtype(series):
-            examples = ", ".join(repr(v) for v in pd.unique(series)[:3])
-            raise InputError(f"Column {col!r} is not numeric (values such as {examples}); categorical SCM nodes "
-                             f"are not supported yet: encode it as numbers (e.g. one 0/1 column per level) "
-                             f"or drop it.")
+            odd = [v for v in pd.unique(series) if not isinstance(v, str)]
+            if odd:
+                raise InputError(f"Column {col!r} mixes text with other values (such as {odd[0]!r}); expected "
+                                 "numbers, or level names (text) for a categorical column.")
+            out[col] = series.str.strip()   # a categorical column: its levels as text
         elif not np.all(np.isfinite(series.to_numpy(dtype=float))):
             raise InputError(f"Column {col!r} has infinite values; clean the data first.")
     return out
+
+
+def is_text(series: pd.Series) -> bool:
+    """A column of level names (categorical / ordinal), as check_table leaves it."""
+    return not pd.api.types.is_numeric_dtype(series)
+
+
+def column_levels(series: pd.Series, col: str, ordinal: Mapping[str, tuple[str, ...]]) -> tuple[str, tuple[str, ...]]:
+    """('categorical', sorted observed levels) or ('ordinal', the given order, which must cover the data)."""
+    seen = sorted(str(v) for v in pd.unique(series))
+    if col not in ordinal:
+        if len(seen) < 2:
+            raise InputError(f"Column {col!r} has a single level {seen!r}; a categorical column needs at least two "
+                             "(drop the column: it cannot change anything).")
+        return "categorical", tuple(seen)
+    order = tuple(ordinal[col])
+    missing = [v for v in seen if v not in order]
+    if missing:
+        raise InputError(f"The ordinal order of {col!r} ({' < '.join(order)}) lacks the level(s) {missing} found in "
+                         "the data; expected every level, lowest first.")
+    return "ordinal", order
 
 
 def column_kind(values: np.ndarray) -> str:
@@ -168,13 +197,39 @@ def _hinge(parent: str, t: float) -> str:
     return f"relu({quoted(parent)} {'-' if t >= 0 else '+'} {_number(abs(t))})"
 
 
+def level_indicator(parent: str, k: int, K: int) -> str:
+    """The equation text of [code == k] for a categorical parent with codes 0..K-1 (comparisons: exact)."""
+    q = quoted(parent)
+    return f"({q} >= {k - 0.5:g})" if k == K - 1 else f"(({q} >= {k - 0.5:g}) - ({q} >= {k + 0.5:g}))"
+
+
+def _regressors(frame: pd.DataFrame, parents: tuple[str, ...], levels: Mapping[str, tuple[str, ...]]
+                ) -> tuple[list[np.ndarray], list[str]]:
+    """Least-squares columns and their equation texts: a numeric or ordinal parent as itself (its code), a
+    categorical one as one indicator per level but the first."""
+    columns, names = [], []
+    for p in parents:
+        codes = frame[p].to_numpy(dtype=float)
+        if p in levels and levels[p][0] == "categorical":
+            K = len(levels[p]) - 1
+            for k in range(1, K):
+                columns.append((codes == k).astype(float))
+                names.append(level_indicator(p, k, K))
+        else:
+            columns.append(codes)
+            names.append(quoted(p))
+    return columns, names
+
+
 def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...],
-            hinges: tuple[str, tuple[float, ...]] | None = None) -> tuple[str, float, float]:
+            hinges: tuple[str, tuple[float, ...]] | None = None,
+            levels: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, float, float]:
     """Equation text (without the noise), residual std and R^2 of the least-squares fit of col on its parents
-    (plus relu(parent - t) terms for the knots t of ``hinges = (parent, knots)``: piecewise linear in it)."""
+    (plus relu(parent - t) terms for the knots t of ``hinges = (parent, knots)``: piecewise linear in it).
+    ``levels``: the categorical / ordinal parents as (kind, *levels), their columns already as codes."""
     n = len(frame)
-    columns = [np.ones(n)] + [frame[p].to_numpy(dtype=float) for p in parents]
-    names = [quoted(p) for p in parents]
+    regs, names = _regressors(frame, parents, levels or {})
+    columns = [np.ones(n)] + regs
     if hinges is not None:
         pw, ts = hinges
         columns += [np.maximum(frame[pw].to_numpy(dtype=float) - t, 0.0) for t in ts]
@@ -224,16 +279,42 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
         if dag is None or parent not in dag.parents(child):
             raise InputError(f"The piecewise fit of {child!r} is in {parent!r}, which is not a parent of "
                              f"{child!r} in the DAG; parents: {list(dag.parents(child)) if dag else []}.")
+    unknown = sorted(c for c in settings.ordinal if c not in columns)
+    if unknown:
+        raise InputError(f"The ordinal column(s) {unknown} are not in the data; columns: {columns}.")
     noises = noise_names(columns)
+    levels: dict[str, tuple[str, ...]] = {}   # text columns: (kind, *levels); their data become codes
+    for col in columns:
+        if is_text(data[col]) or col in settings.ordinal:
+            kind, names = column_levels(data[col].astype(str), col, settings.ordinal)
+            levels[col] = (kind, *names)
+            data[col] = data[col].astype(str).map({lv: float(k) for k, lv in enumerate(names)})
     variables = []
     for col in columns:
         values = data[col].to_numpy(dtype=float)
-        kind = "continuous" if col in settings.continuous else column_kind(values)
         parents = dag.parents(col) if dag is not None else ()
+        u = noises[col]
+        if col in levels:
+            kind, *names = levels[col]
+            if parents:
+                raise InputError(f"Column {col!r} is {kind} and has parents {list(parents)} in the DAG; {kind} "
+                                 "nodes with parents are not supported (a level is not a strictly monotone function "
+                                 "of one noise, so abduction would not be unique). Make it a root (remove its "
+                                 "incoming edges).")
+            if col in settings.continuous:
+                raise InputError(f"Column {col!r} holds level names; it cannot be modelled as continuous.")
+            counts = np.bincount(values.astype(int), minlength=len(names)) / len(values)
+            variables.append({"name": col, "type": kind, "levels": list(names),
+                              "actionability": _actionability(col, settings), "sensitive": col in settings.sensitive,
+                              "equation": quoted(u), "noise": {"name": u, "dist": "categorical",
+                                                               "probs": [float(c) for c in counts]},
+                              "description": f"root: {kind} with {len(names)} levels, frequencies from "
+                                             f"{len(values)} rows"})
+            continue
+        kind = "continuous" if col in settings.continuous else column_kind(values)
         lo, hi = padded_domain(values, kind, settings.pad)
         entry = {"name": col, "type": kind, "domain": [lo, hi], "actionability": _actionability(col, settings),
                  "sensitive": col in settings.sensitive}
-        u = noises[col]
         if not parents:
             noise = {"name": u, "dist": "bernoulli", "p": float(values.mean())} if kind == "binary" else \
                 {"name": u, "dist": "uniform", "low": lo, "high": hi}
@@ -253,7 +334,10 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
                     raise InputError(f"The piecewise fit of {col!r} in {pw!r} has no knot strictly inside the "
                                      f"range of {pw!r} (too few distinct values); fit it linearly instead.")
                 hinges, how = (pw, ts), f" + relu terms in {pw} at {', '.join(map(_number, ts))}"
-            text, std, r2 = _linear(data, col, parents, hinges)
+            if col in settings.piecewise and settings.piecewise[col][0] in levels:
+                raise InputError(f"The piecewise fit of {col!r} is in {settings.piecewise[col][0]!r}, which holds "
+                                 "level names; fit it in a numeric parent.")
+            text, std, r2 = _linear(data, col, parents, hinges, levels)
             entry |= {"equation": f"{text} + {u}", "noise": {"name": u, "dist": "normal", "mean": 0.0, "std": std},
                       "description": f"linear in {', '.join(parents)}{how} (least squares, {len(values)} rows, "
                                      f"R^2 {r2:.3f})"}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError
-from milp_recourse.scm.fit import check_table, noise_names
+from milp_recourse.scm.fit import check_table, column_levels, is_text, noise_names
 from milp_recourse.scm.spec import scm_from_dict
 
 
@@ -41,9 +41,8 @@ def sanitize_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def independent_scm(frame: pd.DataFrame, name: str, immutable: Iterable[str] = (),
                     increase_only: Iterable[str] = (), sensitive: Iterable[str] = ()):
-    """SCM whose variables are the numeric columns of `frame` (names kept), mutually independent.
-
-    InputError for a non-numeric column, missing values or an empty table (see scm.fit.check_table).
+    """SCM whose variables are the columns of `frame` (names kept), mutually independent; a text column is
+    categorical (its sorted levels). InputError for missing values or an empty table (scm.fit.check_table).
     """
     frame = check_table(frame)
     frame.columns = [str(c) for c in frame.columns]
@@ -55,6 +54,17 @@ def independent_scm(frame: pd.DataFrame, name: str, immutable: Iterable[str] = (
     variables = []
     noises = noise_names(frame.columns)
     for col in frame.columns:
+        if is_text(frame[col]):   # level names: a categorical root (levels sorted, frequencies as its noise)
+            _, levels = column_levels(frame[col], col, {})
+            codes = frame[col].map({lv: k for k, lv in enumerate(levels)}).to_numpy(int)
+            probs = np.bincount(codes, minlength=len(levels)) / len(codes)
+            if col in increase_only:
+                raise InputError(f"Column {col!r} is categorical; its levels have no order to increase in.")
+            variables.append({"name": col, "type": "categorical", "levels": list(levels),
+                              "actionability": "immutable" if col in immutable else "actionable",
+                              "sensitive": col in sensitive, "equation": noises[col],
+                              "noise": {"name": noises[col], "dist": "categorical", "probs": probs.tolist()}})
+            continue
         vals = frame[col].to_numpy(float)
         if not np.all(np.isfinite(vals)):
             raise InputError(f"Column {col!r} has NaN or infinite values; clean the data first.")
