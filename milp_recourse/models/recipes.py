@@ -80,12 +80,14 @@ def train_recipe(scm, name: str, n: int = 5000, seed: int = 0):
 
 
 def load_model(spec: str, scm):
-    """`recipe:NAME` trains that recipe on the SCM; anything else is a classifier file."""
+    """`recipe:NAME` trains that recipe on the SCM; anything else is a classifier file (wrapped to read the
+    SCM's categorical codes as level names when it was trained on them: models/categorical_input.py)."""
+    from milp_recourse.models.categorical_input import with_levels
     from milp_recourse.models.classifiers import load_classifier
 
     if spec.startswith("recipe:"):
         return train_recipe(scm, spec.split(":", 1)[1])
-    return load_classifier(spec)
+    return with_levels(load_classifier(spec), {v.name: v.levels for v in scm.variables if v.levels})
 
 
 def first_denied(scm, model, n: int = 2000, seed: int = 1, threshold: float = 0.5) -> pd.Series:

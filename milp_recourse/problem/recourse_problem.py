@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from milp_recourse.errors import InputError
+from milp_recourse.models.categorical_input import with_levels
 from milp_recourse.models.classifiers import classifier_features, validate_classifier
+from milp_recourse.problem.logic import Constraint, problem_constraints, without_link_targets
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
 from milp_recourse.problem.plausibility import Plausibility, check_density_noise
 from milp_recourse.problem.preferences import Preferences
@@ -89,6 +91,9 @@ class RecourseProblem:
     def __post_init__(self) -> None:
         x = individual_vector(self.scm, self.individual)
         object.__setattr__(self, "cost", with_level_tables(self.cost, self.scm))
+        levels = {v.name: v.levels for v in self.scm.variables if v.levels}
+        if levels:   # a model trained on level names reads the codes through a LeveledModel
+            object.__setattr__(self, "classifier", with_levels(self.classifier, levels))
         object.__setattr__(self, "x", x)
         validate_classifier(self.classifier)
         object.__setattr__(self, "features", classifier_features(self.classifier, self.scm.names))
