@@ -90,6 +90,9 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--direction", help="increase/decrease only, e.g. I=up,S=down")
     g.add_argument("--max-changes", type=int, help="at most this many features intervened on")
     g.add_argument("--grid", help="allowed values, e.g. E=-0.3:0.3:15 (15 even values) or E=0|0.5|1")
+    g.add_argument("--constraint", action="append", default=None, metavar="TEXT",
+                   help="a logic constraint, repeatable: 'if A -> a then B = b' (or <=, >=; when A becomes a) or "
+                        "'T += r * S' (T, a root, moves r per unit of S, at no cost); names may be `quoted`")
     g = p.add_argument_group("soft preferences and cost")
     w = g.add_mutually_exclusive_group()
     w.add_argument("--weights", help="per-feature cost weights, e.g. E=3,L=2 (default 1)")
@@ -172,7 +175,7 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
         raise InputError(f"--seed must be an integer >= 0. Got {args.seed}.")
     act = Actionability(actionable=cp.name_list(args.actionable), bounds=cp.bounds(args.bounds),
                         directions=cp.pairs(args.direction, "--direction"), max_changes=args.max_changes,
-                        grids=cp.grids(args.grid, scm))
+                        grids=cp.grids(args.grid, scm), logic=tuple(getattr(args, "constraint", None) or ()))
     spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
     feats = list(act.actionable or spec_actionable)
     if args.ranking:

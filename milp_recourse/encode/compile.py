@@ -18,11 +18,13 @@ import numpy as np
 from milp_recourse.encode.classifier_registry import encode_classifier
 from milp_recourse.encode.cost_terms import add_max_objective, percentile_term, percentile_window
 from milp_recourse.encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
+from milp_recourse.encode.logic_rows import add_logic_rows, link_affine, linked
 from milp_recourse.encode.plausibility import DensityRows, add_plausibility
 from milp_recourse.encode.scm_equations import Linearizer
 from milp_recourse.scm.plan import PlanCache, ScmPlan
 from milp_recourse.mip.ir import INF, Affine, IRBuilder, MIPModel
 from milp_recourse.models.classifiers import score_threshold
+from milp_recourse.problem.logic import order as logic_order
 from milp_recourse.problem.options import FeatureRule
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
@@ -161,11 +163,13 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     # excluded sets (solver/options.py): only a set whose features can all change needs a row, on binary indicators
     cut_sets = [group for group in problem.actionability.excluded_sets if set(group) <= set(act_names)]
     in_cuts = {n for group in cut_sets for n in group}
+    links = linked(problem.logic)   # linkage targets change with their source (encode/logic_rows.py)
+    movers = act_names + [t for t in links if t not in act_names]
     if plans is not None:
-        changing = set(plans.changing(scm, act_names))
+        changing = set(plans.changing(scm, movers))
         plan = plans.get(scm, frozenset(changing))
     else:
-        changing, plan = set(act_names) | set(scm.descendants(act_names)), None
+        changing, plan = set(movers) | set(scm.descendants(movers)), None
     constants = {k: v for k, v in x.items() if k not in changing}
     constants.update(noise)
     b = IRBuilder(bound_hints)
@@ -175,8 +179,14 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     lin_error = 0.0
     slopes: dict[str, dict | None] = {}   # changing nodes whose equation depends on changing parents
 
-    for name in scm.names:
+    order = logic_order(scm, problem.logic)   # topological for the SCM and the links (scm.names without links)
+    for name in order:
         if name not in changing:
+            continue
+        if name in links:   # a root moved by its link alone: x_T + r (x'_S - x_S), no column, no cost
+            env[name], slope = link_affine(links[name], env, x)
+            if slope is not None:
+                slopes[name] = slope
             continue
         group = f"scm:{name}"
         eqn = _person_equation(scm, name, constants, plan)
@@ -243,6 +253,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             xp_cols[name] = xp
             env[name] = Affine.column(xp)
 
+    add_logic_rows(b, problem.logic, env, x, scm.domains)   # IF-THEN rules, exact (encode/logic_rows.py)
+
     if problem.actionability.max_changes is not None and a_cols:
         b.add_le(Affine({a: 1.0 for a in a_cols.values()}), float(problem.actionability.max_changes),
                  "hard:max_changes")
@@ -265,7 +277,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                           shifts)
     if opts.effect_cuts:
         bounds = {k: deviation_bound(k, a_cols, d_cols, t_cols, grid_cols, d_bounds, x, cost.p) for k in a_cols}
-        add_effect_cuts(b, [n for n in scm.names if n in changing], env, x, slopes, bounds)
+        add_effect_cuts(b, [n for n in order if n in changing], env, x, slopes, bounds)
     scale = 1.0
     if upper_bound is not None and math.isfinite(upper_bound) and upper_bound > 1e-12:
         scale = 1.0 / upper_bound

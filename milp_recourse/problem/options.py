@@ -15,6 +15,7 @@ import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.data_costs import AGGREGATES, COST_KINDS, PercentileCDF, check_cdfs, reference_columns
+from milp_recourse.problem.logic import parse_constraints
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSets, Number, NumberList, OneOf, Pair,
                                             Rule, Text, check_fields)
@@ -36,6 +37,7 @@ class Actionability:
     max_changes: int | None = None
     grids: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     excluded_sets: tuple[tuple[str, ...], ...] = ()
+    logic: tuple[Any, ...] = ()   # IF-THEN rules and linkages (problem/logic.py), as texts or parsed
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
         "actionable": (Names(optional=True), "The actionable features"),
@@ -44,10 +46,12 @@ class Actionability:
         "max_changes": (Number(low=0, integer=True, optional=True), "max_changes"),
         "grids": (MapOf(NumberList(), "The grid for {name!r}"), "The 'grids' constraint"),
         "excluded_sets": (NameSets(), "The 'excluded_sets' constraint"),
+        "logic": (Anything(), "The logic constraints"),
     }
 
     def __post_init__(self) -> None:
         check_fields(self, self.RULES)
+        object.__setattr__(self, "logic", parse_constraints(self.logic))   # syntax here; names: RecourseProblem
 
     def features_named(self) -> set[str]:
         names = set(self.bounds) | set(self.directions) | set(self.grids)

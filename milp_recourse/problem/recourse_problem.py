@@ -113,7 +113,9 @@ class RecourseProblem:
                 raise InputError(f"Feature(s) {', '.join(map(repr, bad))} are immutable in the SCM spec "
                                  f"{self.scm.name!r}; a person can act only on {', '.join(spec_actionable)}.")
         rules = feature_rules(self.scm, dict(zip(self.scm.names, x)), self.actionability, self.preferences, self.cost)
-        object.__setattr__(self, "rules", rules)
+        logic = problem_constraints(self.scm, self.actionability.logic)   # the spec's and the person's, checked
+        object.__setattr__(self, "logic", logic)
+        object.__setattr__(self, "rules", without_link_targets(rules, logic, self.actionability.actionable))
         self._check_plausibility()
         object.__setattr__(self, "noise", self.scm.abduct(x.reshape(1, -1))[0])  # abducted once, reused
 
@@ -122,6 +124,7 @@ class RecourseProblem:
     noise: np.ndarray = field(init=False, repr=False, compare=False)  # abducted U, in SCM variable order
     features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
+    logic: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)   # IF-THEN rules, linkages
 
     def _check_plausibility(self) -> None:
         """The plausibility constraint must be a Plausibility over this SCM's variables, and a density one needs

@@ -15,8 +15,11 @@ from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
 from milp_recourse.models.classifiers import reference_score, score_threshold, target_index
 from milp_recourse.models.tree_scoring import fast_tree_score
 from milp_recourse.problem.data_costs import aggregate_costs
+from milp_recourse.problem.logic import counterfactual as linked_counterfactual
+from milp_recourse.problem.logic import linked_counterfactuals
+from milp_recourse.problem.logic import satisfied as logic_satisfied
+from milp_recourse.problem.logic import violations as logic_violations
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.scm.simulate import counterfactuals
 
 COORDINATE_SHRINK_MAX_FEATURES = 12  # beyond this, per-coordinate shrinking costs more classifier calls than it saves
 
@@ -30,7 +33,7 @@ class Incumbent:
 def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndarray, float]:
     """The classifier's score of each action's counterfactual (rows of mask / theta over `names`), and the
     threshold in score space: one vectorised SCM pass and one classifier call for all rows."""
-    X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
+    X = linked_counterfactuals(problem, names, mask, theta)   # = scm.simulate.counterfactuals without linkages
     idx = [problem.scm.index(f) for f in problem.features]
     layers = relu_layers(problem.classifier, problem.options.target_class)
     if layers is not None:
@@ -51,8 +54,10 @@ def valid_actions(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
     score, threshold = action_scores(problem, names, mask, theta)
     ok = score >= threshold + problem.options.margin
     if problem.plausibility is not None:   # a hard constraint on the counterfactual (problem/plausibility.py)
-        X = counterfactuals(problem.scm, problem.x, names, mask, theta, noise=problem.noise)
+        X = linked_counterfactuals(problem, names, mask, theta)
         ok &= problem.plausibility.satisfied(problem.scm, X)
+    if getattr(problem, "logic", ()):   # IF-THEN rules and linkages hold on the counterfactual (problem/logic.py)
+        ok &= logic_satisfied(problem, linked_counterfactuals(problem, names, mask, theta))
     return ok
 
 
@@ -129,7 +134,7 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
     if deadline is not None and time.perf_counter() > deadline:
         best = int(np.argmin(costs[top]))
         action = {names[k]: float(theta[best, k]) for k in range(K) if mask[best, k]}
-        return Incumbent(action, problem.action_cost(action)[0])
+        return _checked(problem, action, problem.action_cost(action)[0])
     alpha = _shrink_factors(problem, rules, names, x, mask, theta, axis=None)
     final = _snap_row(rules, x + alpha[:, None] * (theta - x))
     good = valid_actions(problem, names, mask, final)
@@ -141,6 +146,13 @@ def random_search(problem: RecourseProblem, n_samples: int, seed: int = 0,
     best = int(np.argmin(costs))
     action = {names[k]: float(final[best, k]) for k in range(K) if mask[best, k]}
     cost, _ = problem.action_cost(action)
+    return _checked(problem, action, cost)
+
+
+def _checked(problem: RecourseProblem, action: dict[str, float], cost: float) -> Incumbent | None:
+    """The incumbent, or None when it breaks a logic constraint: its cost must never become a cutoff."""
+    if getattr(problem, "logic", ()) and logic_violations(problem, problem.x, linked_counterfactual(problem, action)):
+        return None
     return Incumbent(action, cost)
 
 

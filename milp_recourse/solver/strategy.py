@@ -64,6 +64,8 @@ def box_search_reason(problem: RecourseProblem) -> str | None:
         return "disabled (box_search=False)"
     if problem.plausibility is not None:
         return f"a plausibility constraint is set ({problem.plausibility.kind}): the boxes do not bound it"
+    if getattr(problem, "logic", ()):
+        return "logic constraints are set (IF-THEN rules / linkages): the boxes do not bound them"
     if problem.cost.kind != "power" or problem.cost.aggregate != "sum":
         return (f"the cost is not a sum of |d|^p (kind {problem.cost.kind!r}, aggregate "
                 f"{problem.cost.aggregate!r}): the boxes bound p = 1 / 2 sums only")
@@ -101,6 +103,8 @@ def polish_reason(problem: RecourseProblem) -> str | None:
         return "the cost is not squared (p = 1)"
     if problem.plausibility is not None:
         return f"a plausibility constraint is set ({problem.plausibility.kind}): SLSQP does not keep it"
+    if getattr(problem, "logic", ()):
+        return "logic constraints are set (IF-THEN rules / linkages): SLSQP does not keep them"
     if m is not None and m < len(rules):
         return "a change limit binds (max_changes)"
     if not any(r.grid is None and not r.integer for r in rules):

@@ -12,6 +12,9 @@ import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.models.classifiers import favourable, reference_score, score_threshold
+from milp_recourse.problem.logic import counterfactual as linked_counterfactual
+from milp_recourse.problem.logic import links
+from milp_recourse.problem.logic import violations as logic_violations
 from milp_recourse.problem.recourse_problem import RecourseProblem
 
 
@@ -90,6 +93,9 @@ def _counterfactuals(problems: Sequence[RecourseProblem], actions: Sequence[Mapp
             X = scm.predict_from_noise(np.vstack([problems[i].noise for i in members]), do)
         for row, i in enumerate(members):
             out[i] = np.array(X[row], float)
+    for i, (pr, act) in enumerate(zip(problems, actions)):
+        if links(pr.logic):   # linkage targets follow their sources (problem/logic.py)
+            out[i] = linked_counterfactual(pr, act)
     return out
 
 
@@ -121,6 +127,7 @@ def verify_many(problems: Sequence[RecourseProblem], actions: Sequence[Mapping[s
         viol = constraint_violations(problem, action)
         if problem.plausibility is not None:   # hard: the counterfactual itself (problem/plausibility.py)
             viol += problem.plausibility.violations(problem.scm, cfs[i])
+        viol += logic_violations(problem, problem.x, cfs[i])   # IF-THEN rules and linkages
         out.append(Verification(bool(fav[i]), not viol, tuple(viol), float(score[i]), kinds[i],
                                 score_threshold(kinds[i], problem.options.threshold),
                                 dict(zip(problem.scm.names, map(float, cfs[i]))), cost, parts))
