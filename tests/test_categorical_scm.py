@@ -11,8 +11,13 @@ import sys
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import milp_recourse as mr
@@ -38,22 +43,50 @@ def spec(job_costs=None, edu_kind="ordinal", edu_act="increase") -> dict:
     ]}
 
 
+def raw_frame(scm, X):
+    """Codes as level names: the table a user trains on."""
+    frame = pd.DataFrame(X, columns=list(scm.names))
+    for name, levels in LEVELS.items():
+        frame[name] = [levels[int(c)] for c in frame[name]]
+    return frame
+
+
+class OnRawNames:
+    """The user's pipeline seen through code vectors (for the enumeration: its own predict_proba on level names)."""
+
+    def __init__(self, scm, pipe):
+        self.scm, self.pipe = scm, pipe
+
+    def predict_proba(self, X):
+        return self.pipe.predict_proba(raw_frame(self.scm, np.atleast_2d(X)))
+
+
 def classifier(scm, kind: str, seed: int = 0):
+    """A model on codes (logreg, tree) or a Pipeline on level names (onehot-*): (model, codes, reference)."""
     df = scm.sample(3000, seed=seed)
     X = df[list(scm.names)].to_numpy()
     rng = np.random.default_rng(seed)
     logit = 0.6 * df.hours - 6 + 1.5 * (df.job == 2) + 0.8 * df.edu + rng.normal(0, 0.5, len(df))
     y = (logit > 0).astype(int)
+    if kind.startswith("onehot"):
+        final = LogisticRegression(max_iter=2000) if kind.endswith("logreg") else \
+            RandomForestClassifier(n_estimators=15, max_depth=4, random_state=0)
+        prep = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", drop="first"), ["job"]),
+                                  ("ord", OrdinalEncoder(categories=[LEVELS["edu"]]), ["edu"]),
+                                  ("num", StandardScaler(), ["hours"])])
+        pipe = Pipeline([("prep", prep), ("clf", final)]).fit(raw_frame(scm, X), y)
+        return pipe, X, OnRawNames(scm, pipe)
     model = LogisticRegression(max_iter=2000) if kind == "logreg" else DecisionTreeClassifier(max_depth=5,
                                                                                                random_state=0)
-    return model.fit(X, y), X
+    model.fit(X, y)
+    return model, X, model
 
 
 def brute_force(scm, clf, x, table, p, weights, edu_up=True):
     """Cheapest approved action over every intervention on every code (the spec's costs, written out here)."""
     names = list(scm.names)
-    best, best_action = np.inf, None
     options = {"job": range(4), "edu": range(int(x[1]), 3) if edu_up else range(3), "hours": range(13)}
+    costs, cfs, actions = [], [], []
     for subset in itertools.chain.from_iterable(itertools.combinations(names, k) for k in range(4)):
         for values in itertools.product(*(options[n] for n in subset)):
             do = dict(zip(subset, map(float, values)))
@@ -62,12 +95,14 @@ def brute_force(scm, clf, x, table, p, weights, edu_up=True):
                 i = names.index(n)
                 g = table[int(x[0])][int(v)] if n == "job" else abs(v - x[i]) ** p
                 cost += weights.get(n, 1.0) * g
-            if cost >= best - 1e-12:
-                continue
-            cf = scm.counterfactual(x, do)
-            if clf.predict_proba(cf.reshape(1, -1))[0, 1] >= 0.5 + 1e-6:
-                best, best_action = cost, do
-    return best, best_action
+            costs.append(cost)
+            cfs.append(scm.counterfactual(x, do))
+            actions.append(do)
+    ok = clf.predict_proba(np.array(cfs))[:, 1] >= 0.5 + 1e-6
+    if not ok.any():
+        return np.inf, None
+    best = int(np.argmin(np.where(ok, costs, np.inf)))
+    return costs[best], actions[best]
 
 
 def test_spec_round_trip_and_tables():
@@ -102,27 +137,27 @@ def test_bad_specs_are_refused(mutate, needle):
         scm_from_dict(s)
 
 
-@pytest.mark.parametrize("kind", ["logreg", "tree"])
-@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("kind, p", [("logreg", 1), ("logreg", 2), ("tree", 1), ("tree", 2), ("onehot-logreg", 1),
+                                     ("onehot-logreg", 2), ("onehot-forest", 1)])
 def test_optimal_against_enumeration(kind, p):
     table = [[0, 1, 2.5, 1], [1, 0, 2.5, 1], [0.5, 0.5, 0, 0.5], [1, 1, 2.5, 0]]
     scm = scm_from_dict(spec(job_costs={lv: dict(zip(LEVELS["job"], row)) for lv, row in zip(LEVELS["job"], table)}))
-    clf, X = classifier(scm, kind)
-    denied = X[clf.predict_proba(X)[:, 1] < 0.5]
+    clf, X, ref = classifier(scm, kind)
+    denied = X[ref.predict_proba(X)[:, 1] < 0.5]
     weights = {"job": 1.0, "edu": 2.0, "hours": 0.3}
     checked = 0
     for x in denied[:6]:
         individual = {"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": float(x[2])}
         res = mr.solve(mr.RecourseProblem(scm, clf, individual, cost=mr.CostSpec(p=p),
                                           preferences=mr.Preferences(weights=weights)))
-        best, _ = brute_force(scm, clf, x, table, p, weights)
+        best, _ = brute_force(scm, ref, x, table, p, weights)
         if not np.isfinite(best):
             assert res.status is mr.Status.NO_RECOURSE
             continue
         assert res.status is mr.Status.OPTIMAL and res.verified
         assert res.cost == pytest.approx(best, abs=1e-6)
         cf = scm.counterfactual(x, dict(res.action))
-        assert clf.predict_proba(cf.reshape(1, -1))[0, 1] >= 0.5
+        assert ref.predict_proba(cf.reshape(1, -1))[0, 1] >= 0.5
         assert cf[1] >= x[1]                                      # the ordinal only increases
         assert res.raw_counterfactual["job"] in LEVELS["job"]
         checked += 1
@@ -131,7 +166,7 @@ def test_optimal_against_enumeration(kind, p):
 
 def test_allowed_levels_and_immutable_categorical():
     scm = scm_from_dict(spec())
-    clf, X = classifier(scm, "logreg", seed=3)
+    clf, X, _ = classifier(scm, "logreg", seed=3)
     x = X[(clf.predict_proba(X)[:, 1] < 0.5) & (X[:, 0] != 2)][0]
     person = dict(zip(scm.names, x))
     only = mr.Actionability(grids={"job": (0.0, 1.0, 3.0)})          # Admin (code 2) is not open to this person
@@ -146,7 +181,7 @@ def test_allowed_levels_and_immutable_categorical():
 
 def test_level_names_in_and_out():
     scm = scm_from_dict(spec())
-    clf, X = classifier(scm, "logreg")
+    clf, X, _ = classifier(scm, "logreg")
     x = X[clf.predict_proba(X)[:, 1] < 0.5][0]
     by_name = {"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": x[2]}
     a = mr.solve(mr.RecourseProblem(scm, clf, by_name))
@@ -170,7 +205,7 @@ def run_cli(*args):
 def test_cli_level_names(tmp_path):
     scm = scm_from_dict(spec())
     (tmp_path / "toy.json").write_text(json.dumps(spec()))
-    clf, X = classifier(scm, "logreg")
+    clf, X, _ = classifier(scm, "logreg")
     joblib.dump(clf, tmp_path / "clf.joblib")
     x = X[clf.predict_proba(X)[:, 1] < 0.5][0]
     person = json.dumps({"job": LEVELS["job"][int(x[0])], "edu": LEVELS["edu"][int(x[1])], "hours": x[2]})
