@@ -1,6 +1,8 @@
 """solve_many(problems): the same answers as exact.solve one by one, with the per-person overheads shared.
 
-Four things are shared across the people of a batch (compile once, solve many):
+People whose score is linear and whose cost is p = 1 over a piecewise-linear SCM are settled first, without a
+MILP, by the exact closed form of solver/linear_pieces.py (and re-checked like every answer). For the others,
+four things are shared across the people of a batch (compile once, solve many):
 - the person-independent half of the SCM compile (encode/scm_plan.py): equations affine in the changing
   variables are derived once per (SCM, changing set) and only evaluated per person;
 - one kept HiGHS relaxation (backends.highs_session): everyone is compiled first and searched grouped by
@@ -15,6 +17,7 @@ Statuses, certificates and messages are exactly those of exact.solve (the same f
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -30,8 +33,10 @@ from milp_recourse.models.classifiers import favourable
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult
 from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
+from milp_recourse.solver.linear_pieces import NO_MODEL, settle
 from milp_recourse.solver.pipeline import Searched, already_favourable, finish, refine, search_person
-from milp_recourse.solver.verify import classifier_groups, verify_many
+from milp_recourse.solver.verify import Verification, classifier_groups, verify_many
 
 WINDOW = 512  # people compiled, searched and re-checked together; bounds the compiled models held in memory
 
@@ -58,6 +63,7 @@ class ManyStats:
     search_seconds: float
     verify_seconds: float
     total_seconds: float
+    closed_form: int = 0  # people settled by the closed form over linear pieces (solver/linear_pieces.py)
 
     def per_person(self) -> dict[str, float]:
         """Mean seconds per person of each step (0 when there were no people)."""
@@ -95,12 +101,14 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     t_start = time.perf_counter()
     session, plans = HighsSession(), PlanCache()
     out: list[RecourseResult | Failed] = []
-    acc = {"already_favourable": 0, "screen": 0.0, "compile": 0.0, "search": 0.0, "verify": 0.0}
+    acc = {"already_favourable": 0, "screen": 0.0, "compile": 0.0, "search": 0.0, "verify": 0.0,
+           "closed_form": 0}
     shapes: set[int] = set()
     for lo in range(0, len(problems), WINDOW):
         out += _solve_window(problems[lo:lo + WINDOW], session, plans, capture_errors, guard, acc, shapes)
     stats = ManyStats(len(problems), acc["already_favourable"], session.loads, session.updates, len(shapes),
-                      acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start)
+                      acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start,
+                      acc["closed_form"])
     return out, stats
 
 
@@ -128,9 +136,14 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
             return None
 
     t = time.perf_counter()
+    quick = _closed_forms(problems, fav)   # settled and re-checked without a MILP (solver/linear_pieces.py)
+    for i, (s, _) in quick.items():
+        searched[i], spent[i] = s, s.search.seconds + s.timings["verify"]
+    t_quick = time.perf_counter() - t
+    t = time.perf_counter()
     compiled: dict[int, tuple[CompiledInstance, float]] = {}
     for i, pr in enumerate(problems):
-        if not fav[i]:
+        if not fav[i] and i not in quick:
             done = attempt(i, lambda pr=pr: _timed_compile(pr, plans))
             if done is not None:
                 compiled[i] = done
@@ -141,25 +154,28 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
         done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
         if done is not None:
             searched[i] = done
-    t_search = time.perf_counter() - t
+    t_search = time.perf_counter() - t + t_quick
     t = time.perf_counter()
     fav_idx = [int(i) for i in np.flatnonzero(fav)]
-    found = [i for i, s in searched.items() if s.search.action is not None]
+    found = [i for i, s in searched.items() if s.search.action is not None and i not in quick]
     checks = verify_many([problems[i] for i in fav_idx + found],
                          [{}] * len(fav_idx) + [searched[i].search.action for i in found])
     t_verify = time.perf_counter() - t
     share = t_verify / max(len(checks), 1)
     ver = dict(zip(fav_idx + found, checks))
+    ver.update((i, v) for i, (_, v) in quick.items())
     for i in fav_idx:
         out[i] = already_favourable(problems[i], ver[i], time.perf_counter() - share - t_screen / len(problems))
     for i, s in searched.items():
         t_i = time.perf_counter()
         try:
-            if i in ver:
+            if i in ver and i not in quick:
                 s.timings["verify"] = share
             with guard():
                 res = finish(problems[i], s.compiled, s.search, s.timings,
                              time.perf_counter() - spent[i] - share, ver.get(i))
+                if s.search.engine == CLOSED_FORM:   # no backend ran: the result names the closed form
+                    res = dataclasses.replace(res, backend=CLOSED_FORM)
                 out[i] = refine(problems[i], res, session)
         except BaseException as exc:  # noqa: BLE001
             if not capture_errors or isinstance(exc, KeyboardInterrupt):
@@ -167,9 +183,25 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
             out[i] = Failed(exc, spent[i] + time.perf_counter() - t_i)
     shapes.update(hash(key) for key in groups)
     for key, value in (("already_favourable", len(fav_idx)), ("screen", t_screen), ("compile", t_compile),
-                       ("search", t_search), ("verify", t_verify)):
+                       ("search", t_search), ("verify", t_verify), ("closed_form", len(quick))):
         acc[key] += value
     return out
+
+
+def _closed_forms(problems: list[RecourseProblem], fav: np.ndarray) -> dict[int, tuple[Searched, Verification]]:
+    """The people the closed form over linear pieces settles, with their re-check (one classifier call); one
+    whose action fails the re-check is left to the MILP pipeline."""
+    todo = [i for i in range(len(problems)) if not fav[i]]
+    found = settle([problems[i] for i in todo])
+    if not found:
+        return {}
+    t = time.perf_counter()
+    idx = [todo[k] for k in found]
+    checks = verify_many([problems[i] for i in idx], [o.action for o in found.values()])
+    share = (time.perf_counter() - t) / len(idx)
+    now = time.perf_counter()
+    return {i: (Searched(NO_MODEL, o, {"solve": o.seconds, "verify": share}, now - o.seconds - share), v)
+            for i, o, v in zip(idx, found.values(), checks) if v.ok}
 
 
 def _timed_compile(problem: RecourseProblem, plans: PlanCache) -> tuple[CompiledInstance, float]:
