@@ -273,3 +273,28 @@ def test_incumbent_keeps_the_rules(scm, models, case):
     res = solve(problem)
     assert "incumbent" in [s.engine for s in res.path]
     assert res.status is Status.OPTIMAL and res.cost == pytest.approx(ref, abs=1e-6)
+
+
+def test_batch_and_explain_keep_the_constraints(scm, models, files, capsys):
+    """batch --constraint solves every row under the rules (same costs as the API), and explain's relaxations never
+    give a logic constraint up (diagnose/conflicts.relax and universal keep it)."""
+    from milp_recourse.diagnose.conflicts import relax, universal
+
+    out = files["dir"] / "batch-ok.csv"
+    assert main(["batch", "--scm", files["scm"], "--classifier", files["clf"], "--data", files["people"],
+                 "--out", str(out), "--constraint", RULE, "--constraint", LINK, "--no-progress",
+                 "--weights", ",".join(f"{k}={v}" for k, v in WEIGHTS.items())]) == 0
+    capsys.readouterr()
+    frame = pd.read_csv(out)
+    for row in frame.itertuples():
+        person = {n: getattr(row, n) for n in scm.names}
+        ref = _reference(scm, models["logreg"], person, CASES["rule"][1], CASES["link"][2], list(WEIGHTS))
+        assert row.status == "OPTIMAL" and row.cost == pytest.approx(ref, abs=1e-6)
+    problem = _problem(scm, models["logreg"], (RULE,), actionable=["has_loan", "loan_amount"],
+                       bounds={"loan_amount": (1, None)})
+    assert universal(problem).logic == problem.logic == relax(problem, ["lower:loan_amount"]).logic
+    from milp_recourse.batch.profiles import Profile
+
+    base = Actionability(logic=(RULE, LINK))
+    act, _ = Profile(actionable=("has_loan",), max_changes=1).apply(base, Preferences(), list(WEIGHTS))
+    assert act.logic == base.logic and act.actionable == ("has_loan",)

@@ -71,7 +71,7 @@ class Profile:
         new_act = Actionability(actionable=actionable, bounds={**act.bounds, **self.bounds},
                                 directions={**act.directions, **self.directions},
                                 max_changes=self.max_changes if self.max_changes is not None else act.max_changes,
-                                grids={**act.grids, **self.grids})
+                                grids={**act.grids, **self.grids}, logic=act.logic)
         feats = list(actionable if actionable is not None else spec_actionable)
         if self.ranking is not None:
             weights = weights_from_ranking([f for f in self.ranking if f in feats], feats, ranking_map)

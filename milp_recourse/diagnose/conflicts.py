@@ -107,13 +107,15 @@ def relax(problem: RecourseProblem, dropped: Iterable[ConstraintGroup | str]) ->
     new = Actionability(actionable=actionable, bounds=bounds,
                         directions={n: d for n, d in act.directions.items() if f"direction:{n}" not in drop},
                         max_changes=None if "max_changes" in drop else act.max_changes,
-                        grids={n: g for n, g in act.grids.items() if f"grid:{n}" not in drop})
+                        grids={n: g for n, g in act.grids.items() if f"grid:{n}" not in drop},
+                        logic=act.logic)   # logic constraints (problem/logic.py) are kept, not relaxed
     return dataclasses.replace(problem, actionability=new)
 
 
 def universal(problem: RecourseProblem) -> RecourseProblem:
-    """The same person under the SCM spec's universal actionability only (no personal constraint)."""
-    return dataclasses.replace(problem, actionability=Actionability())
+    """The same person under the SCM spec's universal actionability only (no personal constraint; the logic
+    constraints, problem/logic.py, are kept: they are not relaxed)."""
+    return dataclasses.replace(problem, actionability=Actionability(logic=problem.actionability.logic))
 
 
 def violated_groups(problem: RecourseProblem, action: Mapping[str, float],
