@@ -12,10 +12,13 @@ Model, chosen so that abduction stays exact and closed form:
   the order ``settings.ordinal`` gives); it must be a root, its noise the observed level frequencies; a
   continuous child reads a categorical parent through one indicator per level but the first (the level's
   code k as ``(p >= k - 0.5) - (p >= k + 0.5)``, exact in the MILP) and an ordinal parent through its code;
-- binary, integer, categorical and ordinal nodes with parents are refused: such a value is not a strictly
-  monotone function of one continuous noise, so its noise could not be recovered exactly (abduction would
-  not be unique). Pass a 0/1 or integer column in ``continuous`` to model it as a continuous node instead
-  (its counterfactual may then be fractional), or make the node a root.
+- a binary node with parents is a threshold model (a logistic regression): ``x = (eta(parents) + U_x >= 0)``
+  with U_x standard logistic; a 0/1 value does not determine the noise, so abduction takes the noise's
+  posterior median given the observation (closed form, scm/threshold.py); the comparison is exact in the MILP;
+- integer, categorical and ordinal nodes with parents are refused: such a value is not a strictly monotone
+  function of one continuous noise, so abduction would not be unique. Pass an integer column in
+  ``continuous`` to model it as a continuous node instead (its counterfactual may then be fractional), or
+  make the node a root.
 Domains are the data's range padded by ``pad`` x range on each side (rounded outwards for integers, never
 below 0 for a column that is never negative). Column names are kept exactly as they are in the data.
 """
@@ -251,6 +254,24 @@ def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...],
     return text, max(std, floor), r2
 
 
+def _logistic(frame: pd.DataFrame, col: str, parents: tuple[str, ...], levels: Mapping[str, tuple[str, ...]]
+              ) -> tuple[str, float]:
+    """eta's text and the training accuracy of the maximum-likelihood logistic regression of a 0/1 column on
+    its parents (categorical parents through level indicators): col = (eta + U >= 0), U standard logistic."""
+    from sklearn.linear_model import LogisticRegression
+
+    regs, names = _regressors(frame, parents, levels)
+    y = frame[col].to_numpy(dtype=float)
+    if len(np.unique(y)) < 2:
+        raise InputError(f"Column {col!r} takes a single value in the data; a binary node with parents needs both "
+                         "0 and 1 (make it a root or drop it).")
+    A = np.column_stack(regs)
+    model = LogisticRegression(C=1e6, max_iter=5000).fit(A, y)   # (almost) unpenalised maximum likelihood
+    coef, b0 = model.coef_[0], float(model.intercept_[0])
+    text = _number(b0) + "".join(f" {'-' if c < 0 else '+'} {_number(abs(c))} * {t}" for c, t in zip(coef, names))
+    return text, float(model.score(A, y))
+
+
 def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitSettings = FitSettings()) -> dict:
     """The spec dict of an SCM fitted to ``frame`` (columns in data order; dag None = independent features)."""
     data = check_table(frame)
@@ -320,10 +341,18 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
                 {"name": u, "dist": "uniform", "low": lo, "high": hi}
             entry |= {"equation": quoted(u), "noise": noise,
                       "description": f"root: its own noise ({noise['dist']}), fitted from {len(values)} rows"}
+        elif kind == "binary":
+            if col in settings.piecewise:
+                raise InputError(f"The piecewise fit of {col!r} is for continuous nodes; {col!r} is binary.")
+            text, acc = _logistic(data, col, parents, levels)
+            entry |= {"equation": f"({text} + {u} >= 0)", "noise": {"name": u, "dist": "logistic"},
+                      "description": f"threshold (logistic regression) in {', '.join(parents)} ({len(values)} rows, "
+                                     f"accuracy {acc:.3f}); abduction: the noise's posterior median given the "
+                                     "observed value (scm/threshold.py)"}
         elif kind != "continuous":
             raise InputError(f"Column {col!r} is {kind} and has parents {list(parents)} in the DAG; {kind} nodes "
-                             f"with parents are not supported (their noise cannot be recovered exactly from a "
-                             f"0/1 or integer value). Make it a root (remove its incoming edges) or pass "
+                             f"with parents are not supported (their noise cannot be recovered exactly from an "
+                             f"integer value). Make it a root (remove its incoming edges) or pass "
                              f"--continuous {col} to model it as a continuous node.")
         else:
             hinges, how = None, ""

@@ -40,6 +40,7 @@ from milp_recourse.scm.expr import (
 from milp_recourse.scm.expr import names as expr_names
 from milp_recourse.scm.levels import LEVELED_KINDS, CostTable, check_levels, switch_table
 from milp_recourse.scm.noise import Noise
+from milp_recourse.scm.threshold import median_abduction, threshold_parts
 
 KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 ACTIONABILITY = ("immutable", "actionable", "increase", "decrease")
@@ -148,6 +149,9 @@ def _invert(var: str, eq: Expr, noise: str, bounds: Mapping[str, tuple[float, fl
         if lo <= 0 <= hi:
             raise fail(f"the factor {to_text(f)!r} can be 0 over the domains (interval [{lo:g}, {hi:g}])")
 
+    eta = threshold_parts(eq, noise)
+    if eta is not None:   # a binary threshold node: its noise's posterior median (scm/threshold.py)
+        return median_abduction(var, eta)
     uses = count(eq, noise)
     if uses != 1:
         raise fail("the noise does not occur" if uses == 0 else f"the noise occurs {uses} times")
@@ -238,6 +242,11 @@ class SCM:
                                     f"{', '.join(vnames)}, {v.noise_name}.")
                 if used in vnames:
                     graph.add_edge(used, v.name)
+            if threshold_parts(equations[v.name], v.noise_name) is not None and (
+                    v.kind != "binary" or self.noises[v.noise_name].dist != "logistic"):
+                raise SpecError(f"The threshold equation of {v.name!r} ((eta + {v.noise_name} >= 0)) needs a binary "
+                                f"variable with standard logistic noise ({{dist: logistic}}); got a {v.kind} "
+                                f"variable with {self.noises[v.noise_name].dist} noise.")
             if v.levels and equations[v.name] != Name(v.noise_name):
                 raise SpecError(f"The {v.kind} variable {v.name!r} must be its own noise (equation "
                                 f"{v.noise_name!r}, a root of the graph); got {to_text(equations[v.name])!r}. "

@@ -191,6 +191,27 @@ class NormalMixture(Noise):
 
 
 @dataclass(frozen=True)
+class Logistic(Noise):
+    """Standard-logistic noise of a threshold node ``x = (eta(parents) + U >= 0)`` (see scm/threshold.py)."""
+
+    dist = "logistic"
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.logistic(0.0, 1.0, n)
+
+    def logpdf(self, u: np.ndarray | float) -> np.ndarray:
+        u = np.abs(np.asarray(u, dtype=float))
+        return -u - 2.0 * np.log1p(np.exp(-u))
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return -math.inf, math.inf
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"dist": self.dist}
+
+
+@dataclass(frozen=True)
 class Categorical(Noise):
     """The code of a categorical / ordinal root: k = 0..K-1 with probability probs[k]."""
 
@@ -237,6 +258,7 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {  # dist -> (required, optional) 
     "uniform": ({"low", "high"}, set()),
     "mixture": ({"weights", "means"}, {"stds", "vars"}),
     "categorical": ({"probs"}, set()),
+    "logistic": (set(), set()),
 }
 _ALIASES = {"gaussian": "normal", "normal_mixture": "mixture", "mixture_of_normals": "mixture", "gmm": "mixture"}
 
@@ -302,8 +324,11 @@ def noise_from_spec(d: Mapping[str, Any]) -> Noise:
         return Uniform(_number(d, "low", dist), _number(d, "high", dist))
     if dist == "categorical":
         return Categorical(_numbers(d, "probs", dist))
+    if dist == "logistic":
+        return Logistic()
     return NormalMixture(_numbers(d, "weights", dist), _numbers(d, "means", dist),
                          _spread(d, dist, "stds", "vars", None, many=True))
 
 
-__all__ = ["Noise", "Normal", "Bernoulli", "Gamma", "Uniform", "NormalMixture", "Categorical", "noise_from_spec"]
+__all__ = ["Noise", "Normal", "Bernoulli", "Gamma", "Uniform", "NormalMixture", "Categorical", "Logistic",
+           "noise_from_spec"]
