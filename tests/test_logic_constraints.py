@@ -89,9 +89,11 @@ def _reference(scm, clf, person: dict, rules: list[tuple], links: list[tuple], a
                 do[target] = x[scm.index(target)] + ratio * (cf[:, scm.index(source)] - x[scm.index(source)])
                 cf = scm.predict_from_noise(U, do)
             ok = np.ones(len(grid), bool)
-            for a, av, b, bv in rules:   # if A becomes av then B = bv
+            for a, av, b, bv, *op in rules:   # if A becomes av then B = bv (or <= / >= bv)
                 becomes = (np.abs(cf[:, scm.index(a)] - av) < 1e-9) & (abs(x[scm.index(a)] - av) > 1e-9)
-                ok &= ~becomes | (np.abs(cf[:, scm.index(b)] - bv) < 1e-9)
+                diff = cf[:, scm.index(b)] - bv
+                holds = {"=": np.abs(diff) < 1e-9, "<=": diff < 1e-9, ">=": diff > -1e-9}[op[0] if op else "="]
+                ok &= ~becomes | holds
             score, _ = reference_score(clf, pd.DataFrame(cf, columns=scm.names))
             ok &= np.asarray(score) >= thr
             if ok.any():
@@ -109,7 +111,11 @@ CASES = {"none": ((), [], []),
          "rule": ((RULE,), [("has_loan", 0.0, "loan_amount", 0.0)], []),
          "link": ((LINK,), [], [("age", 4.0, "years_employed")]),
          "both": ((RULE, "age += 0.5 * `years_employed`"), [("has_loan", 0.0, "loan_amount", 0.0)],
-                  [("age", 0.5, "years_employed")])}
+                  [("age", 0.5, "years_employed")]),
+         # the IF feature responds through the SCM (loan_amount = 2 has_loan + U): becomes 0 via has_loan or do()
+         "mediated": (("if loan_amount -> 2 then years_employed >= 6", "if loan_amount -> -2 then years_employed >= 4"),
+                      [("loan_amount", 2.0, "years_employed", 6.0, ">="),
+                       ("loan_amount", -2.0, "years_employed", 4.0, ">=")], [])}
 
 
 @pytest.mark.parametrize("model", ["logreg", "tree"])
@@ -123,8 +129,10 @@ def test_optimum_equals_enumeration(scm, models, model, case):
     assert res.status is Status.OPTIMAL and res.verified and res.violations == ()
     assert res.cost == pytest.approx(ref, abs=1e-6)
     cf, x = res.counterfactual, PERSON
-    if rules and cf["has_loan"] == 0 and x["has_loan"] != 0:
-        assert cf["loan_amount"] == pytest.approx(0.0, abs=1e-6)
+    for a, av, b, bv, *op in rules:
+        if abs(cf[a] - av) < 1e-9 and x[a] != av:
+            diff = cf[b] - bv
+            assert {"=": abs(diff) < 1e-6, "<=": diff < 1e-6, ">=": diff > -1e-6}[op[0] if op else "="]
     for target, ratio, source in links:
         assert cf[target] - x[target] == pytest.approx(ratio * (cf[source] - x[source]), abs=1e-6)
         assert target not in res.action   # moved by its link, never intervened on, at no cost
@@ -132,12 +140,14 @@ def test_optimum_equals_enumeration(scm, models, model, case):
         assert "box-search" not in [s.engine for s in res.path]
 
 
-def test_rules_change_the_answer(scm, models):
-    """The cases are not vacuous: the rule and the link each change the logistic regression's optimum."""
-    clf = models["logreg"]
+@pytest.mark.parametrize("model", ["logreg", "tree"])
+def test_rules_change_the_answer(scm, models, model):
+    """The cases are not vacuous: each rule set and the link change the optimum (the link makes it cheaper)."""
+    clf = models[model]
     free = _reference(scm, clf, PERSON, [], [], list(WEIGHTS))
-    assert _reference(scm, clf, PERSON, CASES["rule"][1], [], list(WEIGHTS)) > free + 1e-9
+    assert _reference(scm, clf, PERSON, CASES["mediated"][1], [], list(WEIGHTS)) > free + 1e-9
     assert _reference(scm, clf, PERSON, [], CASES["link"][2], list(WEIGHTS)) < free - 1e-9
+    assert _reference(scm, clf, PERSON, CASES["rule"][1], [], list(WEIGHTS)) > free + 1e-9
 
 
 def test_impossible_rule_gives_no_recourse(scm, models):
