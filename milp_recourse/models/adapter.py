@@ -201,6 +201,9 @@ def split_model(model: Any, n_in: int) -> tuple[Preprocessing | None, Any, bool]
     levels = model.level_positions()
     exp = Expansion(tuple(len(levels[j]) if j in levels else 0 for j in range(model.n_features_in_)))
     steps = [s for _, s in model.estimator.steps[:-1] if not is_identity(s)]
+    if not steps or not isinstance(steps[0], ColumnTransformer):
+        raise ClassifierError(f"{model!r}: expected a Pipeline whose first step is a ColumnTransformer encoding the "
+                              "categorical columns.")
     pre = _encoded_map(steps[0], exp, levels)
     for step in steps[1:]:
         part = step_map(step, pre.W.shape[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -132,11 +133,34 @@ def _column_name(ct: ColumnTransformer, pos: int) -> str:
     return str(names[pos]) if names is not None else f"#{pos}"
 
 
+# The tables of an encoder are read on every validation and every person's encoding (~2 ms a column through
+# transform): remembered per encoder object (weakly), levels and fitted state (categories, drop, unknowns).
+_TABLES: "weakref.WeakKeyDictionary[Any, dict[Any, tuple[np.ndarray, ...]]]" = weakref.WeakKeyDictionary()
+
+
 def encoder_tables(enc: Any, levels: Sequence[tuple[str, ...]], names: Sequence[str],
                    where: str) -> tuple[np.ndarray, ...]:
     """Per input column j of a fitted OneHotEncoder / OrdinalEncoder, the (K_j, n_out_j) table of its own
     transform at each level; ClassifierError when a category is not a level, a level is unknown to an encoder
     that errors on unknowns, or an output is not finite (OrdinalEncoder's unknown_value=nan)."""
+    def plain(v: Any) -> Any:   # fitted attributes as hashable values (arrays by content)
+        if isinstance(v, (list, tuple)):
+            return tuple(plain(u) for u in v)
+        return ("array", tuple(np.asarray(v).ravel().tolist())) if isinstance(v, np.ndarray) else repr(v)
+
+    fitted = ("categories_", "drop_idx_", "infrequent_categories_", "handle_unknown", "unknown_value")
+    key = (tuple(map(tuple, levels)), tuple(names), plain([getattr(enc, a, None) for a in fitted]))
+    try:
+        memo = _TABLES.setdefault(enc, {})
+    except TypeError:   # not weakly referable: no memo
+        memo = {}
+    if key not in memo:
+        memo[key] = _encoder_tables(enc, levels, names, where)
+    return memo[key]
+
+
+def _encoder_tables(enc: Any, levels: Sequence[tuple[str, ...]], names: Sequence[str],
+                    where: str) -> tuple[np.ndarray, ...]:
     kind = type(enc).__name__
     try:
         check_is_fitted(enc)
