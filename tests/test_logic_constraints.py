@@ -308,3 +308,19 @@ def test_batch_and_explain_keep_the_constraints(scm, models, files, capsys):
     base = Actionability(logic=(RULE, LINK))
     act, _ = Profile(actionable=("has_loan",), max_changes=1).apply(base, Preferences(), list(WEIGHTS))
     assert act.logic == base.logic and act.actionable == ("has_loan",)
+
+
+def test_coded_variables_are_refused_by_name():
+    """A categorical variable's codes are labels: no linkage through it, no IF on it."""
+    spec = dict(name="coded", variables=[
+        dict(name="job", type="categorical", levels=["a", "b", "c"], actionability="actionable", equation="U_job",
+             noise=dict(name="U_job", dist="categorical", probs=[0.3, 0.3, 0.4])),
+        dict(name="y", type="continuous", domain=[-9, 9], actionability="actionable", equation="U_y",
+             noise=dict(name="U_y", dist="normal", std=1.0))])
+    from milp_recourse.problem.logic import check_logic, parse_constraints
+
+    coded = scm_from_dict(spec)
+    with pytest.raises(InputError, match="categorical variable 'job'"):
+        check_logic(coded, parse_constraints(["y += 1 * job"]))
+    with pytest.raises(InputError, match="which is categorical"):
+        check_logic(coded, parse_constraints(["if job -> 1 then y = 0"]))

@@ -157,6 +157,10 @@ def check_logic(scm: Any, constraints: Sequence[Constraint], error: type[Recours
         else:
             if c.target == c.source:
                 raise error(f"The linkage '{c}' links {c.target!r} to itself; expected {LINK_FORM} with T != S.")
+            coded = [n for n in (c.target, c.source) if getattr(scm.variable(n), "levels", ())]
+            if coded:
+                raise error(f"The linkage '{c}' names the {scm.variable(coded[0]).kind} variable {coded[0]!r}; its "
+                            "codes are labels, not amounts: a linkage takes continuous, integer or binary variables.")
             parents = scm.parents(c.target)
             if parents:
                 raise error(f"The linkage '{c}' targets {c.target!r}, whose equation depends on "
