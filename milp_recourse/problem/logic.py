@@ -232,7 +232,8 @@ def counterfactual(problem: Any, action: Mapping[str, float]) -> np.ndarray:
     """One action's counterfactual with the links applied (the re-check's truth)."""
     names = list(action)
     row = np.array([[float(action[k]) for k in names]]) if names else np.zeros((1, 0))
-    return linked_counterfactuals(problem, names, np.ones((1, len(names)), bool), row)[0]
+    X: np.ndarray = linked_counterfactuals(problem, names, np.ones((1, len(names)), bool), row)
+    return np.asarray(X[0], float)
 
 
 def satisfied(problem: Any, X: np.ndarray) -> np.ndarray:
