@@ -46,18 +46,27 @@ def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return su, iu, sl
 
 
-def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray, S: np.ndarray, o: np.ndarray,
+def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray | None, S: np.ndarray, o: np.ndarray,
                 r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """lam (n, p, width of z_k) times z_k is at most G theta + h on the box: back through layers k-1 .. 1."""
-    const = lam @ layers[k - 1][1]
+    """lam (n, p, width of z_k) times z_k is at most G theta + h on the box: back through layers k-1 .. 1.
+
+    lam None stands for the rows [I; -I] of every box (both signs of every unit of z_k): their products with
+    layer k's W and b are exactly [W; -W] and [b; -b], taken without the matmuls (2 x width x width
+    multiply-adds per box, two thirds of the work on the CARMA network)."""
+    signed = None
+    if lam is None:
+        W, b = layers[k - 1]
+        signed, const = np.concatenate([W, -W]), np.concatenate([b, -b])
+    else:
+        const = lam @ layers[k - 1][1]
     for j in range(k - 1, 0, -1):          # z_{j+1} = W_{j+1} relu(z_j) + b_{j+1}
-        M = lam @ layers[j][0]
+        M = signed if signed is not None and j == k - 1 else lam @ layers[j][0]
         Mp, Mn = np.maximum(M, 0.0), np.minimum(M, 0.0)
         su, iu, sl = relax[j - 1]
         const = const + (Mp @ iu[:, :, None])[:, :, 0]
         lam = Mp * su[:, None, :] + Mn * sl[:, None, :]
         const = const + lam @ layers[j - 1][1]
-    N = lam @ layers[0][0]                 # coefficient on the network input x
+    N = signed if signed is not None and k == 1 else lam @ layers[0][0]   # coefficient on the network input x
     G = N @ S
     h = const + (N @ o[:, :, None])[:, :, 0] + (np.abs(N) @ r[:, :, None])[:, :, 0]
     return G, h
@@ -77,8 +86,7 @@ def score_upper_bound(layers: list[Layer], S: np.ndarray, o: np.ndarray, r: np.n
     relax = []
     for k in range(1, len(layers)):        # pre-activation bounds of hidden layer k (max of z and of -z at once)
         w = layers[k - 1][0].shape[0]
-        both = np.broadcast_to(np.concatenate([np.eye(w), -np.eye(w)]), (len(lo), 2 * w, w))
-        top = _box_max(*_upper_line(layers, relax, k, both, S, o, r), lo, hi)
+        top = _box_max(*_upper_line(layers, relax, k, None, S, o, r), lo, hi)
         u, l = top[:, :w], -top[:, w:]
         relax.append(_relaxation(l, np.maximum(u, l)))
     lam = np.ones((len(lo), 1, 1))

@@ -71,7 +71,7 @@ def _patterns(problem: RecourseProblem, rules, changing: frozenset[str]) -> list
 
 
 def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: np.ndarray, h: np.ndarray,
-              t: float) -> tuple[np.ndarray, np.ndarray]:
+              t: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per box: min sum c (theta - x0)^2 s.t. g . theta + h >= t, lo <= theta <= hi (inf when no point of the
     box meets it; slightly lowered against round-off, so a valid lower bound), and its minimiser.
 
@@ -79,15 +79,16 @@ def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: 
     phi(lam) = g . theta(lam) is piecewise linear and non-decreasing with breaks where a coordinate reaches
     its bound: phi at every break (2d + 1 per box), then the crossing of t interpolated on its segment."""
     n, d = g.shape
+    c, x0, t = np.broadcast_to(c, (n, d)), np.broadcast_to(x0, (n, d)), np.broadcast_to(np.asarray(t, float), (n,))
     with np.errstate(all="ignore"):
         slope = g / (2.0 * c)
         moving = slope != 0.0
         breaks = np.concatenate([np.zeros((n, 1)), np.where(moving, (lo - x0) / slope, 0.0),
                                  np.where(moving, (hi - x0) / slope, 0.0)], axis=1)
         breaks = np.sort(np.where(np.isfinite(breaks) & (breaks > 0.0), breaks, 0.0), axis=1)   # (n, 2d + 1)
-        theta = np.clip(x0 + breaks[:, :, None] * slope[:, None, :], lo[:, None, :], hi[:, None, :])
+        theta = np.clip(x0[:, None, :] + breaks[:, :, None] * slope[:, None, :], lo[:, None, :], hi[:, None, :])
         phi = np.einsum("nkd,nd->nk", theta, g) + h[:, None]
-        reached = phi >= t
+        reached = phi >= t[:, None]
         feasible = reached[:, -1]
         k = np.where(feasible, np.argmax(reached, axis=1), 0)
         rows = np.arange(n)
@@ -103,11 +104,12 @@ def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: 
 
 
 def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: np.ndarray, h: np.ndarray,
-                 t: float) -> tuple[np.ndarray, np.ndarray]:
+                 t: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """_cheapest for p = 1: min sum c |theta - x0| s.t. g . theta + h >= t on the box. From the box point
     nearest x0, each unit of g . theta bought on coordinate k costs c_k / |g_k| up to |g_k| * room_k (a
     fractional knapsack): the cheapest coordinates are filled first, the last one partly."""
     n, d = g.shape
+    c, x0, t = np.broadcast_to(c, (n, d)), np.broadcast_to(x0, (n, d)), np.broadcast_to(np.asarray(t, float), (n,))
     base = np.clip(x0, lo, hi)
     with np.errstate(all="ignore"):
         need = t - h - np.einsum("nd,nd->n", g, base)
@@ -128,33 +130,47 @@ def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
     return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(point), base, point)
 
 
-def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plans: PlanCache | None = None,
-                 max_boxes: int | None = None) -> BoxSearch:
-    """Prove `inc` optimal (or find and prove a cheaper action) by the box search (module docstring); at most
-    `max_boxes` boxes (default MAX_BOXES) are bounded before it stops with state 'limit'."""
+@dataclass
+class BoxState:
+    """One person's box search in progress (mutable: the incumbent, the open boxes per pattern, the counters);
+    search_boxes runs it alone, box_batch.py runs many in lock-step with the bounds of all of them in one call."""
+
+    problem: RecourseProblem
+    layers: list
+    prune_at: float
+    aim_at: float
+    plan: object
+    constants: dict
+    inputs: list[int]
+    changing: frozenset[str]
+    best: float
+    best_action: dict[str, float]
+    fronts: list      # per pattern: (dims, c, x0, lo, hi[, lower])
+    deadline: float
+    max_boxes: int
+    t0: float
+    boxes: int = 0
+    pruned_low: float = np.inf    # the smallest lower bound of a discarded box
+
+
+def start_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plans: PlanCache | None = None,
+                max_boxes: int | None = None) -> BoxState:
+    """The box search's starting state: per intervention pattern, the box of actions within the incumbent's cost."""
     t0 = time.perf_counter()
-    max_boxes = MAX_BOXES if max_boxes is None else max_boxes
     opts, scm = problem.options, problem.scm
     layers = relu_layers(problem.classifier, opts.target_class)
     # bounds prune with the favourable threshold itself (less a round-off allowance), so the lower bound holds
     # for every action the re-check accepts; candidates aim a little past threshold + margin, as actions must
     base = score_threshold(score_kind(problem.classifier), opts.threshold)
-    prune_at = base - 1e-9 * (1.0 + abs(base))
-    aim_at = base + opts.margin + 1e-9 * (1.0 + abs(base))
     rules = [r for r in problem.rules if not r.blocked]
     names = [r.name for r in rules]
     plans = plans if plans is not None else PlanCache()
     changing = plans.changing(scm, names)
-    plan = plans.get(scm, changing)
-    constants = person_constants(problem, changing)
-    inputs = [scm.index(f) for f in problem.features]
     x = np.asarray(problem.x, float)
     coef = {r.name: problem.cost.scale * r.weight / r.divisor for r in rules}
     p = problem.cost.p
-    cheapest = _cheapest if p == 2 else _cheapest_p1
-    best_action, best = dict(inc.action), float(inc.cost)
-    gap = opts.mip_gap
-    fronts = []   # per pattern: (dims, c, x0, lo, hi)
+    best = float(inc.cost)
+    fronts = []
     for dims in _patterns(problem, rules, changing):
         budget = best - problem.cost.l0 * len(dims)
         if budget < 0:
@@ -166,36 +182,75 @@ def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plan
         hi = np.array([min(problem.rule(k).upper, v + rad) for k, v, rad in zip(dims, x0, radius)])
         if np.all(lo <= hi):
             fronts.append((dims, c, x0, lo[None, :], hi[None, :]))
-    boxes, pruned_low = 0, np.inf     # the smallest lower bound of a discarded box
-    while fronts:
-        if time.perf_counter() > deadline or boxes > max_boxes:
-            low = min([pruned_low] + [float(f[5].min()) if len(f) > 5 else 0.0 for f in fronts])
-            return BoxSearch(_no_op_free(problem, best_action, changing), best, min(low, best), SearchState.LIMIT,
-                             boxes, time.perf_counter() - t0)
+    return BoxState(problem, layers, base - 1e-9 * (1.0 + abs(base)), base + opts.margin + 1e-9 * (1.0 + abs(base)),
+                    plans.get(scm, changing), person_constants(problem, changing),
+                    [scm.index(f) for f in problem.features], changing, best, dict(inc.action), fronts, deadline,
+                    MAX_BOXES if max_boxes is None else max_boxes, t0)
+
+
+def stopped(state: BoxState) -> BoxSearch | None:
+    """The outcome when the search is over (no box left: optimal; past the deadline or the box budget: limit),
+    else None. Checked before every round of fronts."""
+    if not state.fronts:
+        return BoxSearch(_no_op_free(state.problem, state.best_action, state.changing), state.best,
+                         min(state.pruned_low, state.best), SearchState.OPTIMAL, state.boxes,
+                         time.perf_counter() - state.t0)
+    if time.perf_counter() > state.deadline or state.boxes > state.max_boxes:
+        low = min([state.pruned_low] + [float(f[5].min()) if len(f) > 5 else 0.0 for f in state.fronts])
+        return BoxSearch(_no_op_free(state.problem, state.best_action, state.changing), state.best,
+                         min(low, state.best), SearchState.LIMIT, state.boxes, time.perf_counter() - state.t0)
+    return None
+
+
+def front_bounds(state: BoxState, front) -> tuple[np.ndarray, np.ndarray]:
+    """One front's lower bounds (cost of the box's cheapest point reaching the threshold, +L0) and the boxes'
+    cheapest points aiming past threshold + margin (box_batch.py computes the same numbers for many fronts)."""
+    problem = state.problem
+    dims, c, x0, lo, hi = front[:5]
+    g, h = _bound_lines(problem, state.plan, state.constants, dims, lo, hi, state.layers, state.inputs)
+    cheapest = _cheapest if problem.cost.p == 2 else _cheapest_p1
+    lower, _ = cheapest(c, x0, lo, hi, g, h, state.prune_at)
+    _, point = cheapest(c, x0, lo, hi, g, h, state.aim_at)
+    return lower + problem.cost.l0 * len(dims), point
+
+
+def advance(state: BoxState, front, lower: np.ndarray, point: np.ndarray) -> tuple | None:
+    """Try the front's points on the true SCM, discard the boxes whose bound reaches the incumbent, and split the
+    others in half along their widest side in the cost metric: the front of the next round (None: all gone)."""
+    problem = state.problem
+    dims, c, x0, lo, hi = front[:5]
+    state.boxes += len(lo)
+    p = problem.cost.p
+    state.best, state.best_action = _try_points(problem, dims, c, x0, point, lower, state.best, state.best_action)
+    best = state.best
+    keep = lower < best - max(problem.options.mip_gap * best, ABS_GAP)
+    if (~keep).any():
+        state.pruned_low = min(state.pruned_low, float(lower[~keep].min()))
+    if not keep.any():
+        return None
+    lo, hi, lower = lo[keep], hi[keep], lower[keep]
+    side = np.argmax((hi - lo) * (c ** (1.0 / p))[None, :], axis=1)
+    rows = np.arange(len(lo))
+    mid = (lo[rows, side] + hi[rows, side]) / 2.0
+    lo2, hi1 = lo.copy(), hi.copy()
+    lo2[rows, side], hi1[rows, side] = mid, mid
+    return (dims, c, x0, np.concatenate([lo, lo2]), np.concatenate([hi1, hi]), np.concatenate([lower, lower]))
+
+
+def search_boxes(problem: RecourseProblem, inc: Incumbent, deadline: float, plans: PlanCache | None = None,
+                 max_boxes: int | None = None) -> BoxSearch:
+    """Prove `inc` optimal (or find and prove a cheaper action) by the box search (module docstring); at most
+    `max_boxes` boxes (default MAX_BOXES) are bounded before it stops with state 'limit'."""
+    state = start_boxes(problem, inc, deadline, plans, max_boxes)
+    while (done := stopped(state)) is None:
         nxt = []
-        for dims, c, x0, lo, hi, *_ in fronts:
-            boxes += len(lo)
-            g, h = _bound_lines(problem, plan, constants, dims, lo, hi, layers, inputs)
-            lower, _ = cheapest(c, x0, lo, hi, g, h, prune_at)
-            _, point = cheapest(c, x0, lo, hi, g, h, aim_at)
-            lower = lower + problem.cost.l0 * len(dims)
-            best, best_action = _try_points(problem, dims, c, x0, point, lower, best, best_action)
-            keep = lower < best - max(gap * best, ABS_GAP)
-            if (~keep).any():
-                pruned_low = min(pruned_low, float(lower[~keep].min()))
-            if not keep.any():
-                continue
-            lo, hi, lower = lo[keep], hi[keep], lower[keep]
-            side = np.argmax((hi - lo) * (c ** (1.0 / p))[None, :], axis=1)
-            rows = np.arange(len(lo))
-            mid = (lo[rows, side] + hi[rows, side]) / 2.0
-            lo2, hi1 = lo.copy(), hi.copy()
-            lo2[rows, side], hi1[rows, side] = mid, mid
-            nxt.append((dims, c, x0, np.concatenate([lo, lo2]), np.concatenate([hi1, hi]),
-                        np.concatenate([lower, lower])))
-        fronts = nxt
-    return BoxSearch(_no_op_free(problem, best_action, changing), best, min(pruned_low, best), SearchState.OPTIMAL,
-                     boxes, time.perf_counter() - t0)
+        for front in state.fronts:
+            lower, point = front_bounds(state, front)
+            split = advance(state, front, lower, point)
+            if split is not None:
+                nxt.append(split)
+        state.fronts = nxt
+    return done
 
 
 def _bound_lines(problem: RecourseProblem, plan, constants, dims, lo: np.ndarray, hi: np.ndarray, layers,

@@ -1,0 +1,107 @@
+"""solve_many's fast path for ReLU-network people the box search settles: their searches run together.
+
+For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the incumbent and
+its polish run per person as in pipeline.search_person, then the box searches of all of them run in lock-step
+(box_batch.py: one bound call per round for everyone). A person the box search proves optimal gets the same
+Searched (action, cost, bound, path, reasons) as search_person would give; anyone else (no incumbent, a box
+budget or deadline reached, another plan) is left to search_person by the caller, which recomputes them from
+scratch, so results never depend on the batching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Sequence
+
+from milp_recourse.encode.compile import CompiledInstance
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.result import PathStep, SearchState
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver import strategy as st
+from milp_recourse.solver.box_batch import search_boxes_many
+from milp_recourse.solver.box_search import BOX_ENGINE
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.milp_search import SearchOutcome
+from milp_recourse.solver.pipeline import Searched, _not_run
+from milp_recourse.solver.polish import polish
+from milp_recourse.solver.strategy import choose_search, plan_search
+
+
+def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[CompiledInstance, float]],
+               plans: PlanCache) -> dict[int, tuple[Searched, float]]:
+    """Searched (and the seconds spent on it after the compile) for the people of `compiled` (index -> plain compile
+    and its seconds) that the box search settles, by index; the others are absent."""
+    starts: dict[int, tuple] = {}
+    for i, (comp, secs) in compiled.items():
+        pr = problems[i]
+        t0 = time.perf_counter() - secs
+        plan = plan_search(pr, comp)
+        if not (plan.runs(st.INCUMBENT) and plan.runs(st.BOX_SEARCH)):
+            continue
+        timings = {"compile": secs}
+        path: list[PathStep] = []
+        t = t_heuristic = time.perf_counter()
+        inc = random_search(pr, plan.samples, pr.options.seed, t0 + 0.25 * pr.options.time_limit,
+                            coordinate_shrink=not plan.runs(st.POLISH))
+        path.append(PathStep(st.INCUMBENT, time.perf_counter() - t, "found" if inc is not None else "none",
+                             {"samples": plan.samples}))
+        if inc is None:
+            continue
+        if plan.runs(st.POLISH):
+            t = time.perf_counter()
+            before = inc.cost
+            inc = polish(pr, inc)
+            path.append(PathStep(st.POLISH, time.perf_counter() - t,
+                                 "improved" if inc.cost < before else "unchanged", {}))
+        timings["heuristic"] = time.perf_counter() - t_heuristic
+        starts[i] = (t0, plan, inc, timings, path, time.perf_counter() - t_heuristic)
+    order = list(starts)
+    t = time.perf_counter()
+    found = search_boxes_many([problems[i] for i in order], [starts[i][2] for i in order],
+                              [starts[i][0] + problems[i].options.time_limit for i in order], plans)
+    share = (time.perf_counter() - t) / max(len(order), 1)
+    out: dict[int, tuple[Searched, float]] = {}
+    for i, boxes in zip(order, found):
+        if boxes.state != SearchState.OPTIMAL:
+            continue
+        t0, plan, _, timings, path, spent = starts[i]
+        pr, comp = problems[i], compiled[i][0]
+        reasons = dict(plan.reasons)
+        boxes = dataclasses.replace(boxes, seconds=share)   # (its wall time ran alongside everyone's)
+        timings["box_search"] = boxes.seconds
+        path.append(PathStep(st.BOX_SEARCH, boxes.seconds, boxes.state, {"boxes": boxes.boxes}))
+        _, final_reasons = choose_search(pr, comp, True)
+        for engine in (st.TIGHTEN, *final_reasons, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
+            reasons.setdefault(engine, "the box search proved the optimum")
+        search = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, SearchState.OPTIMAL, boxes.seconds,
+                               rounds=boxes.boxes, engine=BOX_ENGINE, path=path, reasons=_not_run(reasons, path))
+        timings["solve"] = search.seconds
+        out[i] = (Searched(comp, search, timings, t0), spent + share)
+    return out
+
+
+BATCH = 128   # people whose box searches run together (and share one guard: see guarded_box_people)
+
+
+def guarded_box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[CompiledInstance, float]],
+                       plans: PlanCache, guard: Callable[[], ContextManager] | None = None
+                       ) -> dict[int, tuple[Searched, float]]:
+    """box_people in groups of BATCH people, each group under one `guard()` (solve_many's per-person context,
+    e.g. a hard time limit); a group whose work raises is left out (the caller searches its people one by one,
+    under their own guards)."""
+    guard = guard or nullcontext
+    out: dict[int, tuple[Searched, float]] = {}
+    keys = list(compiled)
+    for a in range(0, len(keys), BATCH):
+        part = {i: compiled[i] for i in keys[a:a + BATCH]}
+        try:
+            with guard():
+                out.update(box_people(problems, part, plans))
+        except Exception:  # noqa: BLE001 - the per-person path redoes these people and reports their errors
+            continue
+    return out
+
+
+__all__ = ["box_people", "guarded_box_people", "BATCH"]

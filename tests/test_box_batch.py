@@ -1,0 +1,139 @@
+"""The lock-step box search (solver/box_batch.py, solver/box_people.py) against the one-person box search and
+solve(): the same numbers bit for bit, for CARMA people (p = 2) and a p = 1 / L0 case; the network bound's
+shortcut for the [I; -I] rows against the explicit matrix product; the per-box _cheapest against per-front calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from milp_recourse import CostSpec, InputError, RecourseProblem, SolveOptions, solve
+from milp_recourse.bounds import relu_bounds
+from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.box_batch import search_boxes_many
+from milp_recourse.solver.box_search import _cheapest, _cheapest_p1, search_boxes
+from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.many import solve_many
+from milp_recourse.solver.polish import polish
+
+from carma import carma_case  # noqa: E402
+from denied import denied_problems  # noqa: E402
+
+
+def _carma_people(n: int) -> list[RecourseProblem]:
+    scm, net, test, cost = carma_case()
+    names = list(scm.names)
+    rows = np.flatnonzero(net.predict(test[names].to_numpy(float)) == 0)[:n]
+    return [RecourseProblem(scm, net, test.iloc[int(i)][names].to_dict(), cost=cost,
+                            options=SolveOptions(time_limit=60.0)) for i in rows]
+
+
+def _same(a, b) -> bool:
+    return (a.action == b.action and a.cost == b.cost and a.lower_bound == b.lower_bound and a.state == b.state
+            and a.boxes == b.boxes)
+
+
+@pytest.mark.shared_data
+def test_lock_step_equals_one_person_box_search_bit_for_bit():
+    people = _carma_people(12)
+    incs = [polish(pr, random_search(pr, 256, 3)) for pr in people]
+    far = time.perf_counter() + 600
+    alone = [search_boxes(pr, inc, far, PlanCache()) for pr, inc in zip(people, incs)]
+    together = search_boxes_many(people, incs, [far] * len(people), PlanCache())
+    assert all(_same(a, b) for a, b in zip(alone, together))
+    assert all(a.state == "optimal" for a in alone)
+    # a box budget: each person stops where it would alone (state 'limit', the same bound)
+    alone = [search_boxes(pr, inc, far, PlanCache(), max_boxes=40) for pr, inc in zip(people, incs)]
+    together = search_boxes_many(people, incs, [far] * len(people), PlanCache(), max_boxes=40)
+    assert all(_same(a, b) for a, b in zip(alone, together))
+    assert any(a.state == "limit" for a in alone)
+
+
+@pytest.fixture(scope="module")
+def mlp_people() -> list[RecourseProblem]:
+    return denied_problems("loan", "mlp", seed=4, keep=5)
+
+
+def test_lock_step_equals_one_person_box_search_p1_with_l0(mlp_people):
+    people = [dataclasses.replace(pr, cost=CostSpec(p=1, l0=0.05)) for pr in mlp_people]
+    incs = [random_search(pr, 256, 0) for pr in people]
+    far = time.perf_counter() + 600
+    alone = [search_boxes(pr, inc, far) for pr, inc in zip(people, incs)]
+    together = search_boxes_many(people, incs, [far] * len(people))
+    assert all(_same(a, b) for a, b in zip(alone, together))
+    assert all(a.boxes > 0 and a.state == "optimal" for a in alone)
+
+
+@pytest.mark.shared_data
+def test_solve_many_equals_solve_on_carma_people():
+    people = _carma_people(10)
+    many, _ = solve_many(people)
+    for pr, m in zip(people, many):
+        one = solve(pr)
+        assert (m.status, m.cost, m.objective_bound, m.action) == (one.status, one.cost, one.objective_bound,
+                                                                    one.action)
+        assert m.engines == one.engines and m.path_reasons == one.path_reasons and m.backend == "box-search"
+
+
+def test_a_failing_group_falls_back_to_the_one_person_path(monkeypatch, mlp_people):
+    people = mlp_people[:3]
+    import milp_recourse.solver.box_people as bp
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("lock-step failed")
+
+    monkeypatch.setattr(bp, "search_boxes_many", boom)
+    many, _ = solve_many(people)
+    for pr, m in zip(people, many):
+        one = solve(pr)
+        assert (m.status, m.cost, m.action) == (one.status, one.cost, one.action)
+
+
+def test_lengths_must_match(mlp_people):
+    people = mlp_people[:2]
+    inc = random_search(people[0], 64, 0)
+    with pytest.raises(InputError, match="2 problems, 1 incumbents and 2 deadlines"):
+        search_boxes_many(people, [inc], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("widths", [(6,), (9, 7), (8, 6, 5)])
+def test_signed_identity_shortcut_equals_the_matrix_product(widths):
+    rng = np.random.default_rng(3)
+    sizes = (5,) + widths + (1,)
+    layers = [(rng.normal(size=(b, a)), rng.normal(size=b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    n, d = 30, 3
+    S, o = rng.normal(size=(n, 5, d)), rng.normal(size=(n, 5))
+    r = np.abs(rng.normal(size=(n, 5))) * 0.1
+    relax = []
+    for k in range(1, len(layers)):
+        w = layers[k - 1][0].shape[0]
+        both = np.broadcast_to(np.concatenate([np.eye(w), -np.eye(w)]), (n, 2 * w, w))
+        G1, h1 = relu_bounds._upper_line(layers, relax, k, both, S, o, r)
+        G2, h2 = relu_bounds._upper_line(layers, relax, k, None, S, o, r)
+        assert np.array_equal(G1, G2) and np.array_equal(h1, h2)
+        lo_hi = relu_bounds._box_max(G1, h1, -np.ones((n, d)), np.ones((n, d)))
+        relax.append(relu_bounds._relaxation(-lo_hi[:, w:], np.maximum(lo_hi[:, :w], -lo_hi[:, w:])))
+
+
+@pytest.mark.parametrize("fn", [_cheapest, _cheapest_p1])
+def test_cheapest_per_box_arguments_equal_per_front_calls(fn):
+    rng = np.random.default_rng(5)
+    fronts = []
+    for _ in range(4):
+        n, d = int(rng.integers(1, 9)), 3
+        lo = rng.uniform(-2, 0, (n, d))
+        fronts.append((rng.uniform(0.5, 2, d), rng.uniform(-1, 1, d), lo, lo + rng.uniform(0.1, 2, (n, d)),
+                       rng.normal(size=(n, d)), rng.normal(size=n), float(rng.normal())))
+    each = [fn(*f) for f in fronts]
+    sizes = [len(f[2]) for f in fronts]
+    stack = [np.concatenate([np.broadcast_to(f[j], (m, 3)) for f, m in zip(fronts, sizes)]) for j in (0, 1)]
+    rest = [np.concatenate([f[j] for f in fronts]) for j in (2, 3, 4, 5)]
+    t = np.concatenate([np.full(m, f[6]) for f, m in zip(fronts, sizes)])
+    lower, point = fn(*stack, *rest, t)
+    assert np.array_equal(lower, np.concatenate([e[0] for e in each]))
+    assert np.array_equal(point, np.concatenate([e[1] for e in each]))
+    assert np.isfinite(lower).any()
