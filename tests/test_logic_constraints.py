@@ -324,3 +324,21 @@ def test_coded_variables_are_refused_by_name():
         check_logic(coded, parse_constraints(["y += 1 * job"]))
     with pytest.raises(InputError, match="which is categorical"):
         check_logic(coded, parse_constraints(["if job -> 1 then y = 0"]))
+
+
+def test_explain_never_offers_a_link_target(scm, models, files, capsys):
+    """age actionable in the spec but set by a linkage: explain's groups and relaxations leave it alone."""
+    from milp_recourse.diagnose.conflicts import person_groups
+
+    spec = dict(SPEC, variables=[dict(v, actionability="actionable") if v["name"] == "age" else v
+                                 for v in SPEC["variables"]])
+    path = files["dir"] / "scm-age.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    problem = RecourseProblem(scm_from_dict(spec), models["logreg"], dict(PERSON, income=3.0),
+                              actionability=Actionability(actionable=("has_loan", "loan_amount"), logic=(RULE, LINK)))
+    assert "fixed:age" not in {g.key for g in person_groups(problem)} and "age" not in {r.name for r in problem.rules}
+    code = main(["explain", "--scm", str(path), "--classifier", files["clf"], "--individual",
+                 json.dumps(dict(PERSON, income=3.0)), "--actionable", "has_loan,loan_amount", "--bounds",
+                 "loan_amount=1:", "--constraint", RULE, "--constraint", LINK])
+    out = capsys.readouterr().out
+    assert code == 0 and "NO_RECOURSE" in out and "fixed:years_employed" in out and "fixed:age" not in out

@@ -25,6 +25,7 @@ from milp_recourse.models.classifiers import favourable
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.errors import InputError
+from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import Actionability
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.simulate import counterfactuals
@@ -56,7 +57,8 @@ def _grid_text(values: Iterable[float]) -> str:
 def person_groups(problem: RecourseProblem, include_threshold: bool = True) -> tuple[ConstraintGroup, ...]:
     """The person's constraint groups (features immutable in the SCM spec carry none: they never matter)."""
     act = problem.actionability
-    spec = [v.name for v in problem.scm.variables if v.actionability != "immutable"]
+    linked = {c.target for c in links(problem.logic)}   # moved by their linkage only, never by the person
+    spec = [v.name for v in problem.scm.variables if v.actionability != "immutable" and v.name not in linked]
     out: list[ConstraintGroup] = []
     if act.actionable is not None:
         out += [ConstraintGroup(f"fixed:{n}", "fixed", n, f"you cannot change {n}")
