@@ -1,7 +1,7 @@
 """solve_many's closed form over linear pieces (solver/linear_pieces.py, solver/pwl_lift.py), each part against an
-independent reference: scipy's linprog (the one-row knapsack), the SCM's own numpy counterfactuals (the lifted
-pieces) and the MILP pipeline one person at a time (exact.solve) for the answers, including the people the closed
-form must leave to the MILP (concave score, p = 2, max-changes, a tree)."""
+independent reference: scipy's linprog / SLSQP (the one-row knapsacks, p = 1 / 2), the SCM's own numpy
+counterfactuals (the lifted pieces) and the MILP pipeline one person at a time (exact.solve) for the answers,
+including the people the closed form must leave to the MILP (concave score, L0, max-changes, a tree)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
+from scipy.optimize import linprog, minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
@@ -27,7 +27,6 @@ OPTS = SolveOptions(time_limit=30.0)
 
 def _linprog_knapsack(g, r, lo, hi, c) -> float:
     """min c.(p + q) s.t. g.(p - q) >= r, p in [0, hi], q in [0, -lo] with scipy (inf when infeasible)."""
-    m = len(g)
     res = linprog(np.concatenate([c, c]), A_ub=-np.concatenate([g, -g])[None, :], b_ub=[-r],
                   bounds=[(0, h) for h in hi] + [(0, -v) for v in lo], method="highs")
     return res.fun if res.status == 0 else np.inf
@@ -56,13 +55,40 @@ def test_knapsack_matches_linprog():
     assert seen_inf >= 1   # infeasible rows are reported, not hidden
 
 
+def test_squared_knapsack_matches_slsqp():
+    """p = 2: the KKT closed form against scipy's SLSQP on the same convex QP (infeasible rows: SLSQP fails)."""
+    rng = np.random.default_rng(2)
+    solved = 0
+    for m in (1, 2, 4):
+        n = 40
+        g = rng.normal(size=(n, m)) * (rng.random((n, m)) < 0.8)
+        lo, hi = -rng.uniform(0, 2, (n, m)), rng.uniform(0, 2, (n, m))
+        c, r = rng.uniform(0.1, 3, (n, m)), rng.normal(1.0, 1.5, n)
+        cost, d = lp.knapsack_squared(g, r, lo, hi, c)
+        for i in range(n):
+            ref = minimize(lambda x: np.sum(c[i] * x * x), np.zeros(m), jac=lambda x: 2 * c[i] * x,
+                           constraints=[{"type": "ineq", "fun": lambda x: g[i] @ x - r[i], "jac": lambda x: g[i]}],
+                           bounds=list(zip(lo[i], hi[i])), method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+            if not (ref.success and g[i] @ ref.x >= r[i] - 1e-8):
+                assert np.isinf(cost[i]) and g[i] @ np.where(g[i] > 0, hi[i], lo[i]) < r[i]
+                continue
+            solved += 1
+            assert cost[i] == pytest.approx(ref.fun, rel=1e-7, abs=1e-10)
+            assert g[i] @ d[i] >= r[i] - 1e-9 and np.all(d[i] >= lo[i]) and np.all(d[i] <= hi[i])
+    assert solved >= 40
+
+
 def test_knapsack_infinite_bounds_and_met_rows():
     g = np.array([[2.0, 0.0], [0.0, 0.0], [1.0, -1.0]])
-    cost, d = lp.knapsack(g, np.array([4.0, 1.0, -1.0]), np.full((3, 2), -np.inf), np.full((3, 2), np.inf),
-                          np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 5.0]]))
+    args = (g, np.array([4.0, 1.0, -1.0]), np.full((3, 2), -np.inf), np.full((3, 2), np.inf),
+            np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 5.0]]))
+    cost, d = lp.knapsack(*args)
     assert cost[0] == pytest.approx(2.0) and d[0].tolist() == [2.0, 0.0]
     assert np.isinf(cost[1])            # no feature moves the score
     assert cost[2] == 0.0 and not d[2].any()   # already met: nothing moves
+    cost, d = lp.knapsack_squared(*args)
+    assert cost[0] == pytest.approx(4.0) and d[0].tolist() == [2.0, 0.0]
+    assert np.isinf(cost[1]) and cost[2] == 0.0 and not d[2].any()
 
 
 def test_lifted_pieces_reproduce_the_scm():
@@ -124,6 +150,8 @@ def test_closed_form_equals_the_milp_under_varied_costs_and_bounds(loan_logreg):
     scm, clf = loan_logreg
     variants = [{},
                 {"cost": CostSpec(p=1, divisors={"L": 4.0, "S": 10.0}, scale=2.0)},
+                {"cost": CostSpec(p=2)},
+                {"cost": CostSpec(p=2, divisors={"I": 3.0}), "preferences": Preferences(weights={"L": 2.0})},
                 {"preferences": Preferences(weights={"E": 3.0, "I": 0.5})},
                 {"actionability": Actionability(actionable=("L", "I", "S"), directions={"S": "up"},
                                                 bounds={"I": (None, 6.0)})}]
@@ -136,7 +164,7 @@ def test_closed_form_equals_the_milp_under_varied_costs_and_bounds(loan_logreg):
 def test_people_the_closed_form_must_leave_to_the_milp(loan_logreg):
     scm, clf = loan_logreg
     base = _denied(scm, clf, 3, seed=21)
-    others = [dataclasses.replace(base[0], cost=CostSpec(p=2)),
+    others = [dataclasses.replace(base[0], cost=CostSpec(p=1, l0=0.5)),
               dataclasses.replace(base[1], actionability=Actionability(max_changes=1)),
               dataclasses.replace(base[2], options=dataclasses.replace(OPTS, backend="ortools-highs"))]
     reasons = [lp.ineligible(p) for p in others]

@@ -1,15 +1,17 @@
-"""Exact closed-form search for linear scores and p = 1 costs over piecewise-linear SCMs (solve_many's fast path).
+"""Exact closed-form search for linear scores and p = 1 / 2 costs over piecewise-linear SCMs (solve_many's fast path).
 
 Why it is exact. Take a person whose classifier score is affine in the features (logistic regression, linear
-SVM, behind scalers) and whose cost is sum_k c_k |d_k| (power cost, p = 1, no L0, grids, integers, max-changes,
+SVM, behind scalers) and whose cost is sum_k c_k |d_k|^p (power cost, no L0, grids, integers, max-changes,
 excluded sets, preferred ranges, plausibility or logic rows). Fix which of the actionable variables with changing
 parents are intervened on (a pattern; the others follow their equations). If every changing equation is built
 from sums, constant multiples and max / min / relu / abs (pwl_lift.py), the score is then a convex piecewise-linear
 function of the shifts d, score(d) = max_i g_i(d) with affine pieces g_i, so
     {d : score(d) >= s_min} = union_i {d : g_i(d) >= s_min}.
-The optimum is the cheapest over patterns and pieces of   min sum_k c_k |d_k|  s.t.  g_i . d >= r,  lo <= d <= hi
-(lo <= 0 <= hi), an LP with one row whose optimum is the fractional knapsack: move the shifts in order of cost per
-unit of score, c_k / |g_ik|, each to its bound, the last one just far enough. This is the same problem as the MILP
+The optimum is the cheapest over patterns and pieces of   min sum_k c_k |d_k|^p  s.t.  g_i . d >= r,  lo <= d <= hi
+(lo <= 0 <= hi). For p = 1 an LP with one row, whose optimum is the fractional knapsack: move the shifts in order
+of cost per unit of score, c_k / |g_ik|, each to its bound, the last one just far enough; for p = 2 a convex QP with
+one row, whose KKT point d_k = clip(lam g_k / 2 c_k, lo_k, hi_k) has lam on one linear segment between the sorted
+kinks where shifts reach their bounds (knapsack_squared). This is the same problem as the MILP
 compile.py writes (its big-M rows, effect cuts and relaxation bounds only restate it), solved in closed form for a
 whole batch of people with numpy. People it does not apply to (any condition above, a concave score, more than
 MAX_PATTERNS patterns, an infeasible person, whose certificate needs the MILP) are left to the MILP pipeline.
@@ -42,7 +44,7 @@ SCORE_CHECK_TOL = 1e-7     # the affine score must reproduce the classifier's ow
 # what finish() reads of a compiled model for a person settled here: none was built, nothing was approximated
 NO_MODEL = CompiledInstance(IRBuilder().build(), {}, {}, {}, {}, {}, {}, {}, Affine.constant(0.0), "logit", 0.0, 0.0,
                             False)
-REASON = "the closed form over linear pieces proved the optimum (linear score, p = 1 cost)"
+REASON = "the closed form over linear pieces proved the optimum (linear score, |shift|^p cost)"
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ def ineligible(problem: RecourseProblem) -> str | None:
     """Why the closed form does not apply to this person's problem (None: it may, if the SCM is piecewise linear
     and the score linear, checked per batch)."""
     cost, act = problem.cost, problem.actionability
-    if cost.kind != "power" or cost.p != 1 or cost.aggregate != "sum" or cost.l0 or cost.tables:
-        return "the cost is not a plain sum of weighted |shifts|"
+    if cost.kind != "power" or cost.aggregate != "sum" or cost.l0 or cost.tables:
+        return "the cost is not a plain sum of weighted |shifts|^p"
     if act.max_changes is not None or act.excluded_sets or problem.logic:
         return "max-changes, excluded sets or logic rules"
     if problem.plausibility is not None:
@@ -98,7 +100,7 @@ def ineligible(problem: RecourseProblem) -> str | None:
 
 def _group_key(pr: RecourseProblem) -> tuple:
     o = pr.options
-    return (id(pr.scm), id(pr.classifier), tuple(pr.features), o.threshold, o.margin, repr(o.target_class),
+    return (pr.cost.p, id(pr.scm), id(pr.classifier), tuple(pr.features), o.threshold, o.margin, repr(o.target_class),
             tuple(r.name for r in pr.rules if not r.blocked))
 
 
@@ -112,7 +114,7 @@ def settle(problems: Sequence[RecourseProblem]) -> dict[int, SearchOutcome]:
     scores: dict[tuple, LinearScore | None] = {}
     for key, members in groups.items():
         pr = problems[members[0]]
-        skey = (key[1], len(pr.features), key[5])
+        skey = (key[2], len(pr.features), key[6])
         if skey not in scores:
             scores[skey] = linear_score(pr.classifier, len(pr.features), pr.options.target_class)
         score = scores[skey]
@@ -193,6 +195,7 @@ def _closed_form(problems: list[RecourseProblem], X: np.ndarray, lo: np.ndarray,
     if 2 ** len(structural) > MAX_PATTERNS:
         raise NotPiecewise(f"more than {MAX_PATTERNS} intervention patterns")
     smin = score_threshold(score.kind, pr.options.threshold) + pr.options.margin
+    solver = knapsack if pr.cost.p == 1 else knapsack_squared
     w = dict(zip(pr.features, score.weights))
     best = np.full(n, np.inf)
     best_d = np.zeros((n, m))
@@ -227,7 +230,7 @@ def _closed_form(problems: list[RecourseProblem], X: np.ndarray, lo: np.ndarray,
             pieces += 1
             if not np.all(np.isfinite(g)):
                 raise NotPiecewise("a non-finite coefficient")
-            cost, d = knapsack(g[:, :m], smin - g[:, m], plo, phi, c)
+            cost, d = solver(g[:, :m], smin - g[:, m], plo, phi, c)
             better = cost < best
             best = np.where(better, cost, best)
             best_d[better] = d[better]
@@ -277,4 +280,46 @@ def knapsack(g: np.ndarray, r: np.ndarray, lo: np.ndarray, hi: np.ndarray, c: np
     return cost, d
 
 
-__all__ = ["ENGINE", "NO_MODEL", "LinearScore", "linear_score", "ineligible", "settle", "knapsack"]
+def knapsack_squared(g: np.ndarray, r: np.ndarray, lo: np.ndarray, hi: np.ndarray, c: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: min sum_k c_k d_k^2 s.t. g . d >= r, lo <= d <= hi (lo <= 0 <= hi, c > 0), by its KKT conditions:
+    d_k(lam) = clip(lam g_k / (2 c_k), lo_k, hi_k) with the lam >= 0 where g . d(lam) = r. g . d(lam) is piecewise
+    linear and non-decreasing in lam, with a kink where each shift reaches its bound: sorting those kinks finds
+    the segment holding r, and lam is exact on it. Cost inf when even every shift at its bound falls short."""
+    n, m = g.shape
+    end = np.where(g > 0, hi, np.where(g < 0, lo, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = np.where(g != 0, g * end, 0.0)                     # score added by a shift at its bound (>= 0)
+        slope = np.where(g != 0, g * g / (2.0 * c), 0.0)          # d(g_k d_k)/d lam while the shift is free
+        kink = np.where(g != 0, 2.0 * c * end / np.where(g != 0, g, 1.0), np.inf)   # lam where it saturates
+    kink = np.where(np.isnan(kink), np.inf, kink)
+    order = np.argsort(kink, axis=1, kind="stable")
+    kink_o = np.take_along_axis(kink, order, 1)
+    gain_o = np.take_along_axis(gain, order, 1)
+    slope_o = np.take_along_axis(slope, order, 1)
+    sat_before = np.concatenate([np.zeros((n, 1)), np.cumsum(gain_o, 1)[:, :-1]], 1)   # saturated before kink j
+    free_from = np.cumsum(slope_o[:, ::-1], 1)[:, ::-1]                                 # free from kink j on
+    with np.errstate(invalid="ignore"):
+        # g . d at each kink; past the last finite one g . d grows without bound while some shift is still free
+        at_kink = sat_before + np.where(np.isfinite(kink_o), kink_o * free_from, np.where(free_from > 0, np.inf, 0.0))
+    need = r > 0
+    reach = np.where(np.isfinite(np.sum(gain, 1)), np.sum(gain, 1), np.inf)
+    feasible = ~need | (reach >= r)
+    enough = at_kink >= r[:, None]
+    j = np.where(enough.any(1), np.argmax(enough, 1), m)       # first kink at or past r (m: past the last)
+    rows = np.arange(n)
+    jj = np.minimum(j, m - 1)
+    a = np.where(j < m, sat_before[rows, jj], np.sum(gain_o, 1))
+    b = np.where(j < m, free_from[rows, jj], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lam = np.where(b > 0, (r - a) / np.where(b > 0, b, 1.0), 0.0)
+        d = np.clip(lam[:, None] * g / (2.0 * c), lo, hi)
+    if np.any(feasible & need & (j == m)):   # every shift saturated exactly at r: the bounds themselves
+        d = np.where((feasible & need & (j == m))[:, None], end, d)
+    d[~need | ~feasible] = 0.0
+    cost = np.where(feasible, np.sum(c * d * d, axis=1), np.inf)
+    return cost, d
+
+
+__all__ = ["ENGINE", "NO_MODEL", "LinearScore", "linear_score", "ineligible", "settle", "knapsack",
+           "knapsack_squared"]

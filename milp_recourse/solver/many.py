@@ -1,8 +1,8 @@
 """solve_many(problems): the same answers as exact.solve one by one, with the per-person overheads shared.
 
-People whose score is linear and whose cost is p = 1 over a piecewise-linear SCM are settled first, without a
-MILP, by the exact closed form of solver/linear_pieces.py (and re-checked like every answer). For the others,
-four things are shared across the people of a batch (compile once, solve many):
+People whose score is linear and whose cost is a sum of |shift|^p over a piecewise-linear SCM are settled first,
+without a MILP, by the exact closed form of solver/linear_pieces.py (and re-checked like every answer). For the
+others, four things are shared across the people of a batch (compile once, solve many):
 - the person-independent half of the SCM compile (encode/scm_plan.py): equations affine in the changing
   variables are derived once per (SCM, changing set) and only evaluated per person;
 - one kept HiGHS relaxation (backends.highs_session): everyone is compiled first and searched grouped by
