@@ -28,6 +28,7 @@ Splits whose side is decided by the inputs' bounds (in particular constant input
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from milp_recourse.errors import ClassifierError, UnsupportedError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.trees import TreeArrays, TreeEnsemble, to_tree_ensemble
+from milp_recourse.models.trees import LEAF, TreeEnsemble, to_tree_ensemble
 
 LEFT, RIGHT, OPEN = 0, 1, 2
 
@@ -56,34 +57,59 @@ class _TreeShape:
     splits: tuple[_Split, ...]
 
 
-def _reachable(tree: TreeArrays, decide: Any, left_max: Any) -> _TreeShape:
-    """Reachable leaves and open splits of a tree, pruning subtrees cut off by decided splits."""
+@dataclass(frozen=True)
+class _TreeNodes:
+    """One tree as plain lists for the per-compile traversal: children, feature and left bound L per node
+    (L = the ensemble's left_max of the threshold, computed once: it was a third of the traversal's time)."""
+
+    left: list[int]
+    right: list[int]
+    feature: list[int]
+    bound: list[float]     # left_max(threshold); unused at leaves
+
+
+def _tree_nodes(ens: TreeEnsemble) -> tuple[_TreeNodes, ...]:
+    """_TreeNodes of every tree of ens."""
+    out = []
+    for tree in ens.trees:
+        leaf = np.asarray(tree.left) == LEAF
+        bound = [0.0 if is_leaf else ens.left_max(float(t)) for is_leaf, t in zip(leaf.tolist(), tree.threshold)]
+        out.append(_TreeNodes(np.asarray(tree.left).tolist(), np.asarray(tree.right).tolist(),
+                              np.asarray(tree.feature).tolist(), bound))
+    return tuple(out)
+
+
+def _reachable(tree: _TreeNodes, bounds: dict[int, tuple[float, float]]) -> _TreeShape:
+    """Reachable leaves and open splits of a tree, pruning subtrees cut off by splits the inputs' bounds decide
+    (x <= L for the whole interval: left; x > L for all of it: right)."""
     order: list[int] = []
     side: dict[int, int] = {}
-    key: dict[int, tuple[int, float]] = {}
+    left, right, feature, bound = tree.left, tree.right, tree.feature, tree.bound
     stack = [0]
     while stack:
         node = stack.pop()
         order.append(node)
-        if tree.is_leaf(node):
+        if left[node] == LEAF:
             continue
-        f, L = int(tree.feature[node]), left_max(tree.threshold[node])
-        side[node], key[node] = decide(f, L), (f, L)
-        if side[node] in (LEFT, OPEN):
-            stack.append(int(tree.left[node]))
-        if side[node] in (RIGHT, OPEN):
-            stack.append(int(tree.right[node]))
+        lo, hi = bounds[feature[node]]
+        L = bound[node]
+        sd = side[node] = LEFT if hi <= L else (RIGHT if lo > L else OPEN)
+        if sd != RIGHT:
+            stack.append(left[node])
+        if sd != LEFT:
+            stack.append(right[node])
     under: dict[int, tuple[int, ...]] = {}
     splits: list[_Split] = []
     for node in reversed(order):  # children before parents
-        if tree.is_leaf(node):
+        if left[node] == LEAF:
             under[node] = (node,)
             continue
-        lft = under.get(int(tree.left[node]), ()) if side[node] != RIGHT else ()
-        rgt = under.get(int(tree.right[node]), ()) if side[node] != LEFT else ()
+        sd = side[node]
+        lft = under.get(left[node], ()) if sd != RIGHT else ()
+        rgt = under.get(right[node], ()) if sd != LEFT else ()
         under[node] = lft + rgt
-        if side[node] == OPEN:
-            splits.append(_Split(node, key[node], lft, rgt))
+        if sd == OPEN:
+            splits.append(_Split(node, (feature[node], bound[node]), lft, rgt))
     return _TreeShape(under[0], tuple(splits))
 
 
@@ -142,24 +168,16 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
 
 
 def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affine], *, split_margin: float,
-                         group: str) -> Affine:
-    """Exact score of a tree ensemble on affine inputs (columns in the model's feature order)."""
+                         group: str, nodes: tuple[_TreeNodes, ...] | None = None) -> Affine:
+    """Exact score of a tree ensemble on affine inputs (columns in the model's feature order); `nodes`: the
+    ensemble's _tree_nodes when the caller keeps them (encode_trees, across compiles)."""
     if len(inputs) != ens.n_features:
         raise ClassifierError(f"The tree ensemble expects {ens.n_features} inputs; got {len(inputs)} "
                               "input expressions.")
-    bounds: dict[int, tuple[float, float]] = {}
-
-    def decide(f: int, L: float) -> int:
-        if f not in bounds:
-            bounds[f] = b.bounds_of(inputs[f])
-        lo, hi = bounds[f]
-        if hi <= L:
-            return LEFT
-        if lo > L:
-            return RIGHT
-        return OPEN
-
-    shapes = [_reachable(tree, decide, ens.left_max) for tree in ens.trees]
+    nodes = nodes if nodes is not None else _tree_nodes(ens)
+    used = sorted({f for tree in nodes for f, lf in zip(tree.feature, tree.left) if lf != LEAF})
+    bounds = {f: b.bounds_of(inputs[f]) for f in used}
+    shapes = [_reachable(tree, bounds) for tree in nodes]
     keys = {s.key for shape in shapes for s in shape.splits}
     ys = _split_binaries(b, inputs, bounds, keys, split_margin, group, ens.float32, ens.gap)
     terms: dict[int, float] = {}
@@ -186,8 +204,33 @@ def encode_trees(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_inde
                  group: str) -> Affine:
     """Registry entry for every family with a tree adapter (sklearn trees and forests, GradientBoosting,
     HistGradientBoosting, XGBoost, LightGBM)."""
+    ens, nodes = _prepared(model, target_index)
+    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group, nodes=nodes)
+
+
+_PREPARED: "weakref.WeakKeyDictionary[Any, tuple[Any, TreeEnsemble, tuple[_TreeNodes, ...]]]" = \
+    weakref.WeakKeyDictionary()   # a cache: every person's compile (and each budget stage's) reuses the trees
+
+
+def _prepared(model: Any, target_index: int) -> tuple[TreeEnsemble, tuple[_TreeNodes, ...]]:
+    """The model's ensemble and traversal lists, built once per model and class while its fitted trees are the
+    same objects (a refit replaces them and rebuilds these); models that refuse weak references are not kept."""
+    stamp = (target_index, id(getattr(model, "estimators_", None)), id(getattr(model, "tree_", None)),
+             id(getattr(model, "_predictors", None)), id(getattr(model, "_Booster", None)),
+             id(getattr(model, "booster_", None)))
+    try:
+        hit = _PREPARED.get(model)
+    except TypeError:
+        hit = None
+    if hit is not None and hit[0] == stamp:
+        return hit[1], hit[2]
     ens = to_tree_ensemble(model, target_index)
-    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group)
+    nodes = _tree_nodes(ens)
+    try:
+        _PREPARED[model] = (stamp, ens, nodes)
+    except TypeError:
+        pass
+    return ens, nodes
 
 
 __all__ = ["encode_tree_ensemble", "encode_trees"]
