@@ -46,7 +46,8 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
             lower = budget           # no action costs <= budget (the stage's SCM is exact: approx_error 0)
             frac *= BUDGET_GROWTH
             continue
-        if out.state == SearchState.OPTIMAL and out.action is not None and verify_action(problem, out.action).ok:
+        if out.state == SearchState.OPTIMAL and out.action is not None and (
+                out.verified if out.verified is not None else verify_action(problem, out.action).ok):
             return stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
                                               lower_bound=max(out.lower_bound, lower))
         break  # a limit, or an answer the re-check refuses: the full model, with the verified incumbent

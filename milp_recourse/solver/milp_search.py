@@ -49,6 +49,7 @@ class SearchOutcome:
     engine: str = "milp"    # 'milp', or box_search.BOX_ENGINE when the box search settled the person
     path: list[PathStep] = field(default_factory=list)     # the engines that ran, in order (result.path)
     reasons: dict[str, str] = field(default_factory=dict)  # engine -> why it was not taken (result.path_reasons)
+    verified: bool | None = None   # whether `action` passed verify_action here (None: not checked here)
 
 
 def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarray) -> dict[str, float]:
@@ -293,6 +294,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             break
         best.state = SearchState.LIMIT
     best.seconds = t_solve
+    best.verified = best_ok if best.action is not None else None
     engine = OUTER_APPROX if compiled.quadratic else MILP
     steps.append(PathStep(engine, t_solve - t_small, best.state, {"rounds": best.rounds}))
     best.path = steps
