@@ -1,9 +1,7 @@
-"""Issue 16 profile: where German credit RF 50 x depth 5 spends its time per person (cProfile), and a what-if.
+"""Issue 16 profile: where a tree-ensemble case (German RF 50 x 5, Taiwan RF 100 x 5, ...) spends its time per person.
 
-Prints the pipeline's step sums and cProfile's top functions over N denied people, then times the same people
-with the forest's predict_proba replaced (in this process only, never shipped from here) by a plain loop over
-the fitted trees' `tree_.predict` (no joblib dispatch, no input validation; bit-identical probabilities),
-interleaved with the unpatched model, and checks that every cost is unchanged.
+Prints the pipeline's per-stage sums (result.timings), the budget schedule's stage counts, the proven share and
+median time, and optionally cProfile's top functions (by own time and cumulative) over the same people.
 """
 
 from __future__ import annotations
@@ -13,76 +11,69 @@ import cProfile
 import io
 import pstats
 import statistics
-
-import numpy as np
+import time
 
 from common import ROOT, machine, write_jsonl
 
 from bench_suite import tree_case
 from milp_recourse import RecourseProblem, SolveOptions, solve
 
+PROVEN = ("OPTIMAL", "NO_RECOURSE")
 
-def tree_loop_proba(model):
-    """predict_proba of a fitted RandomForestClassifier as a loop over its trees' tree_.predict (float32 input)."""
-    def proba(X):
-        X32 = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-        acc = 0.0
-        for est in model.estimators_:
-            v = est.tree_.predict(X32).reshape(len(X32), -1)
-            acc = acc + v / v.sum(axis=1, keepdims=True)
-        return acc / len(model.estimators_)
-    return proba
+
+def run_people(case, time_limit: float) -> list:
+    """solve() for every person of a tree_case tuple; the results in order."""
+    scm, model, people, cost, act = case
+    opts = SolveOptions(time_limit=time_limit)
+    return [solve(RecourseProblem(scm, model, p, actionability=act, cost=cost, options=opts)) for p in people]
+
+
+def stage_summary(results: list) -> dict:
+    """Per-stage sums of result.timings, engine step counts, median total seconds and the proven share."""
+    steps: dict[str, float] = {}
+    engines: dict[str, int] = {}
+    for r in results:
+        for k, v in r.timings.items():
+            steps[k] = steps.get(k, 0.0) + v
+        for s in r.path:
+            engines[s.engine] = engines.get(s.engine, 0) + 1
+    times = [r.total_seconds for r in results]
+    return {"median_s": statistics.median(times), "max_s": max(times),
+            "proven": sum(r.status.value in PROVEN for r in results), "n": len(results),
+            "steps_s": {k: round(v, 4) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])},
+            "rounds": sum(r.iterations or 0 for r in results), "engines": engines}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("-n", type=int, default=8, help="denied people (default 8)")
+    ap.add_argument("--dataset", default="german", choices=["german", "taiwan"])
+    ap.add_argument("-n", type=int, default=10, help="denied people (default 10)")
     ap.add_argument("--trees", type=int, default=50)
     ap.add_argument("--depth", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved what-if rounds (default 3)")
+    ap.add_argument("--time-limit", type=float, default=10.0)
+    ap.add_argument("--cprofile", action="store_true", help="also print cProfile's top functions")
+    ap.add_argument("--top", type=int, default=30)
     args = ap.parse_args()
-    scm, model, people, cost, act = tree_case("german", "rf", args.trees, args.depth, args.n)
-    opts = SolveOptions(time_limit=10)
-
-    def run() -> list:
-        return [solve(RecourseProblem(scm, model, p, act, cost=cost, options=opts)) for p in people]
-
-    run()  # warm-up
-    prof, steps = cProfile.Profile(), {}
-    prof.enable()
-    results = run()
-    prof.disable()
-    for r in results:
-        for k, v in r.timings.items():
-            steps[k] = steps.get(k, 0.0) + v
-    print("step sums (s):", {k: round(v, 3) for k, v in steps.items()})
-    buf = io.StringIO()
-    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(25)
-    print(buf.getvalue())
-    fast = tree_loop_proba(model)
-    times: dict[str, list[list[float]]] = {"sklearn predict_proba": [], "tree_.predict loop": []}
-    costs: dict[str, list[float]] = {}
-    for _ in range(args.rounds):
-        for tag in times:
-            if tag == "tree_.predict loop":
-                model.predict_proba = fast
-            else:
-                model.__dict__.pop("predict_proba", None)
-            res = run()
-            times[tag].append([r.total_seconds for r in res])
-            costs[tag] = [r.cost for r in res]
-    model.__dict__.pop("predict_proba", None)
-    rows = [{"machine": machine()}, {"steps_s": steps}]
-    for tag, rounds in times.items():
-        per = [statistics.median(r[i] for r in rounds) for i in range(len(people))]
-        row = {"variant": tag, "median_s": statistics.median(per), "n": len(people)}
-        print(row)
-        rows.append(row)
-    a, b = costs.values()
-    same = all(abs(x - y) <= 1e-9 * max(1.0, abs(x)) for x, y in zip(a, b))
-    print("same costs:", same)
-    rows.append({"same_costs": same})
-    write_jsonl(ROOT / "bench" / "results" / "profile_trees.jsonl", rows)
+    t = time.perf_counter()
+    case = tree_case(args.dataset, "rf", args.trees, args.depth, args.n)
+    print(f"case built in {time.perf_counter() - t:.1f} s; {len(case[2])} denied people")
+    run_people(case[:2] + (case[2][:1],) + case[3:], args.time_limit)  # warm-up (imports, caches)
+    prof = cProfile.Profile() if args.cprofile else None
+    if prof is not None:
+        prof.enable()
+    results = run_people(case, args.time_limit)
+    if prof is not None:
+        prof.disable()
+    summary = stage_summary(results)
+    print("per person:", [(r.status.value, round(r.total_seconds, 3), r.iterations) for r in results])
+    print(summary)
+    if prof is not None:
+        for key in ("tottime", "cumulative"):
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(args.top)
+            print(buf.getvalue())
+    write_jsonl(ROOT / "bench" / "results" / f"profile_trees-{args.dataset}-{args.trees}x{args.depth}.jsonl",
+                [{"machine": machine()}, {"case": vars(args), **summary}])
 
 
 if __name__ == "__main__":
