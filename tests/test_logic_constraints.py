@@ -198,6 +198,8 @@ def test_link_target_cannot_be_actionable(scm, models):
         _problem(scm, models["logreg"], ("has_loan += 1 * years_employed",), actionable=["has_loan", "loan_amount"])
     with pytest.raises(InputError, match="more than one linkage"):
         _problem(scm, models["logreg"], (LINK, "age += 2 * has_loan"))
+    with pytest.raises(InputError, match=r"cycle.*age -> years_employed -> age|cycle.*years_employed -> age"):
+        _problem(scm, models["logreg"], (LINK, "years_employed += 1 * age"))   # two links, each a root
 
 
 @pytest.fixture(scope="module")
