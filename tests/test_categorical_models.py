@@ -145,12 +145,10 @@ def _same(milp: float, own: float, kind: str, proba_tol: float) -> bool:
     return abs(milp - own) <= 1e-6 * max(1.0, abs(own))
 
 
-# Every classifier after the brief's transformer; the variants with a few. Not XGBoost after 'drop-learned': its
-# StandardScaler'd ordinal codes are data values, which XGBoost cuts at their float32 rounding c; the tree
-# encoding (encode/tree_ensembles.py) allows x >= c on the right, so a value just below c (float32 equal) is
-# excluded for variable inputs (a limitation of the numeric XGBoost encoding too; constants are exact).
+# Every classifier after the brief's transformer; the variants with a few. XGBoost after 'drop-learned' reads
+# StandardScaler'd codes, data values that it cuts at their float32 rounding (the encoding writes them so).
 PAIRS = ([("brief", c) for c in [*CLASSIFIERS, "xgb", "lgb"]]
-         + [("drop-learned", c) for c in ("logreg", "svm", "tree", "forest", "gbt", "hgb", "mlp", "lgb")]
+         + [("drop-learned", c) for c in ("logreg", "svm", "tree", "forest", "gbt", "hgb", "mlp", "xgb", "lgb")]
          + [("infrequent", c) for c in ("logreg", "tree", "hgb", "mlp", "xgb")])
 
 

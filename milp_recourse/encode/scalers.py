@@ -42,14 +42,14 @@ def min_max(x: Affine, scale: float, shift: float) -> Affine:
 
 
 def _column_transformer(ct: Any, inputs: Sequence[Affine], levels: Mapping[int, tuple[str, ...]] | None,
-                        b: IRBuilder | None, group: str) -> tuple[Affine, ...]:
+                        b: IRBuilder | None, group: str, codes: Any) -> tuple[Affine, ...]:
     """A ColumnTransformer's output: each block's step on its selected inputs, concatenated in output order
     (encoder blocks on categorical codes through encode/categorical_codes.py, with binaries in b)."""
-    from milp_recourse.encode.categorical_codes import encode_block
+    from milp_recourse.encode.categorical_codes import CodeIndicators, encode_block
     from milp_recourse.models.column_transformer import column_blocks
 
     names = [str(n) for n in getattr(ct, "feature_names_in_", range(len(inputs)))]
-    cache: dict[int, dict[int, Affine]] = {}
+    cache = CodeIndicators() if codes is None else codes
     out: list[Affine] = []
     for block in column_blocks(ct, levels=levels):
         if block.codes is None:
@@ -58,17 +58,18 @@ def _column_transformer(ct: Any, inputs: Sequence[Affine], levels: Mapping[int, 
         if b is None and not all(inputs[i].is_constant for i in block.columns):
             raise ClassifierError(f"ColumnTransformer part {block.name!r} encodes categorical codes, which needs "
                                   "an IRBuilder for its binaries; expected transform_inputs(..., b=builder).")
-        codes = encode_block(IRBuilder() if b is None else b, block, inputs, names, group, cache)
-        out.extend(transform_inputs(block.after, codes))
+        encoded = encode_block(IRBuilder() if b is None else b, block, inputs, names, group, cache)
+        out.extend(transform_inputs(block.after, encoded))
     return tuple(out)
 
 
 def transform_inputs(step: Any, inputs: Sequence[Affine], levels: Mapping[int, tuple[str, ...]] | None = None,
-                     b: IRBuilder | None = None, group: str = "clf") -> tuple[Affine, ...]:
+                     b: IRBuilder | None = None, group: str = "clf", codes: Any = None) -> tuple[Affine, ...]:
     """The affine image of the inputs under one fitted scaler step (or ColumnTransformer / Pipeline of them).
 
     levels (input position -> level strings) makes a ColumnTransformer's encoders read those inputs as codes;
-    their one-hot outputs are written with binaries added to b (rows in `group`)."""
+    their one-hot outputs are written with binaries added to b (rows in `group`), recorded in `codes`
+    (a categorical_codes.CodeIndicators, fresh when None)."""
     from sklearn.compose import ColumnTransformer
 
     from milp_recourse.models.column_transformer import is_identity
@@ -76,7 +77,7 @@ def transform_inputs(step: Any, inputs: Sequence[Affine], levels: Mapping[int, t
     if is_identity(step):
         return tuple(inputs)
     if isinstance(step, ColumnTransformer):
-        return _column_transformer(step, inputs, levels, b, group)
+        return _column_transformer(step, inputs, levels, b, group, codes)
     if isinstance(step, Pipeline):
         exprs = tuple(inputs)
         for _, inner in step.steps:

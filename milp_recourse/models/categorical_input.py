@@ -115,8 +115,13 @@ class LeveledModel:
                 out[n] = pd.Series(np.asarray(cols[n], dtype=float), dtype=float)
         return pd.DataFrame(out, columns=names)
 
-    def _as_levels(self, name: str, values: np.ndarray) -> list[str]:
+    def _as_levels(self, name: str, values: np.ndarray) -> list[str] | np.ndarray:
         levels = self.levels[name]
+        if values.dtype.kind in "iuf":   # codes (the usual case, vectorised)
+            codes = np.rint(values.astype(float))
+            ok = np.isfinite(values) & (np.abs(values - codes) <= CODE_TOLERANCE) & (codes >= 0) & (codes < len(levels))
+            if ok.all():
+                return np.asarray(levels, dtype=object)[codes.astype(np.int64)]
         out = []
         for v in values:
             if isinstance(v, str):
