@@ -312,3 +312,27 @@ def test_openapi_documents_the_body(client):
     schema = spec["paths"]["/api/solve"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"individual", "actionable", "bounds", "ranking", "scores"} <= set(schema["properties"])
     assert np.isfinite(client.get("/api/schema").json()["time_limit"])
+
+
+def test_categorical_features_are_served_by_name() -> None:
+    """A categorical SCM: the schema gives level names with their codes; a record by codes or by names gets the
+    library's answer, with level names in the result."""
+    from test_categorical_scm import LEVELS, classifier, raw_frame, spec
+
+    from milp_recourse.scm.spec import scm_from_dict
+
+    scm = scm_from_dict(spec())
+    pipe, X, ref = classifier(scm, "onehot-logreg")
+    x = X[ref.predict_proba(X)[:, 1] < 0.5][0]
+    with TestClient(create_app(scm, pipe, time_limit=TIME_LIMIT)) as c:
+        features = {f["name"]: f for f in c.get("/api/schema").json()["features"]}
+        assert features["job"]["levels"] == LEVELS["job"] and features["job"]["codes"] == [0, 1, 2, 3]
+        by_code = c.post("/api/solve", json={"individual": dict(zip(scm.names, map(float, x)))})
+        by_name = c.post("/api/solve", json={"individual": raw_frame(scm, x.reshape(1, -1)).iloc[0].to_dict()})
+    assert by_code.status_code == 200 and by_name.json() == {**by_code.json(), "total_seconds": by_name.json()[
+        "total_seconds"], "solve_seconds": by_name.json()["solve_seconds"], "timings": by_name.json()["timings"],
+        "path": by_name.json()["path"]}
+    expected = solve(RecourseProblem(scm, pipe, x, options=SolveOptions(time_limit=TIME_LIMIT)))
+    got = RecourseResult.from_dict(by_code.json())
+    assert got.cost == pytest.approx(expected.cost, abs=1e-9) and got.raw_action == expected.raw_action
+    assert by_code.json()["factual"]["job"] == LEVELS["job"][int(x[0])]

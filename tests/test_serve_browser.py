@@ -244,3 +244,55 @@ def test_bad_record_shows_the_library_message_then_scores(server, browser, loan)
     assert page.get_attribute("#status", "data-status") == want.status.value
     assert float(page.get_attribute("#cost", "data-cost")) == pytest.approx(want.cost, abs=1e-9)
     page.close()
+
+
+def test_categorical_record_by_level_names(browser, shots):
+    """A categorical SCM on the page: the record's selects show level names, a categorical gets no direction
+    or value bounds, and the answer (level names in the tables) equals `solve` for the same inputs."""
+    from test_categorical_scm import LEVELS, classifier, spec
+
+    from milp_recourse.scm.spec import scm_from_dict
+
+    scm = scm_from_dict(spec())
+    pipe, X, ref = classifier(scm, "onehot-logreg")
+    x = X[ref.predict_proba(X)[:, 1] < 0.5][1]
+    app = create_app(scm, pipe, time_limit=TIME_LIMIT)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.set_default_timeout(20_000)
+        page.goto(f"http://127.0.0.1:{srv.config.port}")
+        page.wait_for_selector("#rec-job")
+        assert page.eval_on_selector_all("#rec-job option", "els => els.map(e => e.textContent)") == LEVELS["job"]
+        page.select_option("#rec-job", label=LEVELS["job"][int(x[0])])
+        page.select_option("#rec-edu", label=LEVELS["edu"][int(x[1])])
+        page.select_option("#rec-hours", str(int(x[2])))   # a small integer domain: a select too
+        page.click("#to-constraints")
+        page.wait_for_selector("#can-job", state="visible")
+        assert page.is_disabled("#dir-job") and page.is_disabled("#lo-job")
+        page.click("#to-preferences")
+        page.click("#solve")
+        page.wait_for_selector("#status")
+        page.locator("#step-result").screenshot(path=str(shots / "5-categorical.png"))
+        names = [n for n in scm.names if scm.variable(n).actionability != "immutable"]
+        want = solve(RecourseProblem(scm, pipe, x, actionability=Actionability(actionable=tuple(names)),
+                                     preferences=Preferences.from_ranking(
+                                         page.eval_on_selector_all("#ranking-list li",
+                                                                   "els => els.map(e => e.dataset.feature)"), names),
+                                     options=SolveOptions(time_limit=TIME_LIMIT)))
+        assert float(page.get_attribute("#cost", "data-cost")) == pytest.approx(want.cost, abs=1e-9)
+        shown = {r["f"]: r["v"] for r in page.eval_on_selector_all(
+            "#actions-table tbody tr", "els => els.map(e => ({f: e.dataset.feature, v: e.dataset.value}))")}
+        assert shown == {k: str(v) for k, v in want.to_dict()["action"].items()}
+        assert page.inner_text("#cf-table").count(want.raw_counterfactual["job"]) >= 1
+        page.close()
+    finally:
+        srv.should_exit = True
+        thread.join(10)

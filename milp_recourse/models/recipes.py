@@ -79,21 +79,30 @@ def train_recipe(scm, name: str, n: int = 5000, seed: int = 0):
     return RECIPES[name](seed).fit(X, y)
 
 
-def load_model(spec: str, scm):
-    """`recipe:NAME` trains that recipe on the SCM; anything else is a classifier file (wrapped to read the
-    SCM's categorical codes as level names when it was trained on them: models/categorical_input.py)."""
+def bind_levels(model, scm):
+    """The model, wrapped to read the SCM's categorical / ordinal codes as level names when it was trained on
+    them (models/categorical_input.py); as it is otherwise."""
     from milp_recourse.models.categorical_input import with_levels
+
+    levels = {v.name: v.levels for v in scm.variables if v.levels}
+    return with_levels(model, levels) if levels else model
+
+
+def load_model(spec: str, scm):
+    """`recipe:NAME` trains that recipe on the SCM; anything else is a classifier file (bound to the SCM's
+    levels: bind_levels)."""
     from milp_recourse.models.classifiers import load_classifier
 
     if spec.startswith("recipe:"):
         return train_recipe(scm, spec.split(":", 1)[1])
-    return with_levels(load_classifier(spec), {v.name: v.levels for v in scm.variables if v.levels})
+    return bind_levels(load_classifier(spec), scm)
 
 
 def first_denied(scm, model, n: int = 2000, seed: int = 1, threshold: float = 0.5) -> pd.Series:
     """The first individual in a fresh SCM sample whom the model denies (for demos and examples)."""
     from milp_recourse.models.classifiers import classifier_features, favourable
 
+    model = bind_levels(model, scm)
     X = scm.sample(n, seed=seed)
     feats = list(classifier_features(model, scm.names))
     fav = favourable(model, X[feats].to_numpy(float), threshold)

@@ -54,6 +54,7 @@ def _error(message: str, status: int = 422) -> Response:
 def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMIT, workers: int | None = None,
                classifier_name: str | None = None) -> FastAPI:
     """The app for one SCM and classifier; `data` (a DataFrame) enables GET /api/individuals/{id}."""
+    from milp_recourse.models.recipes import bind_levels
     from milp_recourse.serve.explain import explain_body
     from milp_recourse.solver.pipeline import solve
 
@@ -67,6 +68,7 @@ def create_app(scm, classifier, data=None, time_limit: float = DEFAULT_TIME_LIMI
         if missing:
             raise InputError(f"The data lacks feature column(s) {', '.join(missing)}; it has "
                              f"{', '.join(map(str, data.columns))}.")
+    classifier = bind_levels(classifier, scm)   # a model on level names reads the SCM's codes (once, not per request)
     pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="recourse-solve")
     schema = {"scm": scm.name, "classifier": classifier_name or describe_classifier(classifier),
               "features": feature_schema(scm), "time_limit": float(time_limit),

@@ -13,7 +13,9 @@ def feature_schema(scm) -> list[dict[str, Any]]:
     for v in scm.variables:
         item = {"name": v.name, "type": v.kind, "domain": [float(v.lower), float(v.upper)],
                 "actionability": v.actionability, "description": v.description or None}
-        if v.kind in ("binary", "integer") and v.upper - v.lower <= 20:
+        if v.levels:   # categorical / ordinal: the names to show, the codes the API takes
+            item["levels"], item["codes"] = list(v.levels), list(range(len(v.levels)))
+        elif v.kind in ("binary", "integer") and v.upper - v.lower <= 20:
             item["levels"] = [int(k) for k in range(int(v.lower), int(v.upper) + 1)]
         out.append(item)
     return out

@@ -18,7 +18,10 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const fmt = (v) => (v === null || v === undefined ? "–" : Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1"));
+const fmt = (v) => (v === null || v === undefined ? "–" : typeof v === "string" ? v
+  : Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1"));
+// a level name (categorical / ordinal) or a number: changed when not equal
+const differs = (a, b) => (typeof a === "string" || typeof b === "string" ? a !== b : Math.abs(a - b) > 1e-9);
 const label = (name) => {
   const f = state.byName[name];
   return f && f.description ? `${f.description.replace(/\s*\(.*\)$/, "")} (${name})` : name;
@@ -58,7 +61,7 @@ function renderRecord(values) {
     let input;
     if (f.levels) {
       input = el("select", { id, name: f.name, "aria-describedby": hint.id });
-      for (const lv of f.levels) input.append(el("option", { value: lv, text: String(lv) }));
+      f.levels.forEach((lv, k) => input.append(el("option", { value: f.codes ? f.codes[k] : lv, text: String(lv) })));
     } else {
       input = el("input", { id, name: f.name, type: "number", step: "any", min: f.domain[0], max: f.domain[1],
         inputmode: "decimal", "aria-describedby": hint.id, required: true });
@@ -109,14 +112,16 @@ function renderConstraints(record) {
       el("div", { class: "field" }, el("label", { for: dir.id, text: "Direction" }), dir),
       el("div", { class: "field" }, el("label", { for: lo.id, text: "Lowest value I'd accept" }), lo),
       el("div", { class: "field" }, el("label", { for: hi.id, text: "Highest value I'd accept" }), hi));
+    const unordered = f.type === "categorical";   // levels without order: no direction, no value bounds
     const sync = () => {
       details.setAttribute("aria-disabled", String(!can.checked));
-      for (const c of [lo, hi]) c.disabled = !can.checked;
-      if (!(f.actionability === "increase" || f.actionability === "decrease")) dir.disabled = !can.checked;
+      for (const c of [lo, hi]) c.disabled = !can.checked || unordered;
+      if (!(f.actionability === "increase" || f.actionability === "decrease")) dir.disabled = !can.checked || unordered;
     };
     can.addEventListener("change", sync);
     box.append(el("fieldset", { class: "feature", "data-feature": f.name },
-      el("legend", {}, label(f.name) + " ", el("span", { class: "now", text: `now ${fmt(record[f.name])}` })),
+      el("legend", {}, label(f.name) + " ", el("span", { class: "now", text: `now ${fmt(f.codes ?
+        f.levels[f.codes.indexOf(record[f.name])] : record[f.name])}` })),
       el("label", { class: "can", for: can.id }, can, "I can change this"), details));
     sync();
   }
@@ -238,7 +243,7 @@ function sentence(res) {
   if (!acts.length) return "";
   const doThis = acts.map(([n, v]) => `change ${label(n)} from ${fmt(res.factual[n])} to ${fmt(v)}`).join(", and ");
   const effects = Object.keys(res.counterfactual).filter((n) => !(n in res.action) &&
-    Math.abs(res.counterfactual[n] - res.factual[n]) > 1e-9);
+    differs(res.counterfactual[n], res.factual[n]));
   let text = `To get a favourable decision, ${doThis}.`;
   if (effects.length) text += ` As a consequence, ${effects.map((n) => `${label(n)} would move from ` +
     `${fmt(res.factual[n])} to ${fmt(res.counterfactual[n])}`).join(", and ")}; you do not have to change ` +
@@ -266,7 +271,7 @@ function renderResult(res) {
         el("th", { class: "num", text: "to" }), el("th", { class: "num", text: "cost" }))), acts));
     const rows = el("tbody");
     for (const n of Object.keys(res.counterfactual)) {
-      const changed = Math.abs(res.counterfactual[n] - res.factual[n]) > 1e-9;
+      const changed = differs(res.counterfactual[n], res.factual[n]);
       const what = n in res.action ? "action" : changed ? "effect" : "";
       rows.append(el("tr", { class: what, "data-feature": n, "data-value": String(res.counterfactual[n]) },
         el("td", { text: label(n) }), el("td", { class: "num", text: fmt(res.factual[n]) }),
