@@ -5,6 +5,7 @@ options=..., profiles=None)` returns a frame with the people's index and the col
   status, cost, verified, gap, objective_bound, message,
   action.X   the new value of X where the person intervenes on X, NaN where not,
   cf.X       the counterfactual value of X (NaN when there is no counterfactual),
+             (level names for categorical / ordinal X, None where there is no value),
   path       the engines that ran, each a dict with its counters (when results record a path).
 No JSON strings inside the frame; `results_to_csv` writes the nested cells (path) as JSON.
 The answers are those of `solve` one by one (it runs milp_recourse.solver.many.solve_many); every person is
@@ -135,6 +136,9 @@ def solve_frame(people: pd.DataFrame, *, scm: Any, classifier: Any, actionabilit
     names = list(scm.names)
     out = pd.DataFrame([_row(r, names) for r in results], columns=result_columns(names), index=people.index)
     out["verified"] = out["verified"].astype(bool)
+    for var in (v for v in scm.variables if v.levels):   # level names, as the people were given
+        for col in (ACTION + var.name, CF + var.name):
+            out[col] = out[col].map(lambda c, var=var: var.levels[int(round(c))] if pd.notna(c) else None)
     out.attrs["stats"] = stats
     return out
 

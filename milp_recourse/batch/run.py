@@ -8,8 +8,11 @@ JSON, message), then the data's own columns (so an audit can group by any of the
 
 - Only denied individuals are solved. The others are checked with the classifier in one vectorised
   call and get status ALREADY_FAVOURABLE (cost 0, counterfactual = factual) without solving.
-- Every input is validated before any solving: missing or non-numeric feature columns, values outside
-  the SCM's domains, duplicated ids, the profiles (see profiles.py), the engine, an existing output.
+- Every input is validated before any solving: missing or non-numeric feature columns, missing values,
+  levels a categorical / ordinal feature does not have, values outside the SCM's domains, duplicated ids,
+  the profiles (see profiles.py), the engine, an existing output.
+- Categorical / ordinal features may be given by level name (or code); action and counterfactual JSON hold
+  level names for them.
 - The per-individual time limit is `options.time_limit` (the solver's deadline). A hard limit
   (`hard_time_limit`, default 2 x time_limit + 30 s) caps it: the solver gets at most HARD_SHARE of the
   hard limit, so it stops in time and keeps the verified incumbent it found (FEASIBLE with its bound);
@@ -83,6 +86,39 @@ def _features(data: pd.DataFrame, scm) -> np.ndarray:
                          f"{int(rows[0])}: {detail}. Nothing was solved: drop or correct those rows (held-out data can "
                          "leave the SCM's domains; widen them in the spec if the values are legitimate).")
     return X
+
+
+def coded_features(data: pd.DataFrame, scm) -> pd.DataFrame:
+    """The data with its categorical / ordinal feature columns (level names or codes) as codes; missing values in
+    a feature column are refused, naming the column, how many rows and the first one."""
+    from milp_recourse.scm.levels import encode_levels
+
+    for n in scm.names:
+        if n in data.columns and data[n].isna().any():
+            rows = np.flatnonzero(data[n].isna().to_numpy())
+            raise InputError(f"The data column {n!r} has {rows.size} missing value(s) (e.g. data row "
+                             f"{int(rows[0])}); the solver needs every feature of every person. Drop those rows "
+                             "(pandas: frame.dropna(subset=[...])) or impute them before the batch.")
+    if not any(v.levels for v in scm.variables):
+        return data
+    return encode_levels(scm, data)
+
+
+def level_names(scm, fields: dict[str, Any]) -> dict[str, Any]:
+    """A result row with the action / counterfactual JSON holding level names for categorical / ordinal features
+    (the package solves on codes; users read names)."""
+    import json
+
+    from milp_recourse.scm.levels import raw_values
+
+    if not any(v.levels for v in scm.variables):
+        return fields
+    out = dict(fields)
+    for c in ("action", "counterfactual"):
+        text = out.get(c)
+        if isinstance(text, str) and text not in ("", "{}"):
+            out[c] = json.dumps(raw_values(scm, json.loads(text)), separators=(",", ":"), allow_nan=False)
+    return out
 
 
 def _ids(data: pd.DataFrame, id_column: str | None) -> list[Any]:
@@ -200,7 +236,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         frame = frame.iloc[:limit]
     frame = frame.reset_index(drop=True)
     ids = _ids(frame, id_column)
-    X = _features(frame, scm)
+    X = _features(coded_features(frame, scm), scm)   # level names -> codes; the output keeps the names
     data_cols = [str(c) for c in frame.columns if c != id_column]
     clash = sorted(set(data_cols) & ({ID, *extra} | set(RESULT_COLUMNS)))
     if clash:
@@ -277,7 +313,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
 
     def commit(fields: list[dict[str, Any]]) -> None:
         fresh: dict[str, list[dict[str, Any]]] = {}   # a person's rows (one per option) arrive together
-        for f in fields:
+        for f in map(lambda f: level_names(scm, f), fields):
             fresh.setdefault(f["key"], []).append({**{c: f.get(c, 1) for c in extra},
                                                   **{c: f[c] for c in RESULT_COLUMNS}})
         results.update(fresh)
@@ -318,4 +354,4 @@ def result_summary(frame: pd.DataFrame) -> Mapping[str, int]:
     return {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
 
 
-__all__ = ["solve_batch", "normalize_results", "result_summary"]
+__all__ = ["solve_batch", "normalize_results", "result_summary", "coded_features", "level_names"]

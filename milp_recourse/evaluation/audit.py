@@ -80,7 +80,9 @@ def _reference(scm, reference: Any) -> tuple[np.ndarray, str]:
         raise InputError(f"The reference data lacks feature column(s) {missing}; the SCM needs "
                          f"{', '.join(scm.names)}.")
     src = str(reference) if not isinstance(reference, pd.DataFrame) else "the given reference table"
-    return frame[list(scm.names)].to_numpy(float), f"{src} ({len(frame)} rows)"
+    from milp_recourse.batch.run import coded_features
+
+    return coded_features(frame[list(scm.names)], scm).to_numpy(float), f"{src} ({len(frame)} rows)"
 
 
 def check_results(frame: pd.DataFrame, by: str | Sequence[str]) -> list[str]:
@@ -116,6 +118,15 @@ def check_results_match_scm(results: pd.DataFrame, scm) -> None:
                              "the batch was run with.")
 
 
+def _codes(scm, values: Mapping[str, Any]) -> list[float]:
+    """A counterfactual (level names for categorical / ordinal features, as batch writes them) as codes in SCM
+    order."""
+    from milp_recourse.scm.levels import code_of
+
+    return [float(code_of(scm.variable(n), values[n])) if scm.variable(n).levels else float(values[n])
+            for n in scm.names]
+
+
 def individual_measures(results: pd.DataFrame, scm, ref: np.ndarray) -> pd.DataFrame:
     """Per-individual flags: denied, found, valid, proven_none, unknown, in_box, ld1, ld5 (valid rows only)."""
     status = results["status"].astype(str)
@@ -133,7 +144,7 @@ def individual_measures(results: pd.DataFrame, scm, ref: np.ndarray) -> pd.DataF
         out[c] = np.nan
     rows = np.flatnonzero(out["valid"].to_numpy())
     if rows.size:
-        cf = np.array([[json.loads(results["counterfactual"].iloc[i])[n] for n in scm.names] for i in rows], float)
+        cf = np.array([_codes(scm, json.loads(results["counterfactual"].iloc[i])) for i in rows], float)
         lo, hi = ref.min(axis=0), ref.max(axis=0)
         in_box = np.all((cf >= lo - 1e-9) & (cf <= hi + 1e-9), axis=1)
         with np.errstate(all="ignore"):

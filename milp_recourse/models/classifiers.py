@@ -149,6 +149,7 @@ def _hooked_score(model: object, X: Any, which: str) -> np.ndarray | None:
         return None
     if final is not model:
         Xt = model[:-1].transform(X)
+        Xt = Xt.toarray() if hasattr(Xt, "toarray") else Xt   # a ColumnTransformer with OneHotEncoder may be sparse
     return np.asarray(fn(final, np.asarray(Xt, dtype=float)), dtype=float).ravel()
 
 
