@@ -40,11 +40,15 @@ def print_result(res: RecourseResult, file: TextIO | None = None) -> None:
     t = Table(show_header=True, header_style="bold")
     for col in ("feature", "factual", "action", "counterfactual", "cost"):
         t.add_column(col, justify="left" if col == "feature" else "right")
+    def show(name: str, v: float) -> str:   # a level name for categorical / ordinal features
+        return res.levels[name][int(round(v))] if name in res.levels else _fmt(v)
+
     for name, fx in res.factual.items():
         act = res.action.get(name)
         cf = res.counterfactual.get(name, fx)
         changed = abs(cf - fx) > 1e-9
-        t.add_row(name, _fmt(fx), "-" if act is None else f"do({_fmt(act)})", _fmt(cf) + (" *" if changed else ""),
+        t.add_row(name, show(name, fx), "-" if act is None else f"do({show(name, act)})",
+                  show(name, cf) + (" *" if changed else ""),
                   _fmt(res.cost_breakdown.get(name)) if name in res.cost_breakdown else "")
     con.print(t)
     con.print("do(...) = intervention; * = value changed (by intervention or causal effect)")

@@ -114,6 +114,8 @@ def test_spec_round_trip_and_tables():
     assert scm_from_dict(scm_to_dict(scm)) == scm
     nested = scm_from_dict(spec(job_costs={"Sales": {"Tech": 5}}))
     assert nested.variable("job").switch_costs[0][1] == 5 and nested.variable("job").switch_costs[1][0] == 1
+    mixed = scm_from_dict(spec(job_costs={"Sales": {"Tech": 5}, "Tech": 2})).variable("job").switch_costs
+    assert mixed[0][1] == 5 and mixed[2][1] == 2 and mixed[1][0] == 1     # from -> to wins over "into"
     sample = scm.sample(500, seed=1)
     assert set(np.unique(sample.job)) <= {0.0, 1.0, 2.0, 3.0}
 
@@ -126,6 +128,7 @@ def test_spec_round_trip_and_tables():
     (lambda s: s["variables"][0].update(actionability="increase"), "no order"),
     (lambda s: s["variables"][0].update(level_costs={"Pilot": 2}), "unknown level"),
     (lambda s: s["variables"][0].update(level_costs={"Tech": -1}), ">= 0"),
+    (lambda s: s["variables"][0].update(level_costs={"Tech": {"Pilot": 1}}), "unknown level"),
     (lambda s: s["variables"][2].update(levels=["a", "b"]), "only categorical and ordinal"),
     (lambda s: s["variables"][1].update(equation="U_edu + 0*job"), "must be its own noise"),
     (lambda s: s["variables"][0]["noise"].update(probs=[0.5, 0.6]), "summing to 1"),
@@ -223,3 +226,19 @@ def test_cli_level_names(tmp_path):
     assert bad.returncode == 2 and "no order" in bad.stderr
     bad = run_cli(*base, "--individual", person, "--grid", "job=Pilot|Sales")
     assert bad.returncode == 2 and "Pilot" in bad.stderr
+
+
+def test_numpy_linear_score_equals_the_pipeline():
+    """The heuristic's numpy score of a linear model after categorical encoders equals the model's own."""
+    from milp_recourse.models.categorical_input import with_levels
+    from milp_recourse.models.classifiers import reference_score
+    from milp_recourse.solver.incumbent import linear_score
+
+    scm = scm_from_dict(spec())
+    pipe, X, _ = classifier(scm, "onehot-logreg")
+    model = with_levels(pipe, {n: tuple(v) for n, v in LEVELS.items()})
+    rows = X[:300]
+    for target in (0, 1):
+        ref, kind = reference_score(model, rows, model.classes_[target])
+        assert kind == "logit" and np.allclose(linear_score(model, target, rows), ref, atol=1e-9)
+    assert linear_score(pipe, 1, rows) is None            # a model on codes is scored as before

@@ -45,7 +45,8 @@ def cost_table(name: str, levels: Sequence[str], raw: Any) -> CostTable | None:
     """The K x K switch-cost table from a spec's ``level_costs`` (None: no table given).
 
     ``level_costs: {to_level: cost}`` is the cost of moving into that level from any other one;
-    ``level_costs: {from_level: {to_level: cost}}`` gives every switch (pairs left out cost 1)."""
+    ``level_costs: {from_level: {to_level: cost}}`` gives single switches; both may be mixed (a switch given
+    both ways takes the from -> to entry); switches left out cost 1."""
     if raw is None:
         return None
     if not isinstance(raw, Mapping) or not raw:
@@ -57,12 +58,10 @@ def cost_table(name: str, levels: Sequence[str], raw: Any) -> CostTable | None:
         raise SpecError(f"'level_costs' of {name!r} names unknown level(s) {unknown}; levels: {list(levels)}.")
     K = len(levels)
     table = [[0.0 if i == j else 1.0 for j in range(K)] for i in range(K)]
-    nested = all(isinstance(v, Mapping) for v in raw.values())
-    if not nested and any(isinstance(v, Mapping) for v in raw.values()):
-        raise SpecError(f"'level_costs' of {name!r} mixes numbers and mappings; use one form.")
-    for key, value in raw.items():
+    # numbers first (the cost of moving into a level from anywhere), then {from: {to: cost}} entries on top
+    for key, value in sorted(raw.items(), key=lambda kv: isinstance(kv[1], Mapping)):
         j = index[str(key)]
-        if not nested:
+        if not isinstance(value, Mapping):
             c = _cost(value, f"'level_costs' of {name!r} for level {key!r}")
             for i in range(K):
                 if i != j:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
-from milp_recourse.models.classifiers import reference_score, score_threshold, target_index
+from milp_recourse.models.classifiers import reference_score, score_kind, score_threshold, target_index
+from milp_recourse.models.adapter import linear_row, split_model
+from milp_recourse.models.categorical_input import LeveledModel
 from milp_recourse.models.tree_scoring import fast_tree_score
 from milp_recourse.problem.data_costs import aggregate_costs
 from milp_recourse.problem.logic import counterfactual as linked_counterfactual
@@ -45,8 +47,27 @@ def action_scores(problem: RecourseProblem, names, mask, theta) -> tuple[np.ndar
     if fast is not None:
         # a forest's probability from its stacked tree arrays (the same numbers to 1e-15, tested; ~6x faster)
         return fast, score_threshold("probability", problem.options.threshold)
+    linear = linear_score(problem.classifier, target, X[:, idx])
+    if linear is not None:
+        # a linear model after categorical encoders in numpy (the ColumnTransformer on level strings costs ~25 ms
+        # a call; the same numbers as reference_score to 1e-9, tests/test_categorical_scm.py)
+        return linear, score_threshold(score_kind(problem.classifier), problem.options.threshold)
     score, kind = reference_score(problem.classifier, X[:, idx], problem.options.target_class)
     return np.asarray(score, float), score_threshold(kind, problem.options.threshold)
+
+
+def linear_score(model, target: int, X: np.ndarray) -> np.ndarray | None:
+    """A LeveledModel whose final estimator is linear (logistic regression, LinearSVC) scored in numpy from its
+    adapter (expansion, affine map, linear row); None for every other model (they are scored as before)."""
+    if not isinstance(model, LeveledModel):
+        return None
+    prep, final, affine = split_model(model, X.shape[1])
+    row = linear_row(final) if affine else None
+    if row is None or prep is None:
+        return None
+    W, c = row
+    z = prep.apply(X) @ W[0] + c[0]
+    return z if target == 1 else -z
 
 
 def valid_actions(problem: RecourseProblem, names, mask, theta) -> np.ndarray:
