@@ -22,6 +22,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import box_search as bs
 from milp_recourse.solver.incumbent import Incumbent
+from milp_recourse.solver.polish_batch import answer_batch
 
 CHUNK = 64   # boxes per network-bound call: the bound's per-box arrays (2 x width x width) stay in cache
 
@@ -36,6 +37,7 @@ def search_boxes_many(problems: Sequence[RecourseProblem], incumbents: Sequence[
     plans = plans if plans is not None else PlanCache()
     states = [bs.start_boxes(pr, inc, dl, plans, max_boxes) for pr, inc, dl in zip(problems, incumbents, deadlines)]
     out: list[bs.BoxSearch | None] = [None] * len(states)
+    memo: dict = {}
     active = list(range(len(states)))
     while active:
         still = []
@@ -47,14 +49,28 @@ def search_boxes_many(problems: Sequence[RecourseProblem], incumbents: Sequence[
                 out[i] = done
         active = still
         bounds = iter(_bounds_many([(states[i], front) for i in active for front in states[i].fronts]))
-        for i in active:
-            state, nxt = states[i], []
-            for front in state.fronts:
-                lower, point = next(bounds)
-                split = bs.advance(state, front, lower, point)
+        work = {i: [(front, *next(bounds)) for front in states[i].fronts] for i in active}
+        nxt: dict[int, list] = {i: [] for i in active}
+        # a person's fronts in order (each may improve its incumbent before the next is pruned); the j-th fronts
+        # of everyone have their candidate points checked on the true SCM in one batch
+        for j in range(max((len(w) for w in work.values()), default=0)):
+            step = [(i, *work[i][j]) for i in active if j < len(work[i])]
+            picks = [bs.candidates(states[i], front, lower, point)[1] for i, front, lower, point in step]
+            asks = [(states[i].problem, list(front[0]), ("valid", np.ones((len(cand), len(front[0])), bool),
+                                                         point[cand]))
+                    for (i, front, _, point), cand in zip(step, picks) if cand.size]
+            replies = iter(answer_batch(asks, memo))
+            for (i, front, lower, point), cand in zip(step, picks):
+                ok = None
+                if cand.size:
+                    ok, error = next(replies)
+                    if error is not None:
+                        raise error
+                split = bs.advance(states[i], front, lower, point, ok)
                 if split is not None:
-                    nxt.append(split)
-            state.fronts = nxt
+                    nxt[i].append(split)
+        for i in active:
+            states[i].fronts = nxt[i]
     return [o for o in out if o is not None]
 
 

@@ -1,8 +1,8 @@
 """solve_many's fast path for ReLU-network people the box search settles: their searches run together.
 
-For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the incumbent and
-its polish run per person as in pipeline.search_person, then the box searches of all of them run in lock-step
-(box_batch.py: one bound call per round for everyone). A person the box search proves optimal gets the same
+For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the incumbent runs
+per person as in pipeline.search_person, the SLSQP polishes of all of them share their SCM passes
+(polish_batch.py), then their box searches run in lock-step (box_batch.py: one bound call per round). A person the box search proves optimal gets the same
 Searched (action, cost, bound, path, reasons) as search_person would give; anyone else (no incumbent, a box
 budget or deadline reached, another plan) is left to search_person by the caller, which recomputes them from
 scratch, so results never depend on the batching.
@@ -25,7 +25,7 @@ from milp_recourse.solver.box_search import BOX_ENGINE
 from milp_recourse.solver.incumbent import random_search
 from milp_recourse.solver.milp_search import SearchOutcome
 from milp_recourse.solver.pipeline import Searched, _not_run
-from milp_recourse.solver.polish import polish
+from milp_recourse.solver.polish_batch import polish_many
 from milp_recourse.solver.strategy import choose_search, plan_search
 
 
@@ -40,23 +40,24 @@ def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[Co
         plan = plan_search(pr, comp)
         if not (plan.runs(st.INCUMBENT) and plan.runs(st.BOX_SEARCH)):
             continue
-        timings = {"compile": secs}
-        path: list[PathStep] = []
-        t = t_heuristic = time.perf_counter()
+        t = time.perf_counter()
         inc = random_search(pr, plan.samples, pr.options.seed, t0 + 0.25 * pr.options.time_limit,
                             coordinate_shrink=not plan.runs(st.POLISH))
-        path.append(PathStep(st.INCUMBENT, time.perf_counter() - t, "found" if inc is not None else "none",
-                             {"samples": plan.samples}))
-        if inc is None:
-            continue
-        if plan.runs(st.POLISH):
-            t = time.perf_counter()
-            before = inc.cost
-            inc = polish(pr, inc)
-            path.append(PathStep(st.POLISH, time.perf_counter() - t,
-                                 "improved" if inc.cost < before else "unchanged", {}))
-        timings["heuristic"] = time.perf_counter() - t_heuristic
-        starts[i] = (t0, plan, inc, timings, path, time.perf_counter() - t_heuristic)
+        took = time.perf_counter() - t
+        if inc is not None:
+            path = [PathStep(st.INCUMBENT, took, "found", {"samples": plan.samples})]
+            starts[i] = (t0, plan, inc, {"compile": secs, "heuristic": took}, path, took)
+    # the polishes of everyone in one batch of SCM passes per round (polish_batch.py: polish()'s numbers)
+    polished = [i for i in starts if starts[i][1].runs(st.POLISH)]
+    t = time.perf_counter()
+    better = polish_many([problems[i] for i in polished], [starts[i][2] for i in polished])
+    share = (time.perf_counter() - t) / max(len(polished), 1)
+    for i, inc in zip(polished, better):
+        t0, plan, before, timings, path, took = starts[i]
+        inc = before if inc is None else inc   # (polish_many keeps every given incumbent)
+        path.append(PathStep(st.POLISH, share, "improved" if inc.cost < before.cost else "unchanged", {}))
+        timings["heuristic"] += share
+        starts[i] = (t0, plan, inc, timings, path, took + share)
     order = list(starts)
     t = time.perf_counter()
     found = search_boxes_many([problems[i] for i in order], [starts[i][2] for i in order],

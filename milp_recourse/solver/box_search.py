@@ -214,14 +214,29 @@ def front_bounds(state: BoxState, front) -> tuple[np.ndarray, np.ndarray]:
     return lower + problem.cost.l0 * len(dims), point
 
 
-def advance(state: BoxState, front, lower: np.ndarray, point: np.ndarray) -> tuple | None:
+def candidates(state: BoxState, front, lower: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cost of each box's point and which points are worth a check on the true SCM (a finite bound, cheaper
+    than the incumbent): the rows advance() passes to valid_actions over the pattern's features."""
+    dims, c, x0 = front[:3]
+    problem = state.problem
+    cost = np.sum(c * np.abs(point - x0) ** problem.cost.p, axis=1) + problem.cost.l0 * len(dims)
+    return cost, np.flatnonzero(np.isfinite(lower) & (cost < state.best))
+
+
+def advance(state: BoxState, front, lower: np.ndarray, point: np.ndarray, ok: np.ndarray | None = None
+            ) -> tuple | None:
     """Try the front's points on the true SCM, discard the boxes whose bound reaches the incumbent, and split the
-    others in half along their widest side in the cost metric: the front of the next round (None: all gone)."""
+    others in half along their widest side in the cost metric: the front of the next round (None: all gone).
+    `ok`: valid_actions of the candidates' points when the caller checked them already (box_batch.py)."""
     problem = state.problem
     dims, c, x0, lo, hi = front[:5]
     state.boxes += len(lo)
     p = problem.cost.p
-    state.best, state.best_action = _try_points(problem, dims, c, x0, point, lower, state.best, state.best_action)
+    cost, cand = candidates(state, front, lower, point)
+    if cand.size:
+        if ok is None:
+            ok = valid_actions(problem, list(dims), np.ones((cand.size, len(dims)), bool), point[cand])
+        state.best, state.best_action = _take(problem, dims, point, cost, cand, ok, state.best, state.best_action)
     best = state.best
     keep = lower < best - max(problem.options.mip_gap * best, ABS_GAP)
     if (~keep).any():
@@ -275,14 +290,9 @@ def _no_op_free(problem: RecourseProblem, action: dict[str, float], changing: fr
             if not (v == fx[k] and not set(scm.parents(k)) & changing)}
 
 
-def _try_points(problem: RecourseProblem, dims, c: np.ndarray, x0: np.ndarray, point: np.ndarray,
-                lower: np.ndarray, best: float, best_action: dict[str, float]) -> tuple[float, dict[str, float]]:
-    """Check the boxes' relaxed minimisers that would beat the incumbent on the true SCM and classifier."""
-    cost = np.sum(c * np.abs(point - x0) ** problem.cost.p, axis=1) + problem.cost.l0 * len(dims)
-    cand = np.flatnonzero(np.isfinite(lower) & (cost < best))
-    if not cand.size:
-        return best, best_action
-    ok = valid_actions(problem, list(dims), np.ones((cand.size, len(dims)), bool), point[cand])
+def _take(problem: RecourseProblem, dims, point: np.ndarray, cost: np.ndarray, cand: np.ndarray, ok: np.ndarray,
+          best: float, best_action: dict[str, float]) -> tuple[float, dict[str, float]]:
+    """The cheapest valid candidate point as the new incumbent when its recomputed cost beats `best`."""
     if not ok.any():
         return best, best_action
     i = cand[ok][np.argmin(cost[cand][ok])]
@@ -291,4 +301,5 @@ def _try_points(problem: RecourseProblem, dims, c: np.ndarray, x0: np.ndarray, p
     return (real, action) if real < best else (best, best_action)
 
 
-__all__ = ["BOX_ENGINE", "BoxSearch", "search_boxes", "MAX_BOXES"]
+__all__ = ["BOX_ENGINE", "BoxSearch", "BoxState", "search_boxes", "start_boxes", "stopped", "front_bounds", "candidates",
+           "advance", "MAX_BOXES"]

@@ -12,14 +12,15 @@ time: ~70 % of the polish)."""
 from __future__ import annotations
 
 import itertools
+from typing import Any, Generator
 
 import numpy as np
-from scipy.optimize import minimize
 
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.simulate import person_constants
 from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actions
+from milp_recourse.solver.slsqp_steps import slsqp_steps
 from milp_recourse.solver.strategy import polish_reason
 
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
@@ -36,16 +37,54 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     """
     if polish_reason(problem) is not None:
         return inc
+    return pick_best(problem, inc, [drive(problem, steps) for steps in polish_steps(problem, inc, max_iter)])
+
+
+def polish_steps(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> list[Generator]:
+    """One evaluation-request generator per intervention pattern polish() tries (see _pattern_steps); a caller
+    that answers many people's requests in one batch (polish_batch.py) gets the same results as drive()."""
     variants = [frozenset()]
     mediators = _mediators(problem)
     for size in range(1, len(mediators) + 1):
         variants += [frozenset(c) for c in itertools.combinations(mediators, size)]
+    return [_pattern_steps(problem, inc, left_free, max_iter) for left_free in variants[:MAX_MEDIATOR_VARIANTS]]
+
+
+def pick_best(problem: RecourseProblem, inc: Incumbent, candidates: list[Incumbent]) -> Incumbent:
+    """The cheapest candidate that beats `inc` and is not excluded (in polish_steps' order), else `inc`."""
     best = inc
-    for left_free in variants[:MAX_MEDIATOR_VARIANTS]:
-        cand = _polish_pattern(problem, inc, left_free, max_iter)
+    for cand in candidates:
         if cand.cost < best.cost and problem.actionability.excluded_by(cand.action) is None:
             best = cand
     return best
+
+
+def drive(problem: RecourseProblem, steps: Generator) -> Incumbent:
+    """Run one pattern's generator, answering its requests one at a time; an evaluation's ValueError /
+    FloatingPointError is raised inside the generator where it asked (as inside scipy's minimize before)."""
+    names = [r.name for r in problem.rules if not r.blocked]
+    reply, error = None, None
+    while True:
+        try:
+            request = steps.throw(error) if error is not None else steps.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        error = None
+        try:
+            reply = answer(problem, names, request)
+        except (ValueError, FloatingPointError) as exc:
+            error = exc
+
+
+def answer(problem: RecourseProblem, names: list[str], request: tuple) -> Any:
+    """One request of a polish generator: ("scores", mask, theta) -> action_scores, ("valid", ...) ->
+    valid_actions, ("run", fn, None) -> fn(synchronous evaluator) (slsqp_steps' fallback)."""
+    kind, mask, theta = request
+    if kind == "scores":
+        return action_scores(problem, names, mask, theta)
+    if kind == "valid":
+        return valid_actions(problem, names, mask, theta)
+    return mask(lambda inner: answer(problem, names, inner))
 
 
 def _mediators(problem: RecourseProblem) -> list[str]:
@@ -58,9 +97,11 @@ def _mediators(problem: RecourseProblem) -> list[str]:
     return [n for n in names if ex.names(ex.substitute(scm.equations[n], fixed)) & moving]
 
 
-def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozenset[str],
-                    max_iter: int) -> Incumbent:
-    """polish() with every actionable feature intervened on except those in left_free."""
+def _pattern_steps(problem: RecourseProblem, inc: Incumbent, left_free: frozenset[str],
+                   max_iter: int) -> Generator:
+    """polish() with every actionable feature intervened on except those in left_free, as a generator: it
+    yields ("scores" | "valid", mask, theta) over the actionable features, receives action_scores' (score,
+    threshold) or valid_actions' booleans, and returns the Incumbent."""
     rules = [r for r in problem.rules if not r.blocked]
     names = [r.name for r in rules]
     scm = problem.scm
@@ -82,43 +123,44 @@ def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozens
         t[free] = z
         return t
 
-    def scores(Z: np.ndarray) -> np.ndarray:
+    def scores(Z: np.ndarray) -> Generator:
         """Score minus threshold for each row of free values: one SCM + classifier call for all rows."""
         nonlocal thr
         T = np.repeat(start[None], len(Z), axis=0)
         T[:, free] = Z
-        s, threshold = action_scores(problem, names, np.repeat(on[None], len(Z), axis=0), T)
+        s, threshold = yield ("scores", np.repeat(on[None], len(Z), axis=0), T)
         thr = threshold + 2 * opts.margin
         return s - thr
 
-    def score(z: np.ndarray) -> float:
-        return float(scores(np.asarray(z, float)[None])[0])
+    def score(z: np.ndarray) -> Generator:
+        return float((yield from scores(np.asarray(z, float)[None]))[0])
 
-    def score_jac(z: np.ndarray) -> np.ndarray:
+    def score_jac(z: np.ndarray) -> Generator:
         """Central differences (steps inside the bounds), all in one batched call instead of one per coordinate."""
         z = np.clip(np.asarray(z, float), lo_free, hi_free)  # SLSQP may step a hair outside the bounds
         h = np.full(z.shape, 6e-6) * np.maximum(1.0, np.abs(z))
         up, down = np.minimum(z + h, hi_free), np.maximum(z - h, lo_free)
-        s = scores(np.vstack([z + np.diag(up - z), z + np.diag(down - z)]))
+        s = yield from scores(np.vstack([z + np.diag(up - z), z + np.diag(down - z)]))
         k = len(z)
         return ((s[:k] - s[k:]) / np.maximum(up - down, 1e-300))[None, :]
 
     try:
-        res = minimize(lambda z: float(np.sum(coef[free] * (z - x[free]) ** 2)), start[free],
-                       jac=lambda z: 2 * coef[free] * (z - x[free]), bounds=bounds, method="SLSQP",
-                       constraints=[{"type": "ineq", "fun": score, "jac": score_jac}], options={"maxiter": max_iter})
+        z = yield from slsqp_steps(lambda z: float(np.sum(coef[free] * (z - x[free]) ** 2)),
+                                   lambda z: 2 * coef[free] * (z - x[free]), start[free], bounds, score, score_jac,
+                                   max_iter)
     except (ValueError, FloatingPointError):
         return inc
-    z = np.clip(res.x, lo_free, hi_free)
+    z = np.clip(z, lo_free, hi_free)
     # SLSQP meets the constraint only to tolerance (often exactly on the boundary, a rounding error below it):
     # first a tiny step up the score's gradient (the network is piecewise linear), then back towards the start
-    g = score_jac(z)[0]
+    g = (yield from score_jac(z))[0]
     if np.dot(g, g) > 0:
-        lift = np.clip(z + (1e-9 * (1.0 + abs(thr or 0.0)) - score(z)) * g / np.dot(g, g), lo_free, hi_free)
+        aim = 1e-9 * (1.0 + abs(thr or 0.0))
+        lift = np.clip(z + (aim - (yield from score(z))) * g / np.dot(g, g), lo_free, hi_free)
     else:
         lift = z
     for cand in [lift] + [z + back * (start[free] - z) for back in (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5)]:
-        if score(cand) >= 0:
+        if (yield from score(cand)) >= 0:
             break
     else:
         return inc
@@ -131,8 +173,8 @@ def _polish_pattern(problem: RecourseProblem, inc: Incumbent, left_free: frozens
     # an intervention at the natural value of a feature with changing parents can often be dropped
     for n in list(action):
         trial = {k: v for k, v in action.items() if k != n}
-        if valid_actions(problem, names, np.array([[k in trial for k in names]]),
-                         np.array([[trial.get(k, 0.0) for k in names]]))[0]:
+        ok = yield ("valid", np.array([[k in trial for k in names]]), np.array([[trial.get(k, 0.0) for k in names]]))
+        if ok[0]:
             cost_trial = problem.action_cost(trial)[0]
             if cost_trial <= problem.action_cost(action)[0]:
                 action = trial
