@@ -33,7 +33,7 @@ from milp_recourse.encode.classifier_registry import encode_classifier
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.mip.ir import Affine, IRBuilder
 from milp_recourse.models.adapter import relu_layers, split_model, split_pipeline
-from milp_recourse.models.categorical_input import LeveledModel, with_levels
+from milp_recourse.models.categorical_input import LeveledModel, check_leveled, with_levels
 from milp_recourse.models.classifiers import classifier_features, favourable, reference_score, validate_classifier
 from milp_recourse.models.tree_scoring import fast_tree_score
 
@@ -293,14 +293,28 @@ def test_bad_encoders_are_refused_by_column_and_level(data):
     extra = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), ["occupation"]), *rest])
     with pytest.raises(ClassifierError, match="column 'occupation' has category 'techie', which is not a level"):
         _bad(extra, other, y)()
-    coded = df.assign(sex=(df["sex"] == "m").astype(float))   # 'sex' as numbers, read as levels by the SCM
+    coded = df.assign(sex=(df["sex"] == "m").astype(float))   # 'sex' as codes: read as a number, no levels
     mixed = ColumnTransformer([("cat", OneHotEncoder(), ["occupation"]), ("num", StandardScaler(), ["sex"])])
+    model = _bad(mixed, coded, y)()
+    assert dict(model.levels) == {"occupation": LEVELS["occupation"]}
+    X = _codes(df.iloc[:30], COLUMNS)
+    assert np.array_equal(model.predict_proba(X), model.estimator.predict_proba(coded.iloc[:30]))
+    own = model.estimator.decision_function(coded.iloc[:30])
+    for row, o in zip(X[:5], own[:5]):             # codes of 'sex' reach the scaler as numbers, exactly
+        assert encode_classifier(model, IRBuilder(), list(row)).score.const == pytest.approx(o, rel=1e-12)
     with pytest.raises(ClassifierError, match="reads the categorical column\\(s\\) \\['sex'\\].*with StandardScaler"):
-        _bad(mixed, coded, y)()
+        check_leveled(LeveledModel(model.estimator, LEVELS))   # levels forced on a column read as a number
     numeric = ColumnTransformer([("cat", OneHotEncoder(), ["occupation"]), ("s", OneHotEncoder(), ["sex"])])
+    with pytest.raises(ClassifierError, match="'s' is OneHotEncoder; categorical columns are not supported yet "
+                                              "without their levels \\(column\\(s\\) \\['sex'\\]\\): expected an "
+                                              "encoder fitted on the level strings"):
+        _bad(numeric, coded, y)()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        on_codes = Pipeline([("prep", numeric), ("clf", LogisticRegression())]).fit(coded, y)
     with pytest.raises(ClassifierError, match="reads column 'sex' with categories \\[.*\\]; expected the level "
                                               "strings \\['f', 'm'\\]"):
-        _bad(numeric, coded, y)()
+        check_leveled(LeveledModel(on_codes, LEVELS))
     with pytest.raises(ClassifierError, match="levels of column 'sex' are \\['f', 'f'\\]; expected"):
         with_levels(LogisticRegression(), {"sex": ("f", "f")})
     pipe = _fit("brief", "logreg", df, y)

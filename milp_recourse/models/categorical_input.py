@@ -185,40 +185,40 @@ def check_leveled(model: LeveledModel) -> None:
     validate_classifier(Pipeline(rest) if len(rest) > 1 else rest[0][1])
 
 
-def _reads_levels(estimator: Any, positions: Mapping[int, tuple[str, ...]]) -> bool:
-    """Whether the estimator's first ColumnTransformer reads a categorical column with a string-category encoder."""
+def _string_encoded(estimator: Any) -> set[int]:
+    """Input positions the estimator's first ColumnTransformer reads with an encoder of string categories."""
     from sklearn.compose import ColumnTransformer
 
-    from milp_recourse.models.column_transformer import ENCODERS, _leading_encoder, _positions
+    from milp_recourse.models.column_transformer import _leading_encoder, _positions
 
     first = _first_step(estimator)
     if first is None or not isinstance(first[1], ColumnTransformer) or not hasattr(first[1], "transformers_"):
-        return False
+        return set()
+    out: set[int] = set()
     for name, step, columns in first[1].transformers_:
         lead = _leading_encoder(step)
-        if lead is None or not isinstance(lead[0], ENCODERS) or not hasattr(lead[0], "categories_"):
+        if lead is None or not hasattr(lead[0], "categories_"):
             continue
         cols = _positions(first[1], columns, name)
-        if any(c in positions for c in cols) and any(
-                any(isinstance(v, str) for v in cats) for cats in lead[0].categories_):
-            return True
-    return False
+        out |= {c for c, cats in zip(cols, lead[0].categories_) if any(isinstance(v, str) for v in cats)}
+    return out
 
 
 def with_levels(estimator: Any, levels: Mapping[str, Any]) -> Any:
     """The estimator, wrapped in a validated LeveledModel when it reads a categorical column (a key of levels)
     through a OneHotEncoder / OrdinalEncoder with string categories; otherwise as it is (it reads codes as
-    numbers). A LeveledModel with the same levels is returned as it is."""
+    numbers). Only such columns are given levels (others, even categorical, are read as codes). A LeveledModel
+    with the same levels is returned as it is."""
     levels = _clean_levels(levels)
     inner = estimator.estimator if isinstance(estimator, LeveledModel) else estimator
     names = _feature_names(inner)
     if names is None:
         return estimator
-    mine = {n: levels[n] for n in names if n in levels}
+    strings = _string_encoded(inner)
+    mine = {n: levels[n] for i, n in enumerate(names) if n in levels and i in strings}
     if isinstance(estimator, LeveledModel) and dict(estimator.levels) == mine:
         return estimator
-    positions = {names.index(n): lev for n, lev in mine.items()}
-    if not mine or not _reads_levels(inner, positions):
+    if not mine:
         return inner
     model = LeveledModel(inner, mine)
     check_leveled(model)

@@ -220,9 +220,9 @@ def _encoder_block(ct: ColumnTransformer, name: str, step: Any, cols: tuple[int,
     if levels is None or plain:
         shown = [_column_name(ct, c) for c in (cols if levels is None else plain)]
         raise ClassifierError(f"{where}: ColumnTransformer part {name!r} is {type(enc).__name__}; categorical "
-                              f"columns are not supported yet without their levels (column(s) {shown}): an "
-                              "encoder must read categorical SCM variables (level strings), with the model "
-                              "wrapped by with_levels(model, levels).")
+                              f"columns are not supported yet without their levels (column(s) {shown}): expected "
+                              "an encoder fitted on the level strings of categorical SCM variables (the model is "
+                              "then read through with_levels(model, levels)).")
     _check_step(after, name, where)
     part = f"{where}: ColumnTransformer part {name!r}"
     tables = encoder_tables(enc, [levels[c] for c in cols], [_column_name(ct, c) for c in cols], part)
