@@ -132,7 +132,10 @@ def test_scalar_function_matches_numpy_evaluate(text):
             assert math.isnan(got), (text, env)   # undefined is nan, never a silent number
 
 
-def test_solve_many_groups_people_by_structure(scm_models):
+def test_solve_many_groups_people_by_structure(scm_models, monkeypatch):
+    from milp_recourse.solver import many
+
+    monkeypatch.setattr(many, "settle", lambda problems: {})   # the MILP path (the closed form would settle all)
     scm, clf = scm_models["loan"]
     X = scm.sample(150, seed=11).to_numpy(float)
     candidates = [RecourseProblem(scm=scm, classifier=clf, individual=x, options=FAST) for x in X]

@@ -77,10 +77,15 @@ def linear_score(classifier: object, n_features: int, target_class: object) -> L
 def ineligible(problem: RecourseProblem) -> str | None:
     """Why the closed form does not apply to this person's problem (None: it may, if the SCM is piecewise linear
     and the score linear, checked per batch)."""
+    return _settings_reason(problem) or _rules_reason(problem)
+
+
+def _settings_reason(problem: RecourseProblem) -> str | None:
+    """The half of ineligible() that depends on settings people usually share (cost, constraints, options)."""
     cost, act = problem.cost, problem.actionability
     if cost.kind != "power" or cost.aggregate != "sum" or cost.l0 or cost.tables:
         return "the cost is not a plain sum of weighted |shifts|^p"
-    if act.max_changes is not None or act.excluded_sets or problem.logic:
+    if act.max_changes is not None or act.excluded_sets or act.logic:
         return "max-changes, excluded sets or logic rules"
     if problem.plausibility is not None:
         return "a plausibility constraint"
@@ -89,6 +94,13 @@ def ineligible(problem: RecourseProblem) -> str | None:
     prefs = problem.preferences
     if prefs.range_penalty > 0 and prefs.preferred_ranges:
         return "preferred-range penalties"
+    return None
+
+
+def _rules_reason(problem: RecourseProblem) -> str | None:
+    """The per-person half of ineligible(): the effective rules (the spec's logic rules included)."""
+    if problem.logic:
+        return "logic rules"
     usable = [r for r in problem.rules if not r.blocked]
     if not usable:
         return "nothing is actionable"
@@ -98,18 +110,22 @@ def ineligible(problem: RecourseProblem) -> str | None:
     return None
 
 
-def _group_key(pr: RecourseProblem) -> tuple:
+def _group_key(pr: RecourseProblem, usable: tuple[str, ...]) -> tuple:
     o = pr.options
     return (pr.cost.p, id(pr.scm), id(pr.classifier), tuple(pr.features), o.threshold, o.margin, repr(o.target_class),
-            tuple(r.name for r in pr.rules if not r.blocked))
+            usable)
 
 
 def settle(problems: Sequence[RecourseProblem]) -> dict[int, SearchOutcome]:
     """Proven-optimal outcomes for the problems the closed form applies to (by index); others are absent."""
     groups: dict[tuple, list[int]] = {}
+    shared: dict[tuple, bool] = {}   # the person-independent half of ineligible(), per set of shared settings
     for i, pr in enumerate(problems):
-        if ineligible(pr) is None:
-            groups.setdefault(_group_key(pr), []).append(i)
+        ids = (id(pr.cost), id(pr.actionability), id(pr.options), id(pr.preferences), id(pr.plausibility))
+        if ids not in shared:
+            shared[ids] = _settings_reason(pr) is None
+        if shared[ids] and _rules_reason(pr) is None:
+            groups.setdefault(_group_key(pr, tuple(r.name for r in pr.rules if not r.blocked)), []).append(i)
     out: dict[int, SearchOutcome] = {}
     scores: dict[tuple, LinearScore | None] = {}
     for key, members in groups.items():
@@ -124,6 +140,29 @@ def settle(problems: Sequence[RecourseProblem]) -> dict[int, SearchOutcome]:
     return out
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """People of one group as arrays: factuals X, noise U, and per actionable feature (columns in `act` order) the
+    bounds on the new value and the cost coefficient."""
+
+    problems: list[RecourseProblem]
+    act: list[str]
+    X: np.ndarray
+    U: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    c: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "_Batch":
+        return _Batch([self.problems[i] for i in rows], self.act, self.X[rows], self.U[rows], self.lower[rows],
+                      self.upper[rows], self.c[rows])
+
+    @property
+    def x_act(self) -> np.ndarray:
+        scm = self.problems[0].scm
+        return self.X[:, [scm.index(k) for k in self.act]]
+
+
 def _settle_group(problems: list[RecourseProblem], index: list[int], score: LinearScore) -> dict[int, SearchOutcome]:
     """The closed form for people sharing SCM, classifier, settings and actionable set; per person when the
     batch as a whole is not piecewise linear (a multiplier's sign differs between them)."""
@@ -136,21 +175,24 @@ def _settle_group(problems: list[RecourseProblem], index: list[int], score: Line
     ref, _ = reference_score(pr.classifier, X[:, feat_idx], pr.options.target_class)
     keep = np.abs(s0 - ref) <= SCORE_CHECK_TOL * (1.0 + np.abs(ref))
     act = [r.name for r in pr.rules if not r.blocked]
-    lo = np.array([[p.rule(k).lower for k in act] for p in problems]) - X[:, [scm.index(k) for k in act]]
-    hi = np.array([[p.rule(k).upper for k in act] for p in problems]) - X[:, [scm.index(k) for k in act]]
-    c = np.array([[p.cost.scale * p.rule(k).weight / p.rule(k).divisor for k in act] for p in problems])
-    keep &= np.all((lo <= 0) & (hi >= 0) & (c > 0) & np.isfinite(c), axis=1)
+    rules = [[r for r in p.rules if not r.blocked] for p in problems]   # in `act` order: the group key's names
+    lower = np.array([[r.lower for r in rs] for rs in rules])
+    upper = np.array([[r.upper for r in rs] for rs in rules])
+    c = np.array([[p.cost.scale * r.weight / r.divisor for r in rs] for p, rs in zip(problems, rules)])
+    batch = _Batch(problems, act, X, np.vstack([p.noise for p in problems]), lower, upper, c)
+    xa = batch.x_act
+    keep &= np.all((lower <= xa) & (xa <= upper) & (c > 0) & np.isfinite(c), axis=1)
     rows = np.flatnonzero(keep)
     if not rows.size:
         return {}
     try:
-        found = _closed_form([problems[i] for i in rows], X[rows], lo[rows], hi[rows], c[rows], act, score)
+        found = _closed_form(batch.take(rows), score)
         local = {int(rows[k]): v for k, v in found.items()}
     except NotPiecewise:
         local = {}
         for r in rows if len(rows) > 1 else ():   # the batch mixes signs: each person alone has definite ones
             try:
-                one = _closed_form([problems[r]], X[[r]], lo[[r]], hi[[r]], c[[r]], act, score)
+                one = _closed_form(batch.take(np.array([r])), score)
             except NotPiecewise:
                 continue
             local.update({int(r): v for v in one.values()})
@@ -169,24 +211,26 @@ def _outcomes(index: list[int], found: dict[int, _Found], seconds: float, n: int
     share = seconds / max(n, 1)
     reasons = {e: REASON for e in st.ENGINES}
     out = {}
+    steps: dict[int, PathStep] = {}
     for k, f in found.items():
-        step = PathStep(ENGINE, share, SearchState.OPTIMAL, {"pieces": f.pieces})
+        if f.pieces not in steps:   # (PathSteps are frozen: one per piece count serves the group)
+            steps[f.pieces] = PathStep(ENGINE, share, SearchState.OPTIMAL, {"pieces": f.pieces})
         out[index[k]] = SearchOutcome(f.action, f.cost, f.cost, SearchState.OPTIMAL, share, rounds=f.pieces,
-                                      engine=ENGINE, path=[step], reasons=dict(reasons))
+                                      engine=ENGINE, path=[steps[f.pieces]], reasons=dict(reasons))
     return out
 
 
-def _closed_form(problems: list[RecourseProblem], X: np.ndarray, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
-                 act: list[str], score: LinearScore) -> dict[int, _Found]:
+def _closed_form(batch: _Batch, score: LinearScore) -> dict[int, _Found]:
     """Cheapest action per person over every pattern and piece (raises NotPiecewise for the whole batch)."""
-    pr = problems[0]
-    scm = pr.scm
-    n, m = len(problems), len(act)
+    pr = batch.problems[0]
+    scm, act, X = pr.scm, batch.act, batch.X
+    n, m = len(batch.problems), len(act)
+    xa = batch.x_act
+    lo, hi = batch.lower - xa, batch.upper - xa
     changing = frozenset(act) | scm.descendants(act)
-    U = np.vstack([p.noise for p in problems])
     consts: dict[str, np.ndarray] = {}
     for j, name in enumerate(scm.names):
-        consts[scm.variable(name).noise_name] = U[:, j]
+        consts[scm.variable(name).noise_name] = batch.U[:, j]
         if name not in changing:
             consts[name] = X[:, j]
     if any(getattr(scm.variable(name), "levels", None) for name in changing):
@@ -230,21 +274,19 @@ def _closed_form(problems: list[RecourseProblem], X: np.ndarray, lo: np.ndarray,
             pieces += 1
             if not np.all(np.isfinite(g)):
                 raise NotPiecewise("a non-finite coefficient")
-            cost, d = solver(g[:, :m], smin - g[:, m], plo, phi, c)
+            cost, d = solver(g[:, :m], smin - g[:, m], plo, phi, batch.c)
             better = cost < best
             best = np.where(better, cost, best)
             best_d[better] = d[better]
             best_pattern[better] = p_idx
+    theta = np.clip(xa + best_d, batch.lower, batch.upper)   # (decode's clip: the shifts already lie inside)
+    # intervened on: a shift that moved, or a variable with changing parents that the pattern cuts loose (even
+    # at its own value: it then stays put while its parents move)
+    on = np.array([[k in structural and bits[structural.index(k)] for k in act] for bits in patterns], bool)
+    keep = (best_d != 0.0) | on[best_pattern].reshape(n, m)
     out = {}
     for i in np.flatnonzero(np.isfinite(best)):
-        on = {k for k, bit in zip(structural, patterns[best_pattern[i]]) if bit}
-        action = {}
-        for j, k in enumerate(act):
-            dk = float(best_d[i, j])
-            if dk != 0.0 or k in on:
-                rule = problems[i].rule(k)
-                action[k] = float(min(max(X[i, scm.index(k)] + dk, rule.lower), rule.upper))
-        out[int(i)] = _Found(action, float(best[i]), pieces)
+        out[int(i)] = _Found({k: float(v) for k, v, use in zip(act, theta[i], keep[i]) if use}, float(best[i]), pieces)
     return out
 
 
