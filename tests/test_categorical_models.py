@@ -50,7 +50,8 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame({"occupation": rng.choice(LEVELS["occupation"], n), "hours-per-week": rng.normal(40, 10, n),
                          "sex": rng.choice(LEVELS["sex"], n), "edu-level": rng.choice(LEVELS["edu-level"], n),
-                         "capital gain": rng.exponential(2.0, n), "marital status": rng.choice(LEVELS["marital status"], n)},
+                         "capital gain": rng.exponential(2.0, n),
+                         "marital status": rng.choice(LEVELS["marital status"], n)},
                         columns=COLUMNS)
 
 

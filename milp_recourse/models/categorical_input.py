@@ -133,8 +133,8 @@ class LeveledModel:
                 raise InputError(f"Column {name!r} has value {v!r}; expected a code 0..{len(levels) - 1} or a level.")
             k = round(float(v)) if np.isfinite(float(v)) else -1
             if abs(float(v) - k) > CODE_TOLERANCE or not 0 <= k < len(levels):
-                raise InputError(f"Column {name!r} has code {float(v)!r}; expected an integer code 0..{len(levels) - 1} "
-                                 f"(levels {list(levels)}).")
+                raise InputError(f"Column {name!r} has code {float(v)!r}; expected an integer code "
+                                 f"0..{len(levels) - 1} (levels {list(levels)}).")
             out.append(levels[int(k)])
         return out
 
