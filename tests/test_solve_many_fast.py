@@ -156,9 +156,31 @@ def test_closed_form_equals_the_milp_under_varied_costs_and_bounds(loan_logreg):
                 {"actionability": Actionability(actionable=("L", "I", "S"), directions={"S": "up"},
                                                 bounds={"I": (None, 6.0)})}]
     for k, kw in enumerate(variants):
-        problems = _denied(scm, clf, 8, seed=10 + k, **kw)
+        problems = _denied(scm, clf, 5, seed=10 + k, **kw)
         _, stats = _same_as_solve(problems, expect_closed=True)
         assert stats.closed_form == len(problems), kw
+
+
+def test_other_linear_models_targets_and_thresholds(loan_logreg):
+    """A linear SVM (decision score), a 0.7 probability threshold, a classifier that reads only some of the SCM's
+    variables, and the other class as the favourable one: there the score falls with S, which rises with
+    max(I, 0), so the score is concave in the shift of I and every person goes to the MILP."""
+    scm, clf = loan_logreg
+    data = scm.sample(3000, seed=8)
+    sub = LogisticRegression().fit(data[["I", "S", "L"]], data["I"] + data["S"] - data["L"] > 0)
+    cases = [(train_recipe(scm, "svm", n=2000), {}, True), (clf, {"threshold": 0.7}, True), (sub, {}, True),
+             (clf, {"target_class": 0}, False)]
+    for model, extra, closed in cases:
+        opts = dataclasses.replace(OPTS, **extra)
+        S = scm.sample(200, seed=31)
+        probe = RecourseProblem(scm, model, S.iloc[0].to_dict(), options=opts)
+        X = S[list(probe.features)].to_numpy(float)
+        fav = favourable(model, X, opts.threshold, opts.target_class)
+        problems = [RecourseProblem(scm, model, r, options=opts) for r in S[~fav].head(6).to_dict("records")]
+        assert len(problems) == 6
+        _, stats = _same_as_solve(problems, expect_closed=closed)
+        assert stats.closed_form == (6 if closed else 0), extra
+    assert RecourseProblem(scm, sub, S.iloc[0].to_dict()).features == ("I", "S", "L")
 
 
 def test_people_the_closed_form_must_leave_to_the_milp(loan_logreg):
