@@ -316,6 +316,13 @@ def test_bad_encoders_are_refused_by_column_and_level(data):
     with pytest.raises(ClassifierError, match="reads column 'sex' with categories \\[.*\\]; expected the level "
                                               "strings \\['f', 'm'\\]"):
         check_leveled(LeveledModel(on_codes, LEVELS))
+    if importlib.util.find_spec("xgboost"):         # a sparse one-hot output: XGBoost reads absent entries as missing
+        many = df.assign(occupation=[f"c{i % 30}" for i in range(len(df))])
+        sparse = ColumnTransformer([("cat", OneHotEncoder(), ["occupation"])], remainder="passthrough")
+        with pytest.raises(ClassifierError, match="sparse matrix.*XGBoost.*expected ColumnTransformer\\(\\.\\.\\., "
+                                                  "sparse_threshold=0\\)"):
+            _bad(sparse, many[["occupation", "hours-per-week"]], y,
+                 levels={"occupation": tuple(f"c{i}" for i in range(30))}, clf=_library("xgb"))()
     with pytest.raises(ClassifierError, match="levels of column 'sex' are \\['f', 'f'\\]; expected"):
         with_levels(LogisticRegression(), {"sex": ("f", "f")})
     pipe = _fit("brief", "logreg", df, y)

@@ -181,6 +181,12 @@ def check_leveled(model: LeveledModel) -> None:
         raise ClassifierError(f"LeveledModel of {type(est).__name__}: expected a Pipeline whose first step is a "
                               "ColumnTransformer encoding the categorical columns.")
     column_blocks(first[1], f"Pipeline step {first[0]!r}", model.level_positions())
+    final = est.steps[-1][1]
+    if getattr(first[1], "sparse_output_", False) and type(final).__module__.split(".")[0] == "xgboost":
+        raise ClassifierError(f"Pipeline step {first[0]!r}: the ColumnTransformer outputs a sparse matrix (its "
+                              "one-hot columns are mostly zeros), which XGBoost reads with every absent entry as a "
+                              "missing value, not 0; expected ColumnTransformer(..., sparse_threshold=0) or "
+                              "OneHotEncoder(sparse_output=False) before XGBoost.")
     rest = [(n, s) for n, s in est.steps if s is not first[1]]
     validate_classifier(Pipeline(rest) if len(rest) > 1 else rest[0][1])
 
