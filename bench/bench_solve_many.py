@@ -5,6 +5,9 @@ Two cases, both p = 1 (the recorded one; p = 2 is measured too with --p2, not in
 - fixture: tests/answer_cases.py's 500 people (recipe logreg defaults, sample seed 1; about half already favoured).
 Each case is run --repeats times, interleaved; the table gives the median run (people/s counts every person of
 the batch; 'proven' is the share OPTIMAL or ALREADY_FAVOURABLE) and the median per-person seconds of that run.
+--compare runs every case twice per repeat, with the closed form over linear pieces (solver/linear_pieces.py) and
+with it switched off (every person through the MILP pipeline), interleaved in one process: the before / after.
+Writes bench/results/solve_many.jsonl (machine, the summaries, every run).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def run_once(problems: list[RecourseProblem]) -> dict:
     secs = [r.total_seconds for r in results]
     s = summarize(secs)
     steps = stats.per_person()
-    return {"wall_s": wall, "people_per_s": len(problems) / wall, "median_ms": 1e3 * s["median"],
+    return {"n": len(problems), "wall_s": wall, "people_per_s": len(problems) / wall, "median_ms": 1e3 * s["median"],
             "p95_ms": 1e3 * s["p95"],
             "proven_frac": sum(r.status.value in ("OPTIMAL", "ALREADY_FAVOURABLE") for r in results) / len(results),
             **{f"{k}_ms": 1e3 * steps[k] for k in ("screen", "compile", "search", "verify")},
@@ -67,31 +70,35 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per case (default 3)")
     ap.add_argument("--p2", action="store_true", help="also run p = 2 (not a recorded case)")
     ap.add_argument("--cases", default="denied,fixture")
-    ap.add_argument("--milp-only", action="store_true",
-                    help="switch the closed form over linear pieces off (every person through the MILP pipeline)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--milp-only", action="store_true",
+                      help="switch the closed form over linear pieces off (every person through the MILP pipeline)")
+    mode.add_argument("--compare", action="store_true",
+                      help="each run twice, interleaved: with the closed form and MILP only (same process, sitting)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "solve_many.jsonl"))
     args = ap.parse_args()
-    if args.milp_only:
-        many.settle = lambda problems: {}   # (this process only: the A/B comparison)
+    modes = ["closed-form", "milp-only"] if args.compare else ["milp-only" if args.milp_only else "closed-form"]
     builders = {"denied": denied_case, "fixture": fixture_case}
     cases = [(name, p, builders[name](args.n, p)) for name in args.cases.split(",")
              for p in ((1, 2) if args.p2 else (1,))]
-    runs: dict[tuple[str, int], list[dict]] = {(name, p): [] for name, p, _ in cases}
+    runs: dict[tuple[str, int, str], list[dict]] = {(name, p, m): [] for name, p, _ in cases for m in modes}
     records: list[dict] = []
+    settle = many.settle
     for k in range(args.repeats):
         for name, p, problems in cases:
-            r = run_once(problems)
-            runs[(name, p)].append(r)
-            records.append({"case": name, "p": p, "repeat": k, "n": len(problems), "milp_only": args.milp_only, **r})
+            for m in modes:
+                many.settle = settle if m == "closed-form" else (lambda problems: {})   # (this process only)
+                r = run_once(problems)
+                runs[(name, p, m)].append(r)
+                records.append({"case": name, "p": p, "mode": m, "repeat": k, **r})
+    many.settle = settle
     summaries = []
-    for name, p, problems in cases:
-        rs = sorted(runs[(name, p)], key=lambda r: r["people_per_s"])
-        mid = rs[len(rs) // 2]
-        summaries.append({"case": name, "p": p, "n": len(problems), "milp_only": args.milp_only,
-                          **{c: mid[c] for c in COLS if c in mid},
-                          "runs_per_s": "/".join(f"{r['people_per_s']:.0f}" for r in runs[(name, p)])})
-    print(markdown_table(summaries, COLS))
-    print("median of runs:", {f"{s['case']} p={s['p']}": round(s["people_per_s"], 1) for s in summaries})
+    for (name, p, m), rs in runs.items():
+        mid = sorted(rs, key=lambda r: r["people_per_s"])[len(rs) // 2]
+        summaries.append({"case": name, "p": p, "mode": m, **{c: mid[c] for c in COLS if c in mid},
+                          "runs_per_s": "/".join(f"{r['people_per_s']:.0f}" for r in rs)})
+    print(markdown_table(summaries, ["case", "p", "mode"] + COLS[2:]))
+    print("median of runs:", {f"{s['case']} p={s['p']} {s['mode']}": round(s["people_per_s"], 1) for s in summaries})
     write_jsonl(Path(args.out), [{"machine": machine()}] + summaries + records)
 
 

@@ -232,3 +232,22 @@ def test_concave_score_and_mixed_signs(loan_like=_loan_like):
     settled = lp.settle(problems)
     assert set(settled) == {i for i, p in enumerate(problems) if p.x[0] > 0}
     _same_as_solve(problems, expect_closed=False)
+
+
+def test_a_failing_closed_form_raises_or_leaves_everyone_to_the_milp(loan_logreg, monkeypatch):
+    from milp_recourse.solver import many
+
+    scm, clf = loan_logreg
+    problems = _denied(scm, clf, 3, seed=41)
+    good, _ = solve_many(problems)
+
+    def broken(problems):
+        raise RuntimeError("closed form exploded")
+
+    monkeypatch.setattr(many, "settle", broken)
+    with pytest.raises(RuntimeError, match="closed form exploded"):
+        solve_many(problems)
+    results, stats = solve_many(problems, capture_errors=True)
+    assert stats.closed_form == 0 and stats.updates + stats.loads == len(problems)
+    for a, b in zip(good, results):
+        assert b.status is a.status and b.cost == pytest.approx(a.cost, rel=1e-7) and b.engines != (lp.ENGINE,)

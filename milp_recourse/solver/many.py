@@ -136,7 +136,7 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
             return None
 
     t = time.perf_counter()
-    quick = _closed_forms(problems, fav)   # settled and re-checked without a MILP (solver/linear_pieces.py)
+    quick = _closed_forms(problems, fav, capture_errors)   # settled and re-checked without a MILP (linear_pieces.py)
     for i, (s, _) in quick.items():
         searched[i], spent[i] = s, s.search.seconds + s.timings["verify"]
     t_quick = time.perf_counter() - t
@@ -188,11 +188,18 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
     return out
 
 
-def _closed_forms(problems: list[RecourseProblem], fav: np.ndarray) -> dict[int, tuple[Searched, Verification]]:
+def _closed_forms(problems: list[RecourseProblem], fav: np.ndarray, capture_errors: bool = False
+                  ) -> dict[int, tuple[Searched, Verification]]:
     """The people the closed form over linear pieces settles, with their re-check (one classifier call); one
-    whose action fails the re-check is left to the MILP pipeline."""
+    whose action fails the re-check is left to the MILP pipeline, and so is everyone when the closed form raises
+    under capture_errors (the MILP pipeline then hands back each person's own error, if any)."""
     todo = [i for i in range(len(problems)) if not fav[i]]
-    found = settle([problems[i] for i in todo])
+    try:
+        found = settle([problems[i] for i in todo])
+    except Exception:  # noqa: BLE001 - a batch-wide failure must not cost every person their answer
+        if not capture_errors:
+            raise
+        return {}
     if not found:
         return {}
     t = time.perf_counter()
