@@ -156,7 +156,7 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
         x, rows = inputs[f], f"{group}:split:f{f}"
         previous: int | None = None
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
-            y = b.add_binary(f"{group}.split[f{f},{j}]")
+            y = b.add_binary(f"{group}.split[f{f},{j}]<={float(L)!r}")   # solver/interval_costs.py reads L
             Y = Affine.column(y)
             left_ub, right_lb = _split_region(L, split_margin, float32, gap)
             b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L

@@ -25,6 +25,7 @@ from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.solver.incumbent import Incumbent
+from milp_recourse.solver.interval_costs import interval_rows
 from milp_recourse.solver.small_bnb import branch_and_bound
 from milp_recourse.solver.strategy import MILP, OUTER_APPROX, SMALL_BNB, small_bnb_reason
 from milp_recourse.solver.verify import verify_action
@@ -211,6 +212,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
             small.path = steps
             return small
         t_small = small.seconds  # a big tree: HiGHS's MIP solver (presolve, cuts) takes over
+    compiled = interval_rows(problem, compiled)   # tree ensembles: crossing a split costs (interval_costs.py)
     backend = get_backend(opts.backend)
     # the QP polish needs a continuous convex QP solver: HiGHS (a core dependency) when the MILP backend has none
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
