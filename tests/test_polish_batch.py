@@ -1,6 +1,7 @@
 """The SLSQP polish as request generators (solver/slsqp_steps.py, polish.py) and many people's polishes in one
-batch (solver/polish_batch.py), against scipy.optimize.minimize itself, scm.simulate.counterfactuals and
-polish() one person at a time: the same numbers bit for bit."""
+batch (solver/polish_batch.py, solver/incumbent_batch.py), against scipy.optimize.minimize itself,
+scm.simulate.counterfactuals, and random_search and polish() one person at a time: the same numbers bit for
+bit."""
 
 from __future__ import annotations
 
@@ -104,3 +105,16 @@ def test_polish_many_equals_polish_one_by_one(people):
         assert got.action == alone.action and got.cost == alone.cost
     assert together[2] is incs[2]
     assert any(got.cost < inc.cost for got, inc in zip(together, incs) if inc is not None)
+
+
+def test_random_search_many_equals_random_search(people):
+    from milp_recourse.solver.incumbent_batch import random_search_many
+
+    mixed = list(people)
+    mixed[3] = dataclasses.replace(people[3], cost=CostSpec(p=1))   # still batched (the search is cost-free)
+    samples = [64, 256, 0, 128, 512, 32]
+    together = random_search_many(mixed, samples, [float("inf")] * len(mixed))
+    for pr, n, got in zip(mixed, samples, together):
+        alone = random_search(pr, n, pr.options.seed, float("inf"), coordinate_shrink=False)
+        assert (got is None and alone is None) or (got.action == alone.action and got.cost == alone.cost)
+    assert together[2] is None and sum(g is not None for g in together) >= 4

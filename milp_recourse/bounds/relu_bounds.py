@@ -35,15 +35,32 @@ def relu_forward(layers: list[Layer], X: np.ndarray) -> np.ndarray:
     return h @ W[0] + c[0]
 
 
-def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Slopes/intercept of relu's upper line and the lower line's slope, per unit (stable units exact)."""
+def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Slopes/intercept of relu's upper line and the lower line's slope, per unit (stable units exact), then
+    the active units as 0 / 1 and the unstable units' positions (for _back's shortcut)."""
     active, dead = l >= 0, u <= 0
     unstable = ~active & ~dead
     width = np.where(unstable, u - l, 1.0)
     su = np.where(active, 1.0, np.where(dead, 0.0, u / width))
     iu = np.where(unstable, -su * l, 0.0)
     sl = np.where(active, 1.0, np.where(unstable & (u > -l), 1.0, 0.0))
-    return su, iu, sl
+    return su, iu, sl, active.astype(float), np.nonzero(unstable)
+
+
+def _back(M: np.ndarray, Mp: np.ndarray, Mn: np.ndarray, relax: tuple) -> np.ndarray:
+    """Mp * su + Mn * sl per box (M: (p, w) for every box or (n, p, w); Mp, Mn its positive and negative parts).
+
+    An active unit's su = sl = 1 gives Mp + Mn = M, a dead one's 0 gives 0, so all of them are M * active (one
+    product, the same numbers up to the sign of a zero); only the few unstable units are computed in full."""
+    su, _, sl, active, (rows, units) = relax
+    lam = M * active[:, None, :]
+    if rows.size:
+        if M.ndim == 2:
+            lam[rows, :, units] = Mp[:, units].T * su[rows, units][:, None] + Mn[:, units].T * sl[rows, units][:, None]
+        else:
+            lam[rows, :, units] = (Mp[rows, :, units] * su[rows, units][:, None]
+                                   + Mn[rows, :, units] * sl[rows, units][:, None])
+    return lam
 
 
 def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray | None, S: np.ndarray, o: np.ndarray,
@@ -62,9 +79,8 @@ def _upper_line(layers: list[Layer], relax: list, k: int, lam: np.ndarray | None
     for j in range(k - 1, 0, -1):          # z_{j+1} = W_{j+1} relu(z_j) + b_{j+1}
         M = signed if signed is not None and j == k - 1 else lam @ layers[j][0]
         Mp, Mn = np.maximum(M, 0.0), np.minimum(M, 0.0)
-        su, iu, sl = relax[j - 1]
-        const = const + (Mp @ iu[:, :, None])[:, :, 0]
-        lam = Mp * su[:, None, :] + Mn * sl[:, None, :]
+        const = const + (Mp @ relax[j - 1][1][:, :, None])[:, :, 0]
+        lam = _back(M, Mp, Mn, relax[j - 1])
         const = const + lam @ layers[j - 1][1]
     N = signed if signed is not None and k == 1 else lam @ layers[0][0]   # coefficient on the network input x
     G = N @ S

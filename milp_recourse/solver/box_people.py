@@ -1,8 +1,8 @@
 """solve_many's fast path for ReLU-network people the box search settles: their searches run together.
 
-For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the incumbent runs
-per person as in pipeline.search_person, the SLSQP polishes of all of them share their SCM passes
-(polish_batch.py), then their box searches run in lock-step (box_batch.py: one bound call per round). A person the box search proves optimal gets the same
+For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the random searches
+before a polish share their SCM passes (incumbent_batch.py), so do the SLSQP polishes (polish_batch.py),
+then all box searches run in lock-step (box_batch.py: one bound call per round). A person the box search proves optimal gets the same
 Searched (action, cost, bound, path, reasons) as search_person would give; anyone else (no incumbent, a box
 budget or deadline reached, another plan) is left to search_person by the caller, which recomputes them from
 scratch, so results never depend on the batching.
@@ -23,6 +23,7 @@ from milp_recourse.solver import strategy as st
 from milp_recourse.solver.box_batch import search_boxes_many
 from milp_recourse.solver.box_search import BOX_ENGINE
 from milp_recourse.solver.incumbent import random_search
+from milp_recourse.solver.incumbent_batch import random_search_many
 from milp_recourse.solver.milp_search import SearchOutcome
 from milp_recourse.solver.pipeline import Searched, _not_run
 from milp_recourse.solver.polish_batch import polish_many
@@ -34,19 +35,31 @@ def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[Co
     """Searched (and the seconds spent on it after the compile) for the people of `compiled` (index -> plain compile
     and its seconds) that the box search settles, by index; the others are absent."""
     starts: dict[int, tuple] = {}
+    planned: dict[int, tuple] = {}
     for i, (comp, secs) in compiled.items():
         pr = problems[i]
-        t0 = time.perf_counter() - secs
         plan = plan_search(pr, comp)
-        if not (plan.runs(st.INCUMBENT) and plan.runs(st.BOX_SEARCH)):
-            continue
-        t = time.perf_counter()
-        inc = random_search(pr, plan.samples, pr.options.seed, t0 + 0.25 * pr.options.time_limit,
-                            coordinate_shrink=not plan.runs(st.POLISH))
-        took = time.perf_counter() - t
+        if plan.runs(st.INCUMBENT) and plan.runs(st.BOX_SEARCH):
+            planned[i] = (time.perf_counter() - secs, plan, secs)
+    # the random searches before a polish in one batch of SCM passes per round (incumbent_batch.py: the same
+    # numbers as random_search); the others (no polish: coordinate sweeps) one by one
+    order = [i for i in planned if planned[i][1].runs(st.POLISH)]
+    t = time.perf_counter()
+    found = random_search_many([problems[i] for i in order], [planned[i][1].samples for i in order],
+                               [planned[i][0] + 0.25 * problems[i].options.time_limit for i in order])
+    took = {i: (time.perf_counter() - t) / max(len(order), 1) for i in order}
+    for i in planned:
+        if i not in took:
+            t, pr = time.perf_counter(), problems[i]
+            found.append(random_search(pr, planned[i][1].samples, pr.options.seed,
+                                       planned[i][0] + 0.25 * pr.options.time_limit))
+            order.append(i)
+            took[i] = time.perf_counter() - t
+    for i, inc in zip(order, found):
+        t0, plan, secs = planned[i]
         if inc is not None:
-            path = [PathStep(st.INCUMBENT, took, "found", {"samples": plan.samples})]
-            starts[i] = (t0, plan, inc, {"compile": secs, "heuristic": took}, path, took)
+            path = [PathStep(st.INCUMBENT, took[i], "found", {"samples": plan.samples})]
+            starts[i] = (t0, plan, inc, {"compile": secs, "heuristic": took[i]}, path, took[i])
     # the polishes of everyone in one batch of SCM passes per round (polish_batch.py: polish()'s numbers)
     polished = [i for i in starts if starts[i][1].runs(st.POLISH)]
     t = time.perf_counter()
