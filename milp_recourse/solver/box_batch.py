@@ -55,18 +55,18 @@ def search_boxes_many(problems: Sequence[RecourseProblem], incumbents: Sequence[
         # of everyone have their candidate points checked on the true SCM in one batch
         for j in range(max((len(w) for w in work.values()), default=0)):
             step = [(i, *work[i][j]) for i in active if j < len(work[i])]
-            picks = [bs.candidates(states[i], front, lower, point)[1] for i, front, lower, point in step]
+            picks = [bs.candidates(states[i], front, lower, point) for i, front, lower, point in step]
             asks = [(states[i].problem, list(front[0]), ("valid", np.ones((len(cand), len(front[0])), bool),
                                                          point[cand]))
-                    for (i, front, _, point), cand in zip(step, picks) if cand.size]
+                    for (i, front, _, point), (_, cand) in zip(step, picks) if cand.size]
             replies = iter(answer_batch(asks, memo))
-            for (i, front, lower, point), cand in zip(step, picks):
+            for (i, front, lower, point), (cost, cand) in zip(step, picks):
                 ok = None
                 if cand.size:
                     ok, error = next(replies)
                     if error is not None:
                         raise error
-                split = bs.advance(states[i], front, lower, point, ok)
+                split = bs.advance(states[i], front, lower, point, (cost, cand, ok))
                 if split is not None:
                     nxt[i].append(split)
         for i in active:

@@ -223,16 +223,16 @@ def candidates(state: BoxState, front, lower: np.ndarray, point: np.ndarray) -> 
     return cost, np.flatnonzero(np.isfinite(lower) & (cost < state.best))
 
 
-def advance(state: BoxState, front, lower: np.ndarray, point: np.ndarray, ok: np.ndarray | None = None
+def advance(state: BoxState, front, lower: np.ndarray, point: np.ndarray, checked: tuple | None = None
             ) -> tuple | None:
     """Try the front's points on the true SCM, discard the boxes whose bound reaches the incumbent, and split the
     others in half along their widest side in the cost metric: the front of the next round (None: all gone).
-    `ok`: valid_actions of the candidates' points when the caller checked them already (box_batch.py)."""
+    `checked`: (cost, cand, ok) when the caller took candidates() and their valid_actions already (box_batch.py)."""
     problem = state.problem
     dims, c, x0, lo, hi = front[:5]
     state.boxes += len(lo)
     p = problem.cost.p
-    cost, cand = candidates(state, front, lower, point)
+    cost, cand, ok = checked if checked is not None else (*candidates(state, front, lower, point), None)
     if cand.size:
         if ok is None:
             ok = valid_actions(problem, list(dims), np.ones((cand.size, len(dims)), bool), point[cand])
