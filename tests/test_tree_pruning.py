@@ -121,3 +121,67 @@ def test_not_applied_where_invalid(case):
                         n_estimators=3, max_depth=2, random_state=0)).fit(case[0], case[1].predict(case[0])))):
         compiled = compile_problem(problem)
         assert interval_rows(problem, compiled) is compiled
+
+
+# -- per-leaf reachability (solver/leaf_bounds.py) ---------------------------------------------------------------
+
+def test_leaf_bounds_never_exceed_an_action_reaching_the_leaf(case):
+    from milp_recourse.solver.leaf_bounds import leaf_lower_bounds
+
+    frame, model, scm, people = case
+    rng = np.random.default_rng(2)
+    for person in people:
+        problem = _problem(case, person)
+        compiled = compile_problem(problem)
+        boxes, lb = leaf_lower_bounds(problem, compiled)
+        # each leaf's row in lb: its (tree, node) in the order leaf_boxes walks the trees
+        x0 = np.array([person[n] for n in ["a", "b", "c"]])
+        X = x0 + rng.normal(scale=1.5, size=(500, 3))
+        X = np.clip(X, [problem.rule(n).lower for n in "abc"], [problem.rule(n).upper for n in "abc"])
+        cost = (np.abs(X - x0) / np.array([DIVISORS[n] for n in "abc"])).sum(axis=1)
+        leaves = model.apply(pd.DataFrame(X, columns=["a", "b", "c"]))   # (rows, trees) node ids
+        order = _leaf_order(model)
+        for t in range(leaves.shape[1]):
+            rows = np.array([order[(t, int(node))] for node in leaves[:, t]])
+            assert np.all(lb[rows] <= cost + 1e-9)
+
+
+def _leaf_order(model) -> dict[tuple[int, int], int]:
+    """(tree, node) -> row of leaf_boxes' arrays (depth first, right child popped first: the same walk)."""
+    out, k = {}, 0
+    for t, est in enumerate(model.estimators_):
+        tree, stack = est.tree_, [0]
+        while stack:
+            node = stack.pop()
+            if tree.children_left[node] == -1:
+                out[(t, node)] = k
+                k += 1
+                continue
+            stack += [int(tree.children_left[node]), int(tree.children_right[node])]
+    return out
+
+
+def test_reach_bound_is_a_lower_bound_and_skips_stages_without_changing_answers(case):
+    from milp_recourse import solve
+    from milp_recourse.solver.leaf_bounds import reach_bound
+
+    strict = 0
+    for person in case[3]:
+        problem = _problem(case, person)
+        ref = _brute_force(case, person)
+        compiled = compile_problem(problem, upper_bound=ref * 1.5 + 1e-9)
+        bound = reach_bound(problem, compiled, ref * 1.5 + 1e-9)
+        assert bound is not None and 0.0 <= bound <= ref + 1e-9
+        strict += bound > 0.0
+        res = solve(problem)
+        assert res.status.value == "OPTIMAL" and res.cost == pytest.approx(ref, rel=1e-6, abs=1e-9)
+    assert strict >= 1
+
+
+def test_reach_bound_not_applied_where_invalid(case):
+    from milp_recourse.solver.leaf_bounds import reach_bound
+
+    person = case[3][0]
+    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0))
+    problem = _problem(case, person, model=pipe.fit(case[0], case[1].predict(case[0])))
+    assert reach_bound(problem, compile_problem(problem, upper_bound=5.0), 5.0) is None

@@ -5,6 +5,8 @@ the model for a small B has few open splits. The schedule searches {cost <= B} f
 then x 1.5 per step: a stage without a solution proves that no action costs <= B (a lower bound), and the
 first stage with one holds the global optimum (every cheaper action lies inside it). Past 0.85 x the
 incumbent, or when a stage hits a limit, the full model (budget = incumbent, with its cutoff) is searched.
+Stages whose budget is below leaf_bounds.reach_bound (no set of leaves priced within it reaches the threshold)
+are known to be infeasible without a MILP and are skipped.
 A stage stopped by the time limit still hands on what it found: its best verified action (the full model's new
 cutoff and the answer if time is out) and its dual bound below its budget.
 A random-search incumbent on Taiwan credit RF 100 x 5 cost 2.7-20x the optimum; the model at that budget
@@ -24,6 +26,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import SearchState
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import Incumbent
+from milp_recourse.solver.leaf_bounds import reach_bound
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
 from milp_recourse.solver.verify import verify_action
 
@@ -41,6 +44,10 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
     """
     lower, rounds, spent = 0.0, 0, 0.0
     frac = BUDGET_START
+    reach = reach_bound(problem, compiled, inc.cost) if inc.cost > 1e-12 else None
+    while reach is not None and frac <= BUDGET_LAST and inc.cost * frac < reach:
+        lower = inc.cost * frac   # no leaf set within this budget reaches the threshold: no stage needed
+        frac *= BUDGET_GROWTH
     while inc.cost > 1e-12 and frac <= BUDGET_LAST and time.perf_counter() < deadline:
         budget = inc.cost * frac
         stage = compile_problem(problem, upper_bound=budget, plans=plans)
