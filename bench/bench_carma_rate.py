@@ -42,7 +42,8 @@ def _case(n: int):
     test, train = pd.read_csv(d / "recourse_test.csv"), pd.read_csv(d / "recourse_train.csv")
     names = list(scm.names)
     denied = np.flatnonzero(net.predict(test[names].to_numpy(float)) == 0)[:n]
-    return scm, net, test.iloc[denied][names].reset_index(drop=True), carma_cost(net, train, names, ("E", "L", "I", "S"))
+    people = test.iloc[denied][names].reset_index(drop=True)
+    return scm, net, people, carma_cost(net, train, names, ("E", "L", "I", "S"))
 
 
 def _answer(status, cost, bound, action) -> dict:

@@ -2,10 +2,10 @@
 
 For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the random searches
 before a polish share their SCM passes (incumbent_batch.py), so do the SLSQP polishes (polish_batch.py),
-then all box searches run in lock-step (box_batch.py: one bound call per round). A person the box search proves optimal gets the same
-Searched (action, cost, bound, path, reasons) as search_person would give; anyone else (no incumbent, a box
-budget or deadline reached, another plan) is left to search_person by the caller, which recomputes them from
-scratch, so results never depend on the batching.
+then all box searches run in lock-step (box_batch.py: one bound call per round). A person the box search
+proves optimal gets the same Searched (action, cost, bound, path, reasons) as search_person would give;
+anyone else (no incumbent, a box budget or deadline reached, another plan) is left to search_person by the
+caller, which recomputes them from scratch, so results never depend on the batching.
 """
 
 from __future__ import annotations
@@ -45,17 +45,17 @@ def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[Co
     # numbers as random_search); the others (no polish: coordinate sweeps) one by one
     order = [i for i in planned if planned[i][1].runs(st.POLISH)]
     t = time.perf_counter()
-    found = random_search_many([problems[i] for i in order], [planned[i][1].samples for i in order],
+    incs = random_search_many([problems[i] for i in order], [planned[i][1].samples for i in order],
                                [planned[i][0] + 0.25 * problems[i].options.time_limit for i in order])
     took = {i: (time.perf_counter() - t) / max(len(order), 1) for i in order}
     for i in planned:
         if i not in took:
             t, pr = time.perf_counter(), problems[i]
-            found.append(random_search(pr, planned[i][1].samples, pr.options.seed,
+            incs.append(random_search(pr, planned[i][1].samples, pr.options.seed,
                                        planned[i][0] + 0.25 * pr.options.time_limit))
             order.append(i)
             took[i] = time.perf_counter() - t
-    for i, inc in zip(order, found):
+    for i, inc in zip(order, incs):
         t0, plan, secs = planned[i]
         if inc is not None:
             path = [PathStep(st.INCUMBENT, took[i], "found", {"samples": plan.samples})]

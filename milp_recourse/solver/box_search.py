@@ -301,5 +301,5 @@ def _take(problem: RecourseProblem, dims, point: np.ndarray, cost: np.ndarray, c
     return (real, action) if real < best else (best, best_action)
 
 
-__all__ = ["BOX_ENGINE", "BoxSearch", "BoxState", "search_boxes", "start_boxes", "stopped", "front_bounds", "candidates",
-           "advance", "MAX_BOXES"]
+__all__ = ["BOX_ENGINE", "BoxSearch", "BoxState", "search_boxes", "start_boxes", "stopped", "front_bounds",
+           "candidates", "advance", "MAX_BOXES"]
