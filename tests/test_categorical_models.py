@@ -100,10 +100,11 @@ CLASSIFIERS = {
 def _library(name: str):
     if name == "xgb" and importlib.util.find_spec("xgboost"):
         import xgboost as xgb
-        return xgb.XGBClassifier(n_estimators=8, max_depth=3, random_state=0)
+        return xgb.XGBClassifier(n_estimators=8, max_depth=3, random_state=0, n_jobs=1)
     if name == "lgb" and importlib.util.find_spec("lightgbm"):
         import lightgbm as lgb
-        return lgb.LGBMClassifier(n_estimators=8, num_leaves=6, min_child_samples=5, verbose=-1, random_state=0)
+        return lgb.LGBMClassifier(n_estimators=8, num_leaves=6, min_child_samples=5, verbose=-1, random_state=0,
+                                  n_jobs=1)
     pytest.skip(f"{name} is not installed")
 
 
