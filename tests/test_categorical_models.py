@@ -84,6 +84,8 @@ TRANSFORMERS = {   # the brief's transformer, and variants of drop / unknown lev
          ["occupation"]),                                                               # 2 levels grouped
         ("ord", OrdinalEncoder(categories=[["high", "mid", "low"]]), ["edu-level"]),   # reversed: affine in the code
         ("sex", OneHotEncoder(categories=[["m"]], handle_unknown="ignore"), ["sex"]),   # level 'f' unknown
+        ("ms", OrdinalEncoder(categories=[["single"]], handle_unknown="use_encoded_value", unknown_value=-1),
+         ["marital status"]),                                                           # 'married' -> -1
         ("keep", "passthrough", ["hours-per-week", "capital gain"])]),
 }
 CLASSIFIERS = {
