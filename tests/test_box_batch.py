@@ -137,3 +137,34 @@ def test_cheapest_per_box_arguments_equal_per_front_calls(fn):
     assert np.array_equal(lower, np.concatenate([e[0] for e in each]))
     assert np.array_equal(point, np.concatenate([e[1] for e in each]))
     assert np.isfinite(lower).any()
+
+
+def _random_fronts(people, rng, per_front=7):
+    """Each person's starting fronts, each box replaced by `per_front` random sub-boxes of it."""
+    from milp_recourse.solver.box_search import start_boxes
+
+    out = []
+    for pr in people:
+        state = start_boxes(pr, random_search(pr, 128, 0), float("inf"))
+        for dims, _, _, lo, hi in state.fronts:
+            a, b = rng.uniform(lo, hi, (per_front, lo.shape[1])), rng.uniform(lo, hi, (per_front, lo.shape[1]))
+            out.append((state, dims, np.minimum(a, b), np.maximum(a, b)))
+    return out
+
+
+@pytest.mark.parametrize("case", ["carma", "nonlinear"])
+def test_stacked_forms_equal_counterfactual_forms(case):
+    from milp_recourse.bounds.scm_boxes import counterfactual_forms
+    from milp_recourse.solver.box_forms import _signature, forms_many
+
+    rng = np.random.default_rng(11)
+    people = (_carma_people(6) if case == "carma" else
+              denied_problems("chain-nonlinear", "mlp", seed=5, keep=3, candidates=80))
+    fronts = _random_fronts(people, rng)
+    got = forms_many(fronts, chunk=4)
+    for (state, dims, lo, hi), (S, o, r) in zip(fronts, got):
+        S0, o0, r0 = counterfactual_forms(state.problem, state.plan, state.constants, dims, lo, hi)
+        idx = state.inputs
+        assert np.array_equal(S, S0[:, idx]) and np.array_equal(o, o0[:, idx]) and np.array_equal(r, r0[:, idx])
+    stacked = [_signature(state, dims) is not None for state, dims, _, _ in fronts]
+    assert all(stacked) if case == "carma" else not all(stacked)   # sigmoid / square of a changing variable

@@ -16,11 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from milp_recourse.bounds.relu_bounds import score_upper_bound
-from milp_recourse.bounds.scm_boxes import counterfactual_forms
 from milp_recourse.errors import InputError
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import box_search as bs
+from milp_recourse.solver.box_forms import forms_many
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.polish_batch import answer_batch
 
@@ -48,7 +48,7 @@ def search_boxes_many(problems: Sequence[RecourseProblem], incumbents: Sequence[
             else:
                 out[i] = done
         active = still
-        bounds = iter(_bounds_many([(states[i], front) for i in active for front in states[i].fronts]))
+        bounds = iter(_bounds_many([(states[i], front) for i in active for front in states[i].fronts], memo))
         work = {i: [(front, *next(bounds)) for front in states[i].fronts] for i in active}
         nxt: dict[int, list] = {i: [] for i in active}
         # a person's fronts in order (each may improve its incumbent before the next is pruned); the j-th fronts
@@ -74,10 +74,10 @@ def search_boxes_many(problems: Sequence[RecourseProblem], incumbents: Sequence[
     return [o for o in out if o is not None]
 
 
-def _bounds_many(items: list[tuple[bs.BoxState, tuple]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _bounds_many(items: list[tuple[bs.BoxState, tuple]], memo: dict) -> list[tuple[np.ndarray, np.ndarray]]:
     """bs.front_bounds(state, front) for each item: the SCM forms per front, then the network bounds and the
     cheapest points of all fronts with the same network and pattern size in one call each."""
-    forms = [_forms(state, front) for state, front in items]
+    forms = forms_many([(state, front[0], front[3], front[4]) for state, front in items], bs.BOUND_CHUNK, memo)
     groups: dict[tuple, list[int]] = {}
     for k, (state, front) in enumerate(items):
         pr = state.problem
@@ -110,17 +110,6 @@ def _bounds_many(items: list[tuple[bs.BoxState, tuple]]) -> list[tuple[np.ndarra
             out[k] = (lower[at:at + n] + pr.cost.l0 * len(dims), point[at:at + n])
             at += n
     return [o for o in out if o is not None]
-
-
-def _forms(state: bs.BoxState, front) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The network inputs' affine forms (S, o, r) on each box of one front (bs._bound_lines' first half)."""
-    dims, lo, hi = front[0], front[3], front[4]
-    parts = []
-    for a in range(0, len(lo), bs.BOUND_CHUNK):
-        S, o, r = counterfactual_forms(state.problem, state.plan, state.constants, dims, lo[a:a + bs.BOUND_CHUNK],
-                                       hi[a:a + bs.BOUND_CHUNK])
-        parts.append((S[:, state.inputs], o[:, state.inputs], r[:, state.inputs]))
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))  # type: ignore[return-value]
 
 
 __all__ = ["search_boxes_many"]
