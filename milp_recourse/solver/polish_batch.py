@@ -117,8 +117,9 @@ def _answer_group(asks: list[tuple[RecourseProblem, list[str], tuple]], memo: di
     pr0, names = asks[0][0], asks[0][1]
     scm = pr0.scm
     sizes = [len(req[1]) for _, _, req in asks]
-    X = np.concatenate([np.repeat(pr.x[None], n, axis=0) for (pr, _, _), n in zip(asks, sizes)])
-    U = np.concatenate([np.repeat(pr.noise[None], n, axis=0) for (pr, _, _), n in zip(asks, sizes)])
+    owner = np.repeat(np.arange(len(asks)), sizes)   # each row's request
+    X = np.array([pr.x for pr, _, _ in asks], float)[owner]
+    U = np.array([pr.noise for pr, _, _ in asks], float)[owner]
     mask = np.concatenate([np.asarray(req[1], bool) for _, _, req in asks])
     theta = np.concatenate([np.asarray(req[2], float) for _, _, req in asks])
     cf = counterfactual_rows(scm, X, U, names, mask, theta, memo)
@@ -126,11 +127,11 @@ def _answer_group(asks: list[tuple[RecourseProblem, list[str], tuple]], memo: di
     if net not in memo:
         memo[net] = (relu_layers(pr0.classifier, pr0.options.target_class), pr0.classifier)
     layers = memo[net][0]
-    idx = [scm.index(f) for f in pr0.features]
+    inputs = cf[:, [scm.index(f) for f in pr0.features]]
     threshold = score_threshold("logit", pr0.options.threshold)
     out, at = [], 0
     for (_, _, req), n in zip(asks, sizes):
-        score = relu_forward(layers, cf[at:at + n][:, idx])   # (the request's own rows: the same rounding)
+        score = relu_forward(layers, inputs[at:at + n])   # (the request's own rows: the same rounding)
         at += n
         out.append((score, threshold) if req[0] == "scores" else score >= threshold + pr0.options.margin)
     return out
