@@ -174,3 +174,105 @@ def load(name: str, folder: Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; set MILP_RECOURSE_DATA to the shared datasets folder.")
     return PREPARE[name](folder)
+
+
+# Raw tables with their categorical columns (level names, for ColumnTransformer pipelines) -------------------
+# Census order of Adult's `education` (the order of its education-num 1..16): an ordinal column.
+ADULT_EDUCATION = ("Preschool", "1st-4th", "5th-6th", "7th-8th", "9th", "10th", "11th", "12th", "HS-grad",
+                   "Some-college", "Assoc-voc", "Assoc-acdm", "Bachelors", "Masters", "Prof-school", "Doctorate")
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """A raw table with text columns kept as level names: what fit-scm and the pipeline need to know."""
+
+    name: str
+    file: str                                  # relative to data_dir()
+    label: str                                 # 1 = favourable
+    immutable: tuple[str, ...]
+    ordinal: tuple[tuple[str, tuple[str, ...]], ...] = ()   # column, levels lowest first
+    increase_only: tuple[str, ...] = ()
+    decrease_only: tuple[str, ...] = ()
+    continuous: tuple[str, ...] = ()
+    dag: str | None = None
+    model: str = "logreg"
+    audit_by: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()                # columns of the table that are not features (kept for the audit)
+
+
+def adult_raw(folder: Path) -> tuple[pd.DataFrame, int]:
+    """Adult as in adult.data: spaces stripped, '?' = missing; rows with a missing value dropped (returned count).
+    Left out: fnlwgt (a sampling weight) and education-num (the census code of `education`, kept as ordinal)."""
+    raw = pd.read_csv(folder / "adult" / "adult.data", header=None, names=ADULT_COLUMNS, skipinitialspace=True,
+                      na_values="?")
+    for c in raw.columns:
+        if raw[c].dtype == object:
+            raw[c] = raw[c].str.strip()
+    missing = raw.isna().any(axis=1)
+    raw = raw[~missing].reset_index(drop=True)
+    raw["income_gt_50k"] = (raw.pop("income") == ">50K").astype(int)
+    return raw.drop(columns=["fnlwgt", "education-num"]), int(missing.sum())
+
+
+GERMAN_RAW_COLUMNS = ["status", "duration", "credit_history", "purpose", "credit_amount", "savings",
+                      "present_employment", "installment_rate", "status_sex", "other_debtors", "residence_since",
+                      "property", "age", "installment_plans", "housing", "existing_credits", "job",
+                      "people_liable", "telephone", "foreign_worker", "credit"]
+
+
+def german_raw(folder: Path) -> tuple[pd.DataFrame, int]:
+    """German credit from german.data with every coded column mapped to its name by values_maps.json (booleans
+    as 'yes' / 'no'; names stripped of spaces; `status` renamed checking_status); label good_credit = 1 for
+    'good'. `sex` (from status_sex) is an
+    extra column for the audit, not a feature."""
+    import json
+
+    maps = json.loads((folder / "german" / "values_maps.json").read_text())
+    raw = pd.read_csv(folder / "german" / "german.data", sep=" ", header=None, names=GERMAN_RAW_COLUMNS, dtype=str)
+    out = pd.DataFrame(index=raw.index)
+    for c in GERMAN_RAW_COLUMNS:
+        if c in maps:
+            table = {k: ("yes" if v is True else "no" if v is False else str(v).strip()) for k, v in maps[c].items()}
+            unknown = sorted(set(raw[c]) - set(table))
+            if unknown:
+                raise ValueError(f"german.data column {c!r} has code(s) {unknown} missing from values_maps.json")
+            out[c] = raw[c].map(table)
+        else:
+            out[c] = pd.to_numeric(raw[c])
+    out["good_credit"] = (out.pop("credit") == "good").astype(int)
+    # values_maps.json calls the checking account `status`, the name of the batch results' status column
+    out = out.rename(columns={"status": "checking_status"})
+    out.insert(len(out.columns) - 1, "sex", out["status_sex"].str.split(":").str[0].str.strip())
+    return out, 0
+
+
+PREPARE_RAW = {"adult-cat": adult_raw, "german-cat": german_raw}
+
+RAW_DATASETS = {
+    "adult-cat": RawDataset(
+        "adult-cat", "adult/adult.data", "income_gt_50k",
+        immutable=("age", "sex", "race", "native-country", "marital-status", "relationship"),
+        ordinal=(("education", ADULT_EDUCATION),),
+        increase_only=("education",),
+        continuous=("hours-per-week",),
+        dag="adult_categorical.dag", model="lightgbm", audit_by=("sex", "race")),
+    "german-cat": RawDataset(
+        "german-cat", "german/german.data", "good_credit",
+        # present_employment is ordered, but its level names contain '<' (the separator of fit-scm --ordinal), so
+        # it stays a categorical column; immutable, since a categorical one could jump from '.. >= 7 years' to
+        # 'unemployed' at the price of one switch
+        immutable=("age", "status_sex", "foreign_worker", "credit_history", "purpose", "people_liable",
+                   "residence_since", "present_employment"),
+        decrease_only=("existing_credits",),
+        continuous=("duration", "credit_amount", "installment_rate"),
+        dag="german_categorical.dag", model="lightgbm", audit_by=("sex",), extra=("sex",)),
+}
+
+
+def load_raw(name: str, folder: Path | None = None) -> tuple[pd.DataFrame, int]:
+    """The raw table of `name` (label last) with the count of rows dropped for missing values."""
+    folder = data_dir() if folder is None else folder
+    path = folder / RAW_DATASETS[name].file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; set MILP_RECOURSE_DATA to the shared datasets folder.")
+    return PREPARE_RAW[name](folder)
