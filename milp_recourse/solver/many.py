@@ -10,7 +10,9 @@ others, four things are shared across the people of a batch (compile once, solve
   (abduced noise in right-hand sides, fixings in bounds, preferences in costs) and small models are
   searched on it by a branch and bound warm-started from the previous person's basis;
 - one classifier call screens every factual (already favourable?);
-- one classifier call re-checks every answer (scikit-learn's ~1 ms per call dominated small solves).
+- one classifier call re-checks every answer (scikit-learn's ~1 ms per call dominated small solves);
+- ReLU-network people the box search settles are searched together (solver/box_people.py: incumbents,
+  polishes and box searches in lock-step, the same numbers as search_person; the rest go one by one).
 People are taken in windows of WINDOW (compiled models are held for one window, not the whole list).
 Statuses, certificates and messages are exactly those of exact.solve (the same functions run).
 """
@@ -33,6 +35,7 @@ from milp_recourse.models.classifiers import favourable
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult
 from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.box_people import guarded_box_people
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, settle
 from milp_recourse.solver.pipeline import Searched, already_favourable, finish, refine, search_person
@@ -150,7 +153,9 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
     t_compile = time.perf_counter() - t
     t = time.perf_counter()
     groups = _by_structure(compiled)
-    for i in (i for members in groups.values() for i in members):
+    for i, (s, secs) in guarded_box_people(problems, compiled, plans, guard).items():
+        searched[i], spent[i] = s, spent.get(i, 0.0) + secs   # box-search people, searched together
+    for i in (i for members in groups.values() for i in members if i not in searched):
         done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
         if done is not None:
             searched[i] = done
