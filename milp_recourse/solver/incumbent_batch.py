@@ -67,9 +67,8 @@ def _steps(problem: RecourseProblem, n_samples: int, seed: int, deadline: float 
     kmax = K if m is None else min(K, m)
     sizes = rng.integers(1, kmax + 1, size=n_samples)
     order = np.argsort(rng.random((n_samples, K)), axis=1)
-    mask = np.zeros((n_samples, K), bool)
-    for i, s in enumerate(sizes):
-        mask[i, order[i, :s]] = True
+    # mask[i, order[i, :s_i]] = True for every row at once: feature k is on where its rank in order[i] is < s_i
+    mask = np.argsort(order, axis=1) < sizes[:, None]
     theta = np.empty((n_samples, K))
     for k, r in enumerate(rules):
         theta[:, k] = _snap(r, rng.uniform(r.lower, r.upper, n_samples) if r.grid is None
