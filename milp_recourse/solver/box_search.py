@@ -77,7 +77,8 @@ def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: 
 
     The KKT point for multiplier lam >= 0 is theta(lam) = clip(x0 + lam g / (2 c), lo, hi), and
     phi(lam) = g . theta(lam) is piecewise linear and non-decreasing with breaks where a coordinate reaches
-    its bound: phi at every break (2d + 1 per box), then the crossing of t interpolated on its segment."""
+    its bound: phi at every break (2d + 1 per box), then the crossing of t interpolated on its segment.
+    c, x0 (d,) and t may also be given per box ((n, d), (n,)): box_batch.py bounds many people's boxes at once."""
     n, d = g.shape
     c, x0, t = np.broadcast_to(c, (n, d)), np.broadcast_to(x0, (n, d)), np.broadcast_to(np.asarray(t, float), (n,))
     with np.errstate(all="ignore"):
