@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import joblib
@@ -40,6 +41,7 @@ from verify_categorical import check, divisors, point_cost, raw_frame  # noqa: E
 
 LIBRARY = {"xgboost": "xgboost", "lightgbm": "lightgbm"}
 os.environ.setdefault("TQDM_DISABLE", "1")   # DiCE's progress bars
+warnings.filterwarnings("ignore", category=pd.errors.PerformanceWarning)   # DiCE's genetic method
 ALL_ROWS = ("german-cat",)   # too few denied test people: solve every denied row
 
 
