@@ -88,7 +88,7 @@ def _features(data: pd.DataFrame, scm) -> np.ndarray:
     return X
 
 
-def coded_features(data: pd.DataFrame, scm) -> pd.DataFrame:
+def coded_features(data: pd.DataFrame, scm: Any) -> pd.DataFrame:
     """The data with its categorical / ordinal feature columns (level names or codes) as codes; missing values in
     a feature column are refused, naming the column, how many rows and the first one."""
     from milp_recourse.scm.levels import encode_levels
@@ -104,7 +104,7 @@ def coded_features(data: pd.DataFrame, scm) -> pd.DataFrame:
     return encode_levels(scm, data)
 
 
-def level_names(scm, fields: dict[str, Any]) -> dict[str, Any]:
+def level_names(scm: Any, fields: dict[str, Any]) -> dict[str, Any]:
     """A result row with the action / counterfactual JSON holding level names for categorical / ordinal features
     (the package solves on codes; users read names)."""
     import json

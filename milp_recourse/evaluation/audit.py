@@ -118,7 +118,7 @@ def check_results_match_scm(results: pd.DataFrame, scm) -> None:
                              "the batch was run with.")
 
 
-def _codes(scm, values: Mapping[str, Any]) -> list[float]:
+def _codes(scm: Any, values: Mapping[str, Any]) -> list[float]:
     """A counterfactual (level names for categorical / ordinal features, as batch writes them) as codes in SCM
     order."""
     from milp_recourse.scm.levels import code_of
