@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
                                    "otherwise); continuous nodes with parents are linear in them (least squares; a "
                                    "categorical parent through one indicator per level) with normal noise of the "
                                    "residual std; 0/1 nodes with parents are threshold models (a logistic "
-                                   "regression; abduction: the noise's posterior median given the value). Text columns become categorical with their sorted levels "
+                                   "regression; abduction: the noise's posterior median given the value). Text columns "
+                                   "become categorical with their sorted levels "
                                    "(--ordinal gives an order) and must be roots. Column names are kept as they "
                                    "are.")
     p.add_argument("--data", required=True, help="CSV or Parquet table, one column per feature")

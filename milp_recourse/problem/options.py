@@ -117,7 +117,7 @@ class CostSpec:
         theta = np.asarray(theta, float)
         if name in self.tables:
             table = np.asarray(self.tables[name], float)
-            return table[int(round(float(x))), np.rint(theta).astype(int)]
+            return np.asarray(table[int(round(float(x))), np.rint(theta).astype(int)], float)
         if self.kind == "percentile":
             return self.cdfs[name].shift(float(x), theta)
         return np.abs(theta - float(x)) ** self.p

@@ -63,10 +63,14 @@ def interval_rows(problem: RecourseProblem, compiled: CompiledInstance) -> Compi
                 const += w
         if not any(w != 0.0 for _, w in terms):
             continue
-        rows.append(r); cols.append(compiled.t_cols[name]); vals.append(1.0)
+        rows.append(r)
+        cols.append(compiled.t_cols[name])
+        vals.append(1.0)
         for j, w in terms:
             if w != 0.0:
-                rows.append(r); cols.append(j); vals.append(w)
+                rows.append(r)
+                cols.append(j)
+                vals.append(w)
         rhs.append(const)
         r += 1
     if r == 0:
