@@ -146,18 +146,24 @@ def test_path_step_serialises_counters_as_numbers():
 
 
 def test_batch_rows_carry_the_path(loan_logreg):
-    """Each batch row holds the engines that ran and the reasons for the others, as JSON, equal to solve's."""
+    """Each batch row holds the engines that ran and the reasons for the others, as JSON: those of solve_many's
+    result for the person (the batch's engine: it may settle people by the closed form where solve runs a MILP),
+    with solve's status and cost."""
     import json
 
     import pandas as pd
 
-    from milp_recourse import solve_batch
+    import numpy as np
+
+    from milp_recourse import solve_batch, solve_many
 
     pr = loan_logreg[0]
     people = pd.DataFrame([dict(p.factual) for p in loan_logreg])
     frame = solve_batch(pr.scm, pr.classifier, people, cost=CostSpec(p=1))
-    for row, p in zip(frame.itertuples(), loan_logreg):
+    problems = [dataclasses.replace(p, cost=CostSpec(p=1)) for p in loan_logreg]
+    for row, p, many in zip(frame.itertuples(), problems, solve_many(problems)[0]):
         ref = solve(p)
-        assert row.status == ref.status.value
-        assert [s["engine"] for s in json.loads(row.path)] == list(ref.engines)
-        assert json.loads(row.path_reasons) == dict(ref.path_reasons)
+        assert row.status == ref.status.value == many.status.value
+        assert (row.cost is None or np.isnan(row.cost)) if ref.cost is None else row.cost == pytest.approx(ref.cost)
+        assert [s["engine"] for s in json.loads(row.path)] == list(many.engines)
+        assert json.loads(row.path_reasons) == dict(many.path_reasons)

@@ -22,7 +22,6 @@ import networkx as nx
 import numpy as np
 
 from milp_recourse.errors import InputError, RecourseError, SpecError, describe
-from milp_recourse.scm.simulate import counterfactuals
 
 OPS = ("==", "<=", ">=")
 TOL = 1e-6   # relative tolerance of the re-check (the MILP's rows hold to its feasibility tolerance)
@@ -209,6 +208,8 @@ def linked_counterfactuals(problem: Any, names: Sequence[str], mask: np.ndarray,
     linkage applied: each target intervened at x_T + r * (cf(S) - x(S)), re-propagated until the links settle
     (acyclic: at most one pass per link)."""
     scm, x = problem.scm, np.asarray(problem.x, float)
+    from milp_recourse.scm.simulate import counterfactuals  # (lazy: the CLI parser imports this module)
+
     lk = links(getattr(problem, "logic", ()))
     mask, theta = np.asarray(mask, bool), np.asarray(theta, float)
     X = counterfactuals(scm, x, names, mask, theta, noise=problem.noise)

@@ -22,7 +22,9 @@ def feature_schema(scm) -> list[dict[str, Any]]:
 
 
 def describe_classifier(classifier) -> str:
-    """The estimator's class name (a Pipeline's steps joined by ' > ')."""
+    """The estimator's class name (a Pipeline's steps joined by ' > '; a level-reading wrapper shows its estimator)."""
+    classifier = getattr(classifier, "estimator", classifier) if type(classifier).__name__ == "LeveledModel" \
+        else classifier
     steps = getattr(classifier, "steps", None)
     if steps:
         return " > ".join(type(s).__name__ for _, s in steps)
