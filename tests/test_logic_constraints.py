@@ -357,3 +357,38 @@ def test_squared_cost_matches_enumeration(scm, models, model):
     res = solve(problem)
     ref = _reference(scm, models[model], PERSON, rules, links, list(WEIGHTS), p=2)
     assert res.status is Status.OPTIMAL and res.verified and res.cost == pytest.approx(ref, abs=1e-6)
+
+
+def test_spec_constraints_apply_to_everyone(scm, models, files, tmp_path, capsys):
+    """`constraints:` in the SCM spec: the same optimum as passing them per person (= enumeration), round-trips
+    through the spec dict, and combines with a person's own."""
+    from milp_recourse.scm.spec import scm_to_dict
+
+    spec = dict(SPEC, constraints=[RULE])
+    with_spec = scm_from_dict(spec)
+    assert scm_to_dict(with_spec)["constraints"] == [RULE] and scm_from_dict(scm_to_dict(with_spec)) == with_spec
+    clf = models["logreg"]
+    res = solve(_problem(with_spec, clf))
+    ref = _reference(scm, clf, PERSON, CASES["rule"][1], [], list(WEIGHTS))
+    assert res.status is Status.OPTIMAL and res.cost == pytest.approx(ref, abs=1e-6)
+    both = solve(_problem(with_spec, clf, (LINK,)))
+    ref = _reference(scm, clf, PERSON, CASES["rule"][1], CASES["link"][2], list(WEIGHTS))
+    assert both.status is Status.OPTIMAL and both.cost == pytest.approx(ref, abs=1e-6)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    args = _solve_args(files)
+    args[args.index("--scm") + 1] = str(path)
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["cost"] == pytest.approx(res.cost, abs=1e-9)
+
+
+@pytest.mark.parametrize("bad", [["if nope -> 0 then loan_amount = 0"], "if has_loan -> 0 then loan_amount = 0",
+                                 [3], ["junk"]])
+def test_bad_spec_constraints_exit_2(files, tmp_path, capsys, bad):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(dict(SPEC, constraints=bad)))
+    args = _solve_args(files)
+    args[args.index("--scm") + 1] = str(path)
+    assert main(args) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.startswith("error: ") and "constraint" in cap.err

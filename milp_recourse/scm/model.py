@@ -204,6 +204,7 @@ class SCM:
     noises: Mapping[str, Noise]
     label: Expr | None = None
     description: str = ""
+    constraints: tuple[str, ...] = ()   # IF-THEN / linkage texts everyone's problem gets (problem/logic.py checks them)
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
     _graph: nx.DiGraph = field(init=False, repr=False, compare=False)
     _inverse: Mapping[str, Expr] = field(init=False, repr=False, compare=False)

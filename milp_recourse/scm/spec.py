@@ -35,7 +35,7 @@ from milp_recourse.scm.levels import LEVELED_KINDS, check_levels, cost_table, ta
 from milp_recourse.scm.model import SCM, Variable
 from milp_recourse.scm.noise import noise_from_spec
 
-TOP_KEYS = ("name", "description", "variables", "label", "schema_version")
+TOP_KEYS = ("name", "description", "variables", "label", "constraints", "schema_version")
 VARIABLE_KEYS = ("name", "type", "domain", "actionability", "sensitive", "description", "equation", "noise",
                  "levels", "level_costs")
 REQUIRED_VARIABLE_KEYS = ("name", "type", "actionability", "equation", "noise")
@@ -197,6 +197,10 @@ def scm_from_dict(d: Mapping[str, Any]) -> SCM:
         if not isinstance(label, str):
             raise SpecError(f"'label' must be an equation string; got {describe(label)}.")
         label = parse(label, allowed_names=set(vnames) | set(nnames))
+    constraints = d.get("constraints") or []
+    if not isinstance(constraints, list) or not all(isinstance(c, str) and c.strip() for c in constraints):
+        raise SpecError("'constraints' must be a list of texts like 'if A -> a then B = b' or 'T += r * S'; got "
+                        f"{describe(d.get('constraints'))}.")
     graph = nx.DiGraph()
     graph.add_nodes_from(vnames)
     graph.add_edges_from((p, n) for n, e in equations.items() for p in expr_names(e) if p in equations)
@@ -208,7 +212,7 @@ def scm_from_dict(d: Mapping[str, Any]) -> SCM:
         raise SpecError(f"SCM {d['name']!r} is cyclic: {' -> '.join(cycle + cycle[:1])}.") from None
     variables = tuple(parsed[pos[n]][0] for n in order)
     return SCM(name=d["name"], variables=variables, equations=equations, noises=noises, label=label,
-               description=str(d.get("description") or "").strip())
+               description=str(d.get("description") or "").strip(), constraints=tuple(constraints))
 
 
 def scm_to_dict(scm: SCM) -> dict[str, Any]:
@@ -230,6 +234,8 @@ def scm_to_dict(scm: SCM) -> dict[str, Any]:
     out: dict[str, Any] = {"name": scm.name, "description": scm.description, "variables": variables}
     if scm.label is not None:
         out["label"] = to_text(scm.label)
+    if scm.constraints:
+        out["constraints"] = list(scm.constraints)
     return out
 
 
