@@ -242,3 +242,25 @@ def test_numpy_linear_score_equals_the_pipeline():
         ref, kind = reference_score(model, rows, model.classes_[target])
         assert kind == "logit" and np.allclose(linear_score(model, target, rows), ref, atol=1e-9)
     assert linear_score(pipe, 1, rows) is None            # a model on codes is scored as before
+
+
+def test_no_op_holds_on_roots_are_dropped():
+    """do(root := its own value) changes nothing (a root has no parents to block): the answer never lists one, while a
+    hold on a child (it blocks the child's response) stays; the dropped action has the same counterfactual."""
+    from milp_recourse.solver.pipeline import without_root_holds
+
+    scm = scm_from_dict(spec())
+    clf, X, _ = classifier(scm, "onehot-forest")
+    pr = mr.RecourseProblem(scm, clf, dict(zip(scm.names, map(float, X[0]))))
+    x = pr.factual
+    action = {"job": x["job"], "edu": x["edu"], "hours": x["hours"]}
+    kept = without_root_holds(pr, action)
+    assert kept == {"hours": x["hours"]}
+    assert scm.counterfactual(np.array(X[0], float), kept).tolist() == \
+        scm.counterfactual(np.array(X[0], float), action).tolist()
+    denied = [row for row in X[:400] if clf.predict(raw_frame(scm, row[None, :]))[0] == 0][:12]
+    for row in denied:
+        res = mr.solve(mr.RecourseProblem(scm, clf, dict(zip(scm.names, map(float, row)))))
+        assert res.verified
+        for name in ("job", "edu"):   # the roots
+            assert name not in res.action or res.action[name] != float(row[scm.index(name)])

@@ -197,6 +197,13 @@ def _not_run(reasons: dict[str, str], path: list[PathStep]) -> dict[str, str]:
     return {engine: reasons[engine] for engine in st.ENGINES if engine in reasons and engine not in ran}
 
 
+def without_root_holds(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+    """The action less its interventions do(x_k := x_k) on roots of the SCM: no-ops (a root has no parents to block),
+    which zero-cost searches may return (e.g. a categorical root kept at its level) and which would count as changes."""
+    scm, x = problem.scm, problem.factual
+    return {k: v for k, v in action.items() if scm.parents(k) or float(v) != float(x[k])}
+
+
 def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
             t0: float, ver: Verification | None = None) -> RecourseResult:
     """The result of a search: certificate when infeasible, else the re-check of its action (`ver` when the
@@ -224,6 +231,9 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                                                       "The time limit was reached before any action was found.")
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
+    action = without_root_holds(problem, search.action)
+    if action != search.action:
+        search, ver = dataclasses.replace(search, action=action), None
     if ver is None:
         t = time.perf_counter()
         ver = verify_action(problem, search.action)
