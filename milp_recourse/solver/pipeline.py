@@ -25,6 +25,8 @@ from milp_recourse.solver import strategy as st
 from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
+from milp_recourse.solver.linear_pieces import NO_MODEL
+from milp_recourse.solver.linear_scm_exact import search as linear_scm_search
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
 from milp_recourse.solver.polish import polish
 from milp_recourse.solver.strategy import choose_search, plan_search
@@ -110,6 +112,13 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     opts = problem.options
     deadline = t0 + opts.time_limit
     timings: dict[str, float] = {}
+    if st.linear_scm_reason(problem) is None:   # linear SCM + score, p = 1: proven without a MILP when it can
+        t = time.perf_counter()
+        exact = linear_scm_search(problem, min(deadline, t0 + st.LINEAR_SCM_SHARE * opts.time_limit))
+        if exact is not None:
+            timings["solve"] = exact.seconds
+            return Searched(precompiled[0] if precompiled is not None else NO_MODEL, exact, timings, t0)
+        timings["linear_scm"] = time.perf_counter() - t
     if precompiled is None:
         t = time.perf_counter()
         compiled = compile_problem(problem, plans=plans)

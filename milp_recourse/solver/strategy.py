@@ -28,6 +28,8 @@ CHEAP_HEURISTIC_SAMPLES = 256    # tree ensembles: a small random search (every 
 BOX_SEARCH_SAMPLES = 1024        # before the box search, which improves the incumbent itself
 BUDGET_MIN_INTEGERS = 64         # smaller models are searched directly, not by the budget schedule
 MAX_PATTERNS = 64                # intervention patterns the box search may enumerate (2^6)
+LINEAR_SCM = "linear-scm-exact"  # before everything: linear SCM + linear score + p = 1 (solver/linear_scm_exact.py)
+LINEAR_SCM_SHARE = 0.3           # of the time limit; unsettled people then take the MILP pipeline as before
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,13 @@ def pattern_parts(problem: RecourseProblem, rules: list, changing: frozenset[str
     free_ok = problem.cost.l0 == 0 and limit == len(rules) and not problem.actionability.excluded_sets
     always = [r.name for r in rules if free_ok and not (set(scm.parents(r.name)) & changing)]
     return always, [r.name for r in rules if r.name not in always], limit
+
+
+def linear_scm_reason(problem: RecourseProblem) -> str | None:
+    """Why the linear-SCM search does not run first (None: it may; it checks linearity itself and hands anything
+    it does not prove to the MILP pipeline). Small pattern counts keep their MILP (same answers as before)."""
+    from milp_recourse.solver.linear_scm_exact import ineligible   # (it imports this module's ENGINES)
+    return ineligible(problem)
 
 
 def box_search_reason(problem: RecourseProblem) -> str | None:
@@ -212,4 +221,5 @@ def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_inc
 
 __all__ = ["ENGINES", "Plan", "plan_search", "choose_search", "box_search_reason", "polish_reason",
            "budget_reason", "small_bnb_reason", "incumbent_samples", "pattern_parts",
-           "SMALL_MODEL_INTEGERS", "BUDGET_MIN_INTEGERS", "MAX_PATTERNS", "BOX_SEARCH_SAMPLES"]
+           "SMALL_MODEL_INTEGERS", "BUDGET_MIN_INTEGERS", "MAX_PATTERNS", "BOX_SEARCH_SAMPLES", "LINEAR_SCM",
+           "LINEAR_SCM_SHARE", "linear_scm_reason"]
