@@ -82,14 +82,19 @@ def measure(mode: str, workers: int, n: int, chunk: int | None, time_limit: floa
 
 
 def _reference(n: int, time_limit: float) -> list[dict]:
-    """solve() one person at a time (the current code), the answers every run is checked against."""
+    """solve() one person at a time (the current code), the answers every run is checked against; on one BLAS
+    thread, like the measured runs (OMP_NUM_THREADS=1, batch workers): a threaded matmul rounds differently and
+    moved 277 of 600 bounds by ~1e-8 relative, which read as answers differing from solve()."""
+    from threadpoolctl import threadpool_limits
+
     from milp_recourse import RecourseProblem, SolveOptions, solve
 
     scm, net, people, cost = _case(n)
     opts = SolveOptions(time_limit=time_limit)
-    return [_answer(r.status.value, r.cost, r.objective_bound, r.action)
-            for r in (solve(RecourseProblem(scm, net, row, cost=cost, options=opts))
-                      for row in people.to_dict("records"))]
+    with threadpool_limits(limits=1):
+        return [_answer(r.status.value, r.cost, r.objective_bound, r.action)
+                for r in (solve(RecourseProblem(scm, net, row, cost=cost, options=opts))
+                          for row in people.to_dict("records"))]
 
 
 def _same(a: dict, b: dict) -> bool:
