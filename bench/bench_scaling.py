@@ -5,6 +5,8 @@ Axes: random linear SCM nodes (logistic regression), random-forest trees at dept
 a solver time limit (plus a hard wall limit so one stuck person cannot stall the run). Writes
 bench/results/scaling.jsonl, one PNG per axis (log-log) under docs/, and prints the fitted exponent of each
 curve (slope of log median seconds against log size) so a newcomer sees where exact recourse stops being practical.
+With --before SRC (a source tree, e.g. a `git worktree add /tmp/before <rev>`) every point runs on that code and on
+this checkout, alternately, each in its own process: one table with a `code` column, per-person costs compared.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +26,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from common import ROOT, machine, markdown_table, summarize, write_jsonl
+
+if "--measure" in sys.argv:   # a --before run: the package from PYTHONPATH (the tree under test), not ROOT's
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 from bench_suite import linear_case, tree_case
 from milp_recourse import Actionability, RecourseProblem, SolveOptions, solve
@@ -82,17 +90,18 @@ def run_point(axis: str, size: int, build: Callable, time_limit: float, hard: fl
             with wall_limit(hard):
                 res = solve(RecourseProblem(scm, model, person, actionability=act, cost=cost, options=opts))
             status, gap, timings, ver = res.status.value, res.gap, dict(res.timings), bool(res.verified)
+            paid, engines = res.cost, list(res.engines)
         except WallLimit:
-            status, gap, timings, ver = "WALL_LIMIT", None, {}, False
+            status, gap, timings, ver, paid, engines = "WALL_LIMIT", None, {}, False, None, []
         dt = time.perf_counter() - t
         recs.append({"axis": axis, "size": size, "i": i, "status": status, "seconds": dt, "verified": ver,
-                     "gap": None if gap is None or not math.isfinite(gap) else gap,
+                     "gap": None if gap is None or not math.isfinite(gap) else gap, "cost": paid, "engines": engines,
                      "timings": {k: round(v, 4) for k, v in timings.items()}})
     secs = [r["seconds"] for r in recs]
     s = summarize(secs)
     proven = sum(r["status"] in PROVEN for r in recs)
     share = {k: round(float(np.mean([r["timings"].get(k, 0.0) for r in recs])), 4) for k in
-             ("compile", "heuristic", "tighten", "budget", "solve", "box_search")} if recs else {}
+             ("compile", "heuristic", "tighten", "budget", "solve", "box_search", "linear_scm")} if recs else {}
     row = {"axis": axis, "size": size, "n": len(recs), "median_s": s["median"], "p95_s": s["p95"],
            "max_s": s["max"], "proven": proven, "proven_share": proven / max(1, len(recs)),
            "build_s": round(build_s, 3), "mean_step_s": share,
@@ -157,6 +166,45 @@ def report(summaries: list[dict], limit: float) -> str:
     return "\n".join(lines)
 
 
+def measure_point(axis: str, size: int, args) -> None:
+    """--measure: one point on the package PYTHONPATH names (the tree under test); JSON (row, records) on stdout."""
+    import milp_recourse
+    build = dict(cases(axis, args))[size]
+    row, recs = run_point(axis, size, build, args.time_limit, args.hard_limit)
+    print(json.dumps([{**row, "package": str(Path(milp_recourse.__file__).parent)}, recs]))
+
+
+def compare(args) -> None:
+    """Every point on the --before tree and on this checkout, alternately (one process each), in one table."""
+    rows, records = [], []
+    here = Path(__file__).resolve().parent
+    for axis in [a for a in args.axes.split(",") if a]:
+        sizes = {"nodes": args.nodes, "trees": args.trees, "depth": args.depths, "actionable": args.actionable}[axis]
+        for size in sizes:
+            costs = {}
+            for code, src in (("before", Path(args.before).resolve()), ("after", ROOT)):
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(here)]))
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", f"{axis}:{size}", "--people",
+                       str(args.people), "--time-limit", str(args.time_limit), "--hard-limit", str(args.hard_limit)]
+                load = os.getloadavg()[0]
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=str(src))
+                if done.returncode != 0:
+                    sys.exit(f"run failed ({src}, {axis} {size}):\n{done.stderr[-3000:]}")
+                row, recs = json.loads(done.stdout.strip().splitlines()[-1])
+                costs[code] = [r["cost"] for r in recs]
+                rows.append({"code": code, **row, "load_avg_1m": round(load, 2)})
+                records += [{"code": code, **r} for r in recs]
+                print(markdown_table([rows[-1]], COMPARE_COLS).splitlines()[-1], flush=True)
+            pairs = [(a, b) for a, b in zip(costs["before"], costs["after"]) if a is not None and b is not None]
+            rows[-1]["after_cost_over_before"] = [round(b / a, 4) if a else None for a, b in pairs]
+    write_jsonl(ROOT / "bench" / "results" / f"scaling-compare{'-' + args.tag if args.tag else ''}.jsonl",
+                [{"machine": machine(), "before": str(args.before), "time_limit": args.time_limit}] + rows + records)
+    print(markdown_table(rows, COMPARE_COLS + ["after_cost_over_before"]))
+
+
+COMPARE_COLS = ["code", "axis", "size", "n", "median_s", "p95_s", "proven", "statuses", "load_avg_1m", "package"]
+
+
 def ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
@@ -175,7 +223,16 @@ def main() -> None:
     ap.add_argument("--plot-only", action="store_true", help="redraw the PNGs and tables from scaling.jsonl")
     ap.add_argument("--tag", default="", help="a partial re-run: write bench/results/scaling-TAG.jsonl and its PNGs "
                     "there (default: scaling.jsonl and docs/scaling-<axis>.png)")
+    ap.add_argument("--before", default=None, help="a source tree to compare with, point by point (interleaved)")
+    ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)   # internal: AXIS:SIZE, JSON on stdout
     args = ap.parse_args()
+    if args.measure:
+        axis, size = args.measure.split(":")
+        measure_point(axis, int(size), args)
+        return
+    if args.before:
+        compare(args)
+        return
     results = ROOT / "bench" / "results" / (f"scaling-{args.tag}.jsonl" if args.tag else "scaling.jsonl")
     pngs = ROOT / "bench" / "results" / args.tag if args.tag else ROOT / "docs"
     pngs.mkdir(parents=True, exist_ok=True)
