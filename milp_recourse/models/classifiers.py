@@ -223,11 +223,13 @@ def mlp_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _unsanitized(names: tuple[str, ...], scm: list[str]) -> tuple[str, ...]:
     """LightGBM stores whitespace in column names as '_': map such a name back to the one SCM variable it names."""
-    out = []
-    for n in names:
-        hits = [v for v in scm if "".join("_" if c.isspace() else c for c in v) == n]
-        out.append(hits[0] if n not in scm and len(hits) == 1 else n)
-    return tuple(out)
+    known = set(scm)
+    if all(n in known for n in names):   # the usual case: nothing to map back (and no per-name scan of the SCM)
+        return tuple(names)
+    sanitized: dict[str, list[str]] = {}
+    for v in scm:
+        sanitized.setdefault("".join("_" if c.isspace() else c for c in v), []).append(v)
+    return tuple(n if n in known or len(sanitized.get(n, ())) != 1 else sanitized[n][0] for n in names)
 
 
 def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
