@@ -104,17 +104,14 @@ def max_effect(B: np.ndarray, w: np.ndarray, i: int, holdable: np.ndarray, L: np
                 goal = max(goal, best)
                 if target is not None and best > target:
                     return Search(best, held, np.inf, states)
-            Ys = Y[:, lev:]
-            f = np.maximum(Ys * Ld[lev:], Ys * Ud[lev:])
-            f = np.where(hd[lev:], np.maximum(f, 0.0), f)
-            bound = S + f.sum(1)
+            bound = _bounds(S, Y, lev, Ld, Ud, hd)
             keep = bound > goal + REL_TOL * max(1.0, abs(goal))
             S, Y, H, bound = S[keep], Y[keep], H[keep], bound[keep]
             if not len(S):
                 break
             if states > budget or time.perf_counter() > deadline:
                 open_bound = max(open_bound, float(bound.max()),
-                                 *(_chunk_bound(s, y, lv, Ld, Ud, hd) for lv, s, y, _ in stack))
+                                 *(float(_bounds(s, y, lv, Ld, Ud, hd).max()) for lv, s, y, _ in stack))
                 return Search(best, held, max(open_bound, best), states)
             if lev == len(D):
                 break
@@ -136,11 +133,13 @@ def max_effect(B: np.ndarray, w: np.ndarray, i: int, holdable: np.ndarray, L: np
     return Search(best, held, best, states)
 
 
-def _chunk_bound(S: np.ndarray, Y: np.ndarray, lev: int, Ld: np.ndarray, Ud: np.ndarray, hd: np.ndarray) -> float:
+def _bounds(S: np.ndarray, Y: np.ndarray, lev: int, Ld: np.ndarray, Ud: np.ndarray, hd: np.ndarray) -> np.ndarray:
+    """Each state's upper bound: its score so far plus, per later node, the best of following (y L or y U) and,
+    where holdable, holding (0)."""
     Ys = Y[:, lev:]
     f = np.maximum(Ys * Ld[lev:], Ys * Ud[lev:])
     f = np.where(hd[lev:], np.maximum(f, 0.0), f)
-    return float((S + f.sum(1)).max())
+    return S + f.sum(1)
 
 
 @dataclass(frozen=True)

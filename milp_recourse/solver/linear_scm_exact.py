@@ -85,9 +85,12 @@ def _linear_system(problem: RecourseProblem, changing: list[str]) -> np.ndarray 
 
 def search(problem: RecourseProblem, deadline: float) -> SearchOutcome | None:
     """A proven-optimal outcome for this person, or None (ineligible, not settled in time, a shift past its bound)."""
+    return None if ineligible(problem) is not None else search_eligible(problem, deadline)
+
+
+def search_eligible(problem: RecourseProblem, deadline: float) -> SearchOutcome | None:
+    """`search` for a problem `ineligible` already accepted (the pipeline asks strategy.linear_scm_reason first)."""
     t0 = time.perf_counter()
-    if ineligible(problem) is not None:
-        return None
     scm = problem.scm
     score = lp.linear_score(problem.classifier, len(problem.features), problem.options.target_class)
     if score is None:
@@ -196,4 +199,4 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
     return i, s, g, held, proven, states
 
 
-__all__ = ["ENGINE", "REASON", "ineligible", "search"]
+__all__ = ["ENGINE", "REASON", "ineligible", "search", "search_eligible"]

@@ -26,7 +26,7 @@ from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
 from milp_recourse.solver.linear_pieces import NO_MODEL
-from milp_recourse.solver.linear_scm_exact import search as linear_scm_search
+from milp_recourse.solver.linear_scm_exact import search_eligible as linear_scm_search
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
 from milp_recourse.solver.polish import polish
 from milp_recourse.solver.strategy import choose_search, plan_search
