@@ -23,8 +23,10 @@ def feature_schema(scm) -> list[dict[str, Any]]:
 
 def describe_classifier(classifier) -> str:
     """The estimator's class name (a Pipeline's steps joined by ' > '; a level-reading wrapper shows its estimator)."""
-    classifier = getattr(classifier, "estimator", classifier) if type(classifier).__name__ == "LeveledModel" \
-        else classifier
+    from milp_recourse.models.categorical_input import LeveledModel
+
+    if isinstance(classifier, LeveledModel):
+        classifier = classifier.estimator
     steps = getattr(classifier, "steps", None)
     if steps:
         return " > ".join(type(s).__name__ for _, s in steps)
