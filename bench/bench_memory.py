@@ -1,11 +1,13 @@
 """Issue 16 memory: peak RSS of `import milp_recourse`, of one `solve` and of `milp-recourse batch --workers 1`
 on Loan + the CARMA ReLU network, measured from outside (psutil polling the whole process tree, plus the
-kernel's ru_maxrss of the child), so the per-worker footprint of a batch is a number, not a guess.
+child's own VmHWM, written at exit), so the per-worker footprint of a batch is a number, not a guess.
 
 `--what-if-chunk K` repeats the runs with the box search's score bound evaluated K boxes at a time (patched
 in the child process only, never shipped from here): the peak comes from bounding a whole breadth-first front
 of boxes at once (arrays of boxes x 2 x width x width floats), and this shows what bounding it in slices saves.
-peak_mb = max(polled tree peak, the child's ru_maxrss) (polling can miss a short peak such as the import).
+peak_mb = max(polled tree peak, the child's VmHWM) (polling can miss a short peak such as the import). The kernel's
+ru_maxrss from wait4 is not used: Linux carries the parent's high-water mark across fork/exec into it, so a bench parent
+holding 250 MB made a bare `pass` child read 250 MB (it was this bench's "import milp_recourse 264 MB").
 Writes bench/results/memory.jsonl and prints a Markdown table.
 """
 
@@ -51,6 +53,17 @@ r = solve(RecourseProblem(scm, net, row, cost=CostSpec(p=2)))
 print(json.dumps({{"status": r.status.value, "cost": r.cost, "backend": r.backend}}))
 """
 
+# Child-side prologue: at exit, write this process's own peak RSS (VmHWM, reset by exec) to the given file.
+HWM = """
+import atexit as _ax
+def _hwm(_p={path!r}):
+    with open('/proc/self/status') as _f:
+        _kb = next(int(_l.split()[1]) for _l in _f if _l.startswith('VmHWM:'))
+    with open(_p, 'w') as _o:
+        _o.write(str(_kb))
+_ax.register(_hwm)
+"""
+
 BATCH = """
 import sys
 from milp_recourse.cli.main import main
@@ -59,14 +72,16 @@ sys.exit(main({argv!r}))
 
 
 def peak_rss(code: str, cwd: Path) -> dict:
-    """Run `python -c code` in a child: peak RSS of its process tree (polled every 10 ms) and the kernel's ru_maxrss."""
+    """Run `python -c code` in a child: peak RSS of its process tree (polled every 10 ms) and its own VmHWM."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t = time.perf_counter()
+    hwm_file = Path(tempfile.mkstemp(suffix=".hwm")[1])
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([PY, "-c", code], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([PY, "-c", HWM.format(path=str(hwm_file)) + code], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
         ps, peak = psutil.Process(proc.pid), 0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             try:
@@ -76,8 +91,10 @@ def peak_rss(code: str, cwd: Path) -> dict:
             time.sleep(0.01)
         out.seek(0)
         text = out.read().decode(errors="replace").strip()
+    hwm_kb = int(hwm_file.read_text() or 0)
+    hwm_file.unlink()
     return {"rc": os.waitstatus_to_exitcode(status), "seconds": round(time.perf_counter() - t, 2),
-            "peak_tree_mb": round(peak / 2**20, 1), "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
+            "peak_tree_mb": round(peak / 2**20, 1), "vmhwm_mb": round(hwm_kb / 1024, 1),
             "tail": text.splitlines()[-1][:160] if text else ""}
 
 
@@ -148,8 +165,8 @@ def main() -> None:
                 for f in folder.glob("out_*"):
                     f.unlink()
                 r = peak_rss(src, folder)
-                row = {"run": label, "variant": variant, "peak_mb": max(r["peak_tree_mb"], r["ru_maxrss_mb"]),
-                       "ru_maxrss_mb": r["ru_maxrss_mb"], "seconds": r["seconds"], "rc": r["rc"],
+                row = {"run": label, "variant": variant, "peak_mb": max(r["peak_tree_mb"], r["vmhwm_mb"]),
+                       "vmhwm_mb": r["vmhwm_mb"], "seconds": r["seconds"], "rc": r["rc"],
                        "last_line": batch_statuses(folder) or r["tail"]}
                 print(markdown_table([row], list(row)).splitlines()[-1], flush=True)
                 rows.append(row)

@@ -185,3 +185,35 @@ def test_reach_bound_not_applied_where_invalid(case):
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0))
     problem = _problem(case, person, model=pipe.fit(case[0], case[1].predict(case[0])))
     assert reach_bound(problem, compile_problem(problem, upper_bound=5.0), 5.0) is None
+
+
+# -- HiGHS presolve without probing (tree ensembles: backends/highs.py, solver/milp_search.py) ------------------
+
+def test_without_probing_the_optimum_is_the_brute_force_one(case):
+    highs = get_backend("highs")
+    for person in case[3]:
+        problem = _problem(case, person)
+        model = interval_rows(problem, compile_problem(problem)).model
+        sol = highs.solve(model, SolverParams(time_limit=20, mip_gap=1e-9, presolve_probing=False))
+        assert sol.objective == pytest.approx(_brute_force(case, person), rel=1e-6, abs=1e-9)
+
+
+def test_the_rule_bit_switched_off_is_probing(capfd):
+    """HiGHS logs the rules presolve_rule_off switches off by name: the bit we set must be the one named Probing."""
+    import highspy
+
+    from milp_recourse.backends.highs import _probing_rule_bit
+
+    bit = _probing_rule_bit()
+    if not bit:
+        pytest.skip(f"this highspy ({highspy.__name__}) has no known probing bit: the option is not set")
+    h = highspy.Highs()
+    h.setOptionValue("presolve_rule_off", bit)
+    h.setOptionValue("presolve_rule_logging", True)
+    h.addVars(2, np.zeros(2), np.ones(2))
+    h.changeColsIntegrality(2, np.array([0, 1], dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2))
+    h.addRow(1.0, 2.0, 2, np.array([0, 1], dtype=np.int32), np.ones(2))
+    h.run()
+    log = capfd.readouterr().out
+    lines = [ln for ln in log.splitlines() if f"set bit {bit.bit_length() - 1} " in ln]
+    assert len(lines) == 1 and lines[0].rstrip().endswith("Probing"), log

@@ -39,6 +39,7 @@ class SolverParams:
     start: np.ndarray | None = field(default=None, compare=False)  # full-length MIP start, if any
     feasibility_tol: float = 1e-7
     sub_mip_heuristics: bool = True  # False when the caller holds an incumbent: skip RINS / RENS-style sub-MIPs
+    presolve_probing: bool = True  # False: skip probing in MIP presolve (tree ensembles: many binaries, little gain)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,21 @@ QP_ITERATION_LIMIT = 2_000
 
 
 @functools.cache
+def _probing_rule_bit() -> int:
+    """HiGHS's presolve_rule_off bit for probing, or 0 where this highspy's rule numbering is not known.
+
+    The bit is version-specific (rule 15 in HiGHS 1.16); a wrong bit would only cost speed, never an answer.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(x) for x in version("highspy").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return 0
+    return 1 << 15 if (major, minor) == (1, 16) else 0
+
+
+@functools.cache
 def _silence_banner() -> bool:
     """HiGHS prints a licence banner on stdout at the first construction; swallow it once per process."""
     import highspy
@@ -160,6 +175,8 @@ class HighsBackend:
             h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
+        if not params.presolve_probing and model.integrality.any() and _probing_rule_bit():
+            h.setOptionValue("presolve_rule_off", _probing_rule_bit())
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
             h.setOptionValue("objective_bound", float(params.objective_cutoff))
         if model.q_diag is not None and np.any(model.q_diag):
