@@ -120,7 +120,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=200, help="denied individuals (default 200)")
     ap.add_argument("--workers", default="1,2", help="local-engine worker counts (default 1,2)")
-    ap.add_argument("--chunk-size", type=int, default=None, help="people per batch chunk (default: batch's own)")
+    ap.add_argument("--chunk-size", default="", help="people per batch chunk; a comma list runs each, interleaved "
+                    "(default: batch's own)")
     ap.add_argument("--repeats", type=int, default=1, help="rounds of all configurations (interleaved)")
     ap.add_argument("--before", type=Path, default=None, help="a source tree to compare with (run interleaved)")
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -129,19 +130,21 @@ def main() -> None:
     if args.measure:   # the package from PYTHONPATH (the tree under test), not this checkout's (common.py's)
         sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
         workers = int(args.workers.split(",")[0])
-        print(json.dumps(measure(args.measure, workers, args.n, args.chunk_size, args.time_limit)))
+        chunk = int(args.chunk_size) if args.chunk_size else None
+        print(json.dumps(measure(args.measure, workers, args.n, chunk, args.time_limit)))
         return
     trees = ([("before", args.before.resolve())] if args.before else []) + [("after", ROOT)]
-    configs = [("solve_many", 1)] + [("batch", int(w)) for w in args.workers.split(",")]
+    chunks = [int(c) for c in args.chunk_size.split(",") if c.strip()] or [None]
+    configs = [("solve_many", 1, None)] + [("batch", int(w), c) for w in args.workers.split(",") for c in chunks]
     reference = _reference(args.n, args.time_limit)
     rows = []
     for rep in range(args.repeats):
-        for mode, workers in configs:
+        for mode, workers, chunk in (configs if rep % 2 == 0 else configs[::-1]):   # alternate the order
             for label, src in trees:
                 load = os.getloadavg()[0]
-                run = _subprocess(src, mode, workers, args.n, args.chunk_size, args.time_limit)
+                run = _subprocess(src, mode, workers, args.n, chunk, args.time_limit)
                 answers = run.pop("answers")
-                rows.append({"code": label, "mode": mode, "workers": workers, "chunk": args.chunk_size or "auto",
+                rows.append({"code": label, "mode": mode, "workers": workers, "chunk": chunk or "auto",
                              "n": len(answers), **run,
                              "proven": sum(a["status"] == "OPTIMAL" for a in answers) / max(len(answers), 1),
                              "same_as_solve": sum(_same(a, b) for a, b in zip(answers, reference)),
