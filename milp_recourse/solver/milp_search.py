@@ -22,7 +22,6 @@ from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
 from milp_recourse.encode.plausibility import with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
-from milp_recourse.models.trees import is_tree_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.solver.incumbent import Incumbent
@@ -196,12 +195,14 @@ def _proven(bound: float, cutoff: float | None) -> float:
 
 
 def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
-                    use_cutoff: bool, deadline: float, session: HighsSession | None = None) -> SearchOutcome:
+                    use_cutoff: bool, deadline: float, session: HighsSession | None = None,
+                    presolve_probing: bool = True) -> SearchOutcome:
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
 
     Without an incumbent, small linear models on HiGHS go to the branch and bound over a kept relaxation
     (`session`, reused across people by solve_many; the rule is strategy.small_bnb_reason) and to the MILP
     solver only when that cannot settle them. The outcome's `path` records each engine that ran.
+    `presolve_probing` False skips probing in the MILP solver's presolve (budget_schedule.py: tree ensembles).
     """
     opts = problem.options
     t_small = 0.0
@@ -225,9 +226,6 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     t_solve = t_small
     stalled = 0
     rounds = MAX_OA_ROUNDS if (compiled.quadratic or compiled.density is not None) else 1
-    # HiGHS's presolve probing took 2-3x the rest of presolve and root on hard Taiwan RF 100 x 5 stage models
-    # (equal optima without it): tree ensembles skip it
-    probing = not is_tree_model(problem.classifier)
     for rnd in range(1, rounds + 1):
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -236,7 +234,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         scale = compiled.objective_scale
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
-                              sub_mip_heuristics=best.action is None, presolve_probing=probing)
+                              sub_mip_heuristics=best.action is None, presolve_probing=presolve_probing)
         sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
         t_solve += sol.seconds
         best.rounds = rnd
