@@ -66,3 +66,29 @@ def _tiny_forest_problem(pr: RecourseProblem) -> RecourseProblem:
     X, y = labelled_sample(pr.scm, 500, 0)
     tiny = RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y)
     return RecourseProblem(scm=pr.scm, classifier=tiny, individual=pr.x, cost=pr.cost, options=pr.options)
+
+
+def test_schedule_presolves_tree_models_without_probing_and_the_direct_search_with_it(forest_problems, monkeypatch):
+    """The schedule's MILPs ask HiGHS to skip probing (budget_schedule.py); a search outside it keeps probing. Both
+    give the same optimum (the previous test's reference is the direct search)."""
+    from milp_recourse.backends.highs import HighsBackend
+
+    seen: list[bool] = []
+    real = HighsBackend.solve
+
+    def spy(self, model, params):
+        if model.integrality.any():
+            seen.append(params.presolve_probing)
+        return real(self, model, params)
+
+    monkeypatch.setattr(HighsBackend, "solve", spy)
+    pr = next(p for p in forest_problems if p.cost.p == 1 and "budget-schedule" in solve(p).engines)
+    seen.clear()
+    got = solve(pr)
+    assert "budget-schedule" in got.engines and seen and not any(seen)
+    seen.clear()
+    monkeypatch.setattr(strategy, "budget_reason", lambda compiled: "switched off by the test")
+    ref = solve(pr)
+    assert "budget-schedule" not in ref.engines and seen and all(seen)
+    assert got.status is ref.status is Status.OPTIMAL
+    assert got.cost == pytest.approx(ref.cost, rel=2 * pr.options.mip_gap, abs=1e-9)

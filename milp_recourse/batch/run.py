@@ -47,7 +47,8 @@ from milp_recourse.tables import as_table
 ID = "id"
 OPTION = "option"   # the rank column of a run with n_options > 1
 # people per chunk at most (a chunk is one solve_many call: its lock-step box searches, kept relaxation and SCM plans
-# are shared only within it). CARMA network, 2 364 people, 2 workers: 128 gave 81 people/s wall against 73 at 32
+# are shared only within it). CARMA network, 2 364 people, 2 workers, interleaved: 101.9 / 99.9 people/s wall at
+# 128 against 99.0 / 94.2 at 32 (bench/bench_carma_rate.py --chunk-size 32,128 --repeats 2)
 MAX_CHUNK = 128
 HARD_SHARE = 0.8  # share of the hard time limit given to the solver's own time limit
 
