@@ -77,8 +77,10 @@ def measure(mode: str, workers: int, n: int, chunk: int | None, time_limit: floa
     steady = float("nan")
     if len(marks) > 1 and marks[-1][0] > marks[0][0]:
         steady = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+    import milp_recourse
+
     return {"wall_s": wall, "rate_per_s": len(answers) / wall, "steady_rate_per_s": steady, "cpu_s": cpu,
-            "per_cpu_s": len(answers) / cpu, "answers": answers}
+            "per_cpu_s": len(answers) / cpu, "answers": answers, "package": milp_recourse.__file__}
 
 
 def _reference(n: int, time_limit: float) -> list[dict]:
@@ -113,7 +115,11 @@ def _subprocess(src: Path, mode: str, workers: int, n: int, chunk: int | None, t
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=str(src))
     if done.returncode != 0:
         sys.exit(f"run failed ({src}, {mode}, {workers}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    package = Path(run.pop("package")).resolve()
+    if not package.is_relative_to(Path(src).resolve()):
+        sys.exit(f"the run for {src} imported milp_recourse from {package}: not the tree under test")
+    return run
 
 
 def main() -> None:
@@ -127,8 +133,10 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)   # internal: one run, JSON on stdout
     args = ap.parse_args()
-    if args.measure:   # the package from PYTHONPATH (the tree under test), not this checkout's (common.py's)
-        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
+    if args.measure:   # the package from PYTHONPATH's first entry (the tree under test), ahead of everything else
+        # (common.py puts this checkout first; dropping it alone let an editable install elsewhere win for 'after')
+        src = Path(os.environ["PYTHONPATH"].split(os.pathsep)[0]).resolve()
+        sys.path[:] = [str(src)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, src)]
         workers = int(args.workers.split(",")[0])
         chunk = int(args.chunk_size) if args.chunk_size else None
         print(json.dumps(measure(args.measure, workers, args.n, chunk, args.time_limit)))

@@ -168,3 +168,42 @@ def test_stacked_forms_equal_counterfactual_forms(case):
         assert np.array_equal(S, S0[:, idx]) and np.array_equal(o, o0[:, idx]) and np.array_equal(r, r0[:, idx])
     stacked = [_signature(state, dims) is not None for state, dims, _, _ in fronts]
     assert all(stacked) if case == "carma" else not all(stacked)   # sigmoid / square of a changing variable
+
+
+def test_box_settled_people_are_never_compiled(monkeypatch, mlp_people):
+    """A person the box search settles needs no MILP model (strategy.box_plan): neither solve nor solve_many compiles
+    one, and the answers are those of the path that compiles first (box search switched off: the MILP pipeline)."""
+    import milp_recourse.solver.many as many
+    import milp_recourse.solver.pipeline as pipeline
+
+    calls: list[int] = []
+    real = pipeline.compile_problem
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "compile_problem", counting)
+    monkeypatch.setattr(many, "compile_problem", counting)
+    people = mlp_people[:4]
+    alone = []
+    for pr in people:
+        calls.clear()
+        alone.append(solve(pr))
+        assert (alone[-1].backend == "box-search") == (not calls)   # compiled only when the box search did not settle
+    settled = [pr for pr, r in zip(people, alone) if r.backend == "box-search"]
+    assert settled
+    calls.clear()
+    together, _ = solve_many(settled)
+    assert not calls and all(r.backend == "box-search" for r in together)
+    for pr, one in zip(people, alone):
+        m = solve_many([pr])[0][0]
+        assert (m.status, m.cost, m.objective_bound, m.action) == (one.status, one.cost, one.objective_bound,
+                                                                    one.action)
+        milp = solve(dataclasses.replace(pr, options=dataclasses.replace(pr.options, box_search=False)))
+        assert one.status is milp.status   # both proven within the default relative gap (1e-4)
+        assert one.cost == pytest.approx(milp.cost, rel=2 * pr.options.mip_gap, abs=1e-9)
+        assert one.objective_bound <= milp.cost * (1 + 1e-9) + 1e-12
+    calls.clear()
+    solve(dataclasses.replace(people[0], options=dataclasses.replace(people[0].options, box_search=False)))
+    assert calls   # (the counter sees the compiles of a path that needs the model)

@@ -1,6 +1,7 @@
 """solve_many's fast path for ReLU-network people the box search settles: their searches run together.
 
-For every person whose plan is incumbent -> (polish) -> box search (strategy.plan_search), the random searches
+For every person whose plan is incumbent -> (polish) -> box search (strategy.box_plan: no model compiled), the
+random searches
 before a polish share their SCM passes (incumbent_batch.py), so do the SLSQP polishes (polish_batch.py),
 then all box searches run in lock-step (box_batch.py: one bound call per round). A person the box search
 proves optimal gets the same Searched (action, cost, bound, path, reasons) as search_person would give;
@@ -13,34 +14,27 @@ from __future__ import annotations
 import dataclasses
 import time
 from contextlib import nullcontext
-from typing import Callable, ContextManager, Sequence
+from typing import Callable, ContextManager, Mapping, Sequence
 
-from milp_recourse.encode.compile import CompiledInstance
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
 from milp_recourse.solver.box_batch import search_boxes_many
-from milp_recourse.solver.box_search import BOX_ENGINE
 from milp_recourse.solver.incumbent import random_search
 from milp_recourse.solver.incumbent_batch import random_search_many
-from milp_recourse.solver.milp_search import SearchOutcome
-from milp_recourse.solver.pipeline import Searched, _not_run
+from milp_recourse.solver.linear_pieces import NO_MODEL
+from milp_recourse.solver.pipeline import Searched, box_settled
 from milp_recourse.solver.polish_batch import polish_many
-from milp_recourse.solver.strategy import choose_search, plan_search
+from milp_recourse.solver.strategy import Plan, box_plan
 
 
-def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[CompiledInstance, float]],
+def box_people(problems: Sequence[RecourseProblem], chosen: Mapping[int, Plan],
                plans: PlanCache) -> dict[int, tuple[Searched, float]]:
-    """Searched (and the seconds spent on it after the compile) for the people of `compiled` (index -> plain compile
-    and its seconds) that the box search settles, by index; the others are absent."""
+    """Searched (and the seconds spent on it) for the people of `chosen` (index into problems -> its box_plan) that
+    the box search settles, by index; the others are absent."""
     starts: dict[int, tuple] = {}
-    planned: dict[int, tuple] = {}
-    for i, (comp, secs) in compiled.items():
-        pr = problems[i]
-        plan = plan_search(pr, comp)
-        if plan.runs(st.INCUMBENT) and plan.runs(st.BOX_SEARCH):
-            planned[i] = (time.perf_counter() - secs, plan, secs)
+    planned = {i: (time.perf_counter(), plan) for i, plan in chosen.items()}
     # the random searches before a polish in one batch of SCM passes per round (incumbent_batch.py: the same
     # numbers as random_search); the others (no polish: coordinate sweeps) one by one
     order = [i for i in planned if planned[i][1].runs(st.POLISH)]
@@ -56,10 +50,10 @@ def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[Co
             order.append(i)
             took[i] = time.perf_counter() - t
     for i, inc in zip(order, incs):
-        t0, plan, secs = planned[i]
+        t0, plan = planned[i]
         if inc is not None:
             path = [PathStep(st.INCUMBENT, took[i], "found", {"samples": plan.samples})]
-            starts[i] = (t0, plan, inc, {"compile": secs, "heuristic": took[i]}, path, took[i])
+            starts[i] = (t0, plan, inc, {"heuristic": took[i]}, path, took[i])
     # the polishes of everyone in one batch of SCM passes per round (polish_batch.py: polish()'s numbers)
     polished = [i for i in starts if starts[i][1].runs(st.POLISH)]
     t = time.perf_counter()
@@ -81,35 +75,29 @@ def box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[Co
         if boxes.state != SearchState.OPTIMAL:
             continue
         t0, plan, _, timings, path, spent = starts[i]
-        pr, comp = problems[i], compiled[i][0]
-        reasons = dict(plan.reasons)
         boxes = dataclasses.replace(boxes, seconds=share)   # (its wall time ran alongside everyone's)
         timings["box_search"] = boxes.seconds
         path.append(PathStep(st.BOX_SEARCH, boxes.seconds, boxes.state, {"boxes": boxes.boxes}))
-        _, final_reasons = choose_search(pr, comp, True)
-        for engine in (st.TIGHTEN, *final_reasons, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
-            reasons.setdefault(engine, "the box search proved the optimum")
-        search = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, SearchState.OPTIMAL, boxes.seconds,
-                               rounds=boxes.boxes, engine=BOX_ENGINE, path=path, reasons=_not_run(reasons, path))
+        search = box_settled(boxes, path, dict(plan.reasons))
         timings["solve"] = search.seconds
-        out[i] = (Searched(comp, search, timings, t0), spent + share)
+        out[i] = (Searched(NO_MODEL, search, timings, t0), spent + share)
     return out
 
 
 BATCH = 128   # people whose box searches run together (and share one guard: see guarded_box_people)
 
 
-def guarded_box_people(problems: Sequence[RecourseProblem], compiled: dict[int, tuple[CompiledInstance, float]],
-                       plans: PlanCache, guard: Callable[[], ContextManager] | None = None
-                       ) -> dict[int, tuple[Searched, float]]:
+def guarded_box_people(problems: Sequence[RecourseProblem], people: Sequence[int], plans: PlanCache,
+                       guard: Callable[[], ContextManager] | None = None) -> dict[int, tuple[Searched, float]]:
     """box_people in groups of BATCH people, each group under one `guard()` (solve_many's per-person context,
     e.g. a hard time limit); a group whose work raises is left out (the caller searches its people one by one,
     under their own guards)."""
     guard = guard or nullcontext
     out: dict[int, tuple[Searched, float]] = {}
-    keys = list(compiled)
+    chosen = {i: plan for i in people if (plan := box_plan(problems[i])) is not None}
+    keys = list(chosen)
     for a in range(0, len(keys), BATCH):
-        part = {i: compiled[i] for i in keys[a:a + BATCH]}
+        part = {i: chosen[i] for i in keys[a:a + BATCH]}
         try:
             with guard():
                 out.update(box_people(problems, part, plans))

@@ -11,8 +11,9 @@ others, four things are shared across the people of a batch (compile once, solve
   searched on it by a branch and bound warm-started from the previous person's basis;
 - one classifier call screens every factual (already favourable?);
 - one classifier call re-checks every answer (scikit-learn's ~1 ms per call dominated small solves);
-- ReLU-network people the box search settles are searched together (solver/box_people.py: incumbents,
-  polishes and box searches in lock-step, the same numbers as search_person; the rest go one by one).
+- ReLU-network people the box search settles are searched together, before any compile (solver/box_people.py:
+  incumbents, polishes and box searches in lock-step, the same numbers as search_person, which compiles such a
+  person only when the box search cannot settle it); the rest are compiled and go one by one.
 People are taken in windows of WINDOW (compiled models are held for one window, not the whole list).
 Statuses, certificates and messages are exactly those of exact.solve (the same functions run).
 """
@@ -144,22 +145,25 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
         searched[i], spent[i] = s, s.search.seconds + s.timings["verify"]
     t_quick = time.perf_counter() - t
     t = time.perf_counter()
+    open_ = [i for i in range(len(problems)) if not fav[i] and i not in quick]
+    for i, (s, secs) in guarded_box_people(problems, open_, plans, guard).items():
+        searched[i], spent[i] = s, secs   # box-search people, searched together (no model compiled)
+    t_box = time.perf_counter() - t
+    t = time.perf_counter()
     compiled: dict[int, tuple[CompiledInstance, float]] = {}
-    for i, pr in enumerate(problems):
-        if not fav[i] and i not in quick:
-            done = attempt(i, lambda pr=pr: _timed_compile(pr, plans))
+    for i in open_:
+        if i not in searched:
+            done = attempt(i, lambda pr=problems[i]: _timed_compile(pr, plans))
             if done is not None:
                 compiled[i] = done
     t_compile = time.perf_counter() - t
     t = time.perf_counter()
     groups = _by_structure(compiled)
-    for i, (s, secs) in guarded_box_people(problems, compiled, plans, guard).items():
-        searched[i], spent[i] = s, spent.get(i, 0.0) + secs   # box-search people, searched together
-    for i in (i for members in groups.values() for i in members if i not in searched):
+    for i in (i for members in groups.values() for i in members):
         done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
         if done is not None:
             searched[i] = done
-    t_search = time.perf_counter() - t + t_quick
+    t_search = time.perf_counter() - t + t_quick + t_box
     t = time.perf_counter()
     fav_idx = [int(i) for i in np.flatnonzero(fav)]
     found = [i for i, s in searched.items() if s.search.action is not None and i not in quick]

@@ -22,7 +22,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.box_search import BOX_ENGINE, search_boxes
+from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
 from milp_recourse.solver.linear_pieces import NO_MODEL
@@ -105,7 +105,8 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     The engines are those strategy.py plans; each one that runs is recorded in the outcome's `path`, and the
     reason each other one was not taken in its `reasons`. `plans` carries the person-independent SCM compile
     across people (solve_many); `precompiled` is this person's plain compile and its seconds when the caller
-    already made it (solve_many compiles everyone first, to search people of one model structure together).
+    already made it (solve_many compiles everyone the box search did not settle, to search people of one model
+    structure together). A person of strategy.box_plan is compiled only if its box search does not settle it.
     """
     if t0 is None:
         t0 = time.perf_counter() - (precompiled[1] if precompiled is not None else 0.0)
@@ -119,13 +120,24 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             timings["solve"] = exact.seconds
             return Searched(precompiled[0] if precompiled is not None else NO_MODEL, exact, timings, t0)
         timings["linear_scm"] = time.perf_counter() - t
-    if precompiled is None:
+
+    def plain_compile() -> CompiledInstance:
+        if precompiled is not None:
+            timings["compile"] = precompiled[1]
+            return precompiled[0]
         t = time.perf_counter()
-        compiled = compile_problem(problem, plans=plans)
+        model = compile_problem(problem, plans=plans)
         timings["compile"] = time.perf_counter() - t
+        return model
+
+    # a person the box search applies to is compiled only when the box search cannot settle it (strategy.box_plan)
+    early = st.box_plan(problem)
+    compiled: CompiledInstance | None = None
+    if early is None:
+        compiled = plain_compile()
+        plan = plan_search(problem, compiled)
     else:
-        compiled, timings["compile"] = precompiled
-    plan = plan_search(problem, compiled)
+        plan = early
     reasons = dict(plan.reasons)
     path: list[PathStep] = []
     inc, use_cutoff = None, False
@@ -150,17 +162,19 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             timings["box_search"] = boxes.seconds
             path.append(PathStep(st.BOX_SEARCH, boxes.seconds, boxes.state, {"boxes": boxes.boxes}))
             if boxes.state == "optimal":
-                _, final_reasons = choose_search(problem, compiled, True)
-                for engine in (st.TIGHTEN, *final_reasons, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
-                    reasons.setdefault(engine, "the box search proved the optimum")
-                out = SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, SearchState.OPTIMAL, boxes.seconds,
-                                    rounds=boxes.boxes, engine=BOX_ENGINE, path=path,
-                                    reasons=_not_run(reasons, path))
+                out = box_settled(boxes, path, reasons)
                 timings["solve"] = out.seconds
-                return Searched(compiled, out, timings, t0)
+                return Searched(compiled if compiled is not None else NO_MODEL, out, timings, t0)
             inc = Incumbent(boxes.action, boxes.cost)   # never costlier: the MILP pipeline takes over
         elif inc is None:
             reasons.setdefault(st.BOX_SEARCH, "no incumbent was found")
+    if compiled is None:   # (box_plan's person, not settled by the box search)
+        compiled = plain_compile()
+    if plan.runs(st.INCUMBENT):
+        # LP tightening: planned from the plain compile (box_plan's people: decided now, on that compile)
+        why_not = st.tighten_reason(problem, compiled) if early is not None else reasons.get(st.TIGHTEN)
+        if why_not is not None:
+            reasons.setdefault(st.TIGHTEN, why_not)
         if compiled.approx_error > 0.0:
             inc = None   # (a piecewise-linear model is searched on its own, as before the box search)
         if inc is not None:
@@ -168,7 +182,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles
             compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, plans=plans)
             use_cutoff = True
-            if plan.runs(st.TIGHTEN) and compiled.tighten_targets:
+            if why_not is None and compiled.tighten_targets:
                 # at most TIGHTEN_SHARE of the time left: on a 100-node linear SCM the tightening LPs took the
                 # whole limit and the MILP never ran (bench/bench_scaling.py); what they proved stays valid
                 now = time.perf_counter()
@@ -176,7 +190,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
                 compiled = tighten_bounds(problem, compiled, inc, opts.tighten_passes, plans, deadline=stop)
                 path.append(PathStep(st.TIGHTEN, time.perf_counter() - t, "done",
                                      {"passes": opts.tighten_passes}))
-            elif plan.runs(st.TIGHTEN):
+            elif why_not is None:
                 reasons[st.TIGHTEN] = "the incumbent's budget left no big-M source to tighten"
             timings["tighten"] = time.perf_counter() - t
         else:
@@ -198,6 +212,14 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     out.reasons = _not_run(reasons, out.path)
     timings["solve"] = out.seconds
     return Searched(compiled, out, timings, t0)
+
+
+def box_settled(boxes: BoxSearch, path: list[PathStep], reasons: dict[str, str]) -> SearchOutcome:
+    """The outcome of a person the box search proved optimal: every later engine is not needed (no model is)."""
+    for engine in (st.TIGHTEN, st.BUDGET, st.SMALL_BNB, st.MILP, st.OUTER_APPROX):
+        reasons.setdefault(engine, "the box search proved the optimum")
+    return SearchOutcome(boxes.action, boxes.cost, boxes.lower_bound, SearchState.OPTIMAL, boxes.seconds,
+                         rounds=boxes.boxes, engine=BOX_ENGINE, path=path, reasons=_not_run(reasons, path))
 
 
 def _not_run(reasons: dict[str, str], path: list[PathStep]) -> dict[str, str]:

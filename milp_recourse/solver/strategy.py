@@ -133,16 +133,39 @@ def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
     return min(requested, CHEAP_HEURISTIC_SAMPLES)
 
 
+def box_plan(problem: RecourseProblem) -> Plan | None:
+    """The plan of a person the box search applies to: incumbent -> (polish) -> box search, none of which needs the
+    MILP model, so it is compiled only if the box search cannot settle the person (None: the box search does not
+    apply, or the incumbent is disabled; plan_search then plans from the compile)."""
+    requested = problem.options.heuristic_samples
+    if requested <= 0 or box_search_reason(problem) is not None:
+        return None
+    polish = polish_reason(problem)
+    engines = (INCUMBENT, BOX_SEARCH) if polish is not None else (INCUMBENT, POLISH, BOX_SEARCH)
+    return Plan(engines, min(requested, BOX_SEARCH_SAMPLES), {POLISH: polish} if polish is not None else {})
+
+
+def tighten_reason(problem: RecourseProblem, compiled: CompiledInstance) -> str | None:
+    """Why LP bound tightening does not run once an incumbent is known (None: it does)."""
+    if compiled.approx_error > 0.0:
+        return "the SCM is piecewise-linear here: its model is searched on its own"
+    if problem.options.tighten_passes == 0:
+        return "disabled (tighten_passes=0)"
+    if not compiled.tighten_targets:
+        return "no big-M sources to tighten (no ReLU network or SCM disjunction)"
+    return None
+
+
 def plan_search(problem: RecourseProblem, compiled: CompiledInstance) -> Plan:
-    """The engines before the final search, from the person's plain compile."""
+    """The engines before the final search, from the person's plain compile (box_plan's, where it applies)."""
+    early = box_plan(problem)
+    if early is not None:
+        return early
     opts = problem.options
     reasons: dict[str, str] = {}
-    box = box_search_reason(problem)
     samples = incumbent_samples(compiled, opts.heuristic_samples)
-    if box is None:
-        samples = min(samples, BOX_SEARCH_SAMPLES)
     engines: list[str] = []
-    if samples and (compiled.approx_error == 0.0 or box is None):
+    if samples and compiled.approx_error == 0.0:
         engines.append(INCUMBENT)
     elif opts.heuristic_samples == 0:
         reasons[INCUMBENT] = "disabled (heuristic_samples=0)"
@@ -151,6 +174,7 @@ def plan_search(problem: RecourseProblem, compiled: CompiledInstance) -> Plan:
                               "columns) is searched directly")
     else:
         reasons[INCUMBENT] = "the SCM is piecewise-linear here: its model is searched on its own"
+    box = box_search_reason(problem)
     for engine, why in ((POLISH, polish_reason(problem)), (BOX_SEARCH, box)):
         if INCUMBENT not in engines:
             reasons[engine] = "no incumbent is sought"
@@ -158,14 +182,11 @@ def plan_search(problem: RecourseProblem, compiled: CompiledInstance) -> Plan:
             reasons[engine] = why
         else:
             engines.append(engine)
+    tighten = tighten_reason(problem, compiled)
     if INCUMBENT not in engines:
         reasons[TIGHTEN] = "no incumbent is sought (bounds come from the domains)"
-    elif compiled.approx_error > 0.0:
-        reasons[TIGHTEN] = "the SCM is piecewise-linear here: its model is searched on its own"
-    elif opts.tighten_passes == 0:
-        reasons[TIGHTEN] = "disabled (tighten_passes=0)"
-    elif not compiled.tighten_targets:
-        reasons[TIGHTEN] = "no big-M sources to tighten (no ReLU network or SCM disjunction)"
+    elif tighten is not None:
+        reasons[TIGHTEN] = tighten
     else:
         engines.append(TIGHTEN)
     return Plan(tuple(engines), samples, reasons)
@@ -219,7 +240,8 @@ def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_inc
     return (mip,), reasons
 
 
-__all__ = ["ENGINES", "Plan", "plan_search", "choose_search", "box_search_reason", "polish_reason",
+__all__ = ["ENGINES", "Plan", "box_plan", "tighten_reason", "plan_search", "choose_search", "box_search_reason",
+           "polish_reason",
            "budget_reason", "small_bnb_reason", "incumbent_samples", "pattern_parts",
            "SMALL_MODEL_INTEGERS", "BUDGET_MIN_INTEGERS", "MAX_PATTERNS", "BOX_SEARCH_SAMPLES", "LINEAR_SCM",
            "LINEAR_SCM_SHARE", "linear_scm_reason"]
