@@ -1,9 +1,11 @@
 """The strategy: which search engines run for one person, in which order, and why each other one does not.
 
 Every rule that picks an engine lives here (the engines only run). The pipeline asks twice: `plan_search`
-after the plain compile (incumbent, polish, box search, tighten), `choose_search` once the incumbent is known
-(budget schedule, small branch and bound, MILP or outer approximation). The reasons go into the result's
-`path_reasons`; the engines that ran, with their counters, into its `path`.
+(incumbent, polish, box search, tighten) after the plain compile, or `box_plan` before any compile where the box
+search applies (tighten is then decided by `tighten_reason` if the box search does not settle the person), and
+`choose_search` once the incumbent is known (budget schedule, small branch and bound, MILP or outer
+approximation). The reasons go into the result's `path_reasons`; the engines that ran, with their counters, into
+its `path`.
 """
 
 from __future__ import annotations
