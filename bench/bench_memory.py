@@ -125,6 +125,8 @@ def runs(args, folder: Path) -> list[tuple[str, str]]:
         csv = denied_csv(n, folder)
         argv = ["batch", "--scm", "loan", "--classifier", d + "/classifier_mlp.npz", "--data", str(csv),
                 "--out", str(folder / f"out_{n}.csv"), "--workers", "1", "--cost-p", "2", "--no-progress"]
+        if args.chunk_size:
+            argv += ["--chunk-size", str(args.chunk_size)]
         out.append((f"batch --workers 1, first {n} denied", BATCH.format(argv=argv)))
     return out
 
@@ -150,6 +152,7 @@ def main() -> None:
                     help="denied people to `solve` one each (default 0,55; #55 is the one the box search gives up on)")
     ap.add_argument("--batch", type=ints, default=[1, 69],
                     help="batch sizes (first N denied; default 1,69)")
+    ap.add_argument("--chunk-size", type=int, default=0, help="the batch's --chunk-size (default: its own)")
     ap.add_argument("--what-if-chunk", type=int, default=0, help="also run with the score bound sliced to K boxes")
     ap.add_argument("--tag", default="", help="write bench/results/memory-TAG.jsonl (default memory.jsonl)")
     args = ap.parse_args()

@@ -48,8 +48,9 @@ ID = "id"
 OPTION = "option"   # the rank column of a run with n_options > 1
 # people per chunk at most (a chunk is one solve_many call: its lock-step box searches, kept relaxation and SCM plans
 # are shared only within it). CARMA network, 2 364 people, 2 workers, interleaved: 101.9 / 99.9 people/s wall at
-# 128 against 99.0 / 94.2 at 32 (bench/bench_carma_rate.py --chunk-size 32,128 --repeats 2)
-MAX_CHUNK = 128
+# 128 against 99.0 / 94.2 at 32; after box-search people stopped being compiled, 64 and 128 ran alike (122.4 / 124.8
+# vs 121.9 / 128.3) and 64 peaks at 281 MB per worker against 301 MB (bench/bench_memory.py --chunk-size)
+MAX_CHUNK = 64
 HARD_SHARE = 0.8  # share of the hard time limit given to the solver's own time limit
 
 

@@ -33,7 +33,7 @@ def add_batch_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished ids")
     p.add_argument("--id-column", help="column of --data holding unique ids (default: the 0-based row number)")
     p.add_argument("--limit", type=int, help="only the first N rows of --data")
-    p.add_argument("--chunk-size", type=int, help="individuals per task (default: about n / (8 x workers), <= 128)")
+    p.add_argument("--chunk-size", type=int, help="individuals per task (default: about n / (8 x workers), <= 64)")
     p.add_argument("--hard-time-limit", type=float,
                    help="seconds after which one individual is abandoned as UNKNOWN (default 2 x time limit + 30)")
     p.add_argument("--heuristic-samples", type=int, help="random actions tried for an upper bound on hard models (default 4096)")
