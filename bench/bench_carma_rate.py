@@ -53,7 +53,8 @@ def _answer(status, cost, bound, action) -> dict:
 
 
 def measure(mode: str, workers: int, n: int, chunk: int | None, time_limit: float) -> dict:
-    """One run in this process (called as a subprocess): seconds, rate and every person's answer."""
+    """One run in this process (called as a subprocess): seconds, rate, every person's answer and the package run."""
+    import milp_recourse
     from milp_recourse import RecourseProblem, SolveOptions
     from milp_recourse.batch.run import solve_batch
     from milp_recourse.solver.many import solve_many
@@ -77,8 +78,6 @@ def measure(mode: str, workers: int, n: int, chunk: int | None, time_limit: floa
     steady = float("nan")
     if len(marks) > 1 and marks[-1][0] > marks[0][0]:
         steady = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
-    import milp_recourse
-
     return {"wall_s": wall, "rate_per_s": len(answers) / wall, "steady_rate_per_s": steady, "cpu_s": cpu,
             "per_cpu_s": len(answers) / cpu, "answers": answers, "package": milp_recourse.__file__}
 

@@ -187,7 +187,7 @@ def test_reach_bound_not_applied_where_invalid(case):
     assert reach_bound(problem, compile_problem(problem, upper_bound=5.0), 5.0) is None
 
 
-# -- HiGHS presolve without probing (tree ensembles: backends/highs.py, solver/milp_search.py) ------------------
+# -- HiGHS presolve without probing (backends/highs.py; used by solver/budget_schedule.py for tree ensembles) --
 
 def test_without_probing_the_optimum_is_the_brute_force_one(case):
     highs = get_backend("highs")
@@ -200,13 +200,15 @@ def test_without_probing_the_optimum_is_the_brute_force_one(case):
 
 def test_the_rule_bit_switched_off_is_probing(capfd):
     """HiGHS logs the rules presolve_rule_off switches off by name: the bit we set must be the one named Probing."""
+    from importlib.metadata import version
+
     import highspy
 
     from milp_recourse.backends.highs import _probing_rule_bit
 
     bit = _probing_rule_bit()
     if not bit:
-        pytest.skip(f"this highspy ({highspy.__name__}) has no known probing bit: the option is not set")
+        pytest.skip(f"highspy {version('highspy')} has no known probing bit: the option is not set")
     h = highspy.Highs()
     h.setOptionValue("presolve_rule_off", bit)
     h.setOptionValue("presolve_rule_logging", True)

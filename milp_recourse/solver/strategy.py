@@ -159,10 +159,8 @@ def tighten_reason(problem: RecourseProblem, compiled: CompiledInstance) -> str 
 
 
 def plan_search(problem: RecourseProblem, compiled: CompiledInstance) -> Plan:
-    """The engines before the final search, from the person's plain compile (box_plan's, where it applies)."""
-    early = box_plan(problem)
-    if early is not None:
-        return early
+    """The engines before the final search, from the person's plain compile, for a person box_plan does not take
+    (the pipeline asks box_plan first: where it applies, no compile is needed to plan)."""
     opts = problem.options
     reasons: dict[str, str] = {}
     samples = incumbent_samples(compiled, opts.heuristic_samples)
