@@ -10,15 +10,17 @@ Families live in their own modules (linear, pipeline, mlp, ensembles); this modu
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.registry import (family_kind, library_family_names, load_library_family, register_model,
-                                           type_name)
+from milp_recourse.models.registry import (family_kind, library_family_names, load_all_families, load_library_family,
+                                           register_model, type_name)
 from milp_recourse.models.registry import score_kind as score_kind
 
 EncoderFn = Callable[..., Affine]
@@ -41,6 +43,8 @@ class _Entry:
 
 
 _ENCODERS: dict[type, _Entry] = {}
+# encoders registered once their library is imported (by anyone): top-level module -> module registering them
+_ON_IMPORT: dict[str, str] = {"sklearn": "milp_recourse.encode.sklearn_encoders"}
 
 
 def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec, *, bounded_below: bool = False) -> None:
@@ -75,6 +79,9 @@ def _sync_library_families(cls: type) -> None:
     from milp_recourse.models.trees import tree_adapter_types
 
     load_library_family(cls)
+    for lib, module in _ON_IMPORT.items():
+        if sys.modules.get(lib) is not None:
+            importlib.import_module(module)   # registers on its first import only
     for t in tree_adapter_types():
         kind = family_kind(t)
         if t not in _ENCODERS and kind is not None:
@@ -83,12 +90,14 @@ def _sync_library_families(cls: type) -> None:
 
 def encoder_types() -> tuple[type, ...]:
     """The classes with a registered encoder (a test keeps them equal to models.registry.registered_types)."""
+    load_all_families()
     _sync_library_families(object)   # families the models layer has loaded since the last lookup
     return tuple(_ENCODERS)
 
 
 def supported_types() -> list[str]:
     """Names of the encodable classifier types and of the optional libraries' families, sorted."""
+    load_all_families()
     _sync_library_families(object)
     return sorted({type_name(c) for c in _ENCODERS} | set(library_family_names()))
 

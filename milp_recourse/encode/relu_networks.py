@@ -12,10 +12,9 @@ inputs reach the threshold. On the CARMA network this removes the binaries of 18
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier
 
 from milp_recourse.models.classifiers import ReLUNetwork, mlp_layers
 from milp_recourse.errors import ClassifierError
@@ -56,7 +55,7 @@ def _lowering_sign(target_index: int, bounded_below: bool) -> float:
     return 0.0 if not bounded_below else (1.0 if target_index == 1 else -1.0)
 
 
-def encode_mlp(model: MLPClassifier, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
+def encode_mlp(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
                split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """sklearn MLPClassifier (relu hidden layers, logistic output): coefs_[k] is (in, out)."""
     return _signed(encode_relu_layers(b, inputs, mlp_layers(model), group, _lowering_sign(target_index, bounded_below)),

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.models.sklearn_types import is_a
 
 
 def standardize(x: Affine, mean: float | None, scale: float | None) -> Affine:
@@ -70,38 +69,36 @@ def transform_inputs(step: Any, inputs: Sequence[Affine], levels: Mapping[int, t
     levels (input position -> level strings) makes a ColumnTransformer's encoders read those inputs as codes;
     their one-hot outputs are written with binaries added to b (rows in `group`), recorded in `codes`
     (a categorical_codes.CodeIndicators, fresh when None)."""
-    from sklearn.compose import ColumnTransformer
-
     from milp_recourse.models.column_transformer import is_identity
 
     if is_identity(step):
         return tuple(inputs)
-    if isinstance(step, ColumnTransformer):
+    if is_a(step, "ColumnTransformer"):
         return _column_transformer(step, inputs, levels, b, group, codes)
-    if isinstance(step, Pipeline):
+    if is_a(step, "Pipeline"):
         exprs = tuple(inputs)
         for _, inner in step.steps:
             exprs = transform_inputs(inner, exprs)
         return exprs
-    if isinstance(step, StandardScaler):
+    if is_a(step, "StandardScaler"):
         mean = step.mean_ if step.with_mean else None
         scale = step.scale_ if step.with_std else None
         return tuple(standardize(x, None if mean is None else mean[i], None if scale is None else scale[i])
                      for i, x in enumerate(inputs))
-    if isinstance(step, MinMaxScaler):
+    if is_a(step, "MinMaxScaler"):
         return tuple(min_max(x, step.scale_[i], step.min_[i]) for i, x in enumerate(inputs))
     raise ClassifierError(f"Pipeline step {type(step).__name__} cannot be encoded; expected StandardScaler or "
                           "MinMaxScaler.")
 
 
-def pipeline_kind(model: Pipeline) -> str:
+def pipeline_kind(model: Any) -> str:
     """A pipeline scores in its final estimator's space."""
     from milp_recourse.models.registry import score_kind
 
     return score_kind(model.steps[-1][1])
 
 
-def encode_pipeline(model: Pipeline, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
+def encode_pipeline(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
                     split_margin: float, group: str, bounded_below: bool = False) -> Affine:
     """Compose the scalers on the inputs, then encode the final estimator on the scaled expressions."""
     from milp_recourse.encode.classifier_registry import encode_score

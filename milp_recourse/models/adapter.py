@@ -16,18 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import LinearSVC
 
 from milp_recourse.errors import ClassifierError
 from milp_recourse.models.categorical_input import LeveledModel
 from milp_recourse.models.classifiers import mlp_layers, target_index
-from milp_recourse.models.column_transformer import column_blocks, is_identity
 from milp_recourse.models.relu_network import ReLUNetwork
+from milp_recourse.models.sklearn_types import is_a
 
 Layer = tuple[np.ndarray, np.ndarray]   # (W of shape (out, in), b of shape (out,))
 
@@ -132,9 +126,11 @@ class Preprocessing:
 
 def step_map(step: Any, n_in: int) -> AffineMap | None:
     """One fitted preprocessing step as an affine map on n_in inputs; None for a step that is not affine."""
+    from milp_recourse.models.column_transformer import column_blocks, is_identity
+
     if is_identity(step):
         return AffineMap.identity(n_in)
-    if isinstance(step, Pipeline):
+    if is_a(step, "Pipeline"):
         out: AffineMap | None = AffineMap.identity(n_in)
         for _, inner in step.steps:
             part = step_map(inner, n_in if out is None else out.W.shape[0])
@@ -142,13 +138,13 @@ def step_map(step: Any, n_in: int) -> AffineMap | None:
                 return None
             out = out.then(part)
         return out
-    if isinstance(step, StandardScaler):
+    if is_a(step, "StandardScaler"):
         mean = np.asarray(step.mean_, float) if step.with_mean else np.zeros(n_in)
         scale = np.asarray(step.scale_, float) if step.with_std else np.ones(n_in)
         return AffineMap.diagonal(1.0 / scale, -mean / scale)
-    if isinstance(step, MinMaxScaler):
+    if is_a(step, "MinMaxScaler"):
         return None if step.clip else AffineMap.diagonal(step.scale_, step.min_)
-    if isinstance(step, ColumnTransformer):
+    if is_a(step, "ColumnTransformer"):
         rows, shifts = [], []
         for block in column_blocks(step):
             select = np.zeros((len(block.columns), n_in))
@@ -164,9 +160,11 @@ def step_map(step: Any, n_in: int) -> AffineMap | None:
     return None
 
 
-def _encoded_map(ct: ColumnTransformer, exp: Expansion, levels: dict[int, tuple[str, ...]]) -> AffineMap:
+def _encoded_map(ct: Any, exp: Expansion, levels: dict[int, tuple[str, ...]]) -> AffineMap:
     """The ColumnTransformer of a LeveledModel as an affine map of the expanded inputs (encoder outputs are
     their code tables times the indicators)."""
+    from milp_recourse.models.column_transformer import column_blocks
+
     rows, shifts = [], []
     for block in column_blocks(ct, levels=levels):
         if block.codes is None:
@@ -198,10 +196,12 @@ def split_model(model: Any, n_in: int) -> tuple[Preprocessing | None, Any, bool]
     if not isinstance(model, LeveledModel):
         pre, final, ok = split_pipeline(model, n_in)
         return (None if pre is None else Preprocessing(None, pre)), final, ok
+    from milp_recourse.models.column_transformer import is_identity
+
     levels = model.level_positions()
     exp = Expansion(tuple(len(levels[j]) if j in levels else 0 for j in range(model.n_features_in_)))
     steps = [s for _, s in model.estimator.steps[:-1] if not is_identity(s)]
-    if not steps or not isinstance(steps[0], ColumnTransformer):
+    if not steps or not is_a(steps[0], "ColumnTransformer"):
         raise ClassifierError(f"{model!r}: expected a Pipeline whose first step is a ColumnTransformer encoding the "
                               "categorical columns.")
     pre = _encoded_map(steps[0], exp, levels)
@@ -222,7 +222,7 @@ def split_pipeline(model: Any, n_in: int) -> tuple[AffineMap | None, Any, bool]:
         raise ClassifierError(f"{model!r} reads categorical codes through an encoder, which is not an affine map "
                               "of its inputs; this consumer (e.g. the torch baselines) supports numeric "
                               "preprocessing only. Expected a model without categorical encoders.")
-    if not isinstance(model, Pipeline):
+    if not is_a(model, "Pipeline"):
         return None, model, True
     pre: AffineMap | None = AffineMap.identity(n_in)
     for _, step in model.steps[:-1]:
@@ -244,14 +244,14 @@ def network_layers(final: Any) -> tuple[AffineMap | None, list[Layer]] | None:
         mean = np.zeros(n) if final.scaler_mean is None else np.asarray(final.scaler_mean, float)
         std = np.ones(n) if final.scaler_std is None else np.asarray(final.scaler_std, float)
         return AffineMap.diagonal(1.0 / std, -mean / std), layers
-    if isinstance(final, MLPClassifier) and final.activation == "relu" and len(final.classes_) == 2:
+    if is_a(final, "MLPClassifier") and final.activation == "relu" and len(final.classes_) == 2:
         return None, mlp_layers(final)
     return None
 
 
 def linear_row(final: Any) -> Layer | None:
     """A linear model's (coef (1, n), intercept (1,)), score of classes_[1]; None for other models."""
-    if isinstance(final, (LogisticRegression, LinearSVC)):
+    if is_a(final, "LogisticRegression", "LinearSVC"):
         return np.asarray(final.coef_, float).reshape(1, -1), np.asarray(final.intercept_, float).reshape(1)
     return None
 
@@ -302,7 +302,9 @@ def hat_layer(exp: Expansion) -> tuple[Layer, np.ndarray]:
 
 def _n_inputs(model: object) -> int:
     n = getattr(model, "n_features_in_", None)
-    if n is None and isinstance(model, Pipeline):
+    if n is None and is_a(model, "Pipeline"):
+        from milp_recourse.models.column_transformer import is_identity
+
         first = next((s for _, s in model.steps if not is_identity(s)), None)
         n = getattr(first, "n_features_in_", None)
     return int(n) if n is not None else 0

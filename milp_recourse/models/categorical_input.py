@@ -11,25 +11,37 @@ numpy scorers read the wrapped estimator with the levels (models/column_transfor
 from __future__ import annotations
 
 import numbers
+import types
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.utils.metaestimators import available_if
-
 from milp_recourse.errors import ClassifierError, InputError
+from milp_recourse.models.sklearn_types import is_a
 
 CODE_TOLERANCE = 1e-6   # a code within this of an integer is that integer (SCM round-off); farther is an error
 
 
-def _estimator_has(attr: str) -> Any:
-    return lambda self: hasattr(self.estimator, attr)
+class _IfEstimatorHas:
+    """A method present only when the wrapped estimator has one of the same name (hasattr is False otherwise),
+    as scikit-learn's available_if does; written here so that this module does not import scikit-learn."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self.fn
+        if not hasattr(obj.estimator, self.fn.__name__):
+            raise AttributeError(f"{type(obj.estimator).__name__} has no {self.fn.__name__}, so this "
+                                 f"{type(obj).__name__} has none either.")
+        return types.MethodType(self.fn, obj)
 
 
 def _feature_names(estimator: Any) -> tuple[str, ...] | None:
     names = getattr(estimator, "feature_names_in_", None)
-    if names is None and isinstance(estimator, Pipeline):
+    if names is None and is_a(estimator, "Pipeline"):
         first = next((s for _, s in estimator.steps if not (s is None or s == "passthrough")), None)
         names = getattr(first, "feature_names_in_", None)
     return None if names is None else tuple(str(n) for n in names)
@@ -142,11 +154,11 @@ class LeveledModel:
     def predict(self, X: Any) -> np.ndarray:
         return self.estimator.predict(self.frame(X))
 
-    @available_if(_estimator_has("predict_proba"))
+    @_IfEstimatorHas
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.estimator.predict_proba(self.frame(X))
 
-    @available_if(_estimator_has("decision_function"))
+    @_IfEstimatorHas
     def decision_function(self, X: Any) -> np.ndarray:
         return self.estimator.decision_function(self.frame(X))
 
@@ -161,7 +173,7 @@ class LeveledModel:
 
 def _first_step(estimator: Any) -> tuple[str, Any] | None:
     """The first step of a Pipeline that does something."""
-    if not isinstance(estimator, Pipeline):
+    if not is_a(estimator, "Pipeline"):
         return None
     return next(((n, s) for n, s in estimator.steps[:-1] if not (s is None or s == "passthrough")), None)
 
@@ -171,6 +183,7 @@ def check_leveled(model: LeveledModel) -> None:
     every categorical column it reads with a OneHotEncoder / OrdinalEncoder that knows the levels, followed by
     affine steps and a supported classifier."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
     from milp_recourse.models.classifiers import validate_classifier
     from milp_recourse.models.column_transformer import column_blocks

@@ -15,20 +15,15 @@ from typing import Any, Sequence
 
 import numpy as np
 from scipy.special import expit
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
 from milp_recourse.errors import ClassifierError, InputError, describe
 from milp_recourse.models.registry import SCORE_KINDS, is_supported, library_hooks, score_kind, supported_types
 from milp_recourse.models.relu_network import ReLUNetwork, _as_2d
+from milp_recourse.models.sklearn_types import is_a
 
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
 LIBRARY_SUFFIXES = {".json": "xgboost", ".ubj": "xgboost", ".txt": "lightgbm"}   # the libraries' own model files
-PIPELINE_SCALERS = (StandardScaler, MinMaxScaler)
+PIPELINE_SCALERS = ("StandardScaler", "MinMaxScaler")   # scikit-learn class names (models/sklearn_types.py)
 
 
 def _is_skip(step: object) -> bool:
@@ -74,6 +69,11 @@ def _load_library_file(path: Path, library: str) -> object:
 
 # validation ----------------------------------------------------------------------------------
 def _check_fitted(model: object) -> None:
+    fitted = getattr(model, "__sklearn_is_fitted__", None)
+    if callable(fitted) and hasattr(model, "fit") and fitted():   # what check_is_fitted asks first (no import)
+        return
+    from sklearn.utils.validation import check_is_fitted
+
     try:
         check_is_fitted(model)
     except TypeError as exc:
@@ -95,20 +95,20 @@ def _check_estimator(model: object) -> None:
         shown = None if classes is None else list(np.asarray(classes).tolist())
         raise ClassifierError(f"{type(model).__name__} has classes {shown}; only binary classifiers "
                               "(exactly 2 classes) are supported.")
-    if isinstance(model, MLPClassifier):
+    if is_a(model, "MLPClassifier"):
         if model.activation != "relu":
             raise ClassifierError(f"MLPClassifier with activation={model.activation!r} is not supported; only "
                                   "'relu' networks can be encoded exactly.")
         if getattr(model, "out_activation_", "logistic") != "logistic":
             raise ClassifierError(f"MLPClassifier with out_activation_={model.out_activation_!r} is not supported; "
                                   "expected a binary 'logistic' output.")
-    if isinstance(model, GradientBoostingClassifier):
+    if is_a(model, "GradientBoostingClassifier"):
         if model.loss != "log_loss":
             raise ClassifierError(f"GradientBoostingClassifier with loss={model.loss!r} is not supported; "
                                   "expected loss='log_loss' (its raw score is the log-odds).")
         init = model.init_
         if not (isinstance(init, str) and init == "zero") and not (
-                isinstance(init, DummyClassifier) and init.strategy in ("prior", "most_frequent")):
+                is_a(init, "DummyClassifier") and init.strategy in ("prior", "most_frequent")):
             raise ClassifierError(f"GradientBoostingClassifier with init={describe(init)} is not supported; "
                                   "expected the default (prior) init or 'zero'.")
     if getattr(model, "n_outputs_", 1) != 1:
@@ -118,12 +118,10 @@ def _check_estimator(model: object) -> None:
 
 def _is_column_transformer(step: object, name: str) -> bool:
     """True for a supported ColumnTransformer step (checked here); raises ClassifierError for an unsupported one."""
-    from sklearn.compose import ColumnTransformer
-
+    if not is_a(step, "ColumnTransformer"):
+        return False
     from milp_recourse.models.column_transformer import check_column_transformer
 
-    if not isinstance(step, ColumnTransformer):
-        return False
     check_column_transformer(step, name)
     return True
 
@@ -141,7 +139,7 @@ def _check_library_family(model: object, sklearn_checked: bool) -> bool:
 def _hooked_score(model: object, X: Any, which: str) -> np.ndarray | None:
     """The library's own positive_logit / positive_proba of (the final step of) model, or None without a hook."""
     final, Xt = model, X
-    if isinstance(model, Pipeline):
+    if is_a(model, "Pipeline"):
         final = model.steps[-1][1]
     hooks = library_hooks(final)
     fn = None if hooks is None else getattr(hooks, which)
@@ -159,19 +157,19 @@ def _takes_array(model: object) -> bool:
     return hooks is not None and hooks.positive_logit is not None
 
 
-def _check_pipeline(model: Pipeline) -> None:
+def _check_pipeline(model: Any) -> None:
     *pre, (last_name, last) = model.steps
     for name, step in pre:
         if _is_skip(step):
             continue
         if _is_column_transformer(step, name):
             continue
-        if not isinstance(step, PIPELINE_SCALERS):
+        if not is_a(step, *PIPELINE_SCALERS):
             raise ClassifierError(f"Pipeline step {name!r} is {type(step).__name__}; only StandardScaler, "
                                   "MinMaxScaler and a ColumnTransformer of them may precede the classifier "
                                   "(they are affine and encode exactly).")
         _check_fitted(step)
-        if isinstance(step, MinMaxScaler) and step.clip:
+        if is_a(step, "MinMaxScaler") and step.clip:
             raise ClassifierError(f"Pipeline step {name!r} is MinMaxScaler(clip=True); expected clip=False "
                                   "(clipping is not affine).")
     if _is_skip(last) or isinstance(last, str):
@@ -181,7 +179,7 @@ def _check_pipeline(model: Pipeline) -> None:
 
 def validate_classifier(model: object) -> None:
     """Raise ClassifierError unless model is a fitted, binary classifier we can encode exactly."""
-    if isinstance(model, Pipeline):
+    if is_a(model, "Pipeline"):
         _check_pipeline(model)
     else:
         _check_estimator(model)
@@ -191,7 +189,7 @@ def validate_classifier(model: object) -> None:
 def _input_attr(model: object, name: str) -> Any:
     """An input-side fitted attribute (feature_names_in_, n_features_in_), looked up through Pipelines."""
     value = getattr(model, name, None)
-    if value is None and isinstance(model, Pipeline):
+    if value is None and is_a(model, "Pipeline"):
         first = next((step for _, step in model.steps if not _is_skip(step)), None)
         return None if first is None else _input_attr(first, name)
     return value
@@ -285,10 +283,10 @@ def _positive_logit(model: object, X: Any) -> np.ndarray:
     if hasattr(model, "decision_function"):
         return np.asarray(model.decision_function(X), dtype=float).ravel()
     final, Xt = model, X
-    if isinstance(model, Pipeline):
+    if is_a(model, "Pipeline"):
         final, Xt = model.steps[-1][1], model[:-1].transform(X)
     p = np.asarray(model.predict_proba(X), dtype=float)[:, 1]
-    if isinstance(final, MLPClassifier):
+    if is_a(final, "MLPClassifier"):
         # sklearn's own forward pass with the output sigmoid switched off yields the exact logit
         raw_model = copy.copy(final)
         raw_model.out_activation_ = "identity"

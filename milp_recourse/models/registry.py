@@ -4,13 +4,16 @@ This is the models layer's registry: validation and reference scores read it, an
 `milp_recourse.encode.classifier_registry` register against the same types (a test keeps the two equal).
 Score spaces: 'logit' (log-odds of the target class), 'probability', 'decision' (favourable side >= 0).
 Families from optional libraries (xgboost, lightgbm) register on first sight of one of their models
-(:func:`load_library_family`), so ``import milp_recourse`` never imports them. Families whose models are not
-scikit-learn estimators give :class:`LibraryHooks` for validation, features and their own scores.
+(:func:`load_library_family`), so ``import milp_recourse`` never imports them; the scikit-learn families register
+at the first lookup after scikit-learn is imported (by anyone), so a process solving for a ReLUNetwork
+never imports scikit-learn. Families whose models are not scikit-learn estimators give :class:`LibraryHooks` for
+validation, features and their own scores.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,6 +29,8 @@ _LIBRARY_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "xgboost": ("milp_recourse.models.xgboost_trees", ("xgboost.XGBClassifier", "xgboost.Booster")),
     "lightgbm": ("milp_recourse.models.lightgbm_trees", ("lightgbm.LGBMClassifier", "lightgbm.Booster")),
 }
+# libraries whose families register once the library is imported: top-level module -> module registering them
+_ON_IMPORT: dict[str, str] = {"sklearn": "milp_recourse.models.sklearn_families"}
 _LOADED: set[str] = set()
 
 
@@ -57,12 +62,24 @@ def library_hooks(model: object) -> LibraryHooks | None:
     return next((_HOOKS[b] for b in type(model).__mro__ if b in _HOOKS), None)
 
 
-def load_library_family(cls: type) -> None:
-    """Register the families of cls's library (xgboost, lightgbm) the first time one of its models is seen."""
+def load_library_family(cls: type | None) -> None:
+    """Register the families of cls's library (xgboost, lightgbm) the first time one of its models is seen, and
+    the scikit-learn families once scikit-learn is imported (an instance of a subclass of one imported it)."""
     root = str(getattr(cls, "__module__", "")).split(".")[0]
     if root in _LIBRARY_FAMILIES and root not in _LOADED:
         _LOADED.add(root)
         importlib.import_module(_LIBRARY_FAMILIES[root][0])
+    for lib, module in _ON_IMPORT.items():
+        if lib not in _LOADED and sys.modules.get(lib) is not None:
+            _LOADED.add(lib)
+            importlib.import_module(module)
+
+
+def load_all_families() -> None:
+    """Register every built-in family now, importing scikit-learn (for listings such as supported_types)."""
+    for lib in _ON_IMPORT:
+        importlib.import_module(lib)
+    load_library_family(None)
 
 
 def register_model(cls: type, kind: KindSpec) -> None:
@@ -100,6 +117,7 @@ def library_family_names() -> tuple[str, ...]:
 
 def supported_types() -> list[str]:
     """Names of the registered classifier types and of the optional libraries' families, sorted."""
+    load_all_families()
     return sorted({type_name(c) for c in _KINDS} | set(library_family_names()))
 
 
@@ -110,6 +128,7 @@ def family_kind(cls: type) -> KindSpec | None:
 
 def registered_types() -> tuple[type, ...]:
     """The registered classifier types themselves."""
+    load_all_families()
     return tuple(_KINDS)
 
 
@@ -129,4 +148,4 @@ def pipeline_kind(model: Any) -> str:
 
 __all__ = ["SCORE_KINDS", "register_model", "is_supported", "supported_types", "registered_types", "score_kind",
            "LibraryHooks", "register_hooks", "library_hooks", "load_library_family", "type_name",
-           "library_family_names", "family_kind", "pipeline_kind"]
+           "library_family_names", "family_kind", "pipeline_kind", "load_all_families"]

@@ -1,6 +1,8 @@
 """ReLUNetwork: a pre-trained ReLU network read from arrays (.npz, no pickle), with a scikit-learn surface.
 
 The format of the CARMA loan classifier; the safe way to bring a model from elsewhere (nothing executes on load).
+The surface (classifier tags, get_params, score) is written out rather than inherited from scikit-learn's
+BaseEstimator, so a process that solves for a network never imports scikit-learn (models/sklearn_types.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from milp_recourse.errors import ClassifierError, InputError
 
@@ -25,7 +26,7 @@ def _as_2d(X: Any, n_features: int, who: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class ReLUNetwork(ClassifierMixin, BaseEstimator):
+class ReLUNetwork:
     """A pre-trained ReLU network x -> sigmoid(logit); the .npz format of the CARMA loan classifier.
 
     z = (x - scaler_mean) / scaler_std (identity when absent), h = relu(W h + b) for hidden layers,
@@ -137,6 +138,29 @@ class ReLUNetwork(ClassifierMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+    _estimator_type = "classifier"   # what scikit-learn < 1.6 reads; newer versions read __sklearn_tags__
+
+    def __sklearn_tags__(self) -> Any:
+        """A fitted binary classifier's tags (scikit-learn >= 1.6 reads these instead of the base classes')."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_class=False), input_tags=InputTags(),
+                    requires_fit=True)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments (scikit-learn's estimator protocol)."""
+        return {"weights": self.weights, "biases": self.biases, "scaler_mean": self.scaler_mean,
+                "scaler_std": self.scaler_std, "feature_names": self.feature_names}
+
+    def set_params(self, **params: Any) -> "ReLUNetwork":
+        """Not settable: the network is immutable (build a new one instead)."""
+        raise ClassifierError(f"ReLUNetwork is immutable; cannot set {sorted(params)}. Build a new ReLUNetwork.")
+
+    def score(self, X: Any, y: Any) -> float:
+        """Mean accuracy of predict(X) against y (scikit-learn's ClassifierMixin.score)."""
+        return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
 
     def __sklearn_clone__(self) -> "ReLUNetwork":
         """Immutable and pre-trained, so a clone is the network itself (like sklearn's FrozenEstimator)."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats
 from scipy.special import logsumexp
 
 from milp_recourse.errors import SpecError, describe
@@ -112,6 +111,8 @@ class Gamma(Noise):
         return rng.gamma(self.shape, self.scale, size=n)
 
     def logpdf(self, u: np.ndarray | float) -> np.ndarray:
+        from scipy import stats   # here, not at the top: scipy.stats takes 0.4 s to import
+
         return stats.gamma.logpdf(np.asarray(u, dtype=float), self.shape, scale=self.scale)
 
     @property
