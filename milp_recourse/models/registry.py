@@ -70,9 +70,8 @@ def load_library_family(cls: type | None) -> None:
         _LOADED.add(root)
         importlib.import_module(_LIBRARY_FAMILIES[root][0])
     for lib, module in _ON_IMPORT.items():
-        if lib not in _LOADED and sys.modules.get(lib) is not None:
-            _LOADED.add(lib)
-            importlib.import_module(module)
+        if sys.modules.get(lib) is not None:   # None there means blocked
+            importlib.import_module(module)    # registers on its first import; waits for one under way elsewhere
 
 
 def load_all_families() -> None:
