@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.models.sklearn_types import is_a
 
