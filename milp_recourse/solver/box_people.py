@@ -1,8 +1,7 @@
 """solve_many's fast path for ReLU-network people the box search settles: their searches run together.
 
 For every person whose plan is incumbent -> (polish) -> box search (strategy.box_plan: no model compiled), the
-random searches
-before a polish share their SCM passes (incumbent_batch.py), so do the SLSQP polishes (polish_batch.py),
+random searches before a polish share their SCM passes (incumbent_batch.py), so do the SLSQP polishes (polish_batch.py),
 then all box searches run in lock-step (box_batch.py: one bound call per round). A person the box search
 proves optimal gets the same Searched (action, cost, bound, path, reasons) as search_person would give;
 anyone else (no incumbent, a box budget or deadline reached, another plan) is left to search_person by the

@@ -171,8 +171,8 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     if compiled is None:   # (box_plan's person, not settled by the box search)
         compiled = plain_compile()
     if plan.runs(st.INCUMBENT):
-        # LP tightening: planned from the plain compile (box_plan's people: decided now, on that compile)
-        why_not = st.tighten_reason(problem, compiled) if early is not None else reasons.get(st.TIGHTEN)
+        # LP tightening, decided on the plain compile (plan_search asked the same of it; box_plan could not)
+        why_not = st.tighten_reason(problem, compiled)
         if why_not is not None:
             reasons.setdefault(st.TIGHTEN, why_not)
         if compiled.approx_error > 0.0:
