@@ -22,13 +22,14 @@ def print_result(res: RecourseResult, file: TextIO | None = None) -> None:
 
     con = Console(file=file, width=100)
     con.print(f"[{_STYLE[res.status]}]{res.status.value}[/]  {res.message}")
+    # the proof line and the path stay one line each, however wide (soft_wrap): rich would break them at 100
     con.print(f"cost {_fmt(res.cost)}   bound {_fmt(res.objective_bound)}   gap {_fmt(res.gap, 3)}   "
               f"verified {'yes' if res.verified else 'no'}   solve {res.solve_seconds:.3f}s   "
-              f"total {res.total_seconds:.3f}s   backend {res.backend}")
+              f"total {res.total_seconds:.3f}s   backend {res.backend}", soft_wrap=True)
     if res.path:
         con.print("path " + " -> ".join(step.engine + "".join(f" ({int(v) if float(v).is_integer() else v} {k})"
                                                                for k, v in step.counters.items())
-                                        for step in res.path))
+                                        for step in res.path), soft_wrap=True)
     if res.score is not None:
         con.print(f"counterfactual score ({res.score_kind}) {_fmt(res.score)} vs threshold {_fmt(res.score_threshold)}")
     if res.approximation_error:

@@ -264,3 +264,20 @@ def test_no_box_search_option_solves_the_milp_with_the_same_answer(capsys, files
     assert box["backend"] == "box-search" and milp["backend"] == "highs"
     assert box["status"] == milp["status"] == "OPTIMAL" and box["verified"] and milp["verified"]
     assert box["cost"] == pytest.approx(milp["cost"], rel=2e-4)
+
+
+@pytest.mark.parametrize("p", ["1", "2"])
+def test_no_closed_form_option_solves_the_milp_with_the_same_answer(capsys, files, p) -> None:
+    """Logistic regression: the closed form over the SCM's linear pieces answers by default (backend
+    'linear-pieces', no MILP), --no-closed-form runs the MILP pipeline (backend highs); both prove the same
+    optimum, and the estimator's own predict_proba favours each counterfactual."""
+    outs = [_solve_json(capsys, files, "--cost-p", p, *extra) for extra in ([], ["--no-closed-form"])]
+    closed, milp = outs
+    assert closed["backend"] == "linear-pieces" and [s["engine"] for s in closed["path"]] == ["linear-pieces"]
+    assert milp["backend"] == "highs" and "linear-pieces" not in [s["engine"] for s in milp["path"]]
+    assert closed["status"] == milp["status"] == "OPTIMAL" and closed["verified"] and milp["verified"]
+    assert closed["cost"] == pytest.approx(milp["cost"], rel=1e-5, abs=1e-9)
+    names = list(files["scm"].names)
+    for out in outs:
+        cf = np.array([[out["counterfactual"][k] for k in names]])
+        assert files["model"].predict_proba(pd.DataFrame(cf, columns=names))[0, 1] >= 0.5

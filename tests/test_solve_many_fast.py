@@ -133,9 +133,17 @@ def loan_logreg():
 
 
 def _same_as_solve(problems, expect_closed: bool):
+    """solve_many against the MILP pipeline (solve with closed_form=False, the independent reference), and
+    against solve with the defaults, which takes the same closed form one person at a time."""
     results, stats = solve_many(problems)
     for pr, got in zip(problems, results):
-        ref = solve(pr)
+        ref = solve(dataclasses.replace(pr, options=dataclasses.replace(pr.options, closed_form=False)))
+        assert ref.engines != (lp.ENGINE,)
+        one = solve(pr)
+        assert one.engines == got.engines and one.status is got.status
+        if got.cost is not None:
+            assert one.cost == pytest.approx(got.cost, rel=1e-12, abs=1e-15)
+            assert dict(one.action) == pytest.approx(dict(got.action), rel=1e-12, abs=1e-15)
         assert got.status is ref.status, (got.status, ref.status)
         if ref.cost is not None:
             assert got.cost == pytest.approx(ref.cost, rel=1e-7, abs=1e-10)

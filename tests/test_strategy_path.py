@@ -21,7 +21,9 @@ from denied import denied_problems
 
 @pytest.fixture(scope="module")
 def loan_logreg() -> list[RecourseProblem]:
-    return denied_problems("loan", "logreg", seed=3, keep=3, candidates=60, cost=CostSpec(p=1))
+    """Logistic regression with the closed form off (it would settle these people without a search engine):
+    the MILP pipeline's engines are what these tests are about."""
+    return denied_problems("loan", "logreg", seed=3, keep=3, candidates=60, cost=CostSpec(p=1), closed_form=False)
 
 
 def _partition(res: RecourseResult) -> None:
@@ -56,7 +58,8 @@ def test_squared_cost_runs_outer_approximation_and_counts_rounds(loan_logreg):
     assert res.path_reasons["milp"].startswith("the cost is squared")
     _partition(res)
     # the options that switch engines off are named as the reason
-    off = solve(dataclasses.replace(pr, options=SolveOptions(heuristic_samples=0, tighten_passes=0)))
+    off = solve(dataclasses.replace(pr, options=SolveOptions(heuristic_samples=0, tighten_passes=0,
+                                                             closed_form=False)))
     assert off.path_reasons["incumbent"] in ("disabled (heuristic_samples=0)",
                                              "a small model (2 <= 16 integer columns) is searched directly") \
         or "small model" in off.path_reasons["incumbent"]
@@ -147,8 +150,7 @@ def test_path_step_serialises_counters_as_numbers():
 
 def test_batch_rows_carry_the_path(loan_logreg):
     """Each batch row holds the engines that ran and the reasons for the others, as JSON: those of solve_many's
-    result for the person (the batch's engine: it may settle people by the closed form where solve runs a MILP),
-    with solve's status and cost."""
+    result for the person, with solve's status and cost (all three with the defaults: the closed form on)."""
     import json
 
     import pandas as pd
@@ -160,10 +162,11 @@ def test_batch_rows_carry_the_path(loan_logreg):
     pr = loan_logreg[0]
     people = pd.DataFrame([dict(p.factual) for p in loan_logreg])
     frame = solve_batch(pr.scm, pr.classifier, people, cost=CostSpec(p=1))
-    problems = [dataclasses.replace(p, cost=CostSpec(p=1)) for p in loan_logreg]
+    problems = [dataclasses.replace(p, cost=CostSpec(p=1), options=dataclasses.replace(p.options, closed_form=True))
+                for p in loan_logreg]
     for row, p, many in zip(frame.itertuples(), problems, solve_many(problems)[0]):
         ref = solve(p)
         assert row.status == ref.status.value == many.status.value
         assert (row.cost is None or np.isnan(row.cost)) if ref.cost is None else row.cost == pytest.approx(ref.cost)
-        assert [s["engine"] for s in json.loads(row.path)] == list(many.engines)
+        assert [s["engine"] for s in json.loads(row.path)] == list(many.engines) == list(ref.engines)
         assert json.loads(row.path_reasons) == dict(many.path_reasons)

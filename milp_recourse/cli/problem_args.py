@@ -130,6 +130,10 @@ def add_solver_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-box-search", action="store_true",
                    help="ReLU networks: skip the box search over actions and solve the MILP directly (the result's "
                         "backend then names the MILP solver, not 'box-search')")
+    g.add_argument("--no-closed-form", action="store_true",
+                   help="linear scores (logistic regression, linear SVM) with p = 1 / 2 costs: skip the exact closed "
+                        "form over the SCM's linear pieces and solve the MILP (the backend then names the MILP "
+                        "solver, not 'linear-pieces')")
 
 
 def add_problem_args(p: argparse.ArgumentParser) -> None:
@@ -205,7 +209,7 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
                     kind=getattr(args, "cost", "power"), aggregate=getattr(args, "cost_aggregate", "sum"), cdfs=cdfs)
     opts = SolveOptions(threshold=args.threshold, margin=args.margin, time_limit=args.time_limit, mip_gap=args.gap,
                         backend=args.backend, pwl_breakpoints=args.pwl_breakpoints, seed=args.seed,
-                        box_search=not args.no_box_search)
+                        box_search=not args.no_box_search, closed_form=not args.no_closed_form)
     return dict(actionability=act, preferences=prefs, cost=cost, options=opts)
 
 

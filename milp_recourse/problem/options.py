@@ -184,6 +184,7 @@ class SolveOptions:
     tighten_threads: int = 2        # the tightening LPs are independent: run on this many threads (batch workers: 1)
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
     box_search: bool = True         # ReLU networks, p = 1 / 2: branch and bound over boxes of actions before a MILP
+    closed_form: bool = True        # linear scores, p = 1 / 2: the exact closed form over linear pieces, no MILP
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = _named_options({
         "threshold": Number(low=0, high=1, closed="neither"),
@@ -201,6 +202,7 @@ class SolveOptions:
         "tighten_threads": Number(low=1, integer=True),
         "effect_cuts": Flag(),
         "box_search": Flag(),
+        "closed_form": Flag(),
     })
 
     def __post_init__(self) -> None:

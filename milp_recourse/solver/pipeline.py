@@ -25,7 +25,8 @@ from milp_recourse.solver import strategy as st
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
-from milp_recourse.solver.linear_pieces import NO_MODEL
+from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
+from milp_recourse.solver.linear_pieces import NO_MODEL, may_be_linear, settle
 from milp_recourse.solver.linear_scm_exact import search_eligible as linear_scm_search
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
 from milp_recourse.solver.polish import polish
@@ -93,6 +94,15 @@ def _solve_once(problem: RecourseProblem, session: HighsSession | None = None) -
     idx = [problem.scm.index(f) for f in problem.features]
     if favourable(problem.classifier, problem.x[idx].reshape(1, -1), opts.threshold, opts.target_class)[0]:
         return already_favourable(problem, verify_action(problem, {}), t0)
+    # a linear score over a piecewise-linear SCM: exact without a MILP (trees and networks skip the check's cost)
+    closed = settle([problem]).get(0) if may_be_linear(problem.classifier, len(idx)) else None
+    if closed is not None:
+        t = time.perf_counter()
+        ver = verify_action(problem, closed.action)
+        if ver.ok:   # (one that fails the re-check goes on to the MILP pipeline, as in solve_many)
+            res = finish(problem, NO_MODEL, closed, {"solve": closed.seconds, "verify": time.perf_counter() - t}, t0,
+                         ver)
+            return dataclasses.replace(res, backend=CLOSED_FORM)
     s = search_person(problem, session, t0)
     return finish(problem, s.compiled, s.search, s.timings, s.t0)
 
