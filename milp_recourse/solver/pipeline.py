@@ -123,6 +123,10 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     opts = problem.options
     deadline = t0 + opts.time_limit
     timings: dict[str, float] = {}
+    # one plan for every compile of this person (the plain one and the recompiles under the incumbent's budget):
+    # the plain compile built the SCM's derivatives on its own and the first recompile again (a 200-node linear
+    # SCM: 1.6 s each)
+    plans = plans if plans is not None else PlanCache()
     if st.linear_scm_reason(problem) is None:   # linear SCM + score, p = 1: proven without a MILP when it can
         t = time.perf_counter()
         exact = linear_scm_search(problem, min(deadline, t0 + st.LINEAR_SCM_SHARE * opts.time_limit))
@@ -189,7 +193,6 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
             inc = None   # (a piecewise-linear model is searched on its own, as before the box search)
         if inc is not None:
             t = time.perf_counter()
-            plans = plans if plans is not None else PlanCache()  # shared by this person's recompiles
             compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, plans=plans)
             use_cutoff = True
             if why_not is None and compiled.tighten_targets:
