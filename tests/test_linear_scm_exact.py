@@ -3,7 +3,9 @@
 Reference: for every set I of actionable nodes, the score of do(x_I := theta_I) is affine in theta (measured on the
 SCM's own counterfactuals and the classifier's own decision_function, by unit steps), so the cheapest theta for I is
 the fractional knapsack of linear_pieces.knapsack (p = 1) within the person's bounds; the optimum is the cheapest
-set. The engine must match it whenever it answers, and its action must pass the independent re-check.
+set. The engine must match it whenever it proves an answer, and its action must pass the independent re-check;
+an unproven answer (state LIMIT) must be a valid action no cheaper than the optimum, with a lower bound no
+higher than it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import pytest
 from milp_recourse import Actionability, CostSpec, RecourseProblem, SolveOptions, solve
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.models.recipes import train_recipe
+from milp_recourse.result import SearchState
 from milp_recourse.scm.random_linear import random_linear_scm
 from milp_recourse.solver.linear_pieces import knapsack
+from milp_recourse.solver import linear_scm_exact
 from milp_recourse.solver.linear_scm_exact import ENGINE, ineligible, search
 from milp_recourse.solver.verify import verify_action
 
@@ -75,13 +79,24 @@ def test_matches_enumeration(seed: int, immutable: int, bounds: bool) -> None:
         out = search(pr, time.perf_counter() + 30.0)
         ref = _brute_force(pr)
         if out is None:
-            continue   # handed to the MILP pipeline (a shift past its bound): allowed
+            continue   # no single mover fits its bounds: the MILP pipeline alone (allowed)
+        if out.state is not SearchState.OPTIMAL:   # handed to the MILP pipeline with an action and a bound
+            _check_unproven(pr, out, ref)
+            continue
         answered += 1
         assert out.cost == pytest.approx(ref, rel=1e-7, abs=1e-9)
         assert out.lower_bound <= out.cost + 1e-12 and out.lower_bound >= ref * (1 - 1e-7)
         ver = verify_action(pr, out.action)
         assert ver.ok and ver.cost == pytest.approx(out.cost, rel=1e-9)
     assert answered >= 1
+
+
+def _check_unproven(pr: RecourseProblem, out, ref: float) -> None:
+    """An unproven outcome: a valid action no cheaper than the optimum `ref`, a lower bound no higher."""
+    assert out.state is SearchState.LIMIT and out.action
+    assert out.lower_bound <= ref * (1 + 1e-9) + 1e-12 and out.cost >= ref * (1 - 1e-9)
+    ver = verify_action(pr, out.action)
+    assert ver.ok and ver.cost == pytest.approx(out.cost, rel=1e-9)
 
 
 def test_solve_uses_it_and_p2_is_left_alone() -> None:
@@ -96,12 +111,40 @@ def test_solve_uses_it_and_p2_is_left_alone() -> None:
 
 
 def test_capped_mover_goes_to_the_milp() -> None:
-    """A better mover whose shift would pass its bound: the engine declines and the MILP finds the optimum."""
+    """A better mover whose shift would pass its bound: no proof. The engine hands over its best mover that fits
+    and its bound, unproven, or nothing when no single mover fits (this person: each reaches the threshold only
+    past its box), and the MILP pipeline finds the optimum."""
     scm, model, people = _case(12, 14)
     p = people[0]
     act = Actionability(bounds={n: (p[n] - 2.0, p[n] + 1.0) for n in scm.names[1:]})
     pr = RecourseProblem(scm, model, p, cost=CostSpec(p=1), actionability=act, options=SolveOptions(time_limit=60))
-    assert ineligible(pr) is None and search(pr, time.perf_counter() + 30.0) is None
+    ref = _brute_force(pr)
+    out = search(pr, time.perf_counter() + 30.0)
+    assert ineligible(pr) is None
     res = solve(pr)
-    assert res.status.value == "OPTIMAL" and ENGINE not in res.engines
-    assert res.cost == pytest.approx(_brute_force(pr), rel=1e-4)
+    if out is None:
+        assert ENGINE not in res.engines
+    else:
+        _check_unproven(pr, out, ref)
+        assert res.path[0].engine == ENGINE and res.path[0].outcome == "bound"
+    assert res.status.value == "OPTIMAL" and res.cost == pytest.approx(ref, rel=1e-4) and res.verified
+
+
+@pytest.mark.parametrize("seed", [11, 13, 21])
+def test_beyond_the_proof_size_the_action_and_bound_carry_over(monkeypatch, seed: int) -> None:
+    """Past MAX_PROVE changing variables (set to 0 here, so that enumeration can check it) no proof is tried: the
+    best single mover and the effect bound go to the MILP pipeline, which starts from that action (never
+    costlier) and keeps the bound where its own is weaker; the MILP then proves the enumerated optimum."""
+    monkeypatch.setattr(linear_scm_exact, "MAX_PROVE", 0)
+    scm, model, people = _case(12, seed)
+    for p in people:
+        pr = RecourseProblem(scm, model, p, cost=CostSpec(p=1), options=SolveOptions(time_limit=60))
+        assert ineligible(pr) is None
+        ref = _brute_force(pr)
+        out = search(pr, time.perf_counter() + 30.0)
+        assert out is not None
+        _check_unproven(pr, out, ref)
+        res = solve(pr)
+        assert res.path[0].engine == ENGINE and res.path[0].outcome == "bound" and res.verified
+        assert res.status.value == "OPTIMAL" and res.cost == pytest.approx(ref, rel=1e-4)
+        assert res.cost <= out.cost * (1 + 1e-9) and res.objective_bound >= out.lower_bound * (1 - 1e-12)

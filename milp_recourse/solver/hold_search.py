@@ -152,10 +152,17 @@ class Ranges:
     best_min: list[Search]
 
 
+def no_holds(B: np.ndarray, w: np.ndarray, i: int) -> tuple[float, np.ndarray]:
+    """g_i with nothing held, and that (empty) hold set: a start for max_effect without the local search."""
+    held = np.zeros(len(w), bool)
+    return float(w @ shifts(B, i, held)), held
+
+
 def effect_ranges(B: np.ndarray, w: np.ndarray, holdable: np.ndarray, budget: int,
-                  deadline: float = float("inf")) -> Ranges | None:
+                  deadline: float = float("inf"), local: bool = True) -> Ranges | None:
     """Ranges of every node's effect, bottom-up (a node's search uses the ranges of the nodes below it); None
-    past the deadline."""
+    past the deadline. Each search starts from local_search's hold set, or with `local` False from no holds
+    (valid ranges either way; the local search was 70 % of the time on a 200-node SCM)."""
     n = len(w)
     L, U = np.zeros(n), np.zeros(n)
     mx: list[Search] = [None] * n  # type: ignore[list-item]
@@ -163,11 +170,13 @@ def effect_ranges(B: np.ndarray, w: np.ndarray, holdable: np.ndarray, budget: in
     for i in reversed(range(n)):
         if time.perf_counter() > deadline:
             return None
-        mx[i] = max_effect(B, w, i, holdable, L, U, local_search(B, w, i, holdable), budget=budget)
-        low = max_effect(B, -w, i, holdable, -U, -L, local_search(B, -w, i, holdable), budget=budget)
+        up = local_search(B, w, i, holdable) if local else no_holds(B, w, i)
+        down = local_search(B, -w, i, holdable) if local else no_holds(B, -w, i)
+        mx[i] = max_effect(B, w, i, holdable, L, U, up, budget=budget)
+        low = max_effect(B, -w, i, holdable, -U, -L, down, budget=budget)
         mn[i] = Search(-low.best, low.held, -low.bound, low.states)
         U[i], L[i] = mx[i].bound, mn[i].bound
     return Ranges(L, U, mx, mn)
 
 
-__all__ = ["effects", "shifts", "local_search", "max_effect", "effect_ranges", "Search", "Ranges"]
+__all__ = ["effects", "shifts", "local_search", "no_holds", "max_effect", "effect_ranges", "Search", "Ranges"]

@@ -7,8 +7,12 @@ moves the score by at most C * max_i G_i / c_i, with G_i >= |g_i(I)| over every 
 r / max_i (G_i / c_i) (r: the score still missing). That bound is reached by one node i moved by r / g_i(H) with
 the holds H that make |g_i| largest (hold_search.py), when that shift is within i's bounds. The search: the
 effect ranges of every node (bounded branch and bound), the best mover, then a branch and bound per mover whose
-bound still beats the incumbent until none does. Anything it cannot settle (a shift past its bound, the time
-limit, an ineligible person) returns None and the MILP pipeline runs as before.
+bound still beats the incumbent until none does. A person it cannot settle (a better mover whose shift passes
+its bound, the proof's budget or the time limit, more than MAX_PROVE changing variables) gets an unproven
+outcome (state LIMIT): the best single mover found and the bound r / max_i (G_i / c_i), valid for every action;
+the MILP pipeline then starts from that action and keeps the bound. On random linear SCMs of 100 / 200 nodes the
+MILP alone ended 3.6x / 25-90x costlier at a 10 s limit, with a bound 50x weaker or 0 (bench/bench_scaling.py).
+An ineligible person or a non-linear SCM returns None.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from milp_recourse.result import PathStep, SearchState
 from milp_recourse.scm import expr as ex
 from milp_recourse.solver import linear_pieces as lp
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.hold_search import effect_ranges, max_effect, shifts
+from milp_recourse.solver.hold_search import effect_ranges, local_search, max_effect, shifts
 from milp_recourse.solver.milp_search import SearchOutcome
 from milp_recourse.solver.pwl_lift import NotPiecewise, Pwl, lift
 
 ENGINE = st.LINEAR_SCM
 RANGE_BUDGET = 1000        # states per node and direction for the effect ranges (valid bounds either way)
 PROOF_BUDGET = 2_000_000   # states per mover and direction for the proof
-MAX_CHANGING = 56          # random linear SCMs: 50 nodes proven in ~0.4 s, 60 / 70 / 100 nodes not within 3 s
+MAX_PROVE = 56             # random linear SCMs: 50 nodes proven in ~0.4 s; at 70 nodes 30 M states moved the
+#                            bound from 20.5 to 19.2 against 15.0 needed: beyond this, incumbent and bound only
+MAX_CHANGING = 250         # the effect ranges take ~0.8 s at 100 nodes, 3-6 s at 200 (O(n^3) per node)
+LOCAL_TOP = 12             # without a proof: the local search runs for this many movers, those of largest bound
 PROOF_TOL = 1e-9           # relative: a mover's bound within this of the incumbent's efficiency cannot beat it
 REASON = "the linear-SCM search proved the optimum (one mover with holds; effect bounds)"
 
@@ -46,8 +53,8 @@ def ineligible(problem: RecourseProblem) -> str | None:
     act = [r.name for r in problem.rules if not r.blocked]
     changing = frozenset(act) | scm.descendants(act)
     if len(changing) > MAX_CHANGING:
-        return (f"more than {MAX_CHANGING} changing variables: the effect bounds are too loose to prove the optimum "
-                "in time (the MILP pipeline's time is kept)")
+        return (f"more than {MAX_CHANGING} changing variables: the effect ranges would take most of the time "
+                "(the MILP pipeline's time is kept)")
     structural = [k for k in act if ex.names(scm.equations[k]) & changing]
     if 2 ** len(structural) <= lp.MAX_PATTERNS:
         return f"few intervention patterns (<= {lp.MAX_PATTERNS}): the MILP settles these quickly"
@@ -84,7 +91,8 @@ def _linear_system(problem: RecourseProblem, changing: list[str]) -> np.ndarray 
 
 
 def search(problem: RecourseProblem, deadline: float) -> SearchOutcome | None:
-    """A proven-optimal outcome for this person, or None (ineligible, not settled in time, a shift past its bound)."""
+    """A proven-optimal outcome (state OPTIMAL), an unproven one (LIMIT: the best single mover and a valid lower
+    bound), or None (ineligible, not linear, no single mover reaches the threshold within its bounds, time)."""
     return None if ineligible(problem) is not None else search_eligible(problem, deadline)
 
 
@@ -102,7 +110,8 @@ def search_eligible(problem: RecourseProblem, deadline: float) -> SearchOutcome 
         return None
     rules = {r.name: r for r in problem.rules if not r.blocked}
     act = list(rules)
-    changing = [nm for nm in scm.names if nm in set(act) | scm.descendants(act)]
+    moving = set(act) | scm.descendants(act)
+    changing = [nm for nm in scm.names if nm in moving]
     B = _linear_system(problem, changing)
     if B is None:
         return None
@@ -119,10 +128,10 @@ def search_eligible(problem: RecourseProblem, deadline: float) -> SearchOutcome 
     r = score_threshold(score.kind, problem.options.threshold) + problem.options.margin - s0
     if r <= 0:
         return None
-    found = _prove(B, w, c, lo, hi, mover, r, deadline)
+    found = _prove(B, w, c, lo, hi, mover, r, deadline, prove=len(changing) <= MAX_PROVE)
     if found is None:
         return None
-    i, sign, g, held, bound_eff, states = found
+    i, sign, g, held, bound_eff, states, proven = found
     shift = r / g
     action = {changing[i]: float(x[i] + shift)}
     d = shifts(B, i, held)
@@ -132,16 +141,20 @@ def search_eligible(problem: RecourseProblem, deadline: float) -> SearchOutcome 
     cost = float(c[i] * abs(shift))
     lower = min(cost, r / bound_eff) if bound_eff > 0 else cost
     seconds = time.perf_counter() - t0
-    step = PathStep(ENGINE, seconds, SearchState.OPTIMAL, {"states": states})
-    return SearchOutcome(action, cost, lower, SearchState.OPTIMAL, seconds, rounds=states, engine=ENGINE,
-                         path=[step], reasons={e: REASON for e in st.ENGINES})
+    state = SearchState.OPTIMAL if proven else SearchState.LIMIT
+    step = PathStep(ENGINE, seconds, state if proven else "bound", {"states": states})
+    return SearchOutcome(action, cost, lower, state, seconds, rounds=states, engine=ENGINE, path=[step],
+                         reasons={e: REASON for e in st.ENGINES} if proven else {})
 
 
 def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, mover: np.ndarray,
-           r: float, deadline: float) -> tuple[int, int, float, np.ndarray, float, int] | None:
-    """(mover, sign, its g, holds, proven max efficiency, states) of the best single mover, proven against every
-    other action; None when a better mover needs a shift past its bound or the deadline passes."""
-    ranges = effect_ranges(B, w, mover, RANGE_BUDGET, deadline)
+           r: float, deadline: float, prove: bool = True
+           ) -> tuple[int, int, float, np.ndarray, float, int, bool] | None:
+    """(mover, sign, its g, holds, proven max efficiency, states, proven) of the best single mover found within
+    its bounds; proven: no other action is cheaper. Unproven when a better mover needs a shift past its bound,
+    the budget or the deadline ends the proof, or `prove` is False (the efficiency is then the largest bound
+    still open, valid for every action). None when the ranges miss the deadline or no mover fits its bounds."""
+    ranges = effect_ranges(B, w, mover, RANGE_BUDGET, deadline, local=prove)
     if ranges is None:
         return None
     states = sum(s.states for s in ranges.best_max + ranges.best_min)
@@ -162,15 +175,23 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
         best = (eff, i, s, g, held)
         return True
 
-    for (i, s), f in found.items():
-        if not consider(i, s, f.best, f.held):
-            return None
+    # a better mover past its bound cannot be the incumbent, and its action may need others: no proof then
+    fits = [consider(i, s, f.best, f.held) for (i, s), f in found.items()]   # every one (no short cut)
+    proven = prove and all(fits)
+    if not prove:   # the ranges started from no holds: improve the movers that may be best by local search
+        for i, s in sorted(cands, key=lambda k: -bounds[k] / c[k[0]])[:LOCAL_TOP]:
+            if time.perf_counter() > deadline:
+                break
+            value, held = local_search(B, s * w, i, mover, found[(i, s)].held)
+            consider(i, s, s * value, held)
     if best is None:
         return None
-    pending = sorted(cands, key=lambda k: -bounds[k] / c[k[0]])
+    pending = sorted(cands, key=lambda k: -bounds[k] / c[k[0]]) if proven else []
+    at_most: dict[tuple[int, int], float] = {}   # what a target search proved, valid when the proof fails
     while pending:
         if time.perf_counter() > deadline:
-            return None
+            proven = False
+            break
         i, s = pending.pop(0)
         tau = best[0] * c[i]
         if bounds[(i, s)] <= tau * (1 + PROOF_TOL):
@@ -184,19 +205,24 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
         if res.best > tau * (1 + PROOF_TOL):   # a better mover: its own maximum, then re-prove the others
             res = max_effect(B, ww, i, mover, L, U, (res.best, res.held), budget=PROOF_BUDGET, deadline=deadline)
             states += res.states
-            if not consider(i, s, s * res.best, res.held):
-                return None
-            bounds[(i, s)] = res.bound
-            if res.bound > best[0] * c[i] * (1 + PROOF_TOL):
-                return None   # its own maximum not proven within the budget
+            fits = consider(i, s, s * res.best, res.held)
+            bounds[(i, s)] = min(bounds[(i, s)], res.bound)
+            if not fits or res.bound > best[0] * c[i] * (1 + PROOF_TOL):
+                proven = False   # past its bound, or its own maximum not proven within the budget
+                break
             pending = sorted(set(pending) | {k for k in cands if k != (i, s)}, key=lambda k: -bounds[k] / c[k[0]])
             continue
-        bounds[(i, s)] = res.bound
+        # (a search with a target prunes below it: what it proves is max(its bound, the target), not its bound)
+        at_most[(i, s)] = min(bounds[(i, s)], max(res.bound, tau * (1 + PROOF_TOL)))
+        bounds[(i, s)] = min(bounds[(i, s)], res.bound)
         if res.bound > tau * (1 + PROOF_TOL):
-            return None   # budget spent without a proof
+            proven = False   # budget spent without a proof
+            break
     eff, i, s, g, held = best
-    proven = max([bounds[k] / c[k[0]] for k in cands] + [eff])
-    return i, s, g, held, proven, states
+    if not proven:
+        bounds.update(at_most)
+    bound_eff = max([bounds[k] / c[k[0]] for k in cands] + [eff])
+    return i, s, g, held, bound_eff, states, proven
 
 
 __all__ = ["ENGINE", "REASON", "ineligible", "search", "search_eligible"]
