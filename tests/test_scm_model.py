@@ -249,3 +249,22 @@ def test_random_linear_scm_domains_hold_its_samples(nodes: int) -> None:
         col = sample[v.name].to_numpy()
         assert v.lower <= col.min() and col.max() <= v.upper, (v.name, col.min(), col.max(), v.lower)
         assert v.upper <= 12 * std[j] + 1  # tight enough for useful big-M values (about 10 std)
+
+
+def test_descendants_of_a_set_match_networkx_on_random_dags() -> None:
+    """One traversal from all names equals the union of networkx's per-node descendants (a name itself only when
+    another name of the set reaches it); a single name may be passed as a string."""
+    import networkx as nx
+
+    from milp_recourse.scm.random_linear import random_linear_scm
+
+    rng = np.random.default_rng(5)
+    for seed in range(4):
+        scm = random_linear_scm(25, seed=seed, edge_prob=0.15)
+        for _ in range(10):
+            names = list(rng.choice(scm.names, int(rng.integers(1, 6)), replace=False))
+            ref = set().union(*(nx.descendants(scm.graph, n) for n in names))
+            assert scm.descendants(names) == ref
+        assert scm.descendants(scm.names[0]) == nx.descendants(scm.graph, scm.names[0])
+    with pytest.raises((InputError, SpecError, KeyError)):
+        scm.descendants(["nope"])
