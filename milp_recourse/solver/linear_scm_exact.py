@@ -11,7 +11,7 @@ bound still beats the incumbent until none does. A person it cannot settle (a be
 its bound, the proof's budget or the time limit, more than MAX_PROVE changing variables) gets an unproven
 outcome (state LIMIT): the best single mover found and the bound r / max_i (G_i / c_i), valid for every action;
 the MILP pipeline then starts from that action and keeps the bound. On random linear SCMs of 100 / 200 nodes the
-MILP alone ended 3.6x / 25-90x costlier at a 10 s limit, with a bound 50x weaker or 0 (bench/bench_scaling.py).
+MILP alone ended 3.6x / 20-90x costlier at a 10 s limit, with a bound 50x weaker or 0 (bench/bench_scaling.py).
 An ineligible person or a non-linear SCM returns None.
 """
 
@@ -36,7 +36,7 @@ RANGE_BUDGET = 1000        # states per node and direction for the effect ranges
 PROOF_BUDGET = 2_000_000   # states per mover and direction for the proof
 MAX_PROVE = 56             # random linear SCMs: 50 nodes proven in ~0.4 s; at 70 nodes 30 M states moved the
 #                            bound from 20.5 to 19.2 against 15.0 needed: beyond this, incumbent and bound only
-MAX_CHANGING = 250         # the effect ranges take ~0.8 s at 100 nodes, 3-6 s at 200 (O(n^3) per node)
+MAX_CHANGING = 250         # past MAX_PROVE the ranges take ~0.3 s at 100 nodes, ~1.1 s at 200 (10 s limit: 3 s)
 LOCAL_TOP = 12             # without a proof: the local search runs for this many movers, those of largest bound
 PROOF_TOL = 1e-9           # relative: a mover's bound within this of the incumbent's efficiency cannot beat it
 REASON = "the linear-SCM search proved the optimum (one mover with holds; effect bounds)"
@@ -205,9 +205,9 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
         if res.best > tau * (1 + PROOF_TOL):   # a better mover: its own maximum, then re-prove the others
             res = max_effect(B, ww, i, mover, L, U, (res.best, res.held), budget=PROOF_BUDGET, deadline=deadline)
             states += res.states
-            fits = consider(i, s, s * res.best, res.held)
+            usable = consider(i, s, s * res.best, res.held)
             bounds[(i, s)] = min(bounds[(i, s)], res.bound)
-            if not fits or res.bound > best[0] * c[i] * (1 + PROOF_TOL):
+            if not usable or res.bound > best[0] * c[i] * (1 + PROOF_TOL):
                 proven = False   # past its bound, or its own maximum not proven within the budget
                 break
             pending = sorted(set(pending) | {k for k in cands if k != (i, s)}, key=lambda k: -bounds[k] / c[k[0]])
