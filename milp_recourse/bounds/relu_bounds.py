@@ -37,17 +37,15 @@ def relu_forward(layers: list[Layer], X: np.ndarray) -> np.ndarray:
 
 def _relaxation(l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, ...]:
     """Slopes/intercept of relu's upper line and the lower line's slope, per unit (stable units exact), then
-    the active units as 0 / 1 and the unstable units' positions (for _back's shortcut), and the column scalings
-    D = sl on active and unstable units and E = su - sl on unstable ones (Mp * su + Mn * sl = M * D + Mp * E,
-    for _signed_first)."""
+    the active units as 0 / 1 and the unstable units' positions (for _back's shortcut), and E = su - sl on the
+    unstable units, 0 elsewhere (Mp * su + Mn * sl = M * sl + Mp * E: column scalings, for _signed_first)."""
     active, dead = l >= 0, u <= 0
     unstable = ~active & ~dead
     width = np.where(unstable, u - l, 1.0)
     su = np.where(active, 1.0, np.where(dead, 0.0, u / width))
     iu = np.where(unstable, -su * l, 0.0)
     sl = np.where(active, 1.0, np.where(unstable & (u > -l), 1.0, 0.0))
-    return (su, iu, sl, active.astype(float), np.nonzero(unstable), np.where(dead, 0.0, sl),
-            np.where(unstable, su - sl, 0.0))
+    return su, iu, sl, active.astype(float), np.nonzero(unstable), np.where(unstable, su - sl, 0.0)
 
 
 def _back(M: np.ndarray, Mp: np.ndarray, Mn: np.ndarray, relax: tuple) -> np.ndarray:
@@ -97,12 +95,12 @@ def _signed_first(layers: list[Layer], relax: tuple, M: np.ndarray, const: np.nd
                   o: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """_upper_line for the rows M = [W2; -W2] of layer 2 (shared by every box), back through layer 1 alone.
 
-    Per box the back-substituted rows are M * D + Mp * E (column scalings, see _relaxation), so their product
-    with layer 1 is M @ (D W1) + Mp @ (E W1): no per-box (rows x width) array and no scatter of the unstable
+    Per box the back-substituted rows are M * sl + Mp * E (column scalings, see _relaxation), so their product
+    with layer 1 is M @ (sl W1) + Mp @ (E W1): no per-box (rows x width) array and no scatter of the unstable
     units; the same numbers up to rounding, in about 60 % of the time of the general path on the CARMA network.
     Every product is per box (stacked), never one matmul across boxes, whose rounding would depend on how many
     boxes are bounded together (box_batch.py's results must not)."""
-    _, iu, _, _, _, D, E = relax
+    _, iu, D, _, _, E = relax   # D: the lower lines' slopes sl
     W1, b1 = layers[0]
     Mp = np.maximum(M, 0.0)
     const = const[None, :] + (Mp @ (iu + E * b1)[:, :, None] + M @ (D * b1)[:, :, None])[:, :, 0]
