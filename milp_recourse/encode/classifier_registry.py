@@ -10,17 +10,15 @@ Families live in their own modules (linear, pipeline, mlp, ensembles); this modu
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.registry import (family_kind, library_family_names, load_all_families, load_library_family,
-                                           register_model, type_name)
+from milp_recourse.models.registry import (family_kind, import_registrations, library_family_names,
+                                           load_all_families, load_library_family, register_model, type_name)
 from milp_recourse.models.registry import score_kind as score_kind
 
 EncoderFn = Callable[..., Affine]
@@ -79,9 +77,7 @@ def _sync_library_families(cls: type) -> None:
     from milp_recourse.models.trees import tree_adapter_types
 
     load_library_family(cls)
-    for lib, module in _ON_IMPORT.items():
-        if sys.modules.get(lib) is not None:
-            importlib.import_module(module)   # registers on its first import only
+    import_registrations(_ON_IMPORT)
     for t in tree_adapter_types():
         kind = family_kind(t)
         if t not in _ENCODERS and kind is not None:

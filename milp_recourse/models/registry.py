@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from milp_recourse.errors import ClassifierError, InputError
 
@@ -69,9 +69,16 @@ def load_library_family(cls: type | None) -> None:
     if root in _LIBRARY_FAMILIES and root not in _LOADED:
         _LOADED.add(root)
         importlib.import_module(_LIBRARY_FAMILIES[root][0])
-    for lib, module in _ON_IMPORT.items():
+    import_registrations(_ON_IMPORT)
+
+
+def import_registrations(on_import: Mapping[str, str]) -> None:
+    """Import each registering module whose library (top-level module name -> module) is imported by now: a module
+    registers on its first import, and import_module waits for one under way in another thread. The encoders'
+    registry (encode/classifier_registry.py) keeps its own table and asks the same."""
+    for lib, module in on_import.items():
         if sys.modules.get(lib) is not None:   # None there means blocked
-            importlib.import_module(module)    # registers on its first import; waits for one under way elsewhere
+            importlib.import_module(module)
 
 
 def load_all_families() -> None:
@@ -147,4 +154,4 @@ def pipeline_kind(model: Any) -> str:
 
 __all__ = ["SCORE_KINDS", "register_model", "is_supported", "supported_types", "registered_types", "score_kind",
            "LibraryHooks", "register_hooks", "library_hooks", "load_library_family", "type_name",
-           "library_family_names", "family_kind", "pipeline_kind", "load_all_families"]
+           "library_family_names", "family_kind", "pipeline_kind", "load_all_families", "import_registrations"]
