@@ -175,18 +175,22 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
         best = (eff, i, s, g, held)
         return True
 
+    def by_bound(keys) -> list[tuple[int, int]]:
+        """The candidates, largest effect bound per unit cost first (those that may still beat the incumbent)."""
+        return sorted(keys, key=lambda k: -bounds[k] / c[k[0]])
+
     # a better mover past its bound cannot be the incumbent, and its action may need others: no proof then
     fits = [consider(i, s, f.best, f.held) for (i, s), f in found.items()]   # every one (no short cut)
     proven = prove and all(fits)
     if not prove:   # the ranges started from no holds: improve the movers that may be best by local search
-        for i, s in sorted(cands, key=lambda k: -bounds[k] / c[k[0]])[:LOCAL_TOP]:
+        for i, s in by_bound(cands)[:LOCAL_TOP]:
             if time.perf_counter() > deadline:
                 break
             value, held = local_search(B, s * w, i, mover, found[(i, s)].held)
             consider(i, s, s * value, held)
     if best is None:
         return None
-    pending = sorted(cands, key=lambda k: -bounds[k] / c[k[0]]) if proven else []
+    pending = by_bound(cands) if proven else []
     at_most: dict[tuple[int, int], float] = {}   # what a target search proved, valid when the proof fails
     while pending:
         if time.perf_counter() > deadline:
@@ -210,7 +214,7 @@ def _prove(B: np.ndarray, w: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.n
             if not usable or res.bound > best[0] * c[i] * (1 + PROOF_TOL):
                 proven = False   # past its bound, or its own maximum not proven within the budget
                 break
-            pending = sorted(set(pending) | {k for k in cands if k != (i, s)}, key=lambda k: -bounds[k] / c[k[0]])
+            pending = by_bound(set(pending) | {k for k in cands if k != (i, s)})
             continue
         # (a search with a target prunes below it: what it proves is max(its bound, the target), not its bound)
         at_most[(i, s)] = min(bounds[(i, s)], max(res.bound, tau * (1 + PROOF_TOL)))
