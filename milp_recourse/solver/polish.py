@@ -20,7 +20,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.simulate import person_constants
 from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actions
-from milp_recourse.solver.slsqp_steps import slsqp_steps
+from milp_recourse.solver.slsqp_steps import one_blas_thread, slsqp_steps
 from milp_recourse.solver.strategy import polish_reason
 
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
@@ -37,7 +37,8 @@ def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Inc
     """
     if polish_reason(problem) is not None:
         return inc
-    return pick_best(problem, inc, [drive(problem, steps) for steps in polish_steps(problem, inc, max_iter)])
+    with one_blas_thread():   # (slsqp_steps.py: SLSQP's rounding depends on the BLAS thread count)
+        return pick_best(problem, inc, [drive(problem, steps) for steps in polish_steps(problem, inc, max_iter)])
 
 
 def polish_steps(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> list[Generator]:

@@ -23,12 +23,19 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.polish import answer, pick_best, polish_steps
+from milp_recourse.solver.slsqp_steps import one_blas_thread
 from milp_recourse.solver.strategy import polish_reason
 
 
 def polish_many(problems: Sequence[RecourseProblem], incumbents: Sequence[Incumbent | None],
                 max_iter: int = 100) -> list[Incumbent | None]:
     """polish(problems[i], incumbents[i], max_iter) for every i (None incumbents stay None)."""
+    with one_blas_thread():   # as polish() (slsqp_steps.py)
+        return _polish_many(problems, incumbents, max_iter)
+
+
+def _polish_many(problems: Sequence[RecourseProblem], incumbents: Sequence[Incumbent | None],
+                 max_iter: int) -> list[Incumbent | None]:
     out: list[Incumbent | None] = list(incumbents)
     runs: list[tuple[int, Generator]] = []
     for i, (pr, inc) in enumerate(zip(problems, incumbents)):
