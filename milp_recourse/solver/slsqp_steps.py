@@ -17,6 +17,7 @@ agrees with batch workers, which run on one.
 from __future__ import annotations
 
 import functools
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Generator, Iterator
 
@@ -37,10 +38,15 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+_ONE_AT_A_TIME = threading.RLock()   # the thread count is per process: concurrent solves (serve) take turns
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the block with every BLAS library on one thread, restored afterwards (~20 us a call)."""
-    with _blas().limit(limits=1, user_api="blas"):
+    """Run the block with every BLAS library on one thread, restored afterwards (~20 us a call). Blocks of other
+    Python threads wait: interleaved, one could restore the count while another still polishes (the polish
+    is mostly Python, which holds the GIL anyway, so little is lost)."""
+    with _ONE_AT_A_TIME, _blas().limit(limits=1, user_api="blas"):
         yield
 
 
