@@ -10,7 +10,6 @@ from typing import Sequence
 
 import numpy as np
 
-from milp_recourse.scm import expr as ex
 
 
 def person_constants(problem, changing: frozenset[str]) -> dict[str, float]:
@@ -38,7 +37,7 @@ def counterfactuals(scm, x: np.ndarray, features: Sequence[str], mask: np.ndarra
     out = np.empty((n, len(scm.names)))
     for j, name in enumerate(scm.names):
         if name in moving:
-            val = np.broadcast_to(np.asarray(ex.evaluate(scm.equations[name], env), float), (n,)).copy()
+            val = np.broadcast_to(scm.equation_value(name, env), (n,)).copy()
         else:
             val = np.full(n, x[j])
         if name in col:

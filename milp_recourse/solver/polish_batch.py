@@ -20,7 +20,6 @@ import numpy as np
 from milp_recourse.bounds.relu_bounds import relu_forward, relu_layers
 from milp_recourse.models.classifiers import score_threshold
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.scm import expr as ex
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.polish import answer, pick_best, polish_steps
 from milp_recourse.solver.slsqp_steps import one_blas_thread
@@ -163,7 +162,7 @@ def counterfactual_rows(scm, X: np.ndarray, U: np.ndarray, features: Sequence[st
     out = np.empty((n, len(scm.names)))
     for j, name in enumerate(scm.names):
         if name in moving:
-            val = np.broadcast_to(np.asarray(ex.evaluate(scm.equations[name], env), float), (n,)).copy()
+            val = np.broadcast_to(scm.equation_value(name, env), (n,)).copy()
         else:
             val = np.ascontiguousarray(X[:, j])
         if name in col:
