@@ -28,6 +28,7 @@ try:  # the reverse-communication routine of scipy >= 1.16 (private; its interfa
     from scipy.optimize._slsqplib import slsqp as _slsqp
 except ImportError:  # pragma: no cover - older scipy: the "run" fallback below
     _slsqp = None
+    import scipy.optimize  # noqa: F401  (its BLAS loaded now, before one_blas_thread lists the libraries)
 
 ConGen = Callable[[np.ndarray], Generator]
 
