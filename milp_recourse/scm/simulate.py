@@ -11,7 +11,6 @@ from typing import Sequence
 import numpy as np
 
 
-
 def person_constants(problem, changing: frozenset[str]) -> dict[str, float]:
     """A person's values that no action changes, by name: non-changing variables and every abducted noise term."""
     scm = problem.scm
