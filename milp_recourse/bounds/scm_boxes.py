@@ -70,14 +70,10 @@ def _mean_value_form(eq: ex.Expr, derivs: Mapping[str, ex.Expr], constants: Mapp
         f0 = np.broadcast_to(np.asarray(ex.evaluate(eq, env), float), (n,))
     o[:, j] = f0
     r[:, j] = np.where(np.isfinite(f0), 0.0, np.inf)
-    consts = {name: (v, v) for name, v in constants.items()}
+    consts = [{name: (v, v) for name, v in constants.items()}]
     for q, dq in derivs.items():
         k = pos[q]
-        slo, shi = np.empty(n), np.empty(n)
-        for i in range(n):
-            bounds = dict(consts)
-            bounds.update({p: (float(centre[p][i] - spread[p][i]), float(centre[p][i] + spread[p][i])) for p in derivs})
-            slo[i], shi[i] = interval(dq, bounds)
+        slo, shi = slope_ranges(dq, consts, np.zeros(n, int), centre, spread)
         finite = np.isfinite(slo) & np.isfinite(shi)
         mid = np.where(finite, (slo + shi) / 2.0, 0.0)
         half = np.where(finite, (shi - slo) / 2.0, np.inf)
@@ -88,4 +84,23 @@ def _mean_value_form(eq: ex.Expr, derivs: Mapping[str, ex.Expr], constants: Mapp
             r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf)
 
 
-__all__ = ["counterfactual_forms"]
+def slope_ranges(dq: ex.Expr, consts: Sequence[Mapping[str, tuple[float, float]]], who: np.ndarray,
+                 centre: Mapping[str, np.ndarray], spread: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """interval(dq) on each box i: the constants consts[who[i]] and each moving name p in centre[p][i] +-
+    spread[p][i]. Only the names dq uses are passed (the same interval, without copying a person's every
+    constant for every box). Shared by the one-person and the many-people forms (box_forms.py)."""
+    used = ex.names(dq)
+    fixed = [{c: b for c, b in cs.items() if c in used} for cs in consts]
+    moving = [p for p in centre if p in used]
+    lows = [(centre[p] - spread[p]).tolist() for p in moving]
+    highs = [(centre[p] + spread[p]).tolist() for p in moving]
+    n = len(who)
+    slo, shi = np.empty(n), np.empty(n)
+    for i in range(n):
+        bounds = dict(fixed[who[i]])
+        bounds.update({p: (lo[i], hi[i]) for p, lo, hi in zip(moving, lows, highs)})
+        slo[i], shi[i] = interval(dq, bounds)
+    return slo, shi
+
+
+__all__ = ["counterfactual_forms", "slope_ranges"]

@@ -17,10 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from milp_recourse.bounds.scm_boxes import counterfactual_forms
+from milp_recourse.bounds.scm_boxes import counterfactual_forms, slope_ranges
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.derivative import derivative
-from milp_recourse.scm.interval import interval
 from milp_recourse.scm.nodes import Call, Pow
 
 ELEMENTWISE = frozenset({"max", "min", "abs", "relu"})   # functions whose scalar and array values agree exactly
@@ -143,11 +142,7 @@ def _mean_value_form(eq, derivs, states: list, who: np.ndarray, pos, S, o, r, j:
     consts = [{c: (v, v) for c, v in s.constants.items()} for s in states]
     for q, dq in derivs.items():
         k = pos[q]
-        slo, shi = np.empty(n), np.empty(n)
-        for i in range(n):
-            bounds = dict(consts[who[i]])
-            bounds.update({p: (float(centre[p][i] - spread[p][i]), float(centre[p][i] + spread[p][i])) for p in derivs})
-            slo[i], shi[i] = interval(dq, bounds)
+        slo, shi = slope_ranges(dq, consts, who, centre, spread)
         finite = np.isfinite(slo) & np.isfinite(shi)
         mid = np.where(finite, (slo + shi) / 2.0, 0.0)
         half = np.where(finite, (shi - slo) / 2.0, np.inf)
