@@ -20,29 +20,18 @@ from sklearn.linear_model import LogisticRegression
 
 from milp_recourse import CostSpec, RecourseProblem, SolveOptions, solve
 from milp_recourse.problem.preferences import Preferences
-from milp_recourse.scm.spec import scm_from_dict
+from milp_recourse.scm.random_linear import bipartite_hold_scm
 from milp_recourse.solver.linear_scm_exact import ENGINE
 
 EXPENSIVE = 1000.0   # cost weight of every node but s: moving them is never efficient, holding them is free
 
 
-def _variable(name: str, equation: str, noise: str, bound: float) -> dict:
-    """One actionable continuous variable of the spec, with standard normal noise."""
-    return {"name": name, "type": "continuous", "actionability": "actionable", "domain": [-bound, bound],
-            "equation": equation, "noise": {"name": noise, "dist": "normal", "mean": 0, "std": 1}}
-
-
 def _case(C: np.ndarray, intercept: float):
-    """(SCM, classifier, names) of the reduction for the matrix C (p x q)."""
+    """(SCM, classifier, names) of the reduction for the matrix C (p x q, one decimal)."""
     p, q = C.shape
+    scm = bipartite_hold_scm(C)
     a = [f"a{j}" for j in range(p)]
     b = [f"b{k}" for k in range(q)]
-    variables = [_variable("s", "us", "us", 1e4)]
-    variables += [_variable(nm, f"s + ua{j}", f"ua{j}", 1e6) for j, nm in enumerate(a)]
-    for k, nm in enumerate(b):
-        terms = [f"{C[j, k]:.1f}*a{j}" for j in range(p) if C[j, k] != 0]
-        variables.append(_variable(nm, " + ".join(terms + [f"ub{k}"]), f"ub{k}", 1e8))
-    scm = scm_from_dict({"name": "bbqp", "variables": variables, "label": "s >= 0"})
     names = ["s", *a, *b]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, len(names)))
@@ -90,3 +79,9 @@ def test_recourse_solves_the_quadratic_program(seed: int) -> None:
     assert res.cost == pytest.approx(abs(res.action["s"]), rel=1e-12)
     assert res.cost == pytest.approx(gain / _best_form(C), rel=1e-7)
     assert res.objective_bound <= res.cost * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros((0, 2)), np.array([[1.0, np.nan]])])
+def test_the_builder_refuses_a_bad_matrix(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="non-empty finite 2-D array"):
+        bipartite_hold_scm(bad)

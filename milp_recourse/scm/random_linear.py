@@ -34,3 +34,26 @@ def random_linear_scm(n_nodes: int, seed: int = 0, edge_prob: float = 0.3, n_imm
                           "equation": eq, "noise": {"name": f"u{j}", "dist": "normal", "mean": 0, "std": 1}})
     label = "(" + " + ".join(f"x{j}" for j in range(n_nodes)) + ") >= 0"
     return scm_from_dict({"name": f"random-linear-{n_nodes}", "variables": variables, "label": label})
+
+
+def bipartite_hold_scm(C: np.ndarray):
+    """The SCM of the reduction from bipartite boolean quadratic programming (docs/scaling.md): a root s, a layer
+    a_j = s + u, a layer b_k = sum_j C_jk a_j + u (C rounded to one decimal in the equations), all actionable.
+
+    Under a p = 1 cost, shifting s by t while holding {a_j : x_j = 0} and {b_k : y_k = 0} moves sum_k b_k by
+    t * x^T C y, so a score sum_k b_k makes proving the cheapest recourse as hard as max_{x, y} x^T C y."""
+    C = np.asarray(C, float)
+    if C.ndim != 2 or not C.size or not np.all(np.isfinite(C)):
+        raise ValueError(f"C must be a non-empty finite 2-D array; got shape {C.shape}.")
+    p, q = C.shape
+
+    def var(name: str, equation: str, noise: str, bound: float) -> dict:
+        return {"name": name, "type": "continuous", "actionability": "actionable", "domain": [-bound, bound],
+                "equation": equation, "noise": {"name": noise, "dist": "normal", "mean": 0, "std": 1}}
+
+    variables = [var("s", "us", "us", 1e4)]
+    variables += [var(f"a{j}", f"s + ua{j}", f"ua{j}", 1e6) for j in range(p)]
+    for k in range(q):
+        terms = [f"{C[j, k]:.1f}*a{j}" for j in range(p) if round(C[j, k], 1) != 0]
+        variables.append(var(f"b{k}", " + ".join(terms + [f"ub{k}"]), f"ub{k}", 1e8))
+    return scm_from_dict({"name": f"bipartite-hold-{p}x{q}", "variables": variables, "label": "s >= 0"})
