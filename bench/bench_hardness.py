@@ -80,8 +80,9 @@ def main() -> None:
         at = [r for r in rows if r["k"] == k]
         proven = sum(r["status"] == "OPTIMAL" for r in at)
         wrong = sum(r["match"] is False for r in at if r["status"] == "OPTIMAL")
+        median = statistics.median(r["seconds"] for r in at)
         print(f"k = {k} ({1 + 2 * k} nodes): {proven} / {len(at)} proven within {args.time_limit:g} s, median "
-              f"{statistics.median(r['seconds'] for r in at):.2f} s; proven answers off the enumerated optimum: {wrong}")
+              f"{median:.2f} s; proven answers off the enumerated optimum: {wrong}")
     write_jsonl(Path(ROOT) / "bench" / "results" / "hardness.jsonl", [{"machine": machine(), **vars(args)}] + rows)
 
 
