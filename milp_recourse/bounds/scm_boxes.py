@@ -21,7 +21,7 @@ import numpy as np
 from milp_recourse.scm.plan import ScmPlan
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.derivative import derivative
-from milp_recourse.scm.interval import interval
+from milp_recourse.scm.interval import interval, interval_arrays, vectorizable
 
 
 def counterfactual_forms(problem, plan: ScmPlan, constants: Mapping[str, float], dims: Sequence[str],
@@ -88,13 +88,23 @@ def slope_ranges(dq: ex.Expr, consts: Sequence[Mapping[str, tuple[float, float]]
                  centre: Mapping[str, np.ndarray], spread: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """interval(dq) on each box i: the constants consts[who[i]] and each moving name p in centre[p][i] +-
     spread[p][i]. Only the names dq uses are passed (the same interval, without copying a person's every
-    constant for every box). Shared by the one-person and the many-people forms (box_forms.py)."""
+    constant for every box). Shared by the one-person and the many-people forms (box_forms.py). Trees of +, -, *
+    and comparisons go through interval_arrays, all boxes at once (the same floats; ~10x faster on the CARMA
+    network's slope 1.5 * (I >= 0)); others box by box."""
     used = ex.names(dq)
     fixed = [{c: b for c, b in cs.items() if c in used} for cs in consts]
     moving = [p for p in centre if p in used]
+    n = len(who)
+    if vectorizable(dq) and all(used <= set(f) | set(moving) for f in fixed):   # every box at once (same floats)
+        arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {p: (centre[p] - spread[p], centre[p] + spread[p])
+                                                            for p in moving}
+        for c in used - set(moving):
+            ends = np.array([f[c] for f in fixed], float)[who]
+            arrays[c] = (ends[:, 0], ends[:, 1])
+        lo, hi = interval_arrays(dq, arrays)
+        return np.broadcast_to(lo, (n,)).astype(float), np.broadcast_to(hi, (n,)).astype(float)
     lows = [(centre[p] - spread[p]).tolist() for p in moving]
     highs = [(centre[p] + spread[p]).tolist() for p in moving]
-    n = len(who)
     slo, shi = np.empty(n), np.empty(n)
     for i in range(n):
         bounds = dict(fixed[who[i]])
