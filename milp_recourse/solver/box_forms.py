@@ -7,8 +7,8 @@ its person's values: the affine equations' per-person coefficients become per-bo
 and sums, box by box), the non-affine ones are evaluated on per-box constants, which is elementwise and so
 the same numbers, as long as no power and no function other than max / min / abs / relu is applied (those
 of a constant could round differently from a scalar than in an array: such equations keep their own call).
-The slope intervals stay box by box. tests/test_box_batch.py checks the numbers bit for bit against
-counterfactual_forms.
+The slope intervals come from scm_boxes.slope_ranges, as in the one-person form. tests/test_box_batch.py
+checks the numbers bit for bit against counterfactual_forms.
 """
 
 from __future__ import annotations
