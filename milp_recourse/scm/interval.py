@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -101,27 +101,35 @@ def interval(e: Expr, bounds: Mapping[str, tuple[float, float]]) -> tuple[float,
     if isinstance(e, Call):
         return functions.get(e.func).interval(*(interval(a, bounds) for a in e.args))
     (a, b), (c, d) = interval(e.left, bounds), interval(e.right, bounds)
-    # arithmetic is rounded outward (sound bounds for NO_RECOURSE proofs despite round-off), exact results stay
-    if isinstance(e, Add):
-        return _add(a, c, True), _add(b, d, False)
-    if isinstance(e, Sub):
-        return _add(a, -d, True), _add(b, -c, False)
-    if isinstance(e, Mul):
-        return _outward_products([(a, c), (a, d), (b, c), (b, d)])
     if isinstance(e, Div):
         if c <= 0 <= d:
             return -INF, INF
         lo, hi = _outward_products([(a, 1 / c), (a, 1 / d), (b, 1 / c), (b, 1 / d)])
         inexact = any(not _product_exact(1.0, 1.0 / x, 1.0 / x) for x in (c, d) if math.isfinite(x))
         return (functions.down(lo), functions.up(hi)) if inexact else (lo, hi)
-    if e.op in ("<", "<="):  # swap to > / >=
+    if isinstance(e, Compare):
+        one, zero = _decided(e.op, a, b, c, d)
+        return (1.0, 1.0) if one else (0.0, 0.0) if zero else (0.0, 1.0)
+    return _arithmetic(e, a, b, c, d, _add, _outward_products)
+
+
+def _arithmetic(e: Expr, a: Any, b: Any, c: Any, d: Any, add: Callable, products: Callable) -> tuple[Any, Any]:
+    """[a, b] op [c, d] for +, - and *, with the rounding helpers of floats (interval) or of arrays
+    (interval_arrays): rounded outward (sound bounds for NO_RECOURSE proofs despite round-off), exact results
+    stay."""
+    if isinstance(e, Add):
+        return add(a, c, True), add(b, d, False)
+    if isinstance(e, Sub):
+        return add(a, -d, True), add(b, -c, False)
+    return products([(a, c), (a, d), (b, c), (b, d)])
+
+
+def _decided(op: str, a: Any, b: Any, c: Any, d: Any) -> tuple[Any, Any]:
+    """For [a, b] op [c, d]: whether the comparison holds everywhere, and whether it fails everywhere."""
+    if op in ("<", "<="):  # swap to > / >=
         (a, b), (c, d) = (c, d), (a, b)
-    strict = e.op in (">", "<")
-    if (a > d) if strict else (a >= d):
-        return 1.0, 1.0
-    if (b <= c) if strict else (b < c):
-        return 0.0, 0.0
-    return 0.0, 1.0
+    strict = op in (">", "<")
+    return ((a > d) if strict else (a >= d)), ((b <= c) if strict else (b < c))
 
 
 # ---------------------------------------------------------------- substitution / folding
@@ -169,18 +177,10 @@ def _iv(e: Expr, bounds: Mapping[str, ArrayInterval]) -> ArrayInterval:
     if not isinstance(e, (Add, Sub, Mul, Compare)):
         raise ValueError(f"interval_arrays does not take {type(e).__name__} nodes (see vectorizable)")
     (a, b), (c, d) = _iv(e.left, bounds), _iv(e.right, bounds)
-    if isinstance(e, Add):
-        return _add_arrays(a, c, True), _add_arrays(b, d, False)
-    if isinstance(e, Sub):
-        return _add_arrays(a, -d, True), _add_arrays(b, -c, False)
-    if isinstance(e, Mul):
-        return _outward_product_arrays([(a, c), (a, d), (b, c), (b, d)])
-    if e.op in ("<", "<="):
-        (a, b), (c, d) = (c, d), (a, b)
-    strict = e.op in (">", "<")
-    one = (a > d) if strict else (a >= d)
-    zero = (b <= c) if strict else (b < c)
-    return np.where(one, 1.0, 0.0), np.where(one | ~zero, 1.0, 0.0)
+    if isinstance(e, Compare):
+        one, zero = _decided(e.op, a, b, c, d)
+        return np.where(one, 1.0, 0.0), np.where(one | ~zero, 1.0, 0.0)
+    return _arithmetic(e, a, b, c, d, _add_arrays, _outward_product_arrays)
 
 
 def _add_arrays(a: np.ndarray, b: np.ndarray, lower: bool) -> np.ndarray:
