@@ -19,9 +19,14 @@ _CMP = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equ
 _BINARY = {Add: np.add, Sub: np.subtract, Mul: np.multiply, Div: np.divide}
 
 
+def quiet() -> np.errstate:
+    """The floating-point error state of every evaluation: undefined values become nan / inf without warnings."""
+    return np.errstate(divide="ignore", over="ignore", invalid="ignore")
+
+
 def evaluate(e: Expr, env: Mapping[str, float | np.ndarray]) -> np.ndarray:
     """Vectorised numpy value of e; arrays in env broadcast together."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    with quiet():
         return np.asarray(_eval(e, env), dtype=float)
 
 
@@ -62,7 +67,7 @@ def compile_expr(e: Expr) -> Program:
 
 def run(program: Program, env: Mapping[str, float | np.ndarray]) -> np.ndarray:
     """evaluate() for a compiled expression: the same value."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    with quiet():
         return np.asarray(program(env), dtype=float)
 
 
@@ -196,4 +201,4 @@ def _merge_constants(e: Expr) -> Expr | None:
 
 
 
-__all__ = ["evaluate", "substitute", "compile_expr", "run", "Program"]
+__all__ = ["evaluate", "substitute", "compile_expr", "run", "quiet", "Program"]

@@ -38,7 +38,7 @@ from milp_recourse.scm.expr import (
     to_text,
 )
 from milp_recourse.scm.expr import names as expr_names
-from milp_recourse.scm.fold import Program, compile_expr, run
+from milp_recourse.scm.fold import Program, compile_expr, quiet, run
 from milp_recourse.scm.levels import LEVELED_KINDS, CostTable, check_levels, switch_table
 from milp_recourse.scm.noise import Noise
 from milp_recourse.scm.threshold import median_abduction, threshold_parts
@@ -405,7 +405,7 @@ class SCM:
             raise InputError("Cannot abduct noise from non-finite values (NaN or inf) in the observation.")
         env = {n: arr[:, j] for j, n in enumerate(self.names)}
         U = np.empty_like(arr)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):   # (as fold.evaluate)
+        with quiet():   # (as fold.evaluate, once for all the equations)
             for j, n in enumerate(self.names):
                 U[:, j] = np.asarray(self._inverse_programs[n](env), dtype=float)
         return U[0] if one else U
@@ -428,7 +428,7 @@ class SCM:
         do_ = self._check_do(do, arr.shape[0])
         env: dict[str, np.ndarray] = {m: arr[:, j] for j, m in enumerate(self.noise_names)}
         X = np.empty_like(arr)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):   # (as fold.evaluate)
+        with quiet():   # (as fold.evaluate, once for all the equations)
             for j, v in enumerate(self.variables):
                 value = do_[v.name] if v.name in do_ else np.asarray(self._programs[v.name](env), dtype=float)
                 X[:, j] = env[v.name] = np.broadcast_to(value, (arr.shape[0],))
