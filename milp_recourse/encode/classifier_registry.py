@@ -5,6 +5,8 @@ score of the target class (``target_index`` into ``model.classes_``) in the spac
 An encoder registered with ``bounded_below=True`` also takes ``bounded_below: bool``: when True the caller
 promises to use the score only in ``score >= t`` rows (or to maximise it), so parts that can only lower it
 may be written as their convex relaxation (no binaries) without changing which inputs reach a threshold.
+An encoder registered with ``priced=True`` also takes ``prices: InputPrices | None`` (encode/input_prices.py):
+it may leave out input regions that no action within the prices' budget reaches (tree leaves).
 Families live in their own modules (linear, pipeline, mlp, ensembles); this module only routes.
 """
 
@@ -15,6 +17,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from milp_recourse.encode.input_prices import InputPrices
 from milp_recourse.errors import ClassifierError, InputError
 from milp_recourse.mip.ir import Affine, IRBuilder
 from milp_recourse.models.registry import (family_kind, import_registrations, library_family_names,
@@ -38,6 +41,7 @@ class _Entry:
     fn: EncoderFn
     kind: KindSpec
     bounded_below: bool = False   # fn takes the bounded_below keyword (see the module docstring)
+    priced: bool = False          # fn takes the prices keyword
 
 
 _ENCODERS: dict[type, _Entry] = {}
@@ -45,14 +49,15 @@ _ENCODERS: dict[type, _Entry] = {}
 _ON_IMPORT: dict[str, str] = {"sklearn": "milp_recourse.encode.sklearn_encoders"}
 
 
-def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec, *, bounded_below: bool = False) -> None:
+def register_encoder(cls: type, fn: EncoderFn, kind: KindSpec, *, bounded_below: bool = False,
+                     priced: bool = False) -> None:
     """Register fn for cls (and its subclasses); kind is a score kind or a function of the model;
-    bounded_below: fn accepts the bounded_below keyword."""
+    bounded_below / priced: fn accepts the bounded_below / prices keyword."""
     if not isinstance(cls, type):
         raise InputError(f"register_encoder expects a class. Got {cls!r}.")
     if isinstance(kind, str) and kind not in ("logit", "probability", "decision"):
         raise InputError(f"Unknown score kind {kind!r}; expected 'logit', 'probability' or 'decision'.")
-    _ENCODERS[cls] = _Entry(fn, kind, bool(bounded_below))
+    _ENCODERS[cls] = _Entry(fn, kind, bool(bounded_below), bool(priced))
     register_model(cls, kind)   # the models layer's registry knows the family too (validation, reference scores)
 
 
@@ -81,7 +86,7 @@ def _sync_library_families(cls: type) -> None:
     for t in tree_adapter_types():
         kind = family_kind(t)
         if t not in _ENCODERS and kind is not None:
-            register_encoder(t, encode_trees, kind)
+            register_encoder(t, encode_trees, kind, priced=True)
 
 
 def encoder_types() -> tuple[type, ...]:
@@ -107,16 +112,19 @@ def _require(model: object) -> _Entry:
 
 
 def encode_score(model: object, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *,
-                 split_margin: float, group: str, bounded_below: bool = False) -> Affine:
+                 split_margin: float, group: str, bounded_below: bool = False,
+                 prices: InputPrices | None = None) -> Affine:
     """Dispatch to the family encoder without re-validating (used by composite encoders)."""
     entry = _require(model)
-    extra = {"bounded_below": True} if bounded_below and entry.bounded_below else {}
+    extra: dict[str, Any] = {"bounded_below": True} if bounded_below and entry.bounded_below else {}
+    if prices is not None and entry.priced:
+        extra["prices"] = prices
     return entry.fn(model, b, tuple(inputs), target_index, split_margin=split_margin, group=group, **extra)
 
 
 def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | float], target_class: object = None,
                       *, split_margin: float = 0.0, group: str = "clf", validated: bool = False,
-                      bounded_below: bool = False) -> ScoreEncoding:
+                      bounded_below: bool = False, prices: InputPrices | None = None) -> ScoreEncoding:
     """Write the target-class score of a validated classifier into b; inputs follow classifier_features order.
 
     Constant inputs (Affine constants or numbers) are exploited: tree splits on them are decided and
@@ -125,6 +133,8 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
     validate_classifier on this model (a RecourseProblem does on construction), so it is not repeated.
     ``bounded_below``: the score will only appear in ``score >= t`` rows or be maximised (see the module
     docstring); the encoding is then exact for that use only, not for reading the score's value.
+    ``prices``: the least cost of moving each input and a budget; a priced encoder may leave out input regions
+    no action within the budget reaches, so the encoding is exact for those actions only.
     """
     from milp_recourse.models.classifiers import n_features, target_index, validate_classifier
 
@@ -146,7 +156,7 @@ def encode_classifier(model: object, b: IRBuilder, inputs: Sequence[Affine | flo
         raise InputError(f"The 'split_margin' must be a finite float >= 0. Got {split_margin!r}.")
     idx = target_index(model, target_class)
     score = encode_score(model, b, exprs, idx, split_margin=float(split_margin), group=group,
-                         bounded_below=bool(bounded_below))
+                         bounded_below=bool(bounded_below), prices=prices)
     return ScoreEncoding(score, score_kind(model))
 
 

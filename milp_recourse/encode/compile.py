@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from milp_recourse.encode.classifier_registry import encode_classifier
+from milp_recourse.encode.input_prices import input_prices
 from milp_recourse.encode.cost_terms import add_max_objective, percentile_term, percentile_window
 from milp_recourse.encode.effect_cuts import add_effect_cuts, deviation_bound, slope_bounds
 from milp_recourse.encode.logic_rows import add_logic_rows, link_affine, linked
@@ -144,7 +145,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     """Compile `problem` to a MILP.
 
     `upper_bound` (the cost of a known valid action) shrinks the box, adds the row cost <= upper_bound
-    and scales the objective so the optimum is O(1); `bound_hints` are proven intervals of named
+    and scales the objective so the optimum is O(1) (tree leaves no action within it reaches are left out,
+    encode/input_prices.py); `bound_hints` are proven intervals of named
     ReLU inputs (from LP tightening under the same upper bound); for p = 2 the tangent cuts also
     touch d_k^2 at the `incumbent` action's shifts, which makes its pattern's lower bound exact.
     An intervention indicator a_k is continuous in [0, 1] where nothing depends on its value being 0/1
@@ -267,8 +269,11 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
 
     inputs = [env[f] if f in env else Affine.constant(x[f]) for f in problem.features]
     # validated: the RecourseProblem did on construction; bounded_below: the score is used in one >= row only
+    direct = {k: c for k, c in cost_coef.items() if k not in xp_cols and k not in cost.tables}   # x' = x + d
+    prices = input_prices(problem.features, x, direct, cost.p, cost.l0, cost.aggregate, upper_bound) \
+        if cost.kind == "power" else None
     enc = encode_classifier(problem.classifier, b, inputs, opts.target_class, split_margin=opts.split_margin,
-                            validated=True, bounded_below=True)
+                            validated=True, bounded_below=True, prices=prices)
     smin = score_threshold(enc.kind, opts.threshold) + opts.margin
     b.add_ge(enc.score, smin, GROUP_TARGET)
 

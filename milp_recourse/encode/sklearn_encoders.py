@@ -23,11 +23,11 @@ def register_sklearn() -> None:
     register_encoder(LogisticRegression, linear.encode_linear, "logit")
     register_encoder(LinearSVC, linear.encode_linear, "decision")
     register_encoder(MLPClassifier, mlp.encode_mlp, "logit", bounded_below=True)
-    register_encoder(DecisionTreeClassifier, ensembles.encode_trees, "probability")
-    register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability")
-    register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability")
-    register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit")
-    register_encoder(HistGradientBoostingClassifier, ensembles.encode_trees, "logit")
+    register_encoder(DecisionTreeClassifier, ensembles.encode_trees, "probability", priced=True)
+    register_encoder(RandomForestClassifier, ensembles.encode_trees, "probability", priced=True)
+    register_encoder(ExtraTreesClassifier, ensembles.encode_trees, "probability", priced=True)
+    register_encoder(GradientBoostingClassifier, ensembles.encode_trees, "logit", priced=True)
+    register_encoder(HistGradientBoostingClassifier, ensembles.encode_trees, "logit", priced=True)
     register_encoder(Pipeline, pipeline.encode_pipeline, pipeline.pipeline_kind, bounded_below=True)
 
 

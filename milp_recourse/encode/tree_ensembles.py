@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from milp_recourse.encode.input_prices import InputPrices
 from milp_recourse.errors import ClassifierError, UnsupportedError
 from milp_recourse.mip.ir import Affine, IRBuilder
 from milp_recourse.models.trees import LEAF, TreeEnsemble, to_tree_ensemble
@@ -79,25 +80,38 @@ def _tree_nodes(ens: TreeEnsemble) -> tuple[_TreeNodes, ...]:
     return tuple(out)
 
 
-def _reachable(tree: _TreeNodes, bounds: dict[int, tuple[float, float]]) -> _TreeShape:
+def _reachable(tree: _TreeNodes, bounds: dict[int, tuple[float, float]],
+               prices: InputPrices | None = None) -> _TreeShape:
     """Reachable leaves and open splits of a tree, pruning subtrees cut off by splits the inputs' bounds decide
-    (x <= L for the whole interval: left; x > L for all of it: right)."""
+    (x <= L for the whole interval: left; x > L for all of it: right) and, with `prices`, subtrees whose box
+    no action within the budget reaches. A split with one side so dropped stays open: its rows force the
+    inputs away from that side (a cost-decided side is not implied by the bounds)."""
     order: list[int] = []
     side: dict[int, int] = {}
     left, right, feature, bound = tree.left, tree.right, tree.feature, tree.bound
-    stack = [0]
+    stack: list[tuple[int, dict[int, tuple[float, float]]]] = [(0, {})]
+    limit = prices.limit if prices is not None else 0.0
     while stack:
-        node = stack.pop()
+        node, box = stack.pop()
         order.append(node)
         if left[node] == LEAF:
             continue
-        lo, hi = bounds[feature[node]]
+        f = feature[node]
+        lo, hi = bounds[f]
         L = bound[node]
         sd = side[node] = LEFT if hi <= L else (RIGHT if lo > L else OPEN)
+        if sd == OPEN and prices is not None and prices.priced(f):
+            flo, fhi = box.get(f, (-np.inf, np.inf))
+            lbox, rbox = {**box, f: (flo, min(fhi, L))}, {**box, f: (max(flo, L), fhi)}
+            if prices.box_cost(lbox) <= limit:
+                stack.append((left[node], lbox))
+            if prices.box_cost(rbox) <= limit:
+                stack.append((right[node], rbox))
+            continue
         if sd != RIGHT:
-            stack.append(left[node])
+            stack.append((left[node], box))
         if sd != LEFT:
-            stack.append(right[node])
+            stack.append((right[node], box))
     under: dict[int, tuple[int, ...]] = {}
     splits: list[_Split] = []
     for node in reversed(order):  # children before parents
@@ -108,9 +122,9 @@ def _reachable(tree: _TreeNodes, bounds: dict[int, tuple[float, float]]) -> _Tre
         lft = under.get(left[node], ()) if sd != RIGHT else ()
         rgt = under.get(right[node], ()) if sd != LEFT else ()
         under[node] = lft + rgt
-        if sd == OPEN:
+        if sd == OPEN and (lft or rgt):
             splits.append(_Split(node, (feature[node], bound[node]), lft, rgt))
-    return _TreeShape(under[0], tuple(splits))
+    return _TreeShape(under.get(0, ()), tuple(splits))
 
 
 def _margin(v: float, split_margin: float) -> float:
@@ -168,22 +182,24 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
 
 
 def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affine], *, split_margin: float,
-                         group: str, nodes: tuple[_TreeNodes, ...] | None = None) -> Affine:
+                         group: str, nodes: tuple[_TreeNodes, ...] | None = None,
+                         prices: InputPrices | None = None) -> Affine:
     """Exact score of a tree ensemble on affine inputs (columns in the model's feature order); `nodes`: the
-    ensemble's _tree_nodes when the caller keeps them (encode_trees, across compiles)."""
+    ensemble's _tree_nodes when the caller keeps them (encode_trees, across compiles); `prices`: leaves no
+    action within its budget reaches are left out (encode/input_prices.py; exact for actions within it)."""
     if len(inputs) != ens.n_features:
         raise ClassifierError(f"The tree ensemble expects {ens.n_features} inputs; got {len(inputs)} "
                               "input expressions.")
     nodes = nodes if nodes is not None else _tree_nodes(ens)
     used = sorted({f for tree in nodes for f, lf in zip(tree.feature, tree.left) if lf != LEAF})
     bounds = {f: b.bounds_of(inputs[f]) for f in used}
-    shapes = [_reachable(tree, bounds) for tree in nodes]
+    shapes = [_reachable(tree, bounds, prices) for tree in nodes]
     keys = {s.key for shape in shapes for s in shape.splits}
     ys = _split_binaries(b, inputs, bounds, keys, split_margin, group, ens.float32, ens.gap)
     terms: dict[int, float] = {}
     const = float(ens.base)
     for t, (tree, shape) in enumerate(zip(ens.trees, shapes)):
-        if len(shape.leaves) == 1:
+        if len(shape.leaves) == 1 and not shape.splits:   # one leaf the bounds force: a constant
             const += float(tree.value[shape.leaves[0]])
             continue
         rows = f"{group}:tree{t}"
@@ -201,11 +217,11 @@ def encode_tree_ensemble(ens: TreeEnsemble, b: IRBuilder, inputs: Sequence[Affin
 
 
 def encode_trees(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_index: int, *, split_margin: float,
-                 group: str) -> Affine:
+                 group: str, prices: InputPrices | None = None) -> Affine:
     """Registry entry for every family with a tree adapter (sklearn trees and forests, GradientBoosting,
     HistGradientBoosting, XGBoost, LightGBM)."""
     ens, nodes = _prepared(model, target_index)
-    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group, nodes=nodes)
+    return encode_tree_ensemble(ens, b, inputs, split_margin=split_margin, group=group, nodes=nodes, prices=prices)
 
 
 _PREPARED: "weakref.WeakKeyDictionary[Any, tuple[Any, TreeEnsemble, tuple[_TreeNodes, ...]]]" = \

@@ -9,7 +9,8 @@ reaches only leaves with LB_l <= B and scores at most ``base + sum_t max{v_l : L
 the threshold, no action costs <= B. The smallest B where it is not (`reach_bound`) is a lower bound on the
 optimum, found without a MILP; the budget schedule skips the stages below it (solver/budget_schedule.py).
 Boxes are widened by a relative 1e-6 (plus the split margin): a solver point within tolerance of a split
-stays inside its leaf's box.
+stays inside its leaf's box. (The same prices, box by box, let the tree encoding leave out the leaves a
+budget stage cannot reach: encode/input_prices.py.)
 """
 
 from __future__ import annotations
