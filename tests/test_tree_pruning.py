@@ -187,14 +187,17 @@ def test_reach_bound_not_applied_where_invalid(case):
     assert reach_bound(problem, compile_problem(problem, upper_bound=5.0), 5.0) is None
 
 
-# -- HiGHS presolve without probing (backends/highs.py; used by solver/budget_schedule.py for tree ensembles) --
+# -- HiGHS as solver/budget_schedule.py runs it on tree ensembles (backends/highs.py) ---------------------------
 
-def test_without_probing_the_optimum_is_the_brute_force_one(case):
+@pytest.mark.parametrize("settings", [{"presolve_probing": False},
+                                      {"presolve_probing": False, "sub_mip_heuristics": False, "restarts": False}])
+def test_budget_stage_settings_keep_the_brute_force_optimum(case, settings):
+    """HiGHS as the budget schedule runs it on tree stages (no probing, no sub-MIPs, no restarts): same optimum."""
     highs = get_backend("highs")
     for person in case[3]:
         problem = _problem(case, person)
         model = interval_rows(problem, compile_problem(problem)).model
-        sol = highs.solve(model, SolverParams(time_limit=20, mip_gap=1e-9, presolve_probing=False))
+        sol = highs.solve(model, SolverParams(time_limit=20, mip_gap=1e-9, **settings))
         assert sol.objective == pytest.approx(_brute_force(case, person), rel=1e-6, abs=1e-9)
 
 

@@ -40,6 +40,7 @@ class SolverParams:
     feasibility_tol: float = 1e-7
     sub_mip_heuristics: bool = True  # False when the caller holds an incumbent: skip RINS / RENS-style sub-MIPs
     presolve_probing: bool = True  # False: skip probing in MIP presolve (tree ensembles: many binaries, little gain)
+    restarts: bool = True  # False: no restart of the MIP search after root reductions (tree budget stages)
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,8 @@ class HighsBackend:
             h.setOptionValue("presolve_rule_off", _probing_rule_bit())
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
             h.setOptionValue("objective_bound", float(params.objective_cutoff))
+        if not params.restarts:
+            h.setOptionValue("mip_allow_restart", False)
         if model.q_diag is not None and np.any(model.q_diag):
             h.setOptionValue("qp_iteration_limit", QP_ITERATION_LIMIT)
         self._load(h, model)
