@@ -26,6 +26,9 @@ from milp_recourse.solver import linear_scm_exact
 from milp_recourse.solver.linear_scm_exact import ENGINE, ineligible, search
 from milp_recourse.solver.verify import verify_action
 
+# the references score numpy rows with models fitted on frames (same values; sklearn warns about the names)
+pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature names:UserWarning")
+
 
 def _case(nodes: int, seed: int, immutable: int = 1, people: int = 2):
     scm = random_linear_scm(nodes, seed=seed, n_immutable=immutable)

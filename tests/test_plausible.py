@@ -30,6 +30,9 @@ from milp_recourse.solver.pipeline import solve
 from milp_recourse.solver.strategy import box_search_reason
 from milp_recourse.solver.verify import verify_action
 
+# the references score numpy rows with models fitted on frames (same values; sklearn warns about the names)
+pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature names:UserWarning")
+
 MARGIN = 1e-6
 
 
