@@ -27,7 +27,7 @@ Tree-ensemble models of the schedule (stages and the full model) also run withou
 re-presolve the model each time root reductions fix ~10 % of the integer columns: on the slowest Taiwan RF 100 x 5
 stage models they took 36.2 s against 27.1 s without, and one person's full model 11.4 s against 5.3 s; on
 RF 500 x 8 stages, 102.0 s against 104.2 s. With both, bench_tree_scale.py proved all 20 Taiwan RF 100 x 5 people
-within 10 s (18 / 20 for the code before, interleaved).
+within 10 s in two of four sittings (18 / 20 for the code before, interleaved); the hardest takes 9.5-10.3 s.
 """
 
 from __future__ import annotations
