@@ -8,7 +8,6 @@ must only reach leaves the MILP kept; the least cost of a box is checked against
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -25,8 +24,10 @@ from milp_recourse.backends.base import Termination
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.encode.input_prices import InputPrices, input_prices
 from milp_recourse.models.classifiers import score_threshold
-from milp_recourse.models.trees import left_upper, right_lower
 from milp_recourse.scm.from_data import independent_scm
+
+from forest_grid import split_grid
+
 
 NAMES = ["a", "b", "c"]
 DIVISORS = {"a": 1.0, "b": 2.0, "c": 0.5}
@@ -64,16 +65,7 @@ def _brute_force(case, person, cost) -> float:
     """The cheapest approved counterfactual over every cell of the split grid (each cell's closest points)."""
     model = case[1]
     problem = _problem(case, person, cost)
-    cands = []
-    for k, name in enumerate(NAMES):
-        rule = problem.rule(name)
-        vals = {person[name]}
-        for est in model.estimators_:
-            t = est.tree_
-            for thr in t.threshold[t.feature == k]:
-                vals |= {left_upper(thr), right_lower(thr)}
-        cands.append(sorted(v for v in vals if rule.lower <= v <= rule.upper))
-    X = np.array(list(itertools.product(*cands)))
+    X = split_grid(model, NAMES, person, problem)
     proba = model.predict_proba(pd.DataFrame(X, columns=NAMES))[:, 1]
     ok = proba >= score_threshold("probability", problem.options.threshold) + problem.options.margin
     return float(_costs(X, np.array([person[n] for n in NAMES]), cost)[ok].min())
@@ -81,6 +73,18 @@ def _brute_force(case, person, cost) -> float:
 
 def _leaf_columns(model) -> int:
     return sum(".leaf" in n for n in model.col_names)
+
+
+def _assert_leaves_kept(col_names, reached: np.ndarray) -> None:
+    """Every leaf in `reached` (rows of apply(): a node per tree) has its column in the model, for each tree that
+    has leaf columns (a tree without any was decided by the bounds: one leaf, a constant)."""
+    kept: dict[int, set[int]] = {}
+    for name in col_names:
+        if name.startswith("clf.tree") and ".leaf" in name:
+            t, leaf = name[len("clf.tree"):].split(".leaf")
+            kept.setdefault(int(t), set()).add(int(leaf))
+    for t, nodes in kept.items():
+        assert set(reached[:, t].tolist()) <= nodes
 
 
 def _unpriced(monkeypatch) -> None:
@@ -128,15 +132,8 @@ def test_no_leaf_reachable_within_the_budget_is_dropped(case, cost):
         costs = _costs(X, x0, cost)
         leaves = model.apply(pd.DataFrame(X, columns=NAMES))
         for budget in np.quantile(costs, [0.05, 0.2, 0.5]):
-            cols = compile_problem(_problem(case, person, cost), upper_bound=float(budget)).model.col_names
-            kept: dict[int, set[int]] = {}
-            for name in cols:
-                if name.startswith("clf.tree") and ".leaf" in name:
-                    t, leaf = name[len("clf.tree"):].split(".leaf")
-                    kept.setdefault(int(t), set()).add(int(leaf))
-            within = costs <= budget
-            for t, nodes in kept.items():   # (a tree without columns was decided by the bounds: one leaf)
-                assert set(leaves[within, t].tolist()) <= nodes
+            model_cols = compile_problem(_problem(case, person, cost), upper_bound=float(budget)).model.col_names
+            _assert_leaves_kept(model_cols, leaves[costs <= budget])
 
 
 def test_box_cost_by_hand():
@@ -201,12 +198,5 @@ def test_a_feature_its_parent_moves_is_not_priced():
         leaves = model.apply(pd.DataFrame(X, columns=NAMES))
         problem = RecourseProblem(scm, model, row[NAMES].to_dict(), cost=cost, options=SolveOptions(time_limit=20))
         for budget in np.quantile(costs, [0.1, 0.3]):
-            cols = compile_problem(problem, upper_bound=float(budget)).model.col_names
-            kept: dict[int, set[int]] = {}
-            for name in cols:
-                if name.startswith("clf.tree") and ".leaf" in name:
-                    t, leaf = name[len("clf.tree"):].split(".leaf")
-                    kept.setdefault(int(t), set()).add(int(leaf))
-            within = costs <= budget
-            for t, nodes in kept.items():
-                assert set(leaves[within, t].tolist()) <= nodes
+            _assert_leaves_kept(compile_problem(problem, upper_bound=float(budget)).model.col_names,
+                                leaves[costs <= budget])

@@ -7,7 +7,6 @@ forest's split grid, scored by the forest's own predict_proba and priced by hand
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,9 @@ from milp_recourse import CostSpec, RecourseProblem, SolveOptions
 from milp_recourse.backends import SolverParams, get_backend
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.models.classifiers import score_threshold
-from milp_recourse.models.trees import left_upper, right_lower
 from milp_recourse.scm.from_data import independent_scm
+
+from forest_grid import split_grid
 from milp_recourse.solver.interval_costs import SPLIT_COLUMN, interval_rows
 
 DIVISORS = {"a": 1.0, "b": 2.0, "c": 0.5}
@@ -48,16 +48,7 @@ def _brute_force(case, person) -> float:
     """Cheapest counterfactual over every cell of the split grid (closest point of each cell), by predict_proba."""
     frame, model, scm, _ = case
     problem = _problem(case, person)
-    cands = []
-    for k, name in enumerate(["a", "b", "c"]):
-        rule = problem.rule(name)
-        vals = {person[name]}
-        for est in model.estimators_:
-            t = est.tree_
-            for thr in t.threshold[t.feature == k]:
-                vals |= {left_upper(thr), right_lower(thr)}
-        cands.append(sorted(v for v in vals if rule.lower <= v <= rule.upper))
-    X = np.array(list(itertools.product(*cands)))
+    X = split_grid(model, ["a", "b", "c"], person, problem)
     proba = model.predict_proba(pd.DataFrame(X, columns=["a", "b", "c"]))[:, 1]
     ok = proba >= score_threshold("probability", problem.options.threshold) + problem.options.margin
     x0 = np.array([person[n] for n in ["a", "b", "c"]])

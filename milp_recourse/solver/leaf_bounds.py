@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from milp_recourse.encode.compile import CompiledInstance
+from milp_recourse.encode.input_prices import BOX_SLACK   # the same widening as the encoding's prices
 from milp_recourse.models.classifiers import target_index
 from milp_recourse.models.trees import LEAF, TreeEnsemble, is_tree_model, to_tree_ensemble
 from milp_recourse.problem.recourse_problem import RecourseProblem
 
-BOX_SLACK = 1e-6          # relative widening of every leaf box (solver tolerances, float32 split regions)
 
 
 @dataclass(frozen=True)
