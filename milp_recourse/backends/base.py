@@ -7,6 +7,7 @@ and maps its solver's statuses onto :class:`Termination`.
 from __future__ import annotations
 
 import enum
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -41,6 +42,7 @@ class SolverParams:
     sub_mip_heuristics: bool = True  # False when the caller holds an incumbent: skip RINS / RENS-style sub-MIPs
     presolve_probing: bool = True  # False: skip probing in MIP presolve (tree ensembles: many binaries, little gain)
     restarts: bool = True  # False: no restart of the MIP search after root reductions (tree budget stages)
+    cancel: threading.Event | None = field(default=None, compare=False)  # set: stop soon (backends with cancel)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Capabilities:
     quadratic_mip: bool = False  # MIQP
     warm_start: bool = False
     incremental: bool = False
+    cancel: bool = False         # honours SolverParams.cancel (stops a running solve when the event is set)
 
 
 class Backend(Protocol):

@@ -26,7 +26,7 @@ from milp_recourse.errors import InputError
 META_SUFFIX = ".meta.json"
 FORMAT = 1
 # options that only say how the work is spread, not what is computed
-IGNORED_OPTIONS = ("tighten_threads",)
+IGNORED_OPTIONS = ("tighten_threads", "stage_threads")
 
 
 def meta_path(out: str | Path) -> Path:

@@ -225,8 +225,8 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
         raise InputError(f"The 'seed' option must be an integer >= 0. Got {options.seed!r}.")
     base_options = options
-    if workers > 1:  # the workers already share the cores: one tightening thread each
-        options = dataclasses.replace(options, tighten_threads=1)
+    if workers > 1:  # the workers already share the cores: one tightening thread and one stage at a time each
+        options = dataclasses.replace(options, tighten_threads=1, stage_threads=1)
     get_backend(options.backend)
     source = classifier_source if classifier_source is not None else classifier
     scm, classifier = _load_inputs(scm, classifier)

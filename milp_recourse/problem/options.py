@@ -182,6 +182,7 @@ class SolveOptions:
     seed: int = 0
     tighten_passes: int = 5         # rounds of LP bound tightening of big-M sources (0 = interval bounds only)
     tighten_threads: int = 2        # the tightening LPs are independent: run on this many threads (batch workers: 1)
+    stage_threads: int = 2          # a slow cost-budget stage gets the next one run beside it (batch workers: 1)
     effect_cuts: bool = True        # valid rows bounding each counterfactual's drift by the interventions' cost
     box_search: bool = True         # ReLU networks, p = 1 / 2: branch and bound over boxes of actions before a MILP
     closed_form: bool = True        # linear scores, p = 1 / 2: the exact closed form over linear pieces, no MILP
@@ -200,6 +201,7 @@ class SolveOptions:
         "seed": Number(low=0, integer=True),
         "tighten_passes": Number(low=0, integer=True),
         "tighten_threads": Number(low=1, integer=True),
+        "stage_threads": Number(low=1, integer=True),
         "effect_cuts": Flag(),
         "box_search": Flag(),
         "closed_form": Flag(),

@@ -28,6 +28,10 @@ re-presolve the model each time root reductions fix ~10 % of the integer columns
 stage models they took 36.2 s against 27.1 s without, and one person's full model 11.4 s against 5.3 s; on
 RF 500 x 8 stages, 102.0 s against 104.2 s. With both, bench_tree_scale.py proved all 20 Taiwan RF 100 x 5 people
 within 10 s in two of four sittings (18 / 20 for the code before, interleaved); the hardest takes 9.5-10.3 s.
+That person's time is two stages: the budget at 0.976 x its optimum, proven infeasible in 4.7 s, then the next,
+which alone proves the optimum in 3.9 s. So a stage that runs SLOW_STAGE seconds gets the next one started beside
+it on an idle core (stage_window.py, `stage_threads`; batch workers run one stage at a time): whichever settles
+first ends the wait. Stages that finish within SLOW_STAGE run one at a time as before (the same answers).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.leaf_bounds import reach_bound
 from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
+from milp_recourse.solver.stage_window import run_stages
 from milp_recourse.solver.verify import verify_action
 
 BUDGET_START = 0.125       # first budget, as a fraction of the incumbent's cost
@@ -55,41 +60,51 @@ BUDGET_LAST = 0.85         # beyond this fraction the full model is searched
 
 def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, deadline: float,
                   session: HighsSession | None = None, plans: PlanCache | None = None
-                  ) -> tuple[CompiledInstance, SearchOutcome]:
-    """The optimum by the budget schedule (see the module docstring); the model it was found in and the search.
+                  ) -> tuple[CompiledInstance, SearchOutcome, dict[str, int]]:
+    """The optimum by the budget schedule (see the module docstring); the model it was found in, the search, and
+    how many stages settled and ran ahead beside a slow one (stage_window.py).
 
     `compiled` is the model at the incumbent's budget, searched when no stage settles the question.
     """
     probing = not is_tree_model(problem.classifier)   # (module docstring; the same rule for restarts)
     lower, rounds, spent = 0.0, 0, 0.0
+    counts = {"stages": 0, "stages_ahead": 0}
     frac = BUDGET_START
     reach = reach_bound(problem, compiled, inc.cost) if inc.cost > 1e-12 else None
     while reach is not None and frac <= BUDGET_LAST and inc.cost * frac < reach:
         lower = inc.cost * frac   # no leaf set within this budget reaches the threshold: no stage needed
         frac *= BUDGET_GROWTH
-    while inc.cost > 1e-12 and frac <= BUDGET_LAST and time.perf_counter() < deadline:
-        budget = inc.cost * frac
-        stage = compile_problem(problem, upper_bound=budget, plans=plans)
-        out = search_compiled(stage, problem, None, False, deadline, session, presolve_probing=probing,
-                              sub_mips=False, restarts=probing)
-        rounds, spent = rounds + out.rounds, spent + out.seconds
-        if out.state == "infeasible":
-            lower = budget           # no action costs <= budget (the stage's SCM is exact: approx_error 0)
-            frac *= BUDGET_GROWTH
-            continue
-        if out.state == SearchState.OPTIMAL and out.action is not None and (
-                out.verified if out.verified is not None else verify_action(problem, out.action).ok):
-            return stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
-                                              lower_bound=max(out.lower_bound, lower))
-        if out.action is not None and out.verified and out.cost < inc.cost:
-            inc = Incumbent(out.action, out.cost)   # the stage's best verified action: a tighter cutoff
-        if np.isfinite(out.lower_bound):
-            lower = max(lower, min(out.lower_bound, budget))   # the stage's bound holds below its budget
-        break  # a limit, or an answer the re-check refuses: the full model, with the verified incumbent
+    budgets = []
+    while inc.cost > 1e-12 and frac <= BUDGET_LAST:
+        budgets.append(inc.cost * frac)
+        frac *= BUDGET_GROWTH
+    t0 = time.perf_counter()
+    stages = run_stages(problem, budgets, lambda budget: compile_problem(problem, upper_bound=budget, plans=plans),
+                        deadline, session, probing, problem.options.stage_threads)
+    try:
+        for res in stages:
+            out, budget = res.outcome, res.budget
+            rounds, spent = rounds + out.rounds, time.perf_counter() - t0
+            counts = {"stages": counts["stages"] + 1, "stages_ahead": res.ahead}
+            if out.state == "infeasible":
+                lower = max(lower, budget)   # no action costs <= budget (the stage's SCM is exact: approx_error 0)
+                continue
+            if out.state == SearchState.OPTIMAL and out.action is not None and (
+                    out.verified if out.verified is not None else verify_action(problem, out.action).ok):
+                return res.stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
+                                                      lower_bound=max(out.lower_bound, lower)), counts
+            if out.action is not None and out.verified and out.cost < inc.cost:
+                inc = Incumbent(out.action, out.cost)   # the stage's best verified action: a tighter cutoff
+            if np.isfinite(out.lower_bound):
+                lower = max(lower, min(out.lower_bound, budget))   # the stage's bound holds below its budget
+            break  # a limit, or an answer the re-check refuses: the full model, with the verified incumbent
+    finally:
+        stages.close()   # (cancels a stage still running beside the one that settled)
+    spent = time.perf_counter() - t0 if budgets else 0.0
     out = search_compiled(compiled, problem, inc, True, deadline, session, presolve_probing=probing,
                           restarts=probing)
     return compiled, dataclasses.replace(out, seconds=spent + out.seconds, rounds=rounds + out.rounds,
-                                         lower_bound=max(out.lower_bound, lower))
+                                         lower_bound=max(out.lower_bound, lower)), counts
 
 
 __all__ = ["budget_search"]

@@ -10,6 +10,7 @@ so few rounds are needed.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -196,7 +197,8 @@ def _proven(bound: float, cutoff: float | None) -> float:
 
 def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
                     use_cutoff: bool, deadline: float, session: HighsSession | None = None,
-                    presolve_probing: bool = True, sub_mips: bool = True, restarts: bool = True) -> SearchOutcome:
+                    presolve_probing: bool = True, sub_mips: bool = True, restarts: bool = True,
+                    cancel: threading.Event | None = None) -> SearchOutcome:
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
 
     Without an incumbent, small linear models on HiGHS go to the branch and bound over a kept relaxation
@@ -205,6 +207,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     `presolve_probing` False skips probing in the MILP solver's presolve (budget_schedule.py: tree ensembles);
     `sub_mips` False keeps the solver's sub-MIP heuristics off even without an incumbent (budget stages);
     `restarts` False forbids restarting the MIP search after root reductions (tree-ensemble budget stages).
+    `cancel`, once set, stops the backend's solve early (budget_schedule.py's stages running ahead).
     """
     opts = problem.options
     t_small = 0.0
@@ -237,7 +240,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
                               sub_mip_heuristics=sub_mips and best.action is None, presolve_probing=presolve_probing,
-                              restarts=restarts)
+                              restarts=restarts, cancel=cancel)
         sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
         t_solve += sol.seconds
         best.rounds = rnd

@@ -216,9 +216,9 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         reasons.setdefault(engine, why)
     if engines[0] == st.BUDGET:
         t = time.perf_counter()
-        compiled, out = budget_search(problem, compiled, inc, deadline, session, plans)
+        compiled, out, stages = budget_search(problem, compiled, inc, deadline, session, plans)
         timings["budget"] = time.perf_counter() - t - out.seconds
-        out.path = path + [PathStep(st.BUDGET, time.perf_counter() - t, out.state, {"rounds": out.rounds})]
+        out.path = path + [PathStep(st.BUDGET, time.perf_counter() - t, out.state, {"rounds": out.rounds, **stages})]
     else:
         out = search_compiled(compiled, problem, inc, use_cutoff, deadline, session)
         out.path = path + out.path
