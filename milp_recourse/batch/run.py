@@ -55,11 +55,13 @@ HARD_SHARE = 0.8  # share of the hard time limit given to the solver's own time 
 
 
 def _load_inputs(scm: Any, classifier: Any) -> tuple[Any, Any]:
-    from milp_recourse.models.recipes import load_model
+    """The SCM and classifier objects (loaded when given by name); a classifier object trained on the level names
+    of categorical / ordinal columns is read through them, as RecourseProblem does (models/recipes.bind_levels)."""
+    from milp_recourse.models.recipes import bind_levels, load_model
     from milp_recourse.scm import load_scm
 
     scm = load_scm(scm) if isinstance(scm, str) else scm
-    classifier = load_model(str(classifier), scm) if isinstance(classifier, str) else classifier
+    classifier = load_model(str(classifier), scm) if isinstance(classifier, str) else bind_levels(classifier, scm)
     validate_classifier(classifier)
     classifier_features(classifier, scm.names)
     return scm, classifier
