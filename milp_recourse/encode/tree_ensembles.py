@@ -131,7 +131,14 @@ def _margin(v: float, split_margin: float) -> float:
     return split_margin * max(1.0, abs(v))
 
 
-def _split_region(L: float, split_margin: float, float32: bool = True, gap: float = 0.0) -> tuple[float, float]:
+def _rounding_edge(below: np.float32, above: np.float32) -> float:
+    """The least float64 that rounds (to nearest, ties to even) to the float32 `above`, not to `below` (adjacent)."""
+    mid = (float(below) + float(above)) / 2.0     # exact in float64
+    return mid if np.float32(mid) == above else float(np.nextafter(mid, np.inf))
+
+
+def _split_region(L: float, split_margin: float, float32: bool = True, gap: float = 0.0,
+                  lattice: bool = False) -> tuple[float, float]:
     """(largest left value, smallest right value) the MILP allows around a split with left bound L.
 
     sklearn compares float32(x) with the threshold, so the float32 values next to it decide: t32 (the
@@ -140,12 +147,19 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
     sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
     (relative) widens the band for users who prefer robustness to round-off over exactness.
     With a library gap (see the module docstring) the regions keep gap * max(1, |threshold|) from the split.
+    `lattice`: the input takes only values far apart next to the split (an integer feature, maybe scaled), so the
+    regions are the library's exact float64 ones: the float32 rounding edge between t32 and its successor. A
+    scaled integer whose float64 value rounds onto an XGBoost cut (a cut is the float32 of a scaled data value)
+    goes right, though it lies a hair below the cut (an outside fuzz: k = 2 behind a StandardScaler excluded).
     """
     extra = split_margin * max(1.0, abs(L))
     if float32:
         t32 = np.float32(L)                      # L rounds down to the float32 threshold value
         left, right = float(t32), float(np.nextafter(t32, np.float32(np.inf)))
-        if gap > 0.0:                            # XGBoost: the cut point `right` is a data value; keep it
+        if lattice:
+            right = _rounding_edge(t32, np.nextafter(t32, np.float32(np.inf)))
+            left = float(np.nextafter(right, -np.inf))
+        elif gap > 0.0:                          # XGBoost: the cut point `right` is a data value; keep it
             left = min(left, right - gap * max(1.0, abs(right)))
     else:
         g = max(gap * max(1.0, abs(L)), float(np.spacing(np.float32(abs(L)))) / 2.0)
@@ -155,6 +169,15 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
     elif L < 0.0 < right and not float32:        # 0 goes right
         right = 0.0
     return left - extra, right + extra
+
+
+def _lattice(b: IRBuilder, x: Affine) -> bool:
+    """Whether the input is c * n + const for one integer column n with |c| >= 1e-5 (an integer feature, maybe
+    scaled): its values are at least 1e-5 apart, 100x the solver tolerance and far beyond float32 rounding."""
+    if len(x.terms) != 1:
+        return False
+    (col, coef), = x.terms.items()
+    return b.is_integer(col) and abs(coef) >= 1e-5
 
 
 def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
@@ -168,11 +191,12 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
             raise UnsupportedError(f"Tree input {f} has interval [{lo}, {hi}]; tree splits need finite bounds "
                                    "on every input to derive big-M values.")
         x, rows = inputs[f], f"{group}:split:f{f}"
+        lattice = _lattice(b, x)
         previous: int | None = None
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
             y = b.add_binary(f"{group}.split[f{f},{j}]<={float(L)!r}")   # solver/interval_costs.py reads L
             Y = Affine.column(y)
-            left_ub, right_lb = _split_region(L, split_margin, float32, gap)
+            left_ub, right_lb = _split_region(L, split_margin, float32, gap, lattice)
             b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
             b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
             if previous is not None:
