@@ -76,8 +76,9 @@ def test_instance_matches_expected(path: Path, trained) -> None:
         "re-run instances/generate.py")
     res = solve(problem)
     tol = exp["tolerance"] * max(1.0, abs(exp["cost"] or 0.0))
-    if exp["method"] == "grid upper bound":
-        assert res.status is Status.OPTIMAL, res.message
+    if exp["method"] == "grid upper bound":   # (the grid's best point: an upper bound on the optimum)
+        # proven where the SCM is exact; an approximated (piecewise-linear) SCM proves nothing: FEASIBLE
+        assert res.status is (Status.OPTIMAL if res.approximation_error == 0 else Status.FEASIBLE), res.message
         assert res.cost <= exp["cost"] + tol
     else:
         assert res.status.value == exp["status"], res.message

@@ -69,7 +69,9 @@ def _reference(name: str) -> tuple[dict[str, float], float]:
     model = load_model("recipe:logreg", scm)
     person = first_denied(scm, model)
     res = solve(RecourseProblem(scm, model, person))
-    assert res.status.value == "OPTIMAL" and res.verified, (name, res.status, res.message)
+    # proven where the SCM is exact; smooth terms (chain-nonlinear) are approximated: verified, not proven
+    proven = "OPTIMAL" if res.approximation_error == 0 else "FEASIBLE"
+    assert res.status.value == proven and res.verified, (name, res.status, res.message)
     return {k: float(v) for k, v in person.items()}, float(res.cost)
 
 
