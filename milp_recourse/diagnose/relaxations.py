@@ -165,8 +165,17 @@ def _check_weights(groups: tuple[ConstraintGroup, ...], weights: Mapping[str, fl
     return {k: float(weights.get(k, 1.0)) for k in keys}
 
 
+SHIFT_TOL = 1e-7   # relative: a MILP shift this small is the solver's tolerance, not a change (an outside fuzz:
+#                    a 1.4e-9 shift of a root counted as changing it, and the relaxation was called inconsistent)
+
+
 def _read_back(problem: RecourseProblem, action: Mapping[str, float]):
-    """Groups an action gives up, the person's problem without them, the action snapped to grids, its check."""
+    """Groups an action gives up, the person's problem without them, the action snapped to grids, its check.
+    Shifts within SHIFT_TOL of the factual value are read as holds at it, and holds of roots (no-ops) dropped."""
+    x = problem.factual
+    action = {k: (float(x[k]) if abs(float(v) - float(x[k])) <= SHIFT_TOL * max(1.0, abs(float(x[k]))) else v)
+              for k, v in action.items()}
+    action = {k: v for k, v in action.items() if problem.scm.parents(k) or float(v) != float(x[k])}
     given_up = violated_groups(problem, action)
     relaxed = relax(problem, given_up)
     action = snap_to_grids(relaxed, action)
