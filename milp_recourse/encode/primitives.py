@@ -103,6 +103,19 @@ def binary_times(b: IRBuilder, z: Affine, y: Affine, name: str, group: str) -> A
     return W
 
 
+def two_valued(b: IRBuilder, e: Affine) -> tuple[float, float, Affine] | None:
+    """(v0, v1, t) when e takes only the values v0 + (v1 - v0) t, t a 0/1 expression: one integer column with two
+    values (a binary, a binary intervened on as 1 + d with d in {-1, 0}), scaled and shifted; else None."""
+    if len(e.terms) != 1:
+        return None
+    (j, c), = e.terms.items()
+    lo, hi = b.var_bounds(j)
+    if not (b.is_integer(j) and np.isfinite(lo) and float(lo).is_integer() and hi == lo + 1.0):
+        return None
+    t = Affine.column(j) - lo
+    return e.const + c * lo, e.const + c * hi, t
+
+
 def is_binary_expr(b: IRBuilder, e: Affine) -> bool:
     """True when e is a single 0/1 integer column (or 1 - such a column)."""
     if len(e.terms) != 1:
@@ -153,5 +166,5 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
     return Affine.column(y), pwl_error(fn, pts)
 
 
-__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
+__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr", "two_valued",
            "pwl_univariate", "pwl_error"]

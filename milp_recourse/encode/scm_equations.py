@@ -111,6 +111,12 @@ class Linearizer:
         for z, y in ((left, right), (right, left)):
             if pr.is_binary_expr(self.b, z):
                 return pr.binary_times(self.b, z, y, self._name("prod"), self.group)
+        for z, y in ((left, right), (right, left)):
+            two = pr.two_valued(self.b, z)   # z = v0 + (v1 - v0) t, t 0/1: z y = v0 y + (v1 - v0) (t y), exact
+            if two is not None:
+                v0, v1, t = two
+                w = pr.binary_times(self.b, t, y, self._name("prod"), self.group) * (v1 - v0)
+                return w + y * v0 if v0 != 0.0 else w
         raise UnsupportedError(
             f"{self.group}: the product {ex.to_text(e)!r} multiplies two changing continuous quantities, which has "
             "no exact MILP encoding. Make one factor immutable for this individual, or binary.")
