@@ -76,14 +76,24 @@ class Certificate:
                 "refuting_action": None if self.refuting_action is None else
                 {k: float(v) for k, v in self.refuting_action.items()}, "seconds": float(self.seconds)}
 
-    def apply(self, result: RecourseResult) -> RecourseResult:
-        """Attach to a NO_RECOURSE result; a verified counter-example from another backend turns it UNKNOWN."""
+    def apply(self, result: RecourseResult, problem: RecourseProblem | None = None) -> RecourseResult:
+        """Attach to a NO_RECOURSE result. A verified counter-example from another backend refutes it: with the
+        person's `problem` the result becomes FEASIBLE with that action (re-checked here; no bound), else UNKNOWN."""
         timings = dict(result.timings, certify=self.seconds)
         total = result.total_seconds + self.seconds
         step = PathStep("certify", self.seconds, "refuted" if self.refuting_action is not None else
                         ("proven" if self.proven else "unproven"), {})
         path = (*result.path, step)
         if self.refuting_action is not None:
+            ver = verify_action(problem, self.refuting_action) if problem is not None else None
+            if ver is not None and ver.ok:
+                return dataclasses.replace(
+                    result, status=Status.FEASIBLE, cost=ver.cost, action=dict(self.refuting_action),
+                    counterfactual=ver.counterfactual, verified=True, objective_bound=None, gap=None,
+                    cost_breakdown=ver.cost_breakdown, score=ver.score, score_kind=ver.score_kind,
+                    score_threshold=ver.score_threshold, certificate=self.to_dict(), timings=timings,
+                    total_seconds=total, path=path,
+                    message=self.message + " Its action is returned, verified, without a bound.")
             return dataclasses.replace(result, status=Status.UNKNOWN, certificate=self.to_dict(), timings=timings,
                                        total_seconds=total, message=self.message, path=path)
         return dataclasses.replace(result, certificate=self.to_dict(), timings=timings, total_seconds=total,

@@ -313,7 +313,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
             res = RecourseResult(Status.NO_RECOURSE, None, {}, {}, verified=False, objective_bound=None, gap=None,
                                  total_seconds=time.perf_counter() - t0,
                                  message="No action satisfies this person's constraints.", **base)
-            return certify(problem, res, compiled=compiled).apply(res)
+            return certify(problem, res, compiled=compiled).apply(res, problem)
         msg = {SearchState.INFEASIBLE: f"The piecewise-linear model (max error {approx:.3g}) is infeasible; "
                                        "this is not a proof for the true SCM.",
                SearchState.ERROR: search.message}.get(search.state,
