@@ -150,16 +150,17 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
     sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
     (relative) widens the band for users who prefer robustness to round-off over exactness.
     With a library gap (see the module docstring) the regions keep gap * max(1, |threshold|) from the split.
-    `lattice`: the input takes only values far apart next to the split (an integer feature, maybe scaled), so the
-    regions are the library's exact float64 ones: the float32 rounding edge between t32 and its successor. A
+    `lattice`: the input takes only values far apart next to the split (an integer feature, maybe scaled), so an
+    XGBoost split's regions are the library's exact float64 ones: the float32 rounding edge below the cut. A
     scaled integer whose float64 value rounds onto an XGBoost cut (a cut is the float32 of a scaled data value)
     goes right, though it lies a hair below the cut (an outside fuzz: k = 2 behind a StandardScaler excluded).
+    scikit-learn's thresholds are midpoints between data values, where no integer lies: their regions stay.
     """
     extra = split_margin * max(1.0, abs(L))
     if float32:
         t32 = np.float32(L)                      # L rounds down to the float32 threshold value
         left, right = float(t32), float(np.nextafter(t32, np.float32(np.inf)))
-        if lattice:
+        if lattice and gap > 0.0:                # XGBoost's cut: the float32 of a (scaled) data value
             right = _rounding_edge(t32, np.nextafter(t32, np.float32(np.inf)))
             left = float(np.nextafter(right, -np.inf))
         elif gap > 0.0:                          # XGBoost: the cut point `right` is a data value; keep it
