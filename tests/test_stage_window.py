@@ -142,6 +142,13 @@ def test_spare_core_reads_the_load_average(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert not stage_window.spare_core()
 
+    def unavailable():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", unavailable)
+    assert not stage_window.spare_core()
+
 
 def test_one_stage_thread_never_runs_ahead(forest_problems, monkeypatch):
     _fake(monkeypatch, [(0.2, "infeasible"), (0.01, "optimal")], slow=0.0)

@@ -9,7 +9,8 @@ often the hardest of all: it must prove infeasibility with the optimum a few per
 RF 100 x 5, person #8: 4.7 s infeasible at 0.976 x the optimum, where the next stage alone proves the optimum in
 3.9 s). Stages that each finish within SLOW_STAGE run one at a time as before, so their answers do not change;
 which of two concurrent stages settles a slow person can depend on timing (both answers are proven optimal).
-Needs `threads` >= 2 and a backend that can cancel a solve (HiGHS); otherwise every stage runs here, in turn.
+Needs the option stage_threads >= 2 and a backend that can cancel a solve (HiGHS); otherwise every stage runs
+here, in turn.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def spare_core() -> bool:
     counts the stage already running) leaves one idle. On a busy machine a stage run ahead would only take time
     from the stage it should help (a Taiwan person at ~1 free core: 5.2 s alone, 10.1 s with a stage beside it)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores >= 2 and os.getloadavg()[0] <= cores - 0.5
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):   # no load average (Windows): do not guess
+        return False
+    return cores >= 2 and load <= cores - 0.5
 
 
 @dataclass(frozen=True)
