@@ -31,6 +31,7 @@ Splits whose side is decided by the inputs' bounds (in particular constant input
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -141,7 +142,7 @@ def _rounding_edge(below: np.float32, above: np.float32) -> float:
 
 
 def _split_region(L: float, split_margin: float, float32: bool = True, gap: float = 0.0,
-                  lattice: bool = False) -> tuple[float, float]:
+                  lattice: tuple[float, float] | None = None) -> tuple[float, float]:
     """(largest left value, smallest right value) the MILP allows around a split with left bound L.
 
     sklearn compares float32(x) with the threshold, so the float32 values next to it decide: t32 (the
@@ -150,20 +151,30 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
     sklearn itself can hold (integers, data values) are never excluded; an optional extra `split_margin`
     (relative) widens the band for users who prefer robustness to round-off over exactness.
     With a library gap (see the module docstring) the regions keep gap * max(1, |threshold|) from the split.
-    `lattice`: the input takes only values far apart next to the split (an integer feature, maybe scaled), so an
-    XGBoost split's regions are the library's exact float64 ones: the float32 rounding edge below the cut. A
-    scaled integer whose float64 value rounds onto an XGBoost cut (a cut is the float32 of a scaled data value)
-    goes right, though it lies a hair below the cut (an outside fuzz: k = 2 behind a StandardScaler excluded).
-    scikit-learn's thresholds are midpoints between data values, where no integer lies: their regions stay.
+    `lattice` (step, offset): the input takes only the values offset + step * n, n integer (an integer feature,
+    maybe scaled). At an XGBoost split the library sends a value right iff it is at least the float32 rounding
+    edge below the cut, so the first lattice value at or above that edge goes right and the one before it left;
+    the regions meet halfway between them, far from both (a solver tolerance cannot move a lattice value
+    across). A scaled integer whose float64 value rounds onto an XGBoost cut (a cut is the float32 of a scaled
+    data value) lies a hair below the cut and goes right (an outside fuzz: k = 2 behind a StandardScaler was
+    excluded). scikit-learn's thresholds are midpoints between data values, where no integer lies: their
+    regions stay.
     """
     extra = split_margin * max(1.0, abs(L))
     if float32:
         t32 = np.float32(L)                      # L rounds down to the float32 threshold value
         left, right = float(t32), float(np.nextafter(t32, np.float32(np.inf)))
-        if lattice and gap > 0.0:                # XGBoost's cut: the float32 of a (scaled) data value
-            right = _rounding_edge(t32, np.nextafter(t32, np.float32(np.inf)))
-            left = float(np.nextafter(right, -np.inf))
-        elif gap > 0.0:                          # XGBoost: the cut point `right` is a data value; keep it
+        if lattice is not None and gap > 0.0:    # XGBoost's cut: the float32 of a (scaled) data value
+            step, offset = abs(lattice[0]), lattice[1]
+            edge = _rounding_edge(t32, np.nextafter(t32, np.float32(np.inf)))
+            first = offset + step * math.ceil((edge - offset) / step)   # the first lattice value going right
+            while first < edge:
+                first += step
+            while first - step >= edge:
+                first -= step
+            mid = first - step / 2.0
+            return mid - extra, mid + extra
+        if gap > 0.0:                          # XGBoost: the cut point `right` is a data value; keep it
             left = min(left, right - gap * max(1.0, abs(right)))
     else:
         g = max(gap * max(1.0, abs(L)), float(np.spacing(np.float32(abs(L)))) / 2.0)
@@ -175,13 +186,13 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
     return left - extra, right + extra
 
 
-def _lattice(b: IRBuilder, x: Affine) -> bool:
-    """Whether the input is c * n + const for one integer column n with |c| >= 1e-5 (an integer feature, maybe
-    scaled): its values are at least 1e-5 apart, 100x the solver tolerance and far beyond float32 rounding."""
+def _lattice(b: IRBuilder, x: Affine) -> tuple[float, float] | None:
+    """(c, const) when the input is c * n + const for one integer column n with |c| >= 1e-5 (an integer feature,
+    maybe scaled: values at least 1e-5 apart, 100x the solver tolerance), else None."""
     if len(x.terms) != 1:
-        return False
+        return None
     (col, coef), = x.terms.items()
-    return b.is_integer(col) and abs(coef) >= 1e-5
+    return (float(coef), float(x.const)) if b.is_integer(col) and abs(coef) >= 1e-5 else None
 
 
 def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
