@@ -281,3 +281,25 @@ def test_no_closed_form_option_solves_the_milp_with_the_same_answer(capsys, file
     for out in outs:
         cf = np.array([[out["counterfactual"][k] for k in names]])
         assert files["model"].predict_proba(pd.DataFrame(cf, columns=names))[0, 1] >= 0.5
+
+
+def test_repeated_list_options_are_joined_never_dropped(capsys, files):
+    """--grid / --bounds / --direction / --weights / --scores given twice mean both lists (before, only the last
+    was kept, silently); a feature named in both is refused, as within one list."""
+    one = _solve_json(capsys, files, "--grid", "L=-5|0|5,E=-0.2|0|0.2", "--bounds", "E=-0.4:0.4,I=:14",
+                      "--weights", "E=3,L=2")
+    two = _solve_json(capsys, files, "--grid", "L=-5|0|5", "--grid", "E=-0.2|0|0.2", "--bounds", "E=-0.4:0.4",
+                      "--bounds", "I=:14", "--weights", "E=3", "--weights", "L=2")
+    assert two["cost"] == pytest.approx(one["cost"], rel=1e-12) and two["action"] == one["action"]
+    import argparse
+
+    from milp_recourse.cli.problem_args import add_constraint_args
+
+    parser = argparse.ArgumentParser()
+    add_constraint_args(parser)
+    ns = parser.parse_args(["--grid", "L=-5|0|5", "--grid", "E=0|1", "--direction", "I=up", "--direction", "S=down",
+                            "--scores", "E=5", "--scores", "L=1"])
+    assert (ns.grid, ns.direction, ns.scores) == ("L=-5|0|5,E=0|1", "I=up,S=down", "E=5,L=1")
+    code, out, err = _run(capsys, "solve", "--scm", "loan", "--classifier", files["clf"], "--individual",
+                          json.dumps(files["person"]), "--grid", "L=-5|0|5", "--grid", "L=0|5")
+    assert code == 2 and out == "" and "error: --grid: feature 'L' is given twice" in err

@@ -83,21 +83,33 @@ def add_individual_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--row", type=int, help="row of a CSV/Parquet --individual (default 0)")
 
 
+class JoinRepeats(argparse.Action):
+    """A NAME=VALUE list option that may be given more than once: the lists are joined (`--grid A=.. --grid B=..`
+    is `--grid A=..,B=..`), so no occurrence is silently dropped; a feature named twice is still an error."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if not before else f"{before},{values}")
+
+
 def add_constraint_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("hard constraints (per individual)")
     g.add_argument("--actionable", help="features the person can act on, e.g. E,L,I,S (default: the spec's)")
-    g.add_argument("--bounds", help="bounds on new values, e.g. E=-0.4:0.4,L=:5 (either side may be empty)")
-    g.add_argument("--direction", help="increase/decrease only, e.g. I=up,S=down")
+    g.add_argument("--bounds", action=JoinRepeats,
+                   help="bounds on new values, e.g. E=-0.4:0.4,L=:5 (either side may be empty; repeatable)")
+    g.add_argument("--direction", action=JoinRepeats, help="increase/decrease only, e.g. I=up,S=down (repeatable)")
     g.add_argument("--max-changes", type=int, help="at most this many features intervened on")
-    g.add_argument("--grid", help="allowed values, e.g. E=-0.3:0.3:15 (15 even values) or E=0|0.5|1")
+    g.add_argument("--grid", action=JoinRepeats,
+                   help="allowed values, e.g. E=-0.3:0.3:15 (15 even values) or E=0|0.5|1 (repeatable)")
     g.add_argument("--constraint", action="append", default=None, metavar="TEXT",
                    help="a logic constraint, repeatable: 'if A -> a then B = b' (or <=, >=; when A becomes a) or "
                         "'T += r * S' (T, a root, moves r per unit of S, at no cost); names may be `quoted`")
     g = p.add_argument_group("soft preferences and cost")
     w = g.add_mutually_exclusive_group()
-    w.add_argument("--weights", help="per-feature cost weights, e.g. E=3,L=2 (default 1)")
+    w.add_argument("--weights", action=JoinRepeats, help="per-feature cost weights, e.g. E=3,L=2 (default 1; repeatable)")
     w.add_argument("--ranking", help="features from easiest to hardest, e.g. E,L,I,S")
-    w.add_argument("--scores", help="difficulty scores (larger = harder), e.g. E=5,L=1")
+    w.add_argument("--scores", action=JoinRepeats, help="difficulty scores (larger = harder), e.g. E=5,L=1 (repeatable)")
     g.add_argument("--ranking-map", default="rank", choices=RANKING_MAPPINGS, help="ranking -> weight (default rank)")
     g.add_argument("--score-map", default="identity", choices=SCORE_MAPPINGS, help="scores -> weight (default identity)")
     g.add_argument("--preferred", help="preferred value ranges, penalised outside, e.g. L=-5:0")
