@@ -79,6 +79,7 @@ def test_instance_matches_expected(path: Path, trained) -> None:
     if exp["method"] == "grid upper bound":   # (the grid's best point: an upper bound on the optimum)
         # proven where the SCM is exact; an approximated (piecewise-linear) SCM proves nothing: FEASIBLE
         assert res.status is (Status.OPTIMAL if res.approximation_error == 0 else Status.FEASIBLE), res.message
+        assert (res.objective_bound is None) == (res.approximation_error > 0)   # no bound proven on an approximation
         assert res.cost <= exp["cost"] + tol
     else:
         assert res.status.value == exp["status"], res.message

@@ -55,7 +55,7 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
     """Re-solve with a finer piecewise-linear SCM while the only failure is the score on the true SCM.
 
     Each re-solve also asks for a score margin of twice the failed answer's deficit. That restricts the model, so
-    its optimum bounds nothing, not even approximately: the bound reported is the first model's. (On a tree
+    its optimum bounds nothing, not even approximately (and no bound of an approximated SCM is reported). (On a tree
     ensemble's piecewise-constant score a margin can shut out the cheapest valid cells: an outside fuzz found
     answers up to 7x the optimum.) The first answer stretched onto the true favourable region (pwl_repair.py)
     competes with the re-solves' answer; the cheaper verified one is kept. Answers of an approximated SCM are
@@ -71,7 +71,6 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
         res = _solve_once(problem, session)
     if res is first:
         return res
-    bound = first.objective_bound if first.objective_bound is not None else 0.0
     stretched = stretch_to_valid(original, first.action) if first.action and not first.violations else None
     if stretched is not None and not (res.verified and res.cost is not None and res.cost <= stretched[1].cost):
         action, ver = stretched
@@ -82,11 +81,10 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
         how = f"this one was found with the score margin raised to {problem.options.margin:.3g}"
     if res.verified and res.cost is not None:
         res = dataclasses.replace(
-            res, status=Status.FEASIBLE, objective_bound=min(bound, res.cost),
-            gap=max(0.0, res.cost - bound) / max(abs(res.cost), 1e-12),
-            message=(f"Verified on the true SCM, not proven optimal: the answer of the piecewise-linear SCM (max error "
-                     f"{first.approximation_error:.3g}) failed the re-check, and {how}; the bound is that first "
-                     "model's."))
+            res, status=Status.FEASIBLE, objective_bound=None, gap=None,
+            message=(f"Verified on the true SCM, not proven optimal (no bound is reported): the answer of the "
+                     f"piecewise-linear SCM (max error {first.approximation_error:.3g}) failed the re-check, and "
+                     f"{how}."))
     return res
 
 
@@ -304,7 +302,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                 approximation_error=approx, timings=timings, iterations=search.rounds, path=tuple(search.path),
                 path_reasons=search.reasons, levels=problem_levels(problem))
     if search.action is None:
-        lb = search.lower_bound if np.isfinite(search.lower_bound) else None
+        lb = search.lower_bound if np.isfinite(search.lower_bound) and approx == 0.0 else None
         if search.state == SearchState.INFEASIBLE and approx == 0.0:
             from milp_recourse.solver.certify import (
                 certify,  # bound / Farkas / second-backend certificate (see certify.py)
@@ -327,9 +325,12 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         t = time.perf_counter()
         ver = verify_action(problem, search.action)
         timings["verify"] = time.perf_counter() - t
-    lb = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
+    lb: float | None = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
+    approx_lb = lb
+    if approx > 0:   # the bound of a piecewise-linear SCM's model bounds nothing on the true SCM: none is reported
+        lb = None
     gap = None if lb is None else max(0.0, ver.cost - lb) / max(abs(ver.cost), 1e-12)
-    if gap is not None and ver.cost - lb <= 1e-9:
+    if gap is not None and lb is not None and ver.cost - lb <= 1e-9:
         gap = 0.0
     if not ver.ok:
         why = "; ".join(ver.violations) or f"score {ver.score:.6g} below threshold {ver.score_threshold:.6g}"
@@ -341,9 +342,9 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     elif search.state == "optimal" and approx == 0:
         status, msg = Status.OPTIMAL, "Proven optimal and verified."
     elif search.state == "optimal":   # the bound is the approximate model's: no proof for the true SCM
-        status, msg = Status.FEASIBLE, (f"Optimal for the piecewise-linear SCM (max error {approx:.3g}) and verified "
-                                        "on the true SCM; not proven optimal for the true SCM (the bound is the "
-                                        "approximate model's).")
+        status, msg = Status.FEASIBLE, (f"Optimal for the piecewise-linear SCM (max error {approx:.3g}; its bound "
+                                        f"{approx_lb:.6g}) and verified on the true SCM; not proven optimal for the "
+                                        "true SCM, so no bound is reported.")
     else:
         status, msg = Status.FEASIBLE, search.message or "A limit was reached: verified action with a gap."
     return RecourseResult(status, ver.cost, dict(search.action), ver.counterfactual, verified=ver.ok,
