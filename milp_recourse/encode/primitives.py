@@ -166,5 +166,5 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
     return Affine.column(y), pwl_error(fn, pts)
 
 
-__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr", "two_valued",
-           "pwl_univariate", "pwl_error"]
+__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
+           "two_valued", "pwl_univariate", "pwl_error"]
