@@ -62,3 +62,32 @@ def test_binary_times_continuous_is_exact_whatever_the_form(term):
         assert res.cost == pytest.approx(_closed_form(clf, person), rel=1e-5, abs=1e-6)
         checked += 1
     assert checked >= 3
+
+
+def _square_spec(term: str) -> dict:
+    return {"name": "sq", "variables": [
+        {"name": "a", "type": "continuous", "domain": [-3, 3], "actionability": "actionable", "equation": "U_a",
+         "noise": {"name": "U_a", "dist": "normal", "mean": 0, "std": 1}},
+        {"name": "y", "type": "continuous", "domain": [-30, 30], "actionability": "immutable",
+         "equation": f"0.5*a + {term} + U_y", "noise": {"name": "U_y", "dist": "normal", "mean": 0, "std": 1}}]}
+
+
+def test_a_product_of_a_changing_quantity_with_itself_is_its_square():
+    """'0.3*a*a', '(0.3*a)*a' and 'a*(0.3*a)' were refused as two changing continuous quantities; they are
+    0.3*a**2 (piecewise-linear, FEASIBLE with its error). Reference: the true optimum in closed form (the logit
+    is quadratic in a'), which every verified answer must cost at least, and the **2 spelling's answer."""
+    X = scm_from_dict(_square_spec("0.3*a**2")).sample(1000, seed=0)
+    clf = LogisticRegression().fit(X, (X["y"] > 1).astype(int))
+    (wa, wy), w0 = clf.coef_[0], clf.intercept_[0]
+    person = {"a": 0.2, "y": -0.5}
+    u = person["y"] - (0.5 * person["a"] + 0.3 * person["a"] ** 2)
+    roots = np.roots([wy * 0.3, wa + wy * 0.5, wy * u + w0])     # logit(a') = 0
+    best = min(abs(r.real - person["a"]) for r in roots if abs(r.imag) < 1e-12 and -3 <= r.real <= 3)
+    answers = []
+    for term in ("0.3*a**2", "0.3*a*a", "(0.3*a)*a", "a*(0.3*a)"):
+        res = mr.solve(mr.RecourseProblem(scm_from_dict(_square_spec(term)), clf, person, cost=mr.CostSpec(p=1)))
+        assert res.status is mr.Status.FEASIBLE and res.verified and res.approximation_error > 0, res.message
+        assert best - 1e-9 <= res.cost <= best * (1 + 1e-3)
+        answers.append((res.cost, res.approximation_error))
+    for cost, err in answers[1:]:
+        assert cost == pytest.approx(answers[0][0], rel=1e-9) and err == pytest.approx(answers[0][1], rel=1e-6)

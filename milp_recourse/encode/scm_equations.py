@@ -34,6 +34,16 @@ def is_smooth_nonlinear(e: ex.Expr) -> bool:
     return False
 
 
+def _proportional(a: Affine, b: Affine) -> float | None:
+    """r with b == r * a (same columns, proportional coefficients and constants), else None."""
+    if set(a.terms) != set(b.terms) or not a.terms:
+        return None
+    j = next(iter(a.terms))
+    r = b.terms[j] / a.terms[j]
+    ok = all(abs(b.terms[k] - r * a.terms[k]) <= 1e-12 * max(1.0, abs(b.terms[k])) for k in a.terms)
+    return r if ok and abs(b.const - r * a.const) <= 1e-12 * max(1.0, abs(b.const)) else None
+
+
 @dataclass
 class Linearizer:
     """Turns expressions over changing variables (bound to affine IR expressions) into Affine."""
@@ -117,6 +127,11 @@ class Linearizer:
                 v0, v1, t = two
                 w = pr.binary_times(self.b, t, y, self._name("prod"), self.group) * (v1 - v0)
                 return w + y * v0 if v0 != 0.0 else w
+        ratio = _proportional(left, right)   # c * f * f (v0 * v0, 2*x * x): a square, as x**2 is encoded
+        if ratio is not None:
+            y, err = pr.pwl_univariate(self.b, left, np.square, self.breakpoints, self._name("pow"), self.group)
+            self.max_error = max(self.max_error, err * abs(ratio))   # (the error of ratio * left**2)
+            return y * ratio
         raise UnsupportedError(
             f"{self.group}: the product {ex.to_text(e)!r} multiplies two changing continuous quantities, which has "
             "no exact MILP encoding. Make one factor immutable for this individual, or binary.")
