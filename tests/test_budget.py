@@ -10,28 +10,19 @@ from __future__ import annotations
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from milp_recourse import CostSpec, RecourseProblem, SolveOptions, Status, solve
+from milp_recourse import RecourseProblem, Status, solve
 import milp_recourse.solver.strategy as strategy
 from milp_recourse.solver.strategy import BUDGET_MIN_INTEGERS, budget_reason
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.models.recipes import labelled_sample
-from milp_recourse.scm.random_linear import random_linear_scm
-from milp_recourse.solver.many import screen
 from milp_recourse.solver.verify import verify_action
+
+from budget_forests import forest_people
 
 
 @pytest.fixture(scope="module")
 def forest_problems() -> list[RecourseProblem]:
-    scm = random_linear_scm(6, seed=4)
-    X, y = labelled_sample(scm, 3000, 0)
-    forest = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
-    out = []
-    for p, n in ((1, 3), (2, 2)):
-        cands = [RecourseProblem(scm=scm, classifier=forest, individual=x, cost=CostSpec(p=p),
-                                 options=SolveOptions(time_limit=60.0))
-                 for x in scm.sample(80, seed=7).to_numpy(float)]
-        out += [pr for pr, fav in zip(cands, screen(cands)) if not fav][:n]
-    return out
+    return forest_people()
 
 
 def test_budget_schedule_matches_the_full_model_search(forest_problems, monkeypatch):

@@ -8,6 +8,7 @@ same binary program solved to optimality, checked by enumerating every 0/1 point
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -15,38 +16,25 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.ensemble import RandomForestClassifier
 
-from milp_recourse import CostSpec, InputError, RecourseProblem, SolveOptions, Status, solve
+from milp_recourse import InputError, RecourseProblem, SolveOptions, Status, solve
 from milp_recourse.backends import SolverParams, Termination, get_backend
 from milp_recourse.mip.ir import MIPModel
-from milp_recourse.models.recipes import labelled_sample
 from milp_recourse.result import SearchState
-from milp_recourse.scm.random_linear import random_linear_scm
 from milp_recourse.solver import stage_window
-from milp_recourse.solver.many import screen
 from milp_recourse.solver.milp_search import SearchOutcome
 from milp_recourse.solver.verify import verify_action
+
+from budget_forests import forest_people
 
 
 @pytest.fixture(scope="module")
 def forest_problems() -> list[RecourseProblem]:
-    """Denied people of a 20-tree forest whose models are big enough for the budget schedule (p = 1 and 2)."""
-    scm = random_linear_scm(6, seed=4)
-    X, y = labelled_sample(scm, 3000, 0)
-    forest = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
-    out = []
-    for p, n in ((1, 3), (2, 2)):
-        cands = [RecourseProblem(scm=scm, classifier=forest, individual=x, cost=CostSpec(p=p),
-                                 options=SolveOptions(time_limit=60.0))
-                 for x in scm.sample(80, seed=7).to_numpy(float)]
-        out += [pr for pr, fav in zip(cands, screen(cands)) if not fav][:n]
-    return out
+    return forest_people()
 
 
 def _with(pr: RecourseProblem, **changes) -> RecourseProblem:
-    opts = SolveOptions(**{**{f: getattr(pr.options, f) for f in pr.options.RULES}, **changes})
-    return RecourseProblem(scm=pr.scm, classifier=pr.classifier, individual=pr.x, cost=pr.cost, options=opts)
+    return dataclasses.replace(pr, options=dataclasses.replace(pr.options, **changes))
 
 
 def test_stages_run_ahead_give_the_one_at_a_time_answers(forest_problems, monkeypatch):

@@ -67,7 +67,7 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
     `compiled` is the model at the incumbent's budget, searched when no stage settles the question.
     """
     probing = not is_tree_model(problem.classifier)   # (module docstring; the same rule for restarts)
-    lower, rounds, spent = 0.0, 0, 0.0
+    lower, rounds = 0.0, 0
     counts = {"stages": 0, "stages_ahead": 0}
     frac = BUDGET_START
     reach = reach_bound(problem, compiled, inc.cost) if inc.cost > 1e-12 else None
@@ -84,14 +84,14 @@ def budget_search(problem: RecourseProblem, compiled: CompiledInstance, inc: Inc
     try:
         for res in stages:
             out, budget = res.outcome, res.budget
-            rounds, spent = rounds + out.rounds, time.perf_counter() - t0
+            rounds += out.rounds
             counts = {"stages": counts["stages"] + 1, "stages_ahead": res.ahead}
             if out.state == "infeasible":
                 lower = max(lower, budget)   # no action costs <= budget (the stage's SCM is exact: approx_error 0)
                 continue
             if out.state == SearchState.OPTIMAL and out.action is not None and (
                     out.verified if out.verified is not None else verify_action(problem, out.action).ok):
-                return res.stage, dataclasses.replace(out, seconds=spent, rounds=rounds,
+                return res.stage, dataclasses.replace(out, seconds=time.perf_counter() - t0, rounds=rounds,
                                                       lower_bound=max(out.lower_bound, lower)), counts
             if out.action is not None and out.verified and out.cost < inc.cost:
                 inc = Incumbent(out.action, out.cost)   # the stage's best verified action: a tighter cutoff
