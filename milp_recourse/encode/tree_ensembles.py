@@ -41,7 +41,7 @@ import numpy as np
 from milp_recourse.encode.input_prices import InputPrices
 from milp_recourse.errors import ClassifierError, UnsupportedError
 from milp_recourse.mip.ir import Affine, IRBuilder
-from milp_recourse.models.trees import LEAF, TreeEnsemble, to_tree_ensemble
+from milp_recourse.models.trees import LEAF, TreeEnsemble, left_upper, to_tree_ensemble
 
 LEFT, RIGHT, OPEN = 0, 1, 2
 
@@ -135,12 +135,6 @@ def _margin(v: float, split_margin: float) -> float:
     return split_margin * max(1.0, abs(v))
 
 
-def _rounding_edge(below: np.float32, above: np.float32) -> float:
-    """The least float64 that rounds (to nearest, ties to even) to the float32 `above`, not to `below` (adjacent)."""
-    mid = (float(below) + float(above)) / 2.0     # exact in float64
-    return mid if np.float32(mid) == above else float(np.nextafter(mid, np.inf))
-
-
 def _split_region(L: float, split_margin: float, float32: bool = True, gap: float = 0.0,
                   lattice: tuple[float, float] | None = None) -> tuple[float, float]:
     """(largest left value, smallest right value) the MILP allows around a split with left bound L.
@@ -166,7 +160,7 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
         left, right = float(t32), float(np.nextafter(t32, np.float32(np.inf)))
         if lattice is not None and gap > 0.0:    # XGBoost's cut: the float32 of a (scaled) data value
             step, offset = abs(lattice[0]), lattice[1]
-            edge = _rounding_edge(t32, np.nextafter(t32, np.float32(np.inf)))
+            edge = float(np.nextafter(left_upper(float(t32)), np.inf))   # the least x with float32(x) > t32
             first = offset + step * math.ceil((edge - offset) / step)   # the first lattice value going right
             while first < edge:
                 first += step
