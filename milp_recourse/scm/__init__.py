@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from milp_recourse.scm.expr import (Add, Call, Compare, Const, Div, Expr, Mul, Name, Neg, Pow, Sub, derivative, evaluate, interval,
                    names, parse, substitute, to_text)
-from milp_recourse.scm.model import ACTIONABILITY, KINDS, SCM, Variable
+from milp_recourse.scm.model import SCM
+from milp_recourse.scm.variable import ACTIONABILITY, KINDS, Variable
 from milp_recourse.scm.noise import Bernoulli, Gamma, Noise, Normal, NormalMixture, Uniform, noise_from_spec
 from milp_recourse.scm.spec import load_scm, models_dir, scm_from_dict, scm_to_dict, shipped_models
 

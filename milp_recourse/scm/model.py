@@ -16,186 +16,23 @@ import networkx as nx
 import numpy as np
 
 from milp_recourse.errors import InputError, SpecError, describe
-from milp_recourse.scm import functions
 from milp_recourse.scm.expr import (
-    Add,
-    Call,
-    Compare,
-    Const,
-    Div,
     Expr,
-    Mul,
     Name,
-    Neg,
-    Pow,
-    Sub,
-    count,
     derivative,
     evaluate,
-    interval,
     parse,
-    substitute,
     to_text,
 )
 from milp_recourse.scm.expr import names as expr_names
 from milp_recourse.scm.fold import Program, compile_expr, quiet, run
-from milp_recourse.scm.levels import LEVELED_KINDS, CostTable, check_levels, switch_table
+from milp_recourse.scm.invert import invert
 from milp_recourse.scm.noise import Noise
-from milp_recourse.scm.threshold import median_abduction, threshold_parts
+from milp_recourse.scm.threshold import threshold_parts
+from milp_recourse.scm.variable import ACTIONABILITY, KINDS, Variable
 
 if TYPE_CHECKING:
     import pandas as pd
-
-KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
-ACTIONABILITY = ("immutable", "actionable", "increase", "decrease")
-
-
-@dataclass(frozen=True)
-class Variable:
-    """One endogenous variable: type, domain [lower, upper], actionability and its noise's name."""
-
-    name: str
-    kind: str
-    lower: float
-    upper: float
-    actionability: str
-    noise_name: str
-    sensitive: bool = False
-    description: str = ""
-    levels: tuple[str, ...] = ()                 # categorical / ordinal: code k means levels[k] (scm/levels.py)
-    level_costs: CostTable | None = None         # K x K switch costs g[from][to] (None: the kind's default)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip() \
-                or "`" in self.name or not self.name.isprintable():
-            raise SpecError("A variable name must be a non-empty printable string without backticks or leading/"
-                            f"trailing spaces (names like 'co-applicant' are written `co-applicant` in equations); "
-                            f"got {describe(self.name)}.")
-        if self.kind not in KINDS:
-            raise SpecError(f"Variable {self.name!r} has type {self.kind!r}; expected one of {', '.join(KINDS)}.")
-        if self.actionability not in ACTIONABILITY:
-            raise SpecError(f"Variable {self.name!r} has actionability {self.actionability!r}; "
-                            f"expected one of {', '.join(ACTIONABILITY)}.")
-        self._check_levels()
-        lo, hi = float(self.lower), float(self.upper)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-            raise SpecError(f"Variable {self.name!r} has domain [{lo}, {hi}]; expected finite lower <= upper.")
-        if self.kind != "continuous" and not (lo.is_integer() and hi.is_integer()):
-            raise SpecError(f"{self.kind.capitalize()} variable {self.name!r} needs integral domain bounds; "
-                            f"got [{lo}, {hi}].")
-        if self.kind == "binary" and not (0 <= lo and hi <= 1):
-            raise SpecError(f"Binary variable {self.name!r} needs a domain inside [0, 1]; got [{lo}, {hi}].")
-        if not isinstance(self.noise_name, str) or not self.noise_name.isidentifier():
-            raise SpecError(f"Variable {self.name!r} needs a noise name (identifier); got {describe(self.noise_name)}.")
-        object.__setattr__(self, "lower", lo)
-        object.__setattr__(self, "upper", hi)
-        object.__setattr__(self, "sensitive", bool(self.sensitive))
-
-    def _check_levels(self) -> None:
-        """Categorical / ordinal: levels given, domain = the codes 0..K-1, a categorical has no direction."""
-        if self.kind not in LEVELED_KINDS:
-            if self.levels or self.level_costs is not None:
-                raise SpecError(f"Variable {self.name!r} is {self.kind}; only categorical and ordinal variables "
-                                "take 'levels' / 'level_costs'.")
-            return
-        levels = check_levels(self.name, self.kind, self.levels)
-        object.__setattr__(self, "levels", levels)
-        K = len(levels)
-        if (float(self.lower), float(self.upper)) != (0.0, float(K - 1)):
-            raise SpecError(f"The {self.kind} variable {self.name!r} has domain [{self.lower}, {self.upper}]; its "
-                            f"codes are 0..{K - 1} (leave 'domain' out).")
-        if self.kind == "categorical" and self.actionability in ("increase", "decrease"):
-            raise SpecError(f"The categorical variable {self.name!r} has actionability {self.actionability!r}, but "
-                            "its levels have no order; use 'ordinal' for ordered levels, or 'actionable'.")
-        if self.level_costs is not None:
-            table = tuple(tuple(float(c) for c in row) for row in self.level_costs)
-            if len(table) != K or any(len(row) != K for row in table) or any(
-                    not math.isfinite(c) or c < 0 for row in table for c in row) or any(table[i][i] for i in range(K)):
-                raise SpecError(f"'level_costs' of {self.name!r} must be a {K} x {K} table of finite costs >= 0 with "
-                                "zeros on the diagonal.")
-            object.__setattr__(self, "level_costs", table)
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        return self.lower, self.upper
-
-    @property
-    def switch_costs(self) -> CostTable | None:
-        """The level-change cost table the cost uses (categorical: 1 per switch unless given; ordinal: the given
-        table, else None: |code change|^p)."""
-        if self.level_costs is not None:
-            return self.level_costs
-        return switch_table(len(self.levels)) if self.kind == "categorical" else None
-
-    @property
-    def is_integral(self) -> bool:
-        return self.kind != "continuous"
-
-    @property
-    def is_actionable(self) -> bool:
-        return self.actionability != "immutable"
-
-
-_INVERTIBLE_HELP = ("abduction needs the noise exactly once, reached only through + and -, * or / by a "
-                    "noise-free factor that cannot be 0, an invertible function ("
-                    + ", ".join(sorted(n for n in functions.names() if functions.get(n).inverse is not None))
-                    + "), or a power that is odd or has a non-negative base")
-
-
-def _invert(var: str, eq: Expr, noise: str, bounds: Mapping[str, tuple[float, float]]) -> Expr:
-    """Closed-form inverse: the noise as an expression of the variable ``var`` and its parents."""
-    def fail(reason: str) -> SpecError:
-        return SpecError(f"The equation for {var!r} ({to_text(eq)}) is not strictly monotone in its noise "
-                         f"{noise!r}: {reason}; {_INVERTIBLE_HELP}.")
-
-    def nonzero(f: Expr) -> None:
-        lo, hi = interval(f, bounds)
-        if lo <= 0 <= hi:
-            raise fail(f"the factor {to_text(f)!r} can be 0 over the domains (interval [{lo:g}, {hi:g}])")
-
-    eta = threshold_parts(eq, noise)
-    if eta is not None:   # a binary threshold node: its noise's posterior median (scm/threshold.py)
-        return median_abduction(var, eta)
-    uses = count(eq, noise)
-    if uses != 1:
-        raise fail("the noise does not occur" if uses == 0 else f"the noise occurs {uses} times")
-    e, y = eq, Name(var)
-    while not (isinstance(e, Name) and e.id == noise):
-        if isinstance(e, Neg):
-            e, y = e.arg, Neg(y)
-        elif isinstance(e, (Add, Sub, Mul, Div)):
-            left = noise in expr_names(e.left)
-            inner, other = (e.left, e.right) if left else (e.right, e.left)
-            if isinstance(e, Add):
-                y = Sub(y, other)
-            elif isinstance(e, Sub):
-                y = Add(y, other) if left else Sub(other, y)
-            elif isinstance(e, Mul):
-                nonzero(other)
-                y = Div(y, other)
-            else:
-                nonzero(other)
-                y = Mul(y, other) if left else Div(other, y)
-            e = inner
-        elif isinstance(e, Pow):
-            p = e.exponent
-            if p == int(p) and int(p) % 2 == 1:
-                sign = Sub(Compare(">", y, Const(0.0)), Compare("<", y, Const(0.0)))
-                y = Mul(sign, Pow(Call("abs", (y,)), 1.0 / p))
-            else:
-                lo, _ = interval(e.base, bounds)
-                if p == 0 or lo < 0:
-                    raise fail(f"the power {to_text(e)!r} is even or fractional and its base can be negative")
-                y = Pow(y, 1.0 / p)
-            e = e.base
-        elif isinstance(e, Call) and functions.get(e.func).inverse is not None:
-            y = functions.get(e.func).inverse(y)
-            e = e.args[0]
-        else:
-            what = f"{e.func}()" if isinstance(e, Call) else "a comparison" if isinstance(e, Compare) \
-                else type(e).__name__
-            raise fail(f"it sits inside {what}, which is not invertible")
-    return substitute(y, {})
 
 
 @dataclass(frozen=True)
@@ -273,7 +110,7 @@ class SCM:
                 raise SpecError(f"The label equation uses unknown name(s) {bad}; known: {', '.join(vnames + nnames)}.")
             object.__setattr__(self, "label", label)
         bounds = {v.name: v.domain for v in variables} | {n: self.noises[n].support for n in nnames}
-        inverse = {v.name: _invert(v.name, equations[v.name], v.noise_name, bounds) for v in variables}
+        inverse = {v.name: invert(v.name, equations[v.name], v.noise_name, bounds) for v in variables}
         object.__setattr__(self, "variables", variables)
         object.__setattr__(self, "equations", MappingProxyType({n: equations[n] for n in vnames}))
         object.__setattr__(self, "noises", MappingProxyType({n: self.noises[n] for n in nnames}))

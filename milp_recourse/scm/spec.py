@@ -32,7 +32,8 @@ import yaml
 from milp_recourse.errors import SpecError, describe
 from milp_recourse.scm.expr import names as expr_names, parse, to_text
 from milp_recourse.scm.levels import LEVELED_KINDS, check_levels, cost_table, table_to_spec
-from milp_recourse.scm.model import SCM, Variable
+from milp_recourse.scm.model import SCM
+from milp_recourse.scm.variable import Variable
 from milp_recourse.scm.noise import noise_from_spec
 
 TOP_KEYS = ("name", "description", "variables", "label", "constraints", "schema_version")
