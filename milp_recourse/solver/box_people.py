@@ -39,13 +39,13 @@ def box_people(problems: Sequence[RecourseProblem], chosen: Mapping[int, Plan],
     order = [i for i in planned if planned[i][1].runs(st.POLISH)]
     t = time.perf_counter()
     incs = random_search_many([problems[i] for i in order], [planned[i][1].samples for i in order],
-                               [planned[i][0] + 0.25 * problems[i].options.time_limit for i in order])
+                               [planned[i][0] + st.HEURISTIC_SHARE * problems[i].options.time_limit for i in order])
     took = {i: (time.perf_counter() - t) / max(len(order), 1) for i in order}
     for i in planned:
         if i not in took:
             t, pr = time.perf_counter(), problems[i]
             incs.append(random_search(pr, planned[i][1].samples, pr.options.seed,
-                                       planned[i][0] + 0.25 * pr.options.time_limit))
+                                       planned[i][0] + st.HEURISTIC_SHARE * pr.options.time_limit))
             order.append(i)
             took[i] = time.perf_counter() - t
     for i, inc in zip(order, incs):
@@ -56,7 +56,8 @@ def box_people(problems: Sequence[RecourseProblem], chosen: Mapping[int, Plan],
     # the polishes of everyone in one batch of SCM passes per round (polish_batch.py: polish()'s numbers)
     polished = [i for i in starts if starts[i][1].runs(st.POLISH)]
     t = time.perf_counter()
-    better = polish_many([problems[i] for i in polished], [starts[i][2] for i in polished])
+    better = polish_many([problems[i] for i in polished], [starts[i][2] for i in polished],
+                         deadlines=[starts[i][0] + st.POLISH_SHARE * problems[i].options.time_limit for i in polished])
     share = (time.perf_counter() - t) / max(len(polished), 1)
     for i, inc in zip(polished, better):
         t0, plan, before, timings, path, took = starts[i]

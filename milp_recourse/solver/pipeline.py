@@ -186,14 +186,14 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of the big-M sources
         t = t_heuristic = time.perf_counter()
         # the coordinate sweeps are redundant before the SLSQP polish (same costs within 0.5 %, 14 ms less)
-        inc = random_search(problem, plan.samples, opts.seed, t0 + 0.25 * opts.time_limit,
+        inc = random_search(problem, plan.samples, opts.seed, t0 + st.HEURISTIC_SHARE * opts.time_limit,
                             coordinate_shrink=not plan.runs(st.POLISH))
         path.append(PathStep(st.INCUMBENT, time.perf_counter() - t, "found" if inc is not None else "none",
                              {"samples": plan.samples}))
         if inc is not None and plan.runs(st.POLISH):
             t = time.perf_counter()
             before = inc.cost
-            inc = polish(problem, inc)
+            inc = polish(problem, inc, deadline=t0 + st.POLISH_SHARE * opts.time_limit)
             path.append(PathStep(st.POLISH, time.perf_counter() - t,
                                  "improved" if inc.cost < before else "unchanged", {}))
         inc = _cheaper(problem, inc, start)

@@ -12,6 +12,8 @@ time: ~70 % of the polish)."""
 from __future__ import annotations
 
 import itertools
+import math
+import time
 from typing import Any, Generator
 
 import numpy as np
@@ -26,19 +28,21 @@ from milp_recourse.solver.strategy import polish_reason
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
 
 
-def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> Incumbent:
+def polish(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100, deadline: float = math.inf) -> Incumbent:
     """A cheaper valid action near `inc` (or `inc` itself when the local solver does not improve it).
 
     SLSQP moves continuous values with a fixed set of intervened features, so it cannot discover that leaving
     a mediator (an actionable feature that, for this person, an action moves: savings through income) to its
     structural equation is cheaper: the patterns with each subset of mediators un-intervened are polished too
     (at most MAX_MEDIATOR_VARIANTS), and the cheapest valid result wins. Hard constraints bind intervened
-    values only, so leaving a feature un-intervened never breaks one.
+    values only, so leaving a feature un-intervened never breaks one. Patterns still running at `deadline`
+    (perf_counter) are dropped: a heuristic must not spend the time limit.
     """
     if polish_reason(problem) is not None:
         return inc
     with one_blas_thread():   # (slsqp_steps.py: SLSQP's rounding depends on the BLAS thread count)
-        return pick_best(problem, inc, [drive(problem, steps) for steps in polish_steps(problem, inc, max_iter)])
+        return pick_best(problem, inc, [drive(problem, steps, deadline)
+                                        for steps in polish_steps(problem, inc, max_iter)])
 
 
 def polish_steps(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) -> list[Generator]:
@@ -51,21 +55,26 @@ def polish_steps(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) 
     return [_pattern_steps(problem, inc, left_free, max_iter) for left_free in variants[:MAX_MEDIATOR_VARIANTS]]
 
 
-def pick_best(problem: RecourseProblem, inc: Incumbent, candidates: list[Incumbent]) -> Incumbent:
-    """The cheapest candidate that beats `inc` and is not excluded (in polish_steps' order), else `inc`."""
+def pick_best(problem: RecourseProblem, inc: Incumbent, candidates: list[Incumbent | None]) -> Incumbent:
+    """The cheapest candidate that beats `inc` and is not excluded (in polish_steps' order), else `inc` (None:
+    a pattern stopped by its deadline)."""
     best = inc
     for cand in candidates:
-        if cand.cost < best.cost and problem.actionability.excluded_by(cand.action) is None:
+        if cand is not None and cand.cost < best.cost and problem.actionability.excluded_by(cand.action) is None:
             best = cand
     return best
 
 
-def drive(problem: RecourseProblem, steps: Generator) -> Incumbent:
+def drive(problem: RecourseProblem, steps: Generator, deadline: float = math.inf) -> Incumbent | None:
     """Run one pattern's generator, answering its requests one at a time; an evaluation's ValueError /
-    FloatingPointError is raised inside the generator where it asked (as inside scipy's minimize before)."""
+    FloatingPointError is raised inside the generator where it asked (as inside scipy's minimize before).
+    None (the generator closed) when `deadline` (perf_counter) passes before it ends."""
     names = [r.name for r in problem.rules if not r.blocked]
     reply, error = None, None
     while True:
+        if time.perf_counter() > deadline:
+            steps.close()
+            return None
         try:
             request = steps.throw(error) if error is not None else steps.send(reply)
         except StopIteration as stop:

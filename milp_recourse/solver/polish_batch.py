@@ -13,6 +13,8 @@ the SLSQP fallback) are answered one by one as polish.drive does.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Generator, Sequence
 
 import numpy as np
@@ -27,14 +29,15 @@ from milp_recourse.solver.strategy import polish_reason
 
 
 def polish_many(problems: Sequence[RecourseProblem], incumbents: Sequence[Incumbent | None],
-                max_iter: int = 100) -> list[Incumbent | None]:
-    """polish(problems[i], incumbents[i], max_iter) for every i (None incumbents stay None)."""
+                max_iter: int = 100, deadlines: Sequence[float] | None = None) -> list[Incumbent | None]:
+    """polish(problems[i], incumbents[i], max_iter, deadlines[i]) for every i (None incumbents stay None)."""
     with one_blas_thread():   # as polish() (slsqp_steps.py)
-        return _polish_many(problems, incumbents, max_iter)
+        return _polish_many(problems, incumbents, max_iter,
+                            [math.inf] * len(problems) if deadlines is None else list(deadlines))
 
 
 def _polish_many(problems: Sequence[RecourseProblem], incumbents: Sequence[Incumbent | None],
-                 max_iter: int) -> list[Incumbent | None]:
+                 max_iter: int, deadlines: list[float]) -> list[Incumbent | None]:
     out: list[Incumbent | None] = list(incumbents)
     runs: list[tuple[int, Generator]] = []
     for i, (pr, inc) in enumerate(zip(problems, incumbents)):
@@ -47,12 +50,18 @@ def _polish_many(problems: Sequence[RecourseProblem], incumbents: Sequence[Incum
     for r, (_, steps) in enumerate(runs):
         _advance(steps, None, None, r, pending, results)
     while pending:
+        now = time.perf_counter()
+        for r in [r for r in pending if now > deadlines[runs[r][0]]]:   # as polish.drive: past it, dropped
+            runs[r][1].close()
+            del pending[r]
+        if not pending:
+            break
         order = list(pending)
         replies = answer_batch([(problems[runs[r][0]], names[runs[r][0]], pending[r]) for r in order], memo)
         pending = {}
         for r, (reply, error) in zip(order, replies):
             _advance(runs[r][1], reply, error, r, pending, results)
-    by_person: dict[int, list[Incumbent]] = {}
+    by_person: dict[int, list[Incumbent | None]] = {}
     for (i, _), res in zip(runs, results):
         by_person.setdefault(i, []).append(res)   # (in polish_steps' order, as polish picks)
     for i, cands in by_person.items():

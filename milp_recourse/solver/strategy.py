@@ -16,6 +16,9 @@ from typing import Mapping
 
 from milp_recourse.bounds.relu_bounds import relu_layers
 from milp_recourse.encode.compile import CompiledInstance
+from milp_recourse.errors import RecourseError
+from milp_recourse.models.adapter import split_model
+from milp_recourse.models.trees import is_tree_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.plan import _has_changing_indicator
 from milp_recourse.solver.tighten import is_network_target
@@ -32,6 +35,8 @@ BUDGET_MIN_INTEGERS = 64         # smaller models are searched directly, not by 
 MAX_PATTERNS = 64                # intervention patterns the box search may enumerate (2^6)
 LINEAR_SCM = "linear-scm-exact"  # before everything: linear SCM + linear score + p = 1 (solver/linear_scm_exact.py)
 LINEAR_SCM_SHARE = 0.3           # of the time limit; unsettled people then take the MILP pipeline as before
+HEURISTIC_SHARE = 0.25           # of the time limit: the random search's deadline (from the person's start)
+POLISH_SHARE = 0.5               # of the time limit: the SLSQP polish's deadline (it keeps the incumbent past it)
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ def box_search_reason(problem: RecourseProblem) -> str | None:
 
 def polish_reason(problem: RecourseProblem) -> str | None:
     """Why the SLSQP polish of the incumbent cannot move anything (None: it can): it needs a p = 2 cost, no
-    binding change limit and a continuous free feature."""
+    binding change limit, a continuous free feature and a score that is not piecewise constant."""
     rules = [r for r in problem.rules if not r.blocked]
     m = problem.actionability.max_changes
     if problem.cost.kind != "power":
@@ -120,7 +125,20 @@ def polish_reason(problem: RecourseProblem) -> str | None:
         return "a change limit binds (max_changes)"
     if not any(r.grid is None and not r.integer for r in rules):
         return "no continuous feature can change"
+    if _tree_scored(problem):
+        # its central differences are 0 off the splits: on Loan p = 2 it improved 2 of 45 tree / forest / GBT
+        # incumbents, for a median 0.03-0.16 s a person, and 3 496 classifier calls (12 s) on one HGB person
+        return "the score is a tree ensemble's, piecewise constant: SLSQP has no gradient to follow"
     return None
+
+
+def _tree_scored(problem: RecourseProblem) -> bool:
+    """Whether the classifier's final estimator is a tree ensemble (behind any preprocessing)."""
+    try:
+        _, final, _ = split_model(problem.classifier, len(problem.features))
+    except RecourseError:
+        return False
+    return is_tree_model(final)
 
 
 def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
@@ -244,4 +262,4 @@ __all__ = ["ENGINES", "Plan", "box_plan", "tighten_reason", "plan_search", "choo
            "polish_reason",
            "budget_reason", "small_bnb_reason", "incumbent_samples", "pattern_parts",
            "SMALL_MODEL_INTEGERS", "BUDGET_MIN_INTEGERS", "MAX_PATTERNS", "BOX_SEARCH_SAMPLES", "LINEAR_SCM",
-           "LINEAR_SCM_SHARE", "linear_scm_reason"]
+           "LINEAR_SCM_SHARE", "HEURISTIC_SHARE", "POLISH_SHARE", "linear_scm_reason"]
