@@ -1,10 +1,13 @@
 """How far past its time limit a solve ends, per backend (issue 14.3: target <= max(0.1 s, 5 % of the limit)).
 
 Cases: a 50-node random linear SCM with logistic regression (the MILP does not close within seconds, so every
-limit binds), and the Taiwan credit random forest 100 x 5 (needs the datasets folder; skipped without it).
+limit binds); the Loan SCM with p = 2 and a HistGradientBoosting model (100 trees) or a StandardScaler + MLP
+Pipeline trained on 3000 labelled samples (heuristics whose classifier calls cost ~5 ms each: scikit-learn's
+input checks); and the Taiwan credit random forest 100 x 5 (needs the datasets folder; skipped without it).
 Each person is solved with `solve` (one person) and the batch path `solve_many`; the overrun is the wall time
-of the call minus the limit, over the runs the limit stopped (FEASIBLE / UNKNOWN). Prints a table and writes
-bench/results/time_limits.jsonl.
+of the call minus the limit, over every run: a run that ends OPTIMAL after its limit overran it as much as one
+the limit stopped (FEASIBLE / UNKNOWN; `limit_hit` counts those). Counting only those hid the HGB case's
+12-15 s SLSQP polishes. Prints a table and writes bench/results/time_limits.jsonl.
 """
 
 from __future__ import annotations
@@ -37,10 +40,32 @@ def tighten_gets_deadline() -> bool:
     return re.search(r"tighten_bounds\([^)]*deadline=", inspect.getsource(pipeline)) is not None
 
 
+def loan_p2_case(kind: str, n: int):
+    """(SCM, model, the first n denied of 200 samples, p = 2 cost, default actionability) on the Loan SCM."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from milp_recourse import Actionability, CostSpec, load_scm
+    from milp_recourse.models.classifiers import favourable
+    from milp_recourse.models.recipes import labelled_sample
+
+    scm = load_scm("loan")
+    X, y = labelled_sample(scm, 3000, 0)
+    model = (HistGradientBoostingClassifier(max_iter=100, random_state=0) if kind == "hgb" else
+             make_pipeline(StandardScaler(), MLPClassifier((32, 16), max_iter=400, random_state=0))).fit(X, y)
+    people = scm.sample(200, seed=11)
+    X = people.to_numpy(float)
+    denied = X[~favourable(model, X)][:n]
+    return scm, model, list(denied), CostSpec(p=2), Actionability()
+
+
 def cases(n: int, taiwan: bool) -> list[tuple[str, object]]:
     from bench_suite import linear_case, tree_case
 
-    out = [("linear50+logreg", linear_case(50, n))]
+    out = [("linear50+logreg", linear_case(50, n)), ("loan hgb100 p=2", loan_p2_case("hgb", n)),
+           ("loan mlp-pipe p=2", loan_p2_case("mlp", n))]
     if taiwan:
         try:
             out.append(("taiwan rf100x5", tree_case("taiwan", "rf", 100, 5, n)))
@@ -64,13 +89,13 @@ def measure(name: str, case, backend: str, limit: float, rows: list[dict]) -> No
         runs["solve_many"].append((time.perf_counter() - t - limit, getattr(res, "status", None) and res.status.value))
     for path, pairs in runs.items():
         bound = [o for o, st in pairs if st in LIMIT_STATUSES]  # runs that ended because of the limit
-        s = summarize(bound)
-        ok = not bound or s["max"] <= target(limit)
+        s = summarize([o for o, _ in pairs])                     # every run: an OPTIMAL one may overrun too
+        ok = s["max"] <= target(limit)
         rows.append({"case": name, "backend": backend, "path": path, "limit": limit, "people": len(pairs),
                      "limit_hit": len(bound), "overrun_median": s["median"], "overrun_max": s["max"],
                      "target": target(limit), "within": ok,
                      "statuses": ",".join(sorted({str(st) for _, st in pairs}))})
-        print(f"{name:16} {backend:14} {path:10} limit {limit:6g}  hit {len(bound)}/{len(pairs)}  overrun median "
+        print(f"{name:18} {backend:14} {path:10} limit {limit:6g}  hit {len(bound)}/{len(pairs)}  overrun median "
               f"{s['median']:7.3f}  max {s['max']:7.3f}  ({'ok' if ok else 'OVER'})", flush=True)
 
 
