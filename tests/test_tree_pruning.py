@@ -190,26 +190,3 @@ def test_budget_stage_settings_keep_the_brute_force_optimum(case, settings):
         model = interval_rows(problem, compile_problem(problem)).model
         sol = highs.solve(model, SolverParams(time_limit=20, mip_gap=1e-9, **settings))
         assert sol.objective == pytest.approx(_brute_force(case, person), rel=1e-6, abs=1e-9)
-
-
-def test_the_rule_bit_switched_off_is_probing(capfd):
-    """HiGHS logs the rules presolve_rule_off switches off by name: the bit we set must be the one named Probing."""
-    from importlib.metadata import version
-
-    import highspy
-
-    from milp_recourse.backends.highs import _probing_rule_bit
-
-    bit = _probing_rule_bit()
-    if not bit:
-        pytest.skip(f"highspy {version('highspy')} has no known probing bit: the option is not set")
-    h = highspy.Highs()
-    h.setOptionValue("presolve_rule_off", bit)
-    h.setOptionValue("presolve_rule_logging", True)
-    h.addVars(2, np.zeros(2), np.ones(2))
-    h.changeColsIntegrality(2, np.array([0, 1], dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2))
-    h.addRow(1.0, 2.0, 2, np.array([0, 1], dtype=np.int32), np.ones(2))
-    h.run()
-    log = capfd.readouterr().out
-    lines = [ln for ln in log.splitlines() if f"set bit {bit.bit_length() - 1} " in ln]
-    assert len(lines) == 1 and lines[0].rstrip().endswith("Probing"), log

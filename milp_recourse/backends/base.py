@@ -42,6 +42,7 @@ class SolverParams:
     sub_mip_heuristics: bool = True  # False when the caller holds an incumbent: skip RINS / RENS-style sub-MIPs
     presolve_probing: bool = True  # False: skip probing in MIP presolve (tree ensembles: many binaries, little gain)
     restarts: bool = True  # False: no restart of the MIP search after root reductions (tree budget stages)
+    presolve: bool = True  # False: no MIP presolve, HiGHS (milp_search's retry when a bound passes a verified cost)
     cancel: threading.Event | None = field(default=None, compare=False)  # set: stop soon (backends with cancel)
 
 

@@ -24,18 +24,32 @@ QP_ITERATION_LIMIT = 2_000
 
 
 @functools.cache
-def _probing_rule_bit() -> int:
-    """HiGHS's presolve_rule_off bit for probing, or 0 where this highspy's rule numbering is not known.
+def _rule_bits() -> dict[str, int]:
+    """HiGHS's presolve_rule_off bits by rule name ({} where this highspy's rule numbering is not known).
 
-    The bit is version-specific (rule 15 in HiGHS 1.16); a wrong bit would only cost speed, never an answer.
-    """
+    The numbering is version-specific (HConst.h's PresolveRuleType: probing 15, enumeration 16 in HiGHS 1.16); a
+    wrong bit would only cost speed, never an answer (tests/test_highs_presolve_rules.py checks the names HiGHS logs)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         major, minor = (int(x) for x in version("highspy").split(".")[:2])
     except (PackageNotFoundError, ValueError):
-        return 0
-    return 1 << 15 if (major, minor) == (1, 16) else 0
+        return {}
+    return {"probing": 1 << 15, "enumeration": 1 << 16} if (major, minor) == (1, 16) else {}
+
+
+def _rules_off(params: SolverParams) -> int:
+    """The presolve_rule_off mask of a MIP solve: enumeration always, probing when the caller asks.
+
+    HiGHS 1.16's enumeration reduction cut off the optimum of a 31-column tree-ensemble MILP (one equality clique
+    of leaves per tree; ERGO-Code/HiGHS#3216 describes its dropping of equality cliques): OPTIMAL 98.89 with
+    sub-MIP heuristics off, 17.64 with them on but a dual bound of 9.95, and 17.64 either way with the rule off
+    or presolve off, the point of cost 17.64 feasible to 1e-15 (tests/test_highs_presolve_rules.py)."""
+    bits = _rule_bits()
+    off = bits.get("enumeration", 0)
+    if not params.presolve_probing:
+        off |= bits.get("probing", 0)
+    return off
 
 
 @functools.cache
@@ -186,8 +200,10 @@ class HighsBackend:
             h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
-        if not params.presolve_probing and model.integrality.any() and _probing_rule_bit():
-            h.setOptionValue("presolve_rule_off", _probing_rule_bit())
+        if model.integrality.any() and _rules_off(params):
+            h.setOptionValue("presolve_rule_off", _rules_off(params))
+        if not params.presolve:
+            h.setOptionValue("presolve", "off")
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
             h.setOptionValue("objective_bound", float(params.objective_cutoff))
         if not params.restarts:

@@ -33,6 +33,7 @@ from milp_recourse.solver.verify import verify_action
 
 MAX_OA_ROUNDS = 40
 BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands the model to the MILP solver
+CONTRADICTION_TOL = 1e-6   # relative: a proven bound this far above a verified action's cost is a solver error
 POLISH_RETRY_TOLS = (1e-5, 1e-4)  # feasibility tolerances of the QP polish's further tries (see _solve_polish)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 
@@ -199,6 +200,26 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
                     use_cutoff: bool, deadline: float, session: HighsSession | None = None,
                     presolve_probing: bool = True, sub_mips: bool = True, restarts: bool = True,
                     cancel: threading.Event | None = None) -> SearchOutcome:
+    """_search_compiled, checked: a proven lower bound above the verified action's own cost is a solver error
+    (HiGHS 1.16's presolve cut the optimum off a tree MILP: backends/highs.py _rules_off), so such a search runs
+    again without presolve, and its last path step counts `presolve_retries` (not for a piecewise-linear SCM,
+    whose model's bound is the approximation's and may pass a true cost)."""
+    args = (compiled, problem, inc, use_cutoff, deadline, session, presolve_probing, sub_mips, restarts, cancel)
+    out = _search_compiled(*args)
+    if compiled.approx_error > 0.0 or not (out.verified and out.action is not None
+                                           and out.lower_bound > out.cost * (1 + CONTRADICTION_TOL) + 1e-9):
+        return out
+    again = _search_compiled(*args, presolve=False)
+    last = again.path[-1]
+    again.path[-1] = PathStep(last.engine, last.seconds, last.outcome, {**last.counters, "presolve_retries": 1})
+    again.seconds += out.seconds
+    return again
+
+
+def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
+                     use_cutoff: bool, deadline: float, session: HighsSession | None = None,
+                     presolve_probing: bool = True, sub_mips: bool = True, restarts: bool = True,
+                     cancel: threading.Event | None = None, presolve: bool = True) -> SearchOutcome:
     """Solve a compiled instance to proven optimality (MILP, or outer approximation + QP polish for p = 2).
 
     Without an incumbent, small linear models on HiGHS go to the branch and bound over a kept relaxation
@@ -240,7 +261,7 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
         params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
                               sub_mip_heuristics=sub_mips and best.action is None, presolve_probing=presolve_probing,
-                              restarts=restarts, cancel=cancel)
+                              restarts=restarts, cancel=cancel, presolve=presolve)
         sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
         t_solve += sol.seconds
         best.rounds = rnd
