@@ -24,6 +24,7 @@ import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.scm import expr as ex
+from milp_recourse.scm.levels import encode_levels
 from milp_recourse.scm.noise import Normal
 
 KINDS = ("box", "density")
@@ -96,7 +97,9 @@ class Plausibility:
 
 
 def _table(scm: Any, data: Any) -> np.ndarray:
-    """The reference data as a float matrix in SCM column order (InputError naming a missing column)."""
+    """The reference data as a float matrix in SCM column order: categorical / ordinal columns may hold level
+    names (read as their codes, as the classifier's table does); InputError naming a missing column, an unknown
+    level or a value that is not a number."""
     import pandas as pd
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data, float), columns=list(scm.names))
@@ -104,7 +107,15 @@ def _table(scm: Any, data: Any) -> np.ndarray:
     if missing:
         raise InputError(f"The reference data lacks column(s) {', '.join(missing)}; plausibility needs every SCM "
                          f"variable ({', '.join(scm.names)}).")
-    X: np.ndarray = frame[list(scm.names)].to_numpy(dtype=float)
+    frame = encode_levels(scm, frame[list(scm.names)])
+    for name in scm.names:
+        numbers = pd.to_numeric(frame[name], errors="coerce")
+        bad = numbers.isna() & frame[name].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(f"The reference data's column {name!r}, row {row + 1}: {frame[name].iloc[row]!r} is not "
+                             "a number.")
+    X: np.ndarray = frame.to_numpy(dtype=float)
     if X.shape[0] == 0 or not np.all(np.isfinite(X)):
         raise InputError("The reference data for plausibility is empty or has missing/infinite values.")
     return X
