@@ -150,7 +150,10 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
     ReLU inputs (from LP tightening under the same upper bound); for p = 2 the tangent cuts also
     touch d_k^2 at the `incumbent` action's shifts, which makes its pattern's lower bound exact.
     An intervention indicator a_k is continuous in [0, 1] where nothing depends on its value being 0/1
-    (no L0 cost, no max-changes, no excluded set, no grid, no structural row: then d_k = 0 iff no intervention), unless
+    (no L0 cost, no max-changes, no excluded set, no grid, no structural row, no preferred range, and bounds that
+    allow a zero shift: then d_k = 0 iff no intervention, and a_k d_lo <= d_k <= a_k d_hi is d_lo <= d_k <= d_hi;
+    bounds excluding the current value need a_k binary, or a fractional a_k would move x_k less than they allow),
+    unless
     `binary_indicators` (callers that add rows on the indicators, e.g. relaxation.py).
     `plans` keeps the person-independent half of the SCM compile (encode/scm_plan.py) across calls; without
     it every equation is partially evaluated by substitution (the same model, built more slowly).
@@ -204,7 +207,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             else:
                 grid = rule.grid
             free_indicator = not (binary_indicators or structural_needed or grid is not None or cost.l0
-                                  or problem.actionability.max_changes is not None or name in in_cuts)
+                                  or problem.actionability.max_changes is not None or name in in_cuts
+                                  or not dlo <= 0.0 <= dhi or name in problem.preferences.preferred_ranges)
             a = b.add_var(f"a[{name}]", 0.0, 1.0) if free_indicator else b.add_binary(f"a[{name}]")
             d = b.add_var(f"d[{name}]", min(dlo, 0.0), max(dhi, 0.0), integer=rule.integer and float(x[name]).is_integer())
             A, D = Affine.column(a), Affine.column(d)

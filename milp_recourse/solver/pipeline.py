@@ -28,7 +28,7 @@ from milp_recourse.solver.incumbent import Incumbent, random_search
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, may_be_linear, settle
 from milp_recourse.solver.linear_scm_exact import search_eligible as linear_scm_search
-from milp_recourse.solver.milp_search import SearchOutcome, search_compiled
+from milp_recourse.solver.milp_search import SearchOutcome, gap_closed, search_compiled
 from milp_recourse.solver.polish import polish
 from milp_recourse.solver.pwl_repair import stretch_to_valid
 from milp_recourse.solver.strategy import choose_search, plan_search
@@ -253,7 +253,7 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     out.reasons = _not_run(reasons, out.path)
     if start is not None and out.action is not None and start.lower_bound > out.lower_bound:
         out.lower_bound = start.lower_bound   # the effect bound holds for every action
-        if out.state == SearchState.LIMIT and out.cost - out.lower_bound <= max(opts.mip_gap * abs(out.cost), 1e-9):
+        if out.state == SearchState.LIMIT and gap_closed(out.cost, out.lower_bound, opts.mip_gap):
             out.state = SearchState.OPTIMAL
     timings["solve"] = out.seconds
     return Searched(compiled, out, timings, t0)
