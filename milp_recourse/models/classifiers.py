@@ -317,17 +317,27 @@ def _check_threshold(threshold: float) -> float:
 
 
 def favourable(model: object, X: np.ndarray, threshold: float = 0.5, target_class: object = None) -> np.ndarray:
-    """Whether the model itself gives the target class: predict_proba >= threshold, else decision >= 0."""
+    """Whether the model itself gives the target class: predict_proba >= threshold, else decision >= 0.
+
+    At the threshold 0.5 a tie is settled as the estimator's own predict settles it (argmax, the first class
+    wins; XGBoost / LightGBM / decision functions: class 1 only strictly above 0.5 / 0): a tree leaf holding
+    one sample of each class is denied by predict, so it is not favourable here either."""
     threshold = _check_threshold(threshold)
     idx = target_index(model, target_class)
     Xm = _model_input(model, X)
+    tie_denied = threshold == 0.5 and idx == 1   # a tie goes to class 0
     hooked = _hooked_score(model, Xm, "positive_proba")
     if hooked is not None:
+        if tie_denied:
+            return hooked > 0.5
         return (hooked if idx == 1 else 1.0 - hooked) >= threshold
     if hasattr(model, "predict_proba"):
-        return np.asarray(model.predict_proba(Xm), dtype=float)[:, idx] >= threshold
+        P = np.asarray(model.predict_proba(Xm), dtype=float)
+        if threshold == 0.5 and P.shape[1] == 2:   # predict's argmax on the same numbers
+            return P[:, 1] > P[:, 0] if idx == 1 else P[:, 0] >= P[:, 1]
+        return P[:, idx] >= threshold
     d = np.asarray(model.decision_function(Xm), dtype=float).ravel()
-    return (d if idx == 1 else -d) >= 0.0
+    return d > 0.0 if idx == 1 else -d >= 0.0
 
 
 def score_threshold(kind: str, threshold: float) -> float:

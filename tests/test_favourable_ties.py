@@ -1,0 +1,94 @@
+"""A person exactly on the decision boundary (a tree leaf holding one sample of each class, a forest whose trees
+split evenly, a linear score of exactly 0) is denied by the estimator's own predict (argmax: the first class wins
+a tie; decision functions: class 1 only above 0). The package must agree with predict there: such a person is
+not ALREADY_FAVOURABLE at the default threshold, and gets an action that predict itself accepts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+
+from milp_recourse import RecourseProblem, SolveOptions, Status, solve
+from milp_recourse.models.classifiers import favourable
+from milp_recourse.scm.simulate import counterfactuals
+from milp_recourse.scm.spec import scm_from_dict
+
+SPEC = {"name": "ties", "variables": [
+    {"name": "x1", "type": "continuous", "domain": [-10, 10], "actionability": "actionable", "equation": "u1",
+     "noise": {"name": "u1", "dist": "normal", "mean": 0, "std": 1}},
+    {"name": "x2", "type": "continuous", "domain": [-10, 10], "actionability": "actionable",
+     "equation": "0.5*x1 + u2", "noise": {"name": "u2", "dist": "normal", "mean": 0, "std": 1}}]}
+
+
+def _tree() -> DecisionTreeClassifier:
+    """A stump whose right leaf holds one sample of each class (proba exactly 0.5 / 0.5)."""
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [2.0, 0.0], [2.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    return DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+
+
+def _forest() -> RandomForestClassifier:
+    """Two trees that disagree at the person (one says 0, one says 1): the average is exactly 0.5."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (200, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=1).fit(X, y)
+    return forest
+
+
+def _linear(kind: str):
+    model = LogisticRegression() if kind == "logreg" else LinearSVC()
+    model.coef_, model.intercept_ = np.array([[1.0, 1.0]]), np.array([-3.0])
+    model.classes_, model.n_features_in_ = np.array([0, 1]), 2
+    return model
+
+
+def _tie_person(model) -> np.ndarray:
+    """A point where the model's two classes tie (searched on a grid for the forest)."""
+    if isinstance(model, DecisionTreeClassifier):
+        return np.array([2.0, 0.0])
+    if isinstance(model, RandomForestClassifier):
+        g = np.linspace(-3, 3, 121)
+        pts = np.array([(a, b) for a in g for b in g])
+        p = model.predict_proba(pts)[:, 1]
+        return pts[np.flatnonzero(p == 0.5)[0]]
+    return np.array([2.0, 1.0])   # score x1 + x2 - 3 = 0 exactly
+
+
+MODELS = {"tree": _tree, "forest": _forest, "logreg": lambda: _linear("logreg"), "svm": lambda: _linear("svm")}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_favourable_agrees_with_predict_on_ties_and_around_them(name):
+    model = MODELS[name]()
+    tie = _tie_person(model)
+    rng = np.random.default_rng(1)
+    X = np.vstack([tie, tie + rng.normal(0, 0.5, (200, 2))])
+    for target in (1, 0):
+        assert np.array_equal(favourable(model, X, 0.5, target), model.predict(X) == target), (name, target)
+    if hasattr(model, "predict_proba"):
+        p = model.predict_proba(tie[None])[0]
+        assert p[0] == p[1]   # the person is a real tie
+    else:
+        assert model.decision_function(tie[None])[0] == 0.0
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_tied_person_is_denied_and_gets_an_action_predict_accepts(name):
+    model = MODELS[name]()
+    tie = _tie_person(model)
+    scm = scm_from_dict(SPEC)
+    # the person's x2 is what the SCM says for their noise; any u2 is fine, the factual is the tie point itself
+    problem = RecourseProblem(scm, model, {"x1": float(tie[0]), "x2": float(tie[1])},
+                              options=SolveOptions(time_limit=20))
+    assert model.predict(tie[None])[0] == 0
+    res = solve(problem)
+    assert res.status is Status.OPTIMAL, (res.status, res.message)
+    assert res.cost > 0 and res.action
+    cf = counterfactuals(scm, problem.x, list(res.action), np.ones((1, len(res.action)), bool),
+                         np.array([list(res.action.values())], float))
+    assert model.predict(cf)[0] == 1
