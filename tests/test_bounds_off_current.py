@@ -174,7 +174,8 @@ def test_an_action_costlier_than_the_proven_bound_is_never_optimal(monkeypatch):
     real = milp_search.decode
 
     def overshoot(compiled, problem, xvec):
-        return {k: problem.factual[k] + 1.5 * (v - problem.factual[k]) for k, v in real(compiled, problem, xvec).items()}
+        fx = problem.factual
+        return {k: fx[k] + 1.5 * (v - fx[k]) for k, v in real(compiled, problem, xvec).items()}
 
     monkeypatch.setattr(milp_search, "decode", overshoot)
     scm, clf, x = _case(3)

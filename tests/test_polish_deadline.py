@@ -117,3 +117,37 @@ def test_smooth_scores_are_still_polished(recipe):
     pr = denied_problems("loan", recipe, seed=7, keep=1)[0]
     assert polish_reason(pr) is None
     assert polish_reason(dataclasses.replace(pr, cost=CostSpec(p=1))) is not None
+
+
+def test_pick_best_refuses_a_cheaper_candidate_that_breaks_a_hard_constraint():
+    """A polish pattern holds a grid / integer feature at its counterfactual value; a candidate off the grid or
+    outside the bounds must not become the incumbent (as the MILP's cutoff it would hide every valid action)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from milp_recourse import Actionability, RecourseProblem
+    from milp_recourse.scm.spec import scm_from_dict
+    from milp_recourse.solver.incumbent import Incumbent
+    from milp_recourse.solver.polish import pick_best
+    from milp_recourse.solver.verify import constraint_violations
+
+    noise = {"dist": "normal", "mean": 0, "std": 1}
+    scm = scm_from_dict({"name": "pb", "variables": [
+        {"name": "x1", "type": "continuous", "domain": [-10, 10], "actionability": "actionable", "equation": "u1",
+         "noise": {"name": "u1", **noise}},
+        {"name": "x2", "type": "continuous", "domain": [-10, 10], "actionability": "actionable",
+         "equation": "0.5*x1 + u2", "noise": {"name": "u2", **noise}}]})
+    clf = LogisticRegression()
+    clf.coef_, clf.intercept_, clf.classes_, clf.n_features_in_ = np.array([[1.0, 1.0]]), np.array([-3.0]), \
+        np.array([0, 1]), 2
+    problem = RecourseProblem(scm, clf, {"x1": 0.0, "x2": 0.0},
+                              actionability=Actionability(grids={"x2": (0.0, 2.0, 4.0)}, bounds={"x1": (-1, 2)}))
+    inc = Incumbent({"x2": 4.0}, problem.action_cost({"x2": 4.0})[0])
+    off_grid = Incumbent({"x1": 1.0, "x2": 1.7}, problem.action_cost({"x1": 1.0, "x2": 1.7})[0])
+    out_of_bounds = Incumbent({"x1": 2.5}, problem.action_cost({"x1": 2.5})[0])
+    valid = Incumbent({"x1": 1.0, "x2": 2.0}, problem.action_cost({"x1": 1.0, "x2": 2.0})[0])
+    assert off_grid.cost < inc.cost and out_of_bounds.cost < inc.cost and valid.cost < inc.cost
+    assert constraint_violations(problem, off_grid.action) and constraint_violations(problem, out_of_bounds.action)
+    assert not constraint_violations(problem, valid.action)
+    assert pick_best(problem, inc, [off_grid, out_of_bounds, None]) is inc
+    assert pick_best(problem, inc, [off_grid, valid, out_of_bounds]) is valid

@@ -24,6 +24,7 @@ from milp_recourse.scm.simulate import person_constants
 from milp_recourse.solver.incumbent import Incumbent, action_scores, valid_actions
 from milp_recourse.solver.slsqp_steps import one_blas_thread, slsqp_steps
 from milp_recourse.solver.strategy import polish_reason
+from milp_recourse.solver.verify import constraint_violations
 
 MAX_MEDIATOR_VARIANTS = 4  # intervention patterns tried: all intervened, and each subset of mediators left free
 
@@ -56,11 +57,13 @@ def polish_steps(problem: RecourseProblem, inc: Incumbent, max_iter: int = 100) 
 
 
 def pick_best(problem: RecourseProblem, inc: Incumbent, candidates: list[Incumbent | None]) -> Incumbent:
-    """The cheapest candidate that beats `inc` and is not excluded (in polish_steps' order), else `inc` (None:
-    a pattern stopped by its deadline)."""
+    """The cheapest candidate that beats `inc` and breaks no hard constraint (in polish_steps' order), else `inc`
+    (None: a pattern stopped by its deadline). A pattern holds a grid / integer feature at its counterfactual
+    value, which may be off the grid: such a candidate, passed on as the MILP's cutoff, would hide every valid
+    action behind it."""
     best = inc
     for cand in candidates:
-        if cand is not None and cand.cost < best.cost and problem.actionability.excluded_by(cand.action) is None:
+        if cand is not None and cand.cost < best.cost and not constraint_violations(problem, cand.action):
             best = cand
     return best
 
