@@ -212,3 +212,37 @@ def test_box_settled_people_are_never_compiled(monkeypatch, mlp_people):
     calls.clear()
     solve(dataclasses.replace(people[0], options=dataclasses.replace(people[0].options, box_search=False)))
     assert calls   # (the counter sees the compiles of a path that needs the model)
+
+
+def test_a_person_the_lock_step_does_not_settle_goes_on_from_its_box_search(monkeypatch, mlp_people):
+    """A box search stopped by its budget (or deadline) hands its incumbent to the MILP pipeline, under the
+    person's own deadline: solve_many must not search that person again from scratch (which gave a person up to
+    twice its time limit), and must end where solve ends."""
+    import milp_recourse.solver.box_search as bs
+    import milp_recourse.solver.pipeline as pl
+
+    monkeypatch.setattr(bs, "MAX_BOXES", 1)
+    calls = {"boxes": 0, "heuristic": 0}
+    real_boxes, real_heur = pl.search_boxes, pl.random_search
+
+    def counted_boxes(*args, **kwargs):
+        calls["boxes"] += 1
+        return real_boxes(*args, **kwargs)
+
+    def counted_heur(*args, **kwargs):
+        calls["heuristic"] += 1
+        return real_heur(*args, **kwargs)
+
+    monkeypatch.setattr(pl, "search_boxes", counted_boxes)
+    monkeypatch.setattr(pl, "random_search", counted_heur)
+    people = mlp_people[:3]
+    many, _ = solve_many(people)
+    assert calls == {"boxes": 0, "heuristic": 0}   # the lock-step's work was taken on, not redone
+    for pr, m in zip(people, many):
+        one = solve(pr)
+        engines = [step.engine for step in m.path]
+        assert engines.count("box-search") == 1 and engines.count("incumbent") == 1, engines
+        assert engines[engines.index("box-search") + 1:], engines   # the MILP pipeline went on after it
+        assert m.status == one.status and m.verified and one.verified
+        assert m.cost == pytest.approx(one.cost, rel=1e-4, abs=1e-7)
+        assert [s.engine for s in one.path] == engines

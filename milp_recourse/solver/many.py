@@ -39,7 +39,7 @@ from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.box_people import guarded_box_people
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, settle
-from milp_recourse.solver.pipeline import Searched, already_favourable, finish, refine, search_person
+from milp_recourse.solver.pipeline import Head, Searched, already_favourable, finish, refine, search_person
 from milp_recourse.solver.verify import Verification, classifier_groups, verify_many
 
 WINDOW = 512  # people compiled, searched and re-checked together; bounds the compiled models held in memory
@@ -146,8 +146,13 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
     t_quick = time.perf_counter() - t
     t = time.perf_counter()
     open_ = [i for i in range(len(problems)) if not fav[i] and i not in quick]
+    heads: dict[int, Head] = {}
     for i, (s, secs) in guarded_box_people(problems, open_, plans, guard).items():
-        searched[i], spent[i] = s, secs   # box-search people, searched together (no model compiled)
+        spent[i] = secs   # box-search people, searched together (no model compiled)
+        if isinstance(s, Head):
+            heads[i] = s   # not settled: search_person goes on from its box search, under the same deadline
+        else:
+            searched[i] = s
     t_box = time.perf_counter() - t
     t = time.perf_counter()
     compiled: dict[int, tuple[CompiledInstance, float]] = {}
@@ -160,7 +165,8 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
     t = time.perf_counter()
     groups = _by_structure(compiled)
     for i in (i for members in groups.values() for i in members):
-        done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i]))
+        done = attempt(i, lambda i=i: search_person(problems[i], session, plans=plans, precompiled=compiled[i],
+                                                         head=heads.get(i)))
         if done is not None:
             searched[i] = done
     t_search = time.perf_counter() - t + t_quick + t_box

@@ -98,6 +98,17 @@ class Searched:
     t0: float
 
 
+@dataclass(frozen=True)
+class Head:
+    """The heuristics and box search a person already went through (solve_many's lock-step box search, which did
+    not settle them): search_person goes on from here under the same deadline instead of starting again."""
+
+    t0: float
+    path: tuple[PathStep, ...]
+    timings: dict[str, float]
+    incumbent: Incumbent | None
+
+
 def already_favourable(problem: RecourseProblem, ver: Verification, t0: float) -> RecourseResult:
     """The result for a person the classifier already favours (ver: the re-check of the empty action)."""
     return RecourseResult(Status.ALREADY_FAVOURABLE, 0.0, {}, ver.counterfactual, problem.factual, True, 0.0, 0.0,
@@ -133,8 +144,8 @@ def _solve_once(problem: RecourseProblem, session: HighsSession | None = None) -
 
 
 def search_person(problem: RecourseProblem, session: HighsSession | None = None, t0: float | None = None,
-                  plans: PlanCache | None = None, precompiled: tuple[CompiledInstance, float] | None = None
-                  ) -> Searched:
+                  plans: PlanCache | None = None, precompiled: tuple[CompiledInstance, float] | None = None,
+                  head: Head | None = None) -> Searched:
     """Compile, bound, tighten and search one person whose factual is not favourable (no re-check yet).
 
     The engines are those strategy.py plans; each one that runs is recorded in the outcome's `path`, and the
@@ -142,7 +153,11 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     across people (solve_many); `precompiled` is this person's plain compile and its seconds when the caller
     already made it (solve_many compiles everyone the box search did not settle, to search people of one model
     structure together). A person of strategy.box_plan is compiled only if its box search does not settle it.
+    `head`: that box search already ran (solve_many's lock-step search) and did not settle the person: its
+    incumbent is taken on, with its start time, so the deadline stays the person's own.
     """
+    if head is not None:
+        t0 = head.t0
     if t0 is None:
         t0 = time.perf_counter() - (precompiled[1] if precompiled is not None else 0.0)
     opts = problem.options
@@ -182,7 +197,13 @@ def search_person(problem: RecourseProblem, session: HighsSession | None = None,
     reasons = dict(plan.reasons)
     path: list[PathStep] = [] if start is None else list(start.path)
     inc, use_cutoff = None, False
-    if plan.runs(st.INCUMBENT):
+    if head is not None:   # the incumbent, polish and box search ran in solve_many's lock-step search
+        path += list(head.path)
+        timings.update(head.timings)
+        inc = head.incumbent
+        if inc is None:
+            reasons.setdefault(st.BOX_SEARCH, "no incumbent was found")
+    elif plan.runs(st.INCUMBENT):
         # a hard model: a heuristic upper bound shrinks the box, then LP tightening of the big-M sources
         t = t_heuristic = time.perf_counter()
         # the coordinate sweeps are redundant before the SLSQP polish (same costs within 0.5 %, 14 ms less)
