@@ -132,10 +132,11 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
 
 def add_solver_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("solving")
-    g.add_argument("--threshold", type=float, default=0.5, help="favourable iff P(target) >= threshold (default 0.5)")
+    g.add_argument("--threshold", type=float, default=0.5, help="favourable iff P(target) >= threshold (default 0.5; at 0.5 a tie goes as the "
+                   "estimator's predict sends it: to the first class)")
     g.add_argument("--margin", type=float, default=1e-6, help="extra score beyond the threshold (default 1e-6)")
     g.add_argument("--time-limit", type=float, default=60.0, help="seconds per individual (default 60)")
-    g.add_argument("--gap", type=float, default=1e-4, help="relative optimality gap (default 1e-4)")
+    g.add_argument("--gap", type=float, default=1e-4, help="relative optimality gap (default 1e-4; gaps below 1e-6 count as closed)")
     g.add_argument("--backend", default="highs", help="solver backend (default highs)")
     g.add_argument("--pwl-breakpoints", type=int, default=33, help="breakpoints per smooth SCM nonlinearity")
     g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound (an integer >= 0)")
