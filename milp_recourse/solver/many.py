@@ -28,6 +28,7 @@ from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 
+from milp_recourse.models.threads import classifier_threads
 from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession, structure_key
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
@@ -108,8 +109,9 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     acc = {"already_favourable": 0, "screen": 0.0, "compile": 0.0, "search": 0.0, "verify": 0.0,
            "closed_form": 0}
     shapes: set[int] = set()
-    for lo in range(0, len(problems), WINDOW):
-        out += _solve_window(problems[lo:lo + WINDOW], session, plans, capture_errors, guard, acc, shapes)
+    with classifier_threads(max((pr.options.threads for pr in problems), default=1)):   # (as in solve)
+        for lo in range(0, len(problems), WINDOW):
+            out += _solve_window(problems[lo:lo + WINDOW], session, plans, capture_errors, guard, acc, shapes)
     stats = ManyStats(len(problems), acc["already_favourable"], session.loads, session.updates, len(shapes),
                       acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start,
                       acc["closed_form"])

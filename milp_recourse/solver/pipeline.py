@@ -18,6 +18,7 @@ from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.models.classifiers import favourable
+from milp_recourse.models.threads import classifier_threads
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
@@ -45,10 +46,13 @@ def solve(problem: RecourseProblem, session: HighsSession | None = None) -> Reco
     When the SCM needed a piecewise-linear approximation and the answer fails the re-check on the true
     SCM only on the score, the approximation is refined (4x breakpoints) and the score margin raised by
     twice the shortfall, at most PWL_REFINEMENTS times, before the failure is reported. `session` is a
-    HiGHS relaxation to reuse across calls (solve_many passes one; results do not depend on it).
+    HiGHS relaxation to reuse across calls (solve_many passes one; results do not depend on it). The classifier's
+    OpenMP runtime runs on `options.threads` threads meanwhile (models/threads.py: spinning OpenMP threads beside
+    other processes stalled single predictions for up to 1.9 s).
     """
-    res = _solve_once(problem, session)
-    return refine(problem, res, session)
+    with classifier_threads(problem.options.threads):
+        res = _solve_once(problem, session)
+        return refine(problem, res, session)
 
 
 def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
