@@ -135,7 +135,7 @@ def _slopes(eqn: _Equation, b: IRBuilder, env: Mapping[str, Affine], approximate
     if eqn.affine is not None:
         return {k: (a, a) for k, a in eqn.affine[0].items()}
     ders = None if eqn.derivatives is None else {q: ex.substitute(d, constants) for q, d in eqn.derivatives.items()}
-    return slope_bounds(eqn.expr, {q: b.bounds_of(env[q]) for q in ex.names(eqn.expr)}, ders)
+    return slope_bounds(eqn.expr, {q: b.bounds_of(env[q]) for q in sorted(ex.names(eqn.expr))}, ders)
 
 
 def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, initial_cuts: int = 9,

@@ -45,7 +45,7 @@ def slope_bounds(eq: ex.Expr, boxes: Mapping[str, tuple[float, float]],
     if _jumps(eq):
         return None
     out = {}
-    for q in ex.names(eq):
+    for q in sorted(ex.names(eq)):
         dq = derivatives[q] if derivatives is not None and q in derivatives else derivative(eq, q)
         lo, hi = interval(dq, boxes)
         if not (np.isfinite(lo) and np.isfinite(hi)):
