@@ -244,20 +244,24 @@ def test_numpy_linear_score_equals_the_pipeline():
     assert linear_score(pipe, 1, rows) is None            # a model on codes is scored as before
 
 
-def test_no_op_holds_on_roots_are_dropped():
-    """do(root := its own value) changes nothing (a root has no parents to block): the answer never lists one, while a
-    hold on a child (it blocks the child's response) stays; the dropped action has the same counterfactual."""
-    from milp_recourse.solver.pipeline import without_root_holds
+def test_no_op_holds_are_dropped():
+    """do(x := its own value) changes nothing where no parent of x moves (a root; a child while its parents stay):
+    the answer never lists one, while a hold on a child whose parent moves (it blocks the child's response) stays;
+    the dropped action has the same counterfactual."""
+    from milp_recourse.solver.pipeline import without_no_op_holds
 
     scm = scm_from_dict(spec())
     clf, X, _ = classifier(scm, "onehot-forest")
     pr = mr.RecourseProblem(scm, clf, dict(zip(scm.names, map(float, X[0]))))
     x = pr.factual
-    action = {"job": x["job"], "edu": x["edu"], "hours": x["hours"]}
-    kept = without_root_holds(pr, action)
-    assert kept == {"hours": x["hours"]}
-    assert scm.counterfactual(np.array(X[0], float), kept).tolist() == \
-        scm.counterfactual(np.array(X[0], float), action).tolist()
+    other_job = float((x["job"] + 1) % len(scm.variable("job").levels))
+    cases = [({"job": x["job"], "edu": x["edu"], "hours": x["hours"]}, {}),
+             ({"job": other_job, "edu": x["edu"], "hours": x["hours"]}, {"job": other_job, "hours": x["hours"]})]
+    for action, expected in cases:
+        kept = without_no_op_holds(pr, action)
+        assert kept == expected
+        assert scm.counterfactual(np.array(X[0], float), kept).tolist() == \
+            scm.counterfactual(np.array(X[0], float), action).tolist()
     denied = [row for row in X[:400] if clf.predict(raw_frame(scm, row[None, :]))[0] == 0][:12]
     for row in denied:
         res = mr.solve(mr.RecourseProblem(scm, clf, dict(zip(scm.names, map(float, row)))))

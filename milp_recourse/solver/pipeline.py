@@ -20,6 +20,7 @@ from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.models.threads import classifier_threads
 from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.problem.logic import links
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
@@ -309,11 +310,28 @@ def _not_run(reasons: dict[str, str], path: list[PathStep]) -> dict[str, str]:
     return {engine: reasons[engine] for engine in st.ENGINES if engine in reasons and engine not in ran}
 
 
-def without_root_holds(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
-    """The action less its interventions do(x_k := x_k) on roots of the SCM: no-ops (a root has no parents to block),
-    which zero-cost searches may return (e.g. a categorical root kept at its level) and which would count as changes."""
+def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+    """The action less its no-op interventions: do(x_k := x_k) on a feature none of whose parents moves (a parent
+    moves when it is set to a new value or follows one that moved; a linkage's source counts as its target's
+    parent). Zero-cost searches may return such holds (a categorical root kept at its level, a node held while
+    nothing above it changes); they change nothing but would count as changes and, in `solve_options`, make a
+    padded copy of an earlier option look like a new set of features."""
     scm, x = problem.scm, problem.factual
-    return {k: v for k, v in action.items() if scm.parents(k) or float(v) != float(x[k])}
+    sources: dict[str, list[str]] = {}
+    for link in links(problem.logic):
+        sources.setdefault(link.target, []).append(link.source)
+    moved: set[str] = set()
+    keep: dict[str, float] = {}
+    for name in scm.names:   # topological order
+        parents_move = any(p in moved for p in (*scm.parents(name), *sources.get(name, ())))
+        if name in action:
+            if float(action[name]) != float(x[name]) or parents_move:
+                keep[name] = action[name]
+            if float(action[name]) != float(x[name]):
+                moved.add(name)
+        elif parents_move:
+            moved.add(name)
+    return {k: v for k, v in action.items() if k in keep}
 
 
 def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],
@@ -343,7 +361,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                                                       "The time limit was reached before any action was found.")
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
-    action = without_root_holds(problem, search.action)
+    action = without_no_op_holds(problem, search.action)
     if action != search.action:
         search, ver = dataclasses.replace(search, action=action), None
     if ver is None:
