@@ -143,3 +143,23 @@ def test_similar_first_order_is_a_greedy_chain_over_every_expression():
         left = [j for j in range(15) if j not in chain[:k]]
         best = max(dense[j] @ dense[chain[k - 1]] for j in left)
         assert dense[chain[k]] @ dense[chain[k - 1]] == pytest.approx(best)
+
+
+def test_tightening_keeps_binary_indicators_when_the_caller_asked_for_them():
+    """diagnose/relaxations.py compiles with binary intervention indicators (its rows a_X <= r, sum a - M r <= K
+    need 0/1 values); tightening recompiles, and must keep them 0/1 (an outside fuzz: a[x0] = 0.269 in the
+    relaxation stage, which then reported an 'inconsistent' action instead of giving up max_changes)."""
+    from denied import denied_problems
+
+    from milp_recourse.encode.compile import compile_problem
+    from milp_recourse.solver.incumbent import random_search
+    from milp_recourse.solver.tighten import tighten_bounds
+
+    problem = denied_problems("loan", "mlp", seed=4, keep=1)[0]
+    inc = random_search(problem, 256, 0)
+    for binary in (True, False):
+        compiled = compile_problem(problem, upper_bound=inc.cost, incumbent=inc.action, binary_indicators=binary)
+        assert compiled.tighten_targets
+        tight = tighten_bounds(problem, compiled, inc, 1, binary_indicators=binary)
+        flags = {name: bool(tight.model.integrality[col]) for name, col in tight.a_cols.items()}
+        assert flags and (all(flags.values()) if binary else not all(flags.values())), flags

@@ -261,8 +261,8 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
             inc = Incumbent(dict(best.action), float(best.cost))
         compiled = compile_problem(pu, upper_bound=inc.cost, incumbent=inc.action, binary_indicators=True)
         if compiled.tighten_targets and opts.tighten_passes > 0:
-            compiled = tighten_bounds(pu, compiled, inc, opts.tighten_passes,
-                                      deadline=t0 + max(limit, 1.0))   # what it proved by then stays valid
+            compiled = tighten_bounds(pu, compiled, inc, opts.tighten_passes,   # what it proves by then stays valid
+                                      deadline=t0 + max(limit, 1.0), binary_indicators=True)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
     search = search_compiled(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)
     if search.action is None:

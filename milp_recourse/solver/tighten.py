@@ -64,7 +64,8 @@ def _past(deadline: float | None) -> bool:
 
 
 def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: Incumbent, passes: int,
-                   plans: PlanCache | None = None, deadline: float | None = None) -> CompiledInstance:
+                   plans: PlanCache | None = None, deadline: float | None = None,
+                   binary_indicators: bool = False) -> CompiledInstance:
     """LP bound tightening of every big-M source (unstable ReLU inputs, SCM terms) over {cost <= ub}, then
     recompile with the proven bounds.
 
@@ -75,6 +76,8 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
 
     `deadline` (a time.perf_counter() instant, e.g. the solve's start + its time limit): no LP starts after
     it and no further pass or stage begins; the bounds proven so far are kept (every one is valid).
+    `binary_indicators`: every recompile keeps the intervention indicators 0/1, as the caller's compile did
+    (diagnose/relaxations.py adds rows on them; continuous ones broke its relaxation stage).
     """
     hints: dict[str, tuple[float, float]] = {}
     for k in range(passes):
@@ -90,10 +93,11 @@ def tighten_bounds(problem: RecourseProblem, compiled: CompiledInstance, inc: In
                 break
             shrunk = _tighten(compiled, stage, hints, problem.options.tighten_threads, deadline) or shrunk
             compiled = compile_problem(problem, upper_bound=inc.cost, initial_cuts=TIGHTEN_CUTS, bound_hints=hints,
-                                       plans=plans)
+                                       plans=plans, binary_indicators=binary_indicators)
         if compiled.model.n_integer >= before and not shrunk:
             break  # no binary went away and no interval shrank materially: another pass will not help
-    return compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action, plans=plans)
+    return compile_problem(problem, upper_bound=inc.cost, bound_hints=hints, incumbent=inc.action, plans=plans,
+                           binary_indicators=binary_indicators)
 
 
 __all__ = ["tighten_bounds", "is_network_target"]
