@@ -13,6 +13,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from milp_recourse import RecourseProblem, SolveOptions, Status, solve
+from milp_recourse.solver.many import solve_many
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.scm.simulate import counterfactuals
 from milp_recourse.scm.spec import scm_from_dict
@@ -92,3 +93,37 @@ def test_a_tied_person_is_denied_and_gets_an_action_predict_accepts(name):
     cf = counterfactuals(scm, problem.x, list(res.action), np.ones((1, len(res.action)), bool),
                          np.array([list(res.action.values())], float))
     assert model.predict(cf)[0] == 1
+
+
+def _stump(labels_right: list[int]) -> DecisionTreeClassifier:
+    """A depth-1 tree on x1: left leaf all class 0, right leaf with the given labels (its P(1) is their mean)."""
+    right = len(labels_right)
+    X = np.array([[-3.0, 0.0], [-2.0, 0.0], [-1.0, 0.0], [-0.5, 0.0]] + [[1.0 + i, 0.0] for i in range(right)])
+    y = np.array([0, 0, 0, 0] + labels_right)
+    return DecisionTreeClassifier(max_depth=1, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("labels, threshold, found", [([1, 1, 1, 0], 0.75, True), ([1, 0], 0.5, False),
+                                                      ([1, 1, 0], 2 / 3, True)])
+def test_a_leaf_exactly_at_the_threshold_is_recourse_unless_predict_settles_the_tie_against(labels, threshold,
+                                                                                            found):
+    """P(target) >= threshold is favourable; the MILP's score margin (1e-6) cut off a leaf exactly at the
+    threshold, and the person was certified NO_RECOURSE although do(x1 := 1) reaches it. At 0.5 the tie goes to
+    class 0, as predict has it, so there is truly none. Checked with the tree's own predict_proba / predict."""
+    clf = _stump(labels)
+    scm = scm_from_dict(SPEC)
+    x = {"x1": -2.0, "x2": -1.0}
+    problem = RecourseProblem(scm, clf, x, options=SolveOptions(threshold=threshold, time_limit=20))
+    right = np.array([[1.0, 0.0]])
+    assert clf.predict_proba(right)[0, 1] == threshold or not found
+    for res in (solve(problem), solve_many([problem])[0][0]):
+        if not found:
+            assert res.status is Status.NO_RECOURSE and clf.predict(right)[0] == 0
+            continue
+        assert res.status is Status.OPTIMAL and res.verified, (res.status, res.message)
+        cf = counterfactuals(scm, problem.x, list(res.action), np.ones((1, len(res.action)), bool),
+                             np.array([list(res.action.values())], float))
+        assert clf.predict_proba(cf)[0, 1] >= threshold
+        # the cheapest such action: x1 just past the split (the tree's threshold), nothing cheaper is favourable
+        split = float(clf.tree_.threshold[0])
+        assert res.cost == pytest.approx(abs(split - x["x1"]), rel=1e-4, abs=1e-5)

@@ -65,6 +65,8 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
     answers up to 7x the optimum.) The first answer stretched onto the true favourable region (pwl_repair.py)
     competes with the re-solves' answer; the cheaper verified one is kept. Answers of an approximated SCM are
     FEASIBLE, never OPTIMAL (finish)."""
+    if res.status is Status.NO_RECOURSE:
+        return _at_the_threshold(problem, res, session)
     first, original = res, problem
     for _ in range(PWL_REFINEMENTS):
         if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0 or res.violations:
@@ -91,6 +93,28 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
                      f"piecewise-linear SCM (max error {first.approximation_error:.3g}) failed the re-check, and "
                      f"{how}."))
     return res
+
+
+def _at_the_threshold(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None) -> RecourseResult:
+    """A tree ensemble's NO_RECOURSE proved under the score margin, checked at the threshold itself.
+
+    The MILP asks for score >= threshold + margin (round-off insurance for continuous scores), but a tree's score
+    takes few values and may sit exactly on the threshold: favourable by the rule P >= threshold, and cut off by
+    the margin (an outside fuzz: a leaf with P = 0.75 at threshold 0.75, NO_RECOURSE with a Farkas certificate,
+    while do(a := 1) reaches it). The person is solved again with margin 0 in the time left; an action that passes
+    the re-check replaces the claim (one that does not, e.g. a tie at 0.5, which predict settles the other way,
+    leaves it)."""
+    opts = problem.options
+    left = opts.time_limit - res.total_seconds
+    if opts.margin <= 0.0 or left <= 0.0 or not st.tree_scored(problem):
+        return res
+    exact = _solve_once(dataclasses.replace(problem, options=dataclasses.replace(opts, margin=0.0, time_limit=left)),
+                        session)
+    if not (exact.verified and exact.action):
+        return res
+    return dataclasses.replace(exact, total_seconds=res.total_seconds + exact.total_seconds,
+                               message=exact.message + " (found at the threshold itself: with the score margin "
+                               f"{opts.margin:g} there was none)")
 
 
 @dataclass

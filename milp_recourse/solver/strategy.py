@@ -125,14 +125,14 @@ def polish_reason(problem: RecourseProblem) -> str | None:
         return "a change limit binds (max_changes)"
     if not any(r.grid is None and not r.integer for r in rules):
         return "no continuous feature can change"
-    if _tree_scored(problem):
+    if tree_scored(problem):
         # its central differences are 0 off the splits: on Loan p = 2 it improved 2 of 45 tree / forest / GBT
         # incumbents, for a median 0.03-0.16 s a person, and 3 496 classifier calls (12 s) on one HGB person
         return "the score is a tree ensemble's, piecewise constant: SLSQP has no gradient to follow"
     return None
 
 
-def _tree_scored(problem: RecourseProblem) -> bool:
+def tree_scored(problem: RecourseProblem) -> bool:
     """Whether the classifier's final estimator is a tree ensemble (behind any preprocessing)."""
     try:
         _, final, _ = split_model(problem.classifier, len(problem.features))
@@ -259,7 +259,7 @@ def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_inc
 
 
 __all__ = ["ENGINES", "Plan", "box_plan", "tighten_reason", "plan_search", "choose_search", "box_search_reason",
-           "polish_reason",
+           "polish_reason", "tree_scored",
            "budget_reason", "small_bnb_reason", "incumbent_samples", "pattern_parts",
            "SMALL_MODEL_INTEGERS", "BUDGET_MIN_INTEGERS", "MAX_PATTERNS", "BOX_SEARCH_SAMPLES", "LINEAR_SCM",
            "LINEAR_SCM_SHARE", "HEURISTIC_SHARE", "POLISH_SHARE", "linear_scm_reason"]
