@@ -225,7 +225,30 @@ def test_cli_level_names(tmp_path):
     bad = run_cli(*base, "--individual", person, "--direction", "job=up")
     assert bad.returncode == 2 and "no order" in bad.stderr
     bad = run_cli(*base, "--individual", person, "--grid", "job=Pilot|Sales")
-    assert bad.returncode == 2 and "Pilot" in bad.stderr
+    assert bad.returncode == 2 and "'Pilot' is not a level of 'job'" in bad.stderr and "Sales, Tech" in bad.stderr
+
+
+def test_profile_grids_take_level_names_as_solve_does():
+    """A profile's grid.job = Sales|Craft is the same constraint as `--grid job=Sales|Craft` (codes 0 and 3);
+    an unknown level is refused naming the levels. Checked against solve with the grid given as codes."""
+    from milp_recourse.batch.profiles import parse_profiles
+
+    scm = scm_from_dict(spec())
+    clf, X, _ = classifier(scm, "logreg")
+    rows = X[clf.predict_proba(X)[:, 1] < 0.5][:3]
+    people = pd.DataFrame({"id": ["a", "b", "c"], **{n: rows[:, i] for i, n in enumerate(scm.names)}})
+    profiles = pd.DataFrame({"id": ["a", "b", "c"], "actionable": ["job;hours"] * 3,
+                             "grid.job": ["Sales|Craft", "Craft", "0|Tech"]})
+    parsed = parse_profiles(profiles, scm, "id", mr.Actionability(), mr.Preferences())
+    assert [parsed[k].grids["job"] for k in ("a", "b", "c")] == [(0.0, 3.0), (3.0,), (0.0, 1.0)]
+    out = mr.solve_many(people, scm=scm, classifier=clf, profiles=profiles, id_column="id")
+    for (k, grid), row, (_, res) in zip([("a", (0.0, 3.0)), ("b", (3.0,)), ("c", (0.0, 1.0))], rows, out.iterrows()):
+        ref = mr.solve(mr.RecourseProblem(scm, clf, dict(zip(scm.names, row)), actionability=mr.Actionability(
+            actionable=("job", "hours"), grids={"job": grid})))
+        assert res["status"] == ref.status.value and res["cost"] == pytest.approx(ref.cost, abs=1e-9), k
+    bad = profiles.assign(**{"grid.job": ["Pilot", "Sales", "Sales"]})
+    with pytest.raises(InputError, match="'Pilot' is not a level of this feature; expected one of Sales, Tech"):
+        parse_profiles(bad, scm, "id", mr.Actionability(), mr.Preferences())
 
 
 def test_numpy_linear_score_equals_the_pipeline():

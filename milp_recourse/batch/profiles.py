@@ -104,6 +104,19 @@ def _num(text: str, where: str) -> float:
     return val
 
 
+def _level_or_number(text: str, where: str, levels: Sequence[str]) -> float:
+    """A level's code by its name, or a number; InputError naming the levels when it is neither."""
+    if text in levels:
+        return float(list(levels).index(text))
+    if levels:
+        try:
+            return _num(text, where)
+        except InputError:
+            raise InputError(f"{where}: {text!r} is not a level of this feature; expected one of "
+                             f"{', '.join(levels)} (or its code 0..{len(levels) - 1}).") from None
+    return _num(text, where)
+
+
 def _names(text: str, where: str) -> tuple[str, ...]:
     items = tuple(t.strip() for t in text.replace(",", ";").split(";") if t.strip())
     if len(set(items)) != len(items):
@@ -121,9 +134,11 @@ def _range(text: str, where: str, both: bool) -> tuple[float | None, float | Non
     return out
 
 
-def _grid(text: str, where: str) -> tuple[float, ...]:
-    if "|" in text:
-        return tuple(_num(t, where) for t in text.split("|"))
+def _grid(text: str, where: str, levels: Sequence[str] = ()) -> tuple[float, ...]:
+    """V1|V2|... or LOW:HIGH:COUNT; for a categorical / ordinal feature the values may be level names (as in
+    `solve --grid job=Sales|Craft`)."""
+    if "|" in text or (levels and ":" not in text):   # (one level alone, e.g. 'Craft', is a grid of one)
+        return tuple(_level_or_number(t.strip(), where, levels) for t in text.split("|"))
     parts = text.split(":")
     if len(parts) != 3:
         raise InputError(f"{where}: expected V1|V2|... or LOW:HIGH:COUNT; got {text!r}.")
@@ -154,7 +169,8 @@ def _check_columns(frame: pd.DataFrame, key: str, names: Sequence[str]) -> None:
                          f"{', '.join(names)}.")
 
 
-def _row_profile(row: Mapping[str, Any], who: str, names: Sequence[str], spec_actionable: Sequence[str]) -> Profile:
+def _row_profile(row: Mapping[str, Any], who: str, names: Sequence[str], spec_actionable: Sequence[str],
+                 levels: Mapping[str, tuple[str, ...]] | None = None) -> Profile:
     kw: dict[str, Any] = {"bounds": {}, "directions": {}, "grids": {}, "weights": {}, "scores": {}, "preferred": {}}
     text = _text(row.get("actionable"))
     if text is not None:
@@ -196,7 +212,7 @@ def _row_profile(row: Mapping[str, Any], who: str, names: Sequence[str], spec_ac
                 raise InputError(f"{where}: expected one of {', '.join(DIRECTIONS)}; got {text!r}.")
             kw["directions"][feat] = text
         elif prefix == "grid":
-            kw["grids"][feat] = _grid(text, where)
+            kw["grids"][feat] = _grid(text, where, (levels or {}).get(feat, ()))
         elif prefix == "weight":
             kw["weights"][feat] = _num(text, where)
         else:
@@ -222,7 +238,8 @@ def parse_profiles(frame: pd.DataFrame, scm, key: str, base_act: Actionability, 
     out: dict[str, Profile] = {}
     for k, row in zip(ids, frame.to_dict("records")):
         who = f"Profile of id {k!r}"
-        prof = _row_profile(row, who, names, spec_actionable)
+        prof = _row_profile(row, who, names, spec_actionable, {v.name: tuple(v.levels) for v in scm.variables
+                                                               if v.levels})
         try:
             prof.apply(base_act, base_prefs, spec_actionable, ranking_map, score_map)
         except InputError as exc:

@@ -12,6 +12,15 @@ import numpy as np
 from milp_recourse.errors import InputError
 
 
+def _level_code(text: str, name: str, levels: tuple[str, ...]) -> float:
+    """A code given as a number for a feature with levels; an error naming the levels for anything else."""
+    try:
+        return _number(text, f"--grid {name}")
+    except InputError:
+        raise InputError(f"--grid {name}: {text.strip()!r} is not a level of {name!r}; expected one of "
+                         f"{', '.join(levels)} (or its code 0..{len(levels) - 1}).") from None
+
+
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -94,7 +103,7 @@ def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
     for k, v in pairs(text, "--grid").items():
         var = scm.variable(k) if scm is not None and k in scm.names else None
         if var is not None and var.levels:
-            out[k] = tuple(float(code_of(var, t)) if t.strip() in var.levels else _number(t, f"--grid {k}")
+            out[k] = tuple(float(code_of(var, t)) if t.strip() in var.levels else _level_code(t, k, var.levels)
                            for t in v.split("|"))
             continue
         if "|" in v:
