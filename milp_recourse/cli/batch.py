@@ -7,7 +7,7 @@ import dataclasses
 import time
 
 from milp_recourse.cli.problem_args import (UNTRUSTED_MODELS, add_constraint_args, add_model_args, add_solver_args, load_model_checked,
-                                            load_scm_checked, problem_parts)
+                                            load_scm_checked, problem_parts, with_target_class)
 from milp_recourse.cli import parse as cp
 from milp_recourse.errors import InputError
 
@@ -69,6 +69,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.heuristic_samples is not None:
         parts["options"] = dataclasses.replace(parts["options"], heuristic_samples=args.heuristic_samples)
     model = load_model_checked(args.classifier, scm)
+    parts = with_target_class(parts, model, args.target_class)
     check_threshold(model, args.threshold)
     t0 = time.perf_counter()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from milp_recourse.cli import parse as cp
@@ -132,11 +133,15 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
 
 def add_solver_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("solving")
-    g.add_argument("--threshold", type=float, default=0.5, help="favourable iff P(target) >= threshold (default 0.5; at 0.5 a tie goes as the "
-                   "estimator's predict sends it: to the first class)")
+    g.add_argument("--threshold", type=float, default=0.5,
+                   help="favourable iff P(target) >= threshold (default 0.5; at 0.5 a tie goes as the estimator's "
+                   "predict sends it: to the first class)")
+    g.add_argument("--target-class", default=None, metavar="LABEL",
+                   help="the favourable class, one of the classifier's classes_ as written (default: classes_[1])")
     g.add_argument("--margin", type=float, default=1e-6, help="extra score beyond the threshold (default 1e-6)")
     g.add_argument("--time-limit", type=float, default=60.0, help="seconds per individual (default 60)")
-    g.add_argument("--gap", type=float, default=1e-4, help="relative optimality gap (default 1e-4; gaps below 1e-6 count as closed)")
+    g.add_argument("--gap", type=float, default=1e-4,
+                   help="relative optimality gap (default 1e-4; gaps below 1e-6 count as closed)")
     g.add_argument("--backend", default="highs", help="solver backend (default highs)")
     g.add_argument("--pwl-breakpoints", type=int, default=33, help="breakpoints per smooth SCM nonlinearity")
     g.add_argument("--seed", type=int, default=0, help="seed of the heuristic upper bound (an integer >= 0)")
@@ -226,6 +231,19 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     return dict(actionability=act, preferences=prefs, cost=cost, options=opts)
 
 
+def with_target_class(parts: dict[str, Any], model: Any, label: str | None) -> dict[str, Any]:
+    """parts with options.target_class set to the class of `model` written as `label` (classes_ may be numbers or
+    text; the command line gives text); InputError listing the classes when none is written so."""
+    if label is None:
+        return parts
+    classes = list(getattr(model, "classes_", [0, 1]))
+    hits = [c for c in classes if str(c) == label.strip()]
+    if len(hits) != 1:
+        raise InputError(f"--target-class {label!r} is not one of the classifier's classes "
+                         f"({', '.join(map(str, classes))}).")
+    return dict(parts, options=dataclasses.replace(parts["options"], target_class=hits[0]))
+
+
 def build_problem(args: argparse.Namespace, individual: Any) -> "RecourseProblem":
     """Load SCM and classifier and validate everything before any solving."""
     from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -233,5 +251,6 @@ def build_problem(args: argparse.Namespace, individual: Any) -> "RecourseProblem
     scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
     model = load_model_checked(args.classifier, scm)
+    parts = with_target_class(parts, model, args.target_class)
     check_constraints(scm, parts["actionability"], model, args.threshold)
     return RecourseProblem(scm, model, individual, **parts, plausibility=plausibility_from_args(args, scm))
