@@ -8,7 +8,8 @@ empty cell means "not set: use the run's default"):
   max_changes    at most this many features intervened on (integer >= 0)
   bounds.X       "LOW:HIGH" bounds on the new value of X (either side may be empty: ":5")
   direction.X    "up" or "down"
-  grid.X         allowed new values of X: "V1|V2|..." or "LOW:HIGH:COUNT"
+  grid.X         allowed new values of X: "V1|V2|..." or "LOW:HIGH:COUNT" (categorical / ordinal X: level names,
+                 "Sales|Craft", or codes)
   weight.X       cost weight of X (number >= 0)
   ranking        features from easiest to hardest, ';'-separated ("E;L;I;S")
   score.X        difficulty score of X (number > 0; larger = harder)
