@@ -271,7 +271,7 @@ def test_no_op_holds_are_dropped():
     """do(x := its own value) changes nothing where no parent of x moves (a root; a child while its parents stay):
     the answer never lists one, while a hold on a child whose parent moves (it blocks the child's response) stays;
     the dropped action has the same counterfactual."""
-    from milp_recourse.solver.pipeline import without_no_op_holds
+    from milp_recourse.solver.answer_rules import without_no_op_holds
 
     scm = scm_from_dict(spec())
     clf, X, _ = classifier(scm, "onehot-forest")

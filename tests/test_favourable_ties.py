@@ -127,3 +127,26 @@ def test_a_leaf_exactly_at_the_threshold_is_recourse_unless_predict_settles_the_
         # the cheapest such action: x1 just past the split (the tree's threshold), nothing cheaper is favourable
         split = float(clf.tree_.threshold[0])
         assert res.cost == pytest.approx(abs(split - x["x1"]), rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("threshold, cheaper", [(0.75, True), (0.8, False)])
+def test_a_cheaper_leaf_exactly_at_the_threshold_is_taken(threshold, cheaper):
+    """Leaves P = 0.75 (x1 past the first split) and P = 1 (past the second): at threshold 0.75 the optimum is
+    the first split, not the second one the score margin left. The reference is the tree's own splits and
+    predict_proba; solve and solve_many agree."""
+    X = np.array([[v, 0.0] for v in (-3, -2, -1, -0.5, 1, 2, 3, 4, 6, 7, 8, 9)], float)
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1])
+    clf = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    scm = scm_from_dict(SPEC)
+    x = {"x1": -2.0, "x2": -1.0}
+    splits = sorted(float(t) for t, f in zip(clf.tree_.threshold, clf.tree_.feature) if f == 0)
+    probs = {v: clf.predict_proba(np.array([[v, 0.0]]))[0, 1] for v in (2.0, 6.5)}
+    assert probs == {2.0: 0.75, 6.5: 1.0} and len(splits) == 2
+    expected = (splits[0] if cheaper else splits[1]) - x["x1"]
+    problem = RecourseProblem(scm, clf, x, options=SolveOptions(threshold=threshold, time_limit=20))
+    for res in (solve(problem), solve_many([problem])[0][0]):
+        assert res.status is Status.OPTIMAL and res.verified, (res.status, res.message)
+        assert res.cost == pytest.approx(expected, rel=1e-4, abs=1e-5)
+        cf = counterfactuals(scm, problem.x, list(res.action), np.ones((1, len(res.action)), bool),
+                             np.array([list(res.action.values())], float))
+        assert clf.predict_proba(cf)[0, 1] >= threshold

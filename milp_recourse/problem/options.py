@@ -21,6 +21,7 @@ from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSe
                                             Rule, Text, check_fields)
 
 DIRECTIONS = ("up", "down")
+DEFAULT_MARGIN = 1e-6   # SolveOptions.margin's default (solver/pipeline.py lifts it where a score can sit on the threshold)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,7 +171,7 @@ class SolveOptions:
     """How to solve: favourable threshold and margin, limits, backend, approximation settings."""
 
     threshold: float = 0.5
-    margin: float = 1e-6            # extra score needed beyond the threshold (score units), guards round-off
+    margin: float = DEFAULT_MARGIN  # extra score needed beyond the threshold (score units), guards round-off
     target_class: object = None     # favourable label; default the classifier's classes_[1]
     time_limit: float = 60.0
     mip_gap: float = 1e-4           # relative; tighter than the solvers' feasibility tolerances is not meaningful

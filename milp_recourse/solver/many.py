@@ -35,12 +35,14 @@ from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.errors import InputError
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.result import RecourseResult
+from milp_recourse.result import RecourseResult, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver.box_people import guarded_box_people
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, settle
-from milp_recourse.solver.pipeline import Head, Searched, already_favourable, finish, refine, search_person
+from milp_recourse.solver.answer_rules import at_the_threshold, time_left
+from milp_recourse.solver.pipeline import (Head, Searched, already_favourable, finish, refine, search_person,
+                                            solve_as_given)
 from milp_recourse.solver.verify import Verification, classifier_groups, verify_many
 
 WINDOW = 512  # people compiled, searched and re-checked together; bounds the compiled models held in memory
@@ -96,10 +98,11 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     context manager such as a hard time limit) is returned in that person's place as a Failed instead of
     raised.
     """
-    problems = list(problems)
-    for i, pr in enumerate(problems):
+    originals = list(problems)
+    for i, pr in enumerate(originals):
         if not isinstance(pr, RecourseProblem):
             raise InputError(f"solve_many expects RecourseProblem items; item {i} is a {type(pr).__name__}.")
+    problems = [at_the_threshold(pr) for pr in originals]   # (as solve does: answer_rules.py)
     for name in sorted({pr.options.backend for pr in problems}):
         get_backend(name)  # an unknown or missing backend fails here, before any work (as in exact.solve)
     guard = guard or nullcontext
@@ -112,6 +115,10 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     with classifier_threads(max((pr.options.threads for pr in problems), default=1)):   # (as in solve)
         for lo in range(0, len(problems), WINDOW):
             out += _solve_window(problems[lo:lo + WINDOW], session, plans, capture_errors, guard, acc, shapes)
+        for i, (original, res) in enumerate(zip(originals, out)):   # refused at the threshold: with the margin
+            if problems[i] is not original and isinstance(res, RecourseResult) \
+                    and res.status is Status.VERIFICATION_FAILED:
+                out[i] = solve_as_given(time_left(original, res.total_seconds), session)
     stats = ManyStats(len(problems), acc["already_favourable"], session.loads, session.updates, len(shapes),
                       acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start,
                       acc["closed_form"])

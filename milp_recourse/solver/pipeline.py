@@ -20,10 +20,10 @@ from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.models.threads import classifier_threads
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.problem.logic import links
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
+from milp_recourse.solver.answer_rules import at_the_threshold, time_left, without_no_op_holds
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
@@ -52,8 +52,18 @@ def solve(problem: RecourseProblem, session: HighsSession | None = None) -> Reco
     other processes stalled single predictions for up to 1.9 s).
     """
     with classifier_threads(problem.options.threads):
-        res = _solve_once(problem, session)
-        return refine(problem, res, session)
+        exact = at_the_threshold(problem)
+        if exact is not problem:
+            res = solve_as_given(exact, session)
+            if res.status is not Status.VERIFICATION_FAILED:
+                return res
+            problem = time_left(problem, res.total_seconds)
+        return solve_as_given(problem, session)
+
+
+def solve_as_given(problem: RecourseProblem, session: HighsSession | None = None) -> RecourseResult:
+    """One pass of the pipeline and its piecewise-linear refinement, with the problem's own margin."""
+    return refine(problem, _solve_once(problem, session), session)
 
 
 def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
@@ -65,8 +75,6 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
     answers up to 7x the optimum.) The first answer stretched onto the true favourable region (pwl_repair.py)
     competes with the re-solves' answer; the cheaper verified one is kept. Answers of an approximated SCM are
     FEASIBLE, never OPTIMAL (finish)."""
-    if res.status is Status.NO_RECOURSE:
-        return _at_the_threshold(problem, res, session)
     first, original = res, problem
     for _ in range(PWL_REFINEMENTS):
         if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0 or res.violations:
@@ -93,28 +101,6 @@ def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession 
                      f"piecewise-linear SCM (max error {first.approximation_error:.3g}) failed the re-check, and "
                      f"{how}."))
     return res
-
-
-def _at_the_threshold(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None) -> RecourseResult:
-    """A tree ensemble's NO_RECOURSE proved under the score margin, checked at the threshold itself.
-
-    The MILP asks for score >= threshold + margin (round-off insurance for continuous scores), but a tree's score
-    takes few values and may sit exactly on the threshold: favourable by the rule P >= threshold, and cut off by
-    the margin (an outside fuzz: a leaf with P = 0.75 at threshold 0.75, NO_RECOURSE with a Farkas certificate,
-    while do(a := 1) reaches it). The person is solved again with margin 0 in the time left; an action that passes
-    the re-check replaces the claim (one that does not, e.g. a tie at 0.5, which predict settles the other way,
-    leaves it)."""
-    opts = problem.options
-    left = opts.time_limit - res.total_seconds
-    if opts.margin <= 0.0 or left <= 0.0 or not st.tree_scored(problem):
-        return res
-    exact = _solve_once(dataclasses.replace(problem, options=dataclasses.replace(opts, margin=0.0, time_limit=left)),
-                        session)
-    if not (exact.verified and exact.action):
-        return res
-    return dataclasses.replace(exact, total_seconds=res.total_seconds + exact.total_seconds,
-                               message=exact.message + " (found at the threshold itself: with the score margin "
-                               f"{opts.margin:g} there was none)")
 
 
 @dataclass
@@ -332,30 +318,6 @@ def _not_run(reasons: dict[str, str], path: list[PathStep]) -> dict[str, str]:
     """The reasons of the engines that did not run (an engine may be planned, then skipped at run time)."""
     ran = {step.engine for step in path}
     return {engine: reasons[engine] for engine in st.ENGINES if engine in reasons and engine not in ran}
-
-
-def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
-    """The action less its no-op interventions: do(x_k := x_k) on a feature none of whose parents moves (a parent
-    moves when it is set to a new value or follows one that moved; a linkage's source counts as its target's
-    parent). Zero-cost searches may return such holds (a categorical root kept at its level, a node held while
-    nothing above it changes); they change nothing but would count as changes and, in `solve_options`, make a
-    padded copy of an earlier option look like a new set of features."""
-    scm, x = problem.scm, problem.factual
-    sources: dict[str, list[str]] = {}
-    for link in links(problem.logic):
-        sources.setdefault(link.target, []).append(link.source)
-    moved: set[str] = set()
-    keep: dict[str, float] = {}
-    for name in scm.names:   # topological order
-        parents_move = any(p in moved for p in (*scm.parents(name), *sources.get(name, ())))
-        if name in action:
-            if float(action[name]) != float(x[name]) or parents_move:
-                keep[name] = action[name]
-            if float(action[name]) != float(x[name]):
-                moved.add(name)
-        elif parents_move:
-            moved.add(name)
-    return {k: v for k, v in action.items() if k in keep}
 
 
 def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchOutcome, timings: dict[str, float],

@@ -1,0 +1,70 @@
+"""Rules that shape a person's problem and answer around the search: the score margin lifted where a tree's score
+can sit exactly on the threshold, and no-op holds dropped from answers (solve and solve_many alike)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from milp_recourse.errors import RecourseError
+from milp_recourse.models.classifiers import target_index
+from milp_recourse.models.registry import score_kind
+from milp_recourse.problem.logic import links
+from milp_recourse.problem.options import DEFAULT_MARGIN
+from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.solver import strategy as st
+
+
+def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
+    """The problem without the default score margin where the score can sit exactly on the threshold and still be
+    favourable: a scikit-learn tree / forest (its probability is a leaf's class share, e.g. 3 / 4) under the rule
+    P >= threshold (any threshold but the tie at 0.5, which predict settles for the first class). The margin
+    guards the round-off of continuous scores; here it cut off every leaf at the threshold (an outside fuzz: a
+    leaf with P = 0.75 at threshold 0.75 certified NO_RECOURSE, and cheaper actions missed). Otherwise `problem`
+    itself. An answer the re-check refuses (a forest's float average an ulp under the threshold) is solved again
+    with the margin (solve; solve_many alike)."""
+    opts = problem.options
+    if opts.margin != DEFAULT_MARGIN or not st.tree_scored(problem):
+        return problem
+    try:
+        kind = score_kind(problem.classifier)
+        strict = opts.threshold == 0.5 and target_index(problem.classifier, opts.target_class) == 1
+    except RecourseError:
+        return problem
+    if kind != "probability" or strict:
+        return problem
+    return dataclasses.replace(problem, options=dataclasses.replace(opts, margin=0.0))
+
+
+def time_left(problem: RecourseProblem, spent: float) -> RecourseProblem:
+    """problem with its time limit less `spent` seconds (at least 1 % of it: the second try still gets a go)."""
+    opts = problem.options
+    left = max(opts.time_limit - spent, 0.01 * opts.time_limit)
+    return dataclasses.replace(problem, options=dataclasses.replace(opts, time_limit=left))
+
+
+def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+    """The action less its no-op interventions: do(x_k := x_k) on a feature none of whose parents moves (a parent
+    moves when it is set to a new value or follows one that moved; a linkage's source counts as its target's
+    parent). Zero-cost searches may return such holds (a categorical root kept at its level, a node held while
+    nothing above it changes); they change nothing but would count as changes and, in `solve_options`, make a
+    padded copy of an earlier option look like a new set of features."""
+    scm, x = problem.scm, problem.factual
+    sources: dict[str, list[str]] = {}
+    for link in links(problem.logic):
+        sources.setdefault(link.target, []).append(link.source)
+    moved: set[str] = set()
+    keep: dict[str, float] = {}
+    for name in scm.names:   # topological order
+        parents_move = any(p in moved for p in (*scm.parents(name), *sources.get(name, ())))
+        if name in action:
+            if float(action[name]) != float(x[name]) or parents_move:
+                keep[name] = action[name]
+            if float(action[name]) != float(x[name]):
+                moved.add(name)
+        elif parents_move:
+            moved.add(name)
+    return {k: v for k, v in action.items() if k in keep}
+
+
+
+__all__ = ["at_the_threshold", "time_left", "without_no_op_holds"]
