@@ -184,6 +184,9 @@ def test_every_bad_body_gets_422_with_the_library_message(client, loan):
     (["--direction", "E=sideways"], {"directions": {"E": "sideways"}}),
     (["--actionable", "G,E"], {"actionable": ["G", "E"]}),
     (["--ranking", "E,Q"], {"ranking": ["E", "Q"]}),
+    (["--direction", "A=up"], {"directions": {"A": "up"}}),                      # immutable in the spec
+    (["--bounds", "E=1:2"], {"bounds": {"E": [1, 2]}}),                           # wholly outside the domain
+    (["--actionable", "I,S", "--bounds", "L=-5:0"], {"actionable": ["I", "S"], "bounds": {"L": [-5, 0]}}),
 ])
 def test_messages_equal_the_cli(client, loan, capsys, flags, body):
     person = loan[2]

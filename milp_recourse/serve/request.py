@@ -12,6 +12,7 @@ import math
 from typing import Any, Mapping
 
 from milp_recourse.errors import InputError
+from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS, Preferences
 from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -93,6 +94,7 @@ def build_problem(scm, classifier, body: Mapping[str, Any], time_limit: float) -
     cost = CostSpec(p=1 if cost_p is None else cost_p)
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise InputError(f"The server's time limit must be a number > 0. Got {time_limit!r}.")
+    check_constraints(scm, act, classifier)   # what `milp-recourse solve` refuses, /api/solve refuses (422)
     return RecourseProblem(scm, classifier, body["individual"], actionability=act, preferences=prefs, cost=cost,
                            options=SolveOptions(time_limit=float(time_limit)))
 
