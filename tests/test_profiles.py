@@ -129,3 +129,24 @@ def test_generators_are_valid_and_deterministic_per_id(name):
 def test_unknown_generator_is_an_error():
     with pytest.raises(InputError, match="hard-subsets"):
         load_profiles("generator:random", [0], SCM, "id", Actionability(), Preferences())
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_generator_seed_must_be_a_non_negative_integer(seed):
+    scm = load_scm("loan")
+    with pytest.raises(InputError, match=f"The profile seed must be an integer >= 0.*got {seed!r}"):
+        load_profiles("generator:hard-subsets", [0, 1], scm, "id", Actionability(), Preferences(), seed)
+
+
+def test_cli_refuses_a_negative_profile_seed_before_any_work(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "d.csv"
+    load_scm("loan").sample(5, seed=1).to_csv(data, index=False)
+    out = subprocess.run([sys.executable, "-m", "milp_recourse", "batch", "--scm", "loan", "--classifier",
+                          "recipe:logreg", "--data", str(data), "--out", str(tmp_path / "o.csv"), "--no-progress",
+                          "--profiles", "generator:hard-subsets", "--profile-seed", "-1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stderr.startswith("error: The profile seed") and "Traceback" not in out.stderr
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.csv.meta.json").exists()

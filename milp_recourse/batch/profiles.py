@@ -295,6 +295,8 @@ def load_profiles(source: Any, ids: Sequence[Any], scm, key: str, base_act: Acti
     if source is None:
         return {}
     if isinstance(source, str) and source.startswith(GENERATOR_PREFIX):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InputError(f"The profile seed must be an integer >= 0 (numpy's seeds); got {seed!r}.")
         frame = generate_profiles(source[len(GENERATOR_PREFIX):], ids, scm, seed, key, base_act.actionable)
     else:
         frame = as_table(source, "profiles")
