@@ -232,6 +232,40 @@ def test_ctrl_c_during_batch_says_where_and_how_to_resume(capsys, tmp_path, chai
     assert list(pd.read_csv(out)["id"]) == list(range(12))
 
 
+def test_sigterm_during_a_two_worker_batch_stops_like_ctrl_c_and_leaves_no_worker(tmp_path):
+    """SIGTERM (timeout, docker stop, Slurm) to a batch with 2 workers: exit 143 with the resume command, and no
+    process of its session left (before, the batch died at once and its loky workers lived on as orphans)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from milp_recourse import load_scm
+
+    data, out = tmp_path / "d.csv", tmp_path / "o.csv"
+    load_scm("loan").sample(200, seed=12).to_csv(data, index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "milp_recourse", "batch", "--scm", "loan", "--classifier",
+                             "recipe:forest", "--cost-p", "2", "--data", str(data), "--out", str(out), "--no-progress",
+                             "--chunk-size", "4", "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.time() + 120
+    while not out.exists() and time.time() < deadline and proc.poll() is None:   # workers up, rows coming
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143 and "Traceback" not in err
+    assert "--resume" in err and str(out) in err
+    for _ in range(50):   # the session's other processes (the workers) go with it
+        left = subprocess.run(["ps", "-s", str(proc.pid), "-o", "pid="], capture_output=True, text=True).stdout
+        if not left.strip():
+            break
+        time.sleep(0.2)
+    assert not left.strip(), left
+
+
 # ---- files ---------------------------------------------------------------------------------------------------
 def test_atomic_write_does_not_follow_a_planted_symlink(tmp_path):
     from milp_recourse.tables import write_table_atomic

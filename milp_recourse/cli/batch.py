@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import time
 
 from milp_recourse.cli.problem_args import (UNTRUSTED_MODELS, add_constraint_args, add_model_args, add_solver_args, load_model_checked,
@@ -72,11 +73,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     parts = with_target_class(parts, model, args.target_class)
     check_threshold(model, args.threshold)
     t0 = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _terminate)   # as Ctrl-C: workers stopped, the resume command printed
     try:
         frame = _run_batch(args, scm, model, parts)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         _interrupted(args)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     secs = time.perf_counter() - t0
     counts = result_summary(frame)
     people = frame.drop_duplicates("id")
@@ -103,6 +107,15 @@ def _run_batch(args: argparse.Namespace, scm, model, parts: dict):
                        ranking_map=args.ranking_map, score_map=args.score_map,
                        hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None,
                        classifier_source=args.classifier, n_options=args.n_options)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, docker stop, Slurm) during a batch: handled as Ctrl-C, exit 143. Without a handler the
+    process died at once and left its loky workers running as orphans (an outside fuzz)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _interrupted(args: argparse.Namespace) -> None:
