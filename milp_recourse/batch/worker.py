@@ -42,8 +42,11 @@ class HardTimeout(Exception):
 def hard_limit(seconds: float | None) -> Iterator[None]:
     """Raise HardTimeout after `seconds` of wall time, where SIGALRM is usable (POSIX main thread).
 
-    Elsewhere (e.g. Dask's worker threads) only the solver's own time limit applies.
+    Elsewhere (e.g. Dask's worker threads) only the solver's own time limit applies. `seconds` <= 0 (a person
+    whose earlier stages used the whole limit) raises HardTimeout at once.
     """
+    if seconds is not None and seconds <= 0:
+        raise HardTimeout()
     usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread()
               and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None))
@@ -209,7 +212,8 @@ def solve_tasks(scm, classifier: Any, cost: Any, options: Any, tasks: Sequence[T
             pass
     c0 = time.process_time()
     try:
-        solved, _ = solve_many(problems, capture_errors=True, guard=lambda: hard_limit(hard_seconds))
+        solved, _ = solve_many(problems, capture_errors=True,   # the limit bounds a person's row: stages share it
+                               guard=lambda spent: hard_limit(None if hard_seconds is None else hard_seconds - spent))
         results = dict(zip(index, solved))
     except Exception:  # noqa: BLE001 - every person is then solved one by one
         results = {}

@@ -93,19 +93,19 @@ BATCH = 128   # people whose box searches run together (and share one guard: see
 
 
 def guarded_box_people(problems: Sequence[RecourseProblem], people: Sequence[int], plans: PlanCache,
-                       guard: Callable[[], ContextManager] | None = None
+                       guard: Callable[[float], ContextManager] | None = None
                        ) -> dict[int, tuple[Searched | Head, float]]:
     """box_people in groups of BATCH people, each group under one `guard()` (solve_many's per-person context,
     e.g. a hard time limit); a group whose work raises is left out (the caller searches its people one by one,
     under their own guards)."""
-    guard = guard or nullcontext
+    guard = guard or (lambda spent: nullcontext())
     out: dict[int, tuple[Searched | Head, float]] = {}
     chosen = {i: plan for i in people if (plan := box_plan(problems[i])) is not None}
     keys = list(chosen)
     for a in range(0, len(keys), BATCH):
         part = {i: chosen[i] for i in keys[a:a + BATCH]}
         try:
-            with guard():
+            with guard(0.0):   # (a group starts with nothing spent)
                 out.update(box_people(problems, part, plans))
         except Exception:  # noqa: BLE001 - the per-person path redoes these people and reports their errors
             continue

@@ -90,13 +90,14 @@ def screen(problems: Sequence[RecourseProblem]) -> np.ndarray:
 
 
 def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False,
-               guard: Callable[[], ContextManager] | None = None
+               guard: Callable[[float], ContextManager] | None = None
                ) -> tuple[list[RecourseResult | Failed], ManyStats]:
     """Results in input order and where the time went.
 
     With `capture_errors` an exception raised while solving one person (or by `guard`, a per-person
     context manager such as a hard time limit) is returned in that person's place as a Failed instead of
-    raised.
+    raised. `guard(spent)` wraps each stage of one person's work (search, finish) and is told the seconds that
+    person has already spent, so a hard limit bounds the person's whole row, not each stage afresh.
     """
     originals = list(problems)
     for i, pr in enumerate(originals):
@@ -105,7 +106,7 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
     problems = [at_the_threshold(pr) for pr in originals]   # (as solve does: answer_rules.py)
     for name in sorted({pr.options.backend for pr in problems}):
         get_backend(name)  # an unknown or missing backend fails here, before any work (as in exact.solve)
-    guard = guard or nullcontext
+    guard = guard or (lambda spent: nullcontext())
     t_start = time.perf_counter()
     session, plans = HighsSession(), PlanCache()
     out: list[RecourseResult | Failed] = []
@@ -118,7 +119,12 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
         for i, (original, res) in enumerate(zip(originals, out)):   # refused at the threshold: with the margin
             if problems[i] is not original and isinstance(res, RecourseResult) \
                     and res.status is Status.VERIFICATION_FAILED:
-                out[i] = solve_as_given(time_left(original, res.total_seconds), session)
+                try:
+                    with guard(res.total_seconds):
+                        out[i] = solve_as_given(time_left(original, res.total_seconds), session)
+                except Exception:  # noqa: BLE001 - the guard fired: the first answer stands
+                    if not capture_errors:
+                        raise
     stats = ManyStats(len(problems), acc["already_favourable"], session.loads, session.updates, len(shapes),
                       acc["screen"], acc["compile"], acc["search"], acc["verify"], time.perf_counter() - t_start,
                       acc["closed_form"])
@@ -126,7 +132,8 @@ def solve_many(problems: Sequence[RecourseProblem], capture_errors: bool = False
 
 
 def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans: PlanCache, capture_errors: bool,
-                  guard: Callable[[], ContextManager], acc: dict, shapes: set[int]) -> list[RecourseResult | Failed]:
+                  guard: Callable[[float], ContextManager], acc: dict, shapes: set[int]
+                  ) -> list[RecourseResult | Failed]:
     """solve_many for one window of people (compiled models are held only for a window); adds to acc / shapes."""
     t_start = time.perf_counter()
     fav = screen(problems)
@@ -138,7 +145,7 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
     def attempt(i: int, work: Callable[[], object]) -> object | None:
         t_i = time.perf_counter()
         try:
-            with guard():
+            with guard(spent.get(i, 0.0)):
                 done = work()
             spent[i] = spent.get(i, 0.0) + time.perf_counter() - t_i
             return done
@@ -195,7 +202,7 @@ def _solve_window(problems: list[RecourseProblem], session: HighsSession, plans:
         try:
             if i in ver and i not in quick:
                 s.timings["verify"] = share
-            with guard():
+            with guard(spent.get(i, 0.0)):
                 res = finish(problems[i], s.compiled, s.search, s.timings,
                              time.perf_counter() - spent[i] - share, ver.get(i))
                 if s.search.engine == CLOSED_FORM:   # no backend ran: the result names the closed form
