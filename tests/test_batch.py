@@ -246,3 +246,22 @@ def test_resume_refuses_an_output_of_another_run(chain, tmp_path):
     with pytest.raises(InputError, match="does not match this run"):
         solve_batch(scm, model, data.head(4).assign(extra=1), options=OPTS, id_column="person", out=out,
                     resume=True)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_resume_refuses_data_that_changed_for_a_finished_person(chain, tmp_path, suffix):
+    """Same ids and columns, but a finished person's values changed: the old result would be glued to values it
+    was not computed for, so resuming is refused naming the id and the values; the same data resumes."""
+    scm, model, data = chain
+    out = tmp_path / f"r{suffix}"
+    first = data.head(6)
+    solve_batch(scm, model, first.head(3), options=OPTS, id_column="person", out=out)
+    again = solve_batch(scm, model, first, options=OPTS, id_column="person", out=out, resume=True)
+    assert len(again) == len(first) and set(again["status"]) <= {"OPTIMAL", "ALREADY_FAVOURABLE"}
+    changed = first.copy()
+    name = scm.names[-1]   # (a continuous node: a new value inside its domain)
+    lo, hi = scm.variable(name).domain
+    changed.loc[1, name] = (lo + hi) / 2 if changed.loc[1, name] != (lo + hi) / 2 else (lo + 3 * hi) / 4
+    with pytest.raises(InputError, match=rf"other data for 1 finished id\(s\) \(id {changed.loc[1, 'person']}: "
+                                         rf"{name} "):
+        solve_batch(scm, model, changed, options=OPTS, id_column="person", out=out, resume=True)

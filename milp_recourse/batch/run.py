@@ -164,21 +164,55 @@ def _favourable_fields(scm, x: np.ndarray, acts: tuple[str, ...]) -> dict[str, A
             "path": "[]", "path_reasons": "{}"}
 
 
-def _previous_results(store: Any, keys: list[str], extra: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
+def _previous_results(store: Any, keys: list[str], extra: Sequence[str] = (), frame: pd.DataFrame | None = None,
+                      data_cols: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
     """Result rows (result columns and `extra`, e.g. the option rank) of the individuals an earlier run finished,
-    by id key (checked against the data)."""
+    by id key (checked against the data: the ids, and each finished person's data values, must be this run's)."""
     old = store.load()
     old_keys = [id_key(v) for v in old[ID]]
     unknown = sorted(set(old_keys) - set(keys))
     if unknown:
         raise InputError(f"The existing output {str(store.path)!r} has {len(unknown)} id(s) not in this data, "
                          f"e.g. {unknown[:5]}; resume with the same data, --id-column and --limit.")
+    if frame is not None and data_cols:
+        _check_same_data(store, old, old_keys, dict(zip(keys, frame[list(data_cols)].to_dict("records"))), data_cols)
     results: dict[str, list[dict[str, Any]]] = {}
     for k, rec in zip(old_keys, normalize_results(old).to_dict("records")):
         results.setdefault(k, []).append({c: rec[c] for c in (*extra, *RESULT_COLUMNS)})
     if not extra:   # one row per individual (a repeated id keeps its first row, as before options existed)
         results = {k: rows[:1] for k, rows in results.items()}
     return results
+
+
+def _check_same_data(store: Any, old: pd.DataFrame, old_keys: list[str], now: Mapping[str, Mapping[str, Any]],
+                     data_cols: Sequence[str]) -> None:
+    """InputError when a finished person's data row differs from this run's (their result would be glued to
+    values it was not computed for: an outside fuzz resumed onto data with one person's I, S changed)."""
+    changed = []
+    for k, rec in zip(old_keys, old[list(data_cols)].to_dict("records")):
+        diff = [c for c in data_cols if not _same_cell(rec[c], now[k][c])]
+        if diff:
+            changed.append(f"id {k}: " + ", ".join(f"{c} {rec[c]!r} -> {now[k][c]!r}" for c in diff[:3]))
+    if changed:
+        raise InputError(f"The existing output {str(store.path)!r} was computed from other data for "
+                         f"{len(changed)} finished id(s) ({'; '.join(changed[:3])}); resume with the same data, "
+                         "or choose another output file.")
+
+
+def _same_cell(a: Any, b: Any) -> bool:
+    """Equal as numbers (to 1e-12 relative: a file round trip) or, failing that, as text; two gaps are equal."""
+    gap_a, gap_b = _is_gap(a), _is_gap(b)
+    if gap_a or gap_b:
+        return gap_a and gap_b
+    try:
+        fa, fb = float(a), float(b)
+    except (TypeError, ValueError):
+        return str(a).strip() == str(b).strip()
+    return math.isclose(fa, fb, rel_tol=1e-12, abs_tol=0.0)
+
+
+def _is_gap(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
 def normalize_results(frame: pd.DataFrame) -> pd.DataFrame:
@@ -282,7 +316,7 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
         check_resume(store.path, fingerprint, store.has_rows())
 
     # ---- earlier runs' rows
-    results = _previous_results(store, keys, extra) if store is not None and resume else {}
+    results = _previous_results(store, keys, extra, frame, data_cols) if store is not None and resume else {}
 
     # ---- the classifier's decisions, then the people to solve
     feats = list(classifier_features(classifier, scm.names))
