@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -258,6 +259,7 @@ def _ray(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
 
     started = not ray.is_initialized()
     ray_init(workers, address)
+    session = _ray_session_dir() if started else None
     try:
         yield None  # ready
         remote = ray.remote(num_cpus=1)(solve_chunk)
@@ -275,6 +277,27 @@ def _ray(context: Mapping[str, Any], chunks: Sequence[Chunk], workers: int,
     finally:
         if started:
             ray.shutdown()
+            if session is not None:   # Ray keeps its session folder (logs, sockets) after shutdown
+                _remove_session(session)
+
+
+def _ray_session_dir() -> Path | None:
+    """This process's Ray session folder (/tmp/ray/session_<date>_<pid>), or None where Ray does not say."""
+    try:
+        import ray
+
+        node = ray._private.worker._global_node   # (no public accessor; a missing one only leaves the folder)
+        return Path(node.get_session_dir_path()) if node is not None else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _remove_session(session: Path) -> None:
+    """Remove a finished run's Ray session folder and the session_latest link when it points there."""
+    latest = session.parent / "session_latest"
+    if latest.is_symlink() and Path(os.path.realpath(latest)) == session.resolve():
+        latest.unlink(missing_ok=True)
+    shutil.rmtree(session, ignore_errors=True)
 
 
 __all__ = ["ENGINES", "Abandoned", "check_engine", "chunk_budget", "run_chunks", "ray_init"]
