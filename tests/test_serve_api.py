@@ -155,6 +155,8 @@ def bad_bodies(person):
         ({"individual": P, "ranking": ["E", "E"]},
          _lib_message(lambda: Preferences.from_ranking(["E", "E"], ["E", "L", "I", "S"]))),
         ({"individual": P, "ranking": ["E"], "ranking_map": "log"}, "Unknown ranking mapping 'log'"),
+        ({"individual": P, "ranking_map": "zz"}, "Unknown ranking mapping 'zz'"),    # (no ranking: still refused)
+        ({"individual": P, "weights": {"E": 1}, "score_map": "zz"}, "Unknown score mapping 'zz'"),
         ({"individual": P, "scores": [1]}, "'scores' must be an object keyed by feature names"),
         ({"individual": P, "scores": {"E": "a"}},
          _lib_message(lambda: Preferences.from_scores({"E": "a"}, ["E", "L", "I", "S"]))),

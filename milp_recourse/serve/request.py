@@ -63,18 +63,18 @@ def check_fields(body: Mapping[str, Any]) -> None:
 def _preferences(body: Mapping[str, Any], features: list[str]) -> Preferences:
     """Weights from the ranking / scores / weights, plus preferred ranges (as the CLI builds them)."""
     ranking, scores = body.get("ranking"), body.get("scores")
+    ranking_map, score_map = body.get("ranking_map") or "rank", body.get("score_map") or "identity"
+    # (checked even when unused, as the CLI's --ranking-map / --score-map choices are)
+    if ranking_map not in RANKING_MAPPINGS:
+        raise InputError(f"Unknown ranking mapping {ranking_map!r}; expected one of {', '.join(RANKING_MAPPINGS)}.")
+    if score_map not in SCORE_MAPPINGS:
+        raise InputError(f"Unknown score mapping {score_map!r}; expected one of {', '.join(SCORE_MAPPINGS)}.")
     if ranking is not None:
         if not isinstance(ranking, list) or not all(isinstance(n, str) for n in ranking):
             raise InputError(f"The ranking must be a list of feature names, easiest first. Got {ranking!r}.")
-        mapping = body.get("ranking_map") or "rank"
-        if mapping not in RANKING_MAPPINGS:
-            raise InputError(f"Unknown ranking mapping {mapping!r}; expected one of {', '.join(RANKING_MAPPINGS)}.")
-        prefs = Preferences.from_ranking(ranking, features, mapping)
+        prefs = Preferences.from_ranking(ranking, features, ranking_map)
     elif scores is not None:
-        mapping = body.get("score_map") or "identity"
-        if mapping not in SCORE_MAPPINGS:
-            raise InputError(f"Unknown score mapping {mapping!r}; expected one of {', '.join(SCORE_MAPPINGS)}.")
-        prefs = Preferences.from_scores(_mapping(body, "scores"), features, mapping)
+        prefs = Preferences.from_scores(_mapping(body, "scores"), features, score_map)
     else:
         prefs = Preferences(weights=_mapping(body, "weights"))
     penalty = body.get("range_penalty", 1.0)
