@@ -12,6 +12,7 @@ from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver import strategy as st
+from milp_recourse.solver.verify import verify_action
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -67,4 +68,24 @@ def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> d
 
 
 
-__all__ = ["at_the_threshold", "time_left", "without_no_op_holds"]
+
+def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+    """The action less the changes that cost nothing to drop: under a max cost (no L0 term) a change below the
+    largest one is free, so the solver may leave one the person does not need (an outside fuzz: option 1 =
+    {x1, x2} and option 2 = {x1} alone at the same cost). Each change whose removal keeps the cost (to 1e-12
+    relative) is dropped when the rest still passes the re-check; a cost-bearing change is never touched."""
+    if len(action) < 2:
+        return action
+    cost = problem.action_cost(action)[0]
+    keep = dict(action)
+    parts = problem.action_cost(action)[1]
+    for name in sorted(action, key=lambda k: (parts.get(k, 0.0), k)):
+        trial = {k: v for k, v in keep.items() if k != name}
+        if not trial or problem.action_cost(trial)[0] < cost - 1e-12 * max(1.0, abs(cost)):
+            continue   # (cheaper without it: it is not free, and the answer is the solver's to judge)
+        if problem.action_cost(trial)[0] <= cost + 1e-12 * max(1.0, abs(cost)) and verify_action(problem, trial).ok:
+            keep = trial
+    return keep
+
+
+__all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds"]

@@ -23,7 +23,8 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.answer_rules import at_the_threshold, time_left, without_no_op_holds
+from milp_recourse.solver.answer_rules import (at_the_threshold, time_left, without_free_changes,
+                                               without_no_op_holds)
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
@@ -348,6 +349,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
     action = without_no_op_holds(problem, search.action)
+    if problem.cost.aggregate == "max" and problem.cost.l0 == 0.0:
+        action = without_free_changes(problem, action)   # (a sum charges every change; L0 too)
     if action != search.action:
         search, ver = dataclasses.replace(search, action=action), None
     if ver is None:
