@@ -28,19 +28,19 @@ from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 
-from milp_recourse.models.threads import classifier_threads
 from milp_recourse.backends import get_backend
 from milp_recourse.backends.highs_session import HighsSession, structure_key
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.errors import InputError
 from milp_recourse.models.classifiers import favourable
+from milp_recourse.models.threads import classifier_threads
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import RecourseResult, Status
 from milp_recourse.scm.plan import PlanCache
+from milp_recourse.solver.answer_rules import at_the_threshold, time_left
 from milp_recourse.solver.box_people import guarded_box_people
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, settle
-from milp_recourse.solver.answer_rules import at_the_threshold, time_left
 from milp_recourse.solver.pipeline import (Head, Searched, already_favourable, finish, refine, search_person,
                                             solve_as_given)
 from milp_recourse.solver.verify import Verification, classifier_groups, verify_many
