@@ -316,6 +316,12 @@ def _check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
+def strict_at_threshold(model: object, threshold: float, target_class: object = None) -> bool:
+    """Whether a score exactly on the threshold is denied: at 0.5 the estimator's predict gives a tie to the first
+    class, so the target classes_[1] needs more than 0.5 (favourable; solver/answer_rules.at_the_threshold)."""
+    return threshold == 0.5 and target_index(model, target_class) == 1
+
+
 def favourable(model: object, X: np.ndarray, threshold: float = 0.5, target_class: object = None) -> np.ndarray:
     """Whether the model itself gives the target class: predict_proba >= threshold, else decision >= 0.
 
@@ -325,10 +331,9 @@ def favourable(model: object, X: np.ndarray, threshold: float = 0.5, target_clas
     threshold = _check_threshold(threshold)
     idx = target_index(model, target_class)
     Xm = _model_input(model, X)
-    tie_denied = threshold == 0.5 and idx == 1   # a tie goes to class 0
     hooked = _hooked_score(model, Xm, "positive_proba")
     if hooked is not None:
-        if tie_denied:
+        if strict_at_threshold(model, threshold, target_class):   # a tie goes to class 0
             return hooked > 0.5
         return (hooked if idx == 1 else 1.0 - hooked) >= threshold
     if hasattr(model, "predict_proba"):
@@ -353,4 +358,4 @@ def score_threshold(kind: str, threshold: float) -> float:
 
 
 __all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features", "n_features",
-           "target_index", "reference_score", "favourable", "score_threshold", "SCORE_KINDS"]
+           "target_index", "reference_score", "favourable", "strict_at_threshold", "score_threshold", "SCORE_KINDS"]

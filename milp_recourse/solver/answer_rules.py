@@ -1,12 +1,13 @@
 """Rules that shape a person's problem and answer around the search: the score margin lifted where a tree's score
-can sit exactly on the threshold, and no-op holds dropped from answers (solve and solve_many alike)."""
+can sit exactly on the threshold, and no-op holds and free changes dropped from answers (solve, solve_many and the
+box search alike)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from milp_recourse.errors import RecourseError
-from milp_recourse.models.classifiers import target_index
+from milp_recourse.models.classifiers import strict_at_threshold
 from milp_recourse.models.registry import score_kind
 from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
@@ -28,7 +29,7 @@ def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
         return problem
     try:
         kind = score_kind(problem.classifier)
-        strict = opts.threshold == 0.5 and target_index(problem.classifier, opts.target_class) == 1
+        strict = strict_at_threshold(problem.classifier, opts.threshold, opts.target_class)
     except RecourseError:
         return problem
     if kind != "probability" or strict:
@@ -67,8 +68,6 @@ def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> d
     return {k: v for k, v in action.items() if k in keep}
 
 
-
-
 def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
     """The action less the changes that cost nothing to drop: under a max cost (no L0 term) a change below the
     largest one is free, so the solver may leave one the person does not need (an outside fuzz: option 1 =
@@ -76,14 +75,13 @@ def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> 
     relative) is dropped when the rest still passes the re-check; a cost-bearing change is never touched."""
     if len(action) < 2:
         return action
-    cost = problem.action_cost(action)[0]
+    cost, parts = problem.action_cost(action)
+    tol = 1e-12 * max(1.0, abs(cost))
     keep = dict(action)
-    parts = problem.action_cost(action)[1]
     for name in sorted(action, key=lambda k: (parts.get(k, 0.0), k)):
         trial = {k: v for k, v in keep.items() if k != name}
-        if not trial or problem.action_cost(trial)[0] < cost - 1e-12 * max(1.0, abs(cost)):
-            continue   # (cheaper without it: it is not free, and the answer is the solver's to judge)
-        if problem.action_cost(trial)[0] <= cost + 1e-12 * max(1.0, abs(cost)) and verify_action(problem, trial).ok:
+        # the same cost without it (cheaper: not free, and the answer is the solver's to judge), and still valid
+        if trial and abs(problem.action_cost(trial)[0] - cost) <= tol and verify_action(problem, trial).ok:
             keep = trial
     return keep
 

@@ -35,6 +35,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import SearchState
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.scm.simulate import person_constants
+from milp_recourse.solver.answer_rules import without_no_op_holds
 from milp_recourse.solver.incumbent import Incumbent, valid_actions
 from milp_recourse.solver.strategy import pattern_parts
 
@@ -193,12 +194,12 @@ def stopped(state: BoxState) -> BoxSearch | None:
     """The outcome when the search is over (no box left: optimal; past the deadline or the box budget: limit),
     else None. Checked before every round of fronts."""
     if not state.fronts:
-        return BoxSearch(_no_op_free(state.problem, state.best_action, state.changing), state.best,
+        return BoxSearch(without_no_op_holds(state.problem, state.best_action), state.best,
                          min(state.pruned_low, state.best), SearchState.OPTIMAL, state.boxes,
                          time.perf_counter() - state.t0)
     if time.perf_counter() > state.deadline or state.boxes > state.max_boxes:
         low = min([state.pruned_low] + [float(f[5].min()) if len(f) > 5 else 0.0 for f in state.fronts])
-        return BoxSearch(_no_op_free(state.problem, state.best_action, state.changing), state.best,
+        return BoxSearch(without_no_op_holds(state.problem, state.best_action), state.best,
                          min(low, state.best), SearchState.LIMIT, state.boxes, time.perf_counter() - state.t0)
     return None
 
@@ -282,13 +283,6 @@ def _bound_lines(problem: RecourseProblem, plan, constants, dims, lo: np.ndarray
         gs.append(bound.g)
         hs.append(bound.h)
     return np.concatenate(gs), np.concatenate(hs)
-
-
-def _no_op_free(problem: RecourseProblem, action: dict[str, float], changing: frozenset[str]) -> dict[str, float]:
-    """The action without do(X := x) on features none of whose parents change (no intervention at all)."""
-    scm, fx = problem.scm, problem.factual
-    return {k: v for k, v in action.items()
-            if not (v == fx[k] and not set(scm.parents(k)) & changing)}
 
 
 def _take(problem: RecourseProblem, dims, point: np.ndarray, cost: np.ndarray, cand: np.ndarray, ok: np.ndarray,
