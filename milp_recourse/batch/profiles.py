@@ -44,6 +44,7 @@ import pandas as pd
 from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import Preferences, weights_from_ranking, weights_from_scores
 from milp_recourse.problem.options import DIRECTIONS, Actionability
+from milp_recourse.scm.levels import grid_value
 
 SCALAR_COLUMNS = ("actionable", "max_changes", "ranking")
 FEATURE_PREFIXES = ("bounds", "direction", "grid", "weight", "score", "preferred")
@@ -105,19 +106,6 @@ def _num(text: str, where: str) -> float:
     return val
 
 
-def _level_or_number(text: str, where: str, levels: Sequence[str]) -> float:
-    """A level's code by its name, or a number; InputError naming the levels when it is neither."""
-    if text in levels:
-        return float(list(levels).index(text))
-    if levels:
-        try:
-            return _num(text, where)
-        except InputError:
-            raise InputError(f"{where}: {text!r} is not a level of this feature; expected one of "
-                             f"{', '.join(levels)} (or its code 0..{len(levels) - 1}).") from None
-    return _num(text, where)
-
-
 def _names(text: str, where: str) -> tuple[str, ...]:
     items = tuple(t.strip() for t in text.replace(",", ";").split(";") if t.strip())
     if len(set(items)) != len(items):
@@ -139,7 +127,8 @@ def _grid(text: str, where: str, levels: Sequence[str] = ()) -> tuple[float, ...
     """V1|V2|... or LOW:HIGH:COUNT; for a categorical / ordinal feature the values may be level names (as in
     `solve --grid job=Sales|Craft`)."""
     if "|" in text or (levels and ":" not in text):   # (one level alone, e.g. 'Craft', is a grid of one)
-        return tuple(_level_or_number(t.strip(), where, levels) for t in text.split("|"))
+        return tuple(grid_value(levels, t, where, "this feature", _num) if levels else _num(t.strip(), where)
+                     for t in text.split("|"))
     parts = text.split(":")
     if len(parts) != 3:
         raise InputError(f"{where}: expected V1|V2|... or LOW:HIGH:COUNT; got {text!r}.")

@@ -12,15 +12,6 @@ import numpy as np
 from milp_recourse.errors import InputError
 
 
-def _level_code(text: str, name: str, levels: tuple[str, ...]) -> float:
-    """A code given as a number for a feature with levels; an error naming the levels for anything else."""
-    try:
-        return _number(text, f"--grid {name}")
-    except InputError:
-        raise InputError(f"--grid {name}: {text.strip()!r} is not a level of {name!r}; expected one of "
-                         f"{', '.join(levels)} (or its code 0..{len(levels) - 1}).") from None
-
-
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -97,14 +88,13 @@ def ranges(text: str | None, option: str) -> dict[str, tuple[float, float]]:
 def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
     """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values; for a categorical / ordinal
     feature of `scm` also level names: 'occupation=Sales|Tech' (the levels this person could move to)."""
-    from milp_recourse.scm.levels import code_of   # (the parser builds without the SCM layer)
+    from milp_recourse.scm.levels import grid_value   # (the parser builds without the SCM layer)
 
     out = {}
     for k, v in pairs(text, "--grid").items():
         var = scm.variable(k) if scm is not None and k in scm.names else None
         if var is not None and var.levels:
-            out[k] = tuple(float(code_of(var, t)) if t.strip() in var.levels else _level_code(t, k, var.levels)
-                           for t in v.split("|"))
+            out[k] = tuple(grid_value(var.levels, t, f"--grid {k}", repr(k), _number) for t in v.split("|"))
             continue
         if "|" in v:
             out[k] = tuple(_number(t, f"--grid {k}") for t in v.split("|"))

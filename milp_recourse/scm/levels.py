@@ -9,7 +9,7 @@ diagonal): by default 1 per switch for a categorical variable; an ordinal variab
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from milp_recourse.errors import InputError, SpecError, describe
 
@@ -96,6 +96,21 @@ def code_of(var: Any, value: Any) -> float:
         raise InputError(f"Feature {var.name!r} has no level {value!r}; expected one of {', '.join(var.levels)} "
                          f"(or its code 0..{len(var.levels) - 1}).")
     return value
+
+
+def grid_value(levels: Sequence[str], text: str, where: str, owner: str,
+               number: Callable[[str, str], float]) -> float:
+    """One allowed value of a feature with levels, as written in a grid ('Sales' or its code '0'): the level's
+    code, else `number(text, where)`; InputError naming the levels when it is neither (`solve --grid` and the
+    profiles' grid.X columns)."""
+    name = text.strip()
+    if name in levels:
+        return float(list(levels).index(name))
+    try:
+        return number(name, where)
+    except InputError:
+        raise InputError(f"{where}: {name!r} is not a level of {owner}; expected one of {', '.join(levels)} (or its "
+                         f"code 0..{len(levels) - 1}).") from None
 
 
 def level_of(var: Any, code: float) -> str:
