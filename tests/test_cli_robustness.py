@@ -325,3 +325,29 @@ def test_a_base_bound_lapses_for_a_profile_that_cannot_act_on_that_feature(tmp_p
     out = solve_batch("loan", "recipe:logreg", data, profiles,
                       actionability=Actionability(bounds={"I": (-12.0, 14.0)}))
     assert len(out) == 30 and (out["status"] != "ERROR").all()
+
+
+def test_a_pipeline_reading_a_column_the_scm_lacks_is_named_before_its_encoder(capsys, tmp_path):
+    """A ColumnTransformer one-hot encoding a column 'C' the chain SCM lacks: solve, explain and batch name 'C' as
+    not an SCM variable (before, the encoder's 'categorical columns are not supported' hid the cause)."""
+    import joblib
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x1": rng.normal(size=80), "x2": rng.normal(size=80), "C": rng.choice(["a", "b"], 80)})
+    y = (df.x1 + (df.C == "a") > 0.3).astype(int)
+    prep = ColumnTransformer([("num", StandardScaler(), ["x1", "x2"]), ("cat", OneHotEncoder(), ["C"])])
+    model = tmp_path / "pipe.joblib"
+    joblib.dump(Pipeline([("prep", prep), ("lr", LogisticRegression())]).fit(df, y), model)
+    data = tmp_path / "people.csv"
+    load_scm("chain").sample(3, seed=1).to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    for cmd in (["solve", "--individual", CHAIN_PERSON], ["explain", "--individual", CHAIN_PERSON],
+                ["batch", "--data", str(data), "--out", str(out)]):
+        err = _refused(capsys, cmd[0], "--scm", "chain", "--classifier", str(model), *cmd[1:],
+                       match="['C'] are not SCM variables")
+        assert "not supported" not in err, err
+    assert not out.exists()

@@ -9,6 +9,7 @@ decision_function) and predict_proba; optimality is checked against exhaustive g
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -417,6 +418,26 @@ def test_native_model_files_load_as_boosters(family, suffix, models, data, tmp_p
     bad.write_text("{not a model")
     with pytest.raises(ClassifierError, match="Could not read"):
         load_classifier(bad)
+
+
+@pytest.mark.parametrize("suffix,text", [(".txt", "garbage\n"), (".txt", "tree\nversion=v4\nnum_class=1\n"),
+                                         (".json", "garbage"), (".json", '{"a": 1}')])
+def test_unreadable_model_files_say_only_our_error(suffix, text, tmp_path, capfd):
+    """A broken LightGBM / XGBoost file gives our one error: LightGBM's own '[LightGBM] [Fatal]' line (written to
+    file descriptor 2 by its C++ logger) stays off the terminal, and XGBoost's timestamp and C++ place are cut."""
+    from milp_recourse.models.classifiers import load_classifier
+
+    pytest.importorskip("lightgbm" if suffix == ".txt" else "xgboost")
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_text(text)
+    with pytest.raises(ClassifierError, match="Could not read") as info:
+        load_classifier(bad)
+    out, err = capfd.readouterr()
+    assert "[LightGBM]" not in out + err and "[Fatal]" not in out + err, (out, err)
+    assert str(bad) in str(info.value)
+    assert not re.search(r"\[\d{2}:\d{2}:\d{2}\]|\.cc:\d+", str(info.value)), str(info.value)
+    print("still writes")   # the descriptor is restored after the load
+    assert capfd.readouterr().out == "still writes\n"
 
 
 def test_remembered_trees_follow_further_training(data):

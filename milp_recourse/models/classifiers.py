@@ -230,18 +230,32 @@ def _unsanitized(names: tuple[str, ...], scm: list[str]) -> tuple[str, ...]:
     return tuple(n if n in known or len(sanitized.get(n, ())) != 1 else sanitized[n][0] for n in names)
 
 
+def _named_features(model: object, scm: list[str]) -> tuple[str, ...] | None:
+    """The model's input names mapped onto SCM variables (None: it has no names); raise for any other name."""
+    names = _feature_names(model)
+    if names is None:
+        return None
+    names = _unsanitized(names, scm)
+    unknown = [n for n in names if n not in scm]
+    if unknown:
+        raise ClassifierError(f"The classifier's input feature(s) {unknown} are not SCM variables; "
+                              f"the SCM has {scm}.")
+    if len(set(names)) != len(names):
+        raise ClassifierError(f"The classifier's feature names {list(names)} contain duplicates.")
+    return names
+
+
+def check_feature_names(model: object, scm_names: Sequence[str]) -> None:
+    """Raise when the model's named inputs are not all SCM variables. Asked before the model's own checks, whose
+    messages (an encoder on a column the SCM lacks is 'not supported without levels') would hide the cause."""
+    _named_features(model, [str(s) for s in scm_names])
+
+
 def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
     """The SCM variables the model reads, in the model's column order."""
     scm = [str(s) for s in scm_names]
-    names = _feature_names(model)
+    names = _named_features(model, scm)
     if names is not None:
-        names = _unsanitized(names, scm)
-        unknown = [n for n in names if n not in scm]
-        if unknown:
-            raise ClassifierError(f"The classifier's input feature(s) {unknown} are not SCM variables; "
-                                  f"the SCM has {scm}.")
-        if len(set(names)) != len(names):
-            raise ClassifierError(f"The classifier's feature names {list(names)} contain duplicates.")
         return names
     n = n_features(model)
     if n != len(scm):
@@ -357,5 +371,6 @@ def score_threshold(kind: str, threshold: float) -> float:
     raise InputError(f"Unknown score kind {kind!r}; expected one of {list(SCORE_KINDS)}.")
 
 
-__all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features", "n_features",
-           "target_index", "reference_score", "favourable", "strict_at_threshold", "score_threshold", "SCORE_KINDS"]
+__all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features",
+           "check_feature_names", "n_features", "target_index", "reference_score", "favourable",
+           "strict_at_threshold", "score_threshold", "SCORE_KINDS"]

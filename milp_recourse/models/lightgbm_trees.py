@@ -12,6 +12,10 @@ agrees with the threshold rule.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightgbm as lgb
@@ -162,10 +166,26 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(_data(model, X)), float)[:, 1]
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LightGBM's C++ logger writes '[LightGBM] [Fatal] ...' to file descriptor 2 before it raises; the error
+    we raise says the same, so that line is kept off the user's terminal (the descriptor is restored after)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_model_file(path: Any) -> lgb.Booster:
     """A Booster from a text model file written by LightGBM's save_model (.txt)."""
     try:
-        return lgb.Booster(model_file=str(path))
+        with _native_stderr_silenced():
+            return lgb.Booster(model_file=str(path))
     except Exception as exc:  # LightGBMError for anything unreadable
         raise ClassifierError(f"Could not read LightGBM model file '{path}': {str(exc).splitlines()[0]}") from None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -163,13 +164,17 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
     return model.predict_proba(_data(model, X))[:, 1]
 
 
+_NATIVE_PREFIX = re.compile(r"^\[\d{2}:\d{2}:\d{2}\] \S+:\d+: ")   # XGBoost's timestamp and C++ source place
+
+
 def load_model_file(path: Any) -> xgb.Booster:
     """A Booster from a file written by XGBoost's save_model (.json or .ubj)."""
     booster = xgb.Booster()
     try:
         booster.load_model(str(path))
     except Exception as exc:  # XGBoostError for anything unreadable
-        raise ClassifierError(f"Could not read XGBoost model file '{path}': {str(exc).splitlines()[0]}") from None
+        first = _NATIVE_PREFIX.sub("", str(exc).splitlines()[0])   # '[13:55:12] /workspace/src/…cc:1532: '
+        raise ClassifierError(f"Could not read XGBoost model file '{path}': {first}") from None
     return booster
 
 
