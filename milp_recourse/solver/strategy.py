@@ -58,12 +58,13 @@ def pattern_parts(problem: RecourseProblem, rules: list, changing: frozenset[str
 
     A feature none of whose parents can change gets the same counterfactual from do(X := x) as from no
     intervention, so without an L0 cost, a change limit or excluded sets it is always in the pattern (theta may
-    stay at x)."""
+    stay at x) — unless the person's bounds exclude x itself: then leaving it alone is a choice of its own."""
     scm = problem.scm
     m = problem.actionability.max_changes
     limit = len(rules) if m is None else min(int(m), len(rules))
     free_ok = problem.cost.l0 == 0 and limit == len(rules) and not problem.actionability.excluded_sets
-    always = [r.name for r in rules if free_ok and not (set(scm.parents(r.name)) & changing)]
+    always = [r.name for r in rules if free_ok and not (set(scm.parents(r.name)) & changing)
+              and r.lower <= problem.x[scm.index(r.name)] <= r.upper]
     return always, [r.name for r in rules if r.name not in always], limit
 
 
