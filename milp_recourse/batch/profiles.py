@@ -75,16 +75,19 @@ class Profile:
                                 max_changes=self.max_changes if self.max_changes is not None else act.max_changes,
                                 grids={**act.grids, **self.grids}, logic=act.logic)
         feats = list(actionable if actionable is not None else spec_actionable)
+        default = 1.0   # the weight of a feature the weights do not name (rankings / scores: the hardest)
         if self.ranking is not None:
             weights = weights_from_ranking([f for f in self.ranking if f in feats], feats, ranking_map)
+            default = max(weights.values(), default=1.0)
         elif self.scores:
             weights = weights_from_scores({f: s for f, s in self.scores.items() if f in feats}, feats, score_map)
+            default = max(weights.values(), default=1.0)
         elif self.weights:
             weights = dict(self.weights)
         else:
-            weights = dict(prefs.weights)
+            weights, default = dict(prefs.weights), prefs.default_weight
         return new_act, Preferences(weights=weights, preferred_ranges={**prefs.preferred_ranges, **self.preferred},
-                                    range_penalty=prefs.range_penalty)
+                                    range_penalty=prefs.range_penalty, default_weight=default)
 
 
 # cells ---------------------------------------------------------------------------------------

@@ -180,13 +180,14 @@ def plausibility_from_args(args: argparse.Namespace, scm):
 
 
 def _read_table(path: str):
-    import pandas as pd
-    from pathlib import Path
+    """The --reference-data table (tables.read_table's checks and messages); refused when it has no rows."""
+    from milp_recourse.tables import read_table
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--reference-data: no such file {path!r}.")
-    return pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+    table = read_table(path, "--reference-data")
+    if table.empty:
+        raise InputError(f"The --reference-data file {path!r} has no data rows (columns: "
+                         f"{', '.join(map(str, table.columns)) or 'none'}); expected a table of reference people.")
+    return table
 
 
 def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
@@ -206,8 +207,8 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
         prefs = Preferences.from_scores(cp.numbers(args.scores, "--scores"), feats, args.score_map)
     else:
         prefs = Preferences(weights=cp.numbers(args.weights, "--weights"))
-    prefs = Preferences(weights=prefs.weights, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
-                        range_penalty=args.range_penalty)
+    prefs = dataclasses.replace(prefs, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
+                                range_penalty=args.range_penalty)
     divisors = cp.numbers(args.divisors, "--divisors")
     percentile = getattr(args, "cost", "power") == "percentile"
     if percentile and not args.reference_data:

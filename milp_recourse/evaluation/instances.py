@@ -9,7 +9,7 @@ Relative paths are resolved against the instance file's folder.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -68,9 +68,8 @@ def problem_from_dict(d: Mapping[str, Any], folder: Path = Path("."), scm=None, 
     else:
         prefs = Preferences(weights=dict(p.get("weights", {})))
     if "preferred_ranges" in p:
-        prefs = Preferences(weights=prefs.weights,
-                            preferred_ranges={k: tuple(v) for k, v in p["preferred_ranges"].items()},
-                            range_penalty=float(p.get("range_penalty", 1.0)))
+        prefs = replace(prefs, preferred_ranges={k: tuple(v) for k, v in p["preferred_ranges"].items()},
+                        range_penalty=float(p.get("range_penalty", 1.0)))
     c = d.get("cost", {})
     cost = CostSpec(p=int(c.get("p", 1)), divisors=dict(c.get("divisors", {})), scale=float(c.get("scale", 1.0)),
                     l0=float(c.get("l0", 0.0)))

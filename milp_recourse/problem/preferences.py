@@ -76,16 +76,21 @@ def weights_from_scores(scores: Mapping[str, float], features: Sequence[str],
 
 @dataclass(frozen=True, kw_only=True)
 class Preferences:
-    """A person's soft preferences: per-feature weights and preferred value ranges (penalised outside)."""
+    """A person's soft preferences: per-feature weights and preferred value ranges (penalised outside).
+    `default_weight` prices a feature `weights` does not name: 1, or the hardest rank / score when the weights come
+    from a ranking or scores (so a feature made actionable later, as `explain`'s relaxations do, costs as README
+    says an unranked one does)."""
 
     weights: Mapping[str, float] = field(default_factory=dict)
     preferred_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     range_penalty: float = 1.0
+    default_weight: float = 1.0
 
     RULES: ClassVar[dict[str, tuple[Rule, str]]] = {
         "weights": (MapOf(Number(low=0, noun="a finite number"), "The weight for {name!r}"), "The weights"),
         "preferred_ranges": (MapOf(Pair("Preferred range"), "{name!r}"), "The preferred ranges"),
         "range_penalty": (Number(low=0, noun="a finite number"), "The range penalty"),
+        "default_weight": (Number(low=0, noun="a finite number"), "The default weight"),
     }
 
     def __post_init__(self) -> None:
@@ -94,11 +99,13 @@ class Preferences:
     @staticmethod
     def from_ranking(ranking: Sequence[str], features: Sequence[str], mapping: str = "rank",
                      base: float = 2.0) -> Preferences:
-        return Preferences(weights=weights_from_ranking(ranking, features, mapping, base))
+        weights = weights_from_ranking(ranking, features, mapping, base)
+        return Preferences(weights=weights, default_weight=max(weights.values(), default=1.0))
 
     @staticmethod
     def from_scores(scores: Mapping[str, float], features: Sequence[str], mapping: str = "identity") -> Preferences:
-        return Preferences(weights=weights_from_scores(scores, features, mapping))
+        weights = weights_from_scores(scores, features, mapping)
+        return Preferences(weights=weights, default_weight=max(weights.values(), default=1.0))
 
     def weight(self, name: str) -> float:
-        return float(self.weights.get(name, 1.0))
+        return float(self.weights.get(name, self.default_weight))

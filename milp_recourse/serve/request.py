@@ -7,6 +7,7 @@ InputError text, the same one the CLI prints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, Mapping
@@ -78,8 +79,8 @@ def _preferences(body: Mapping[str, Any], features: list[str]) -> Preferences:
     else:
         prefs = Preferences(weights=_mapping(body, "weights"))
     penalty = body.get("range_penalty", 1.0)
-    return Preferences(weights=prefs.weights, preferred_ranges=_mapping(body, "preferred"),
-                       range_penalty=1.0 if penalty is None else penalty)
+    return dataclasses.replace(prefs, preferred_ranges=_mapping(body, "preferred"),
+                               range_penalty=1.0 if penalty is None else penalty)
 
 
 def build_problem(scm, classifier, body: Mapping[str, Any], time_limit: float) -> RecourseProblem:
