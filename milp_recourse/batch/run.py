@@ -35,7 +35,7 @@ import pandas as pd
 
 from milp_recourse.batch.fingerprint import build_fingerprint, check_resume, write_meta
 from milp_recourse.batch.worker import RESULT_COLUMNS, Task, effective_actionable, failure_fields
-from milp_recourse.models.classifiers import check_feature_names, classifier_features, favourable, validate_classifier
+from milp_recourse.models.classifiers import classifier_features, favourable, validate_for_scm
 from milp_recourse.errors import InputError
 from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.preferences import Preferences
@@ -62,8 +62,7 @@ def _load_inputs(scm: Any, classifier: Any) -> tuple[Any, Any]:
 
     scm = load_scm(scm) if isinstance(scm, str) else scm
     classifier = load_model(str(classifier), scm) if isinstance(classifier, str) else bind_levels(classifier, scm)
-    check_feature_names(classifier, scm.names)   # first: a missing column is the cause, not its encoder
-    validate_classifier(classifier)
+    validate_for_scm(classifier, scm.names)
     classifier_features(classifier, scm.names)
     return scm, classifier
 

@@ -245,10 +245,17 @@ def _named_features(model: object, scm: list[str]) -> tuple[str, ...] | None:
     return names
 
 
-def check_feature_names(model: object, scm_names: Sequence[str]) -> None:
-    """Raise when the model's named inputs are not all SCM variables. Asked before the model's own checks, whose
-    messages (an encoder on a column the SCM lacks is 'not supported without levels') would hide the cause."""
-    _named_features(model, [str(s) for s in scm_names])
+def validate_for_scm(model: object, scm_names: Sequence[str]) -> None:
+    """validate_classifier, whose refusal also names the model's inputs the SCM lacks: an encoder on a column
+    the SCM does not have is 'not supported without levels', which alone would hide the cause."""
+    try:
+        validate_classifier(model)
+    except ClassifierError as exc:
+        try:
+            _named_features(model, [str(s) for s in scm_names])
+        except ClassifierError as names:
+            raise ClassifierError(f"{names} (Also: {exc})") from None
+        raise
 
 
 def classifier_features(model: object, scm_names: Sequence[str]) -> tuple[str, ...]:
@@ -372,5 +379,5 @@ def score_threshold(kind: str, threshold: float) -> float:
 
 
 __all__ = ["ReLUNetwork", "mlp_layers", "load_classifier", "validate_classifier", "classifier_features",
-           "check_feature_names", "n_features", "target_index", "reference_score", "favourable",
+           "validate_for_scm", "n_features", "target_index", "reference_score", "favourable",
            "strict_at_threshold", "score_threshold", "SCORE_KINDS"]

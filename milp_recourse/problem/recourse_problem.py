@@ -11,7 +11,7 @@ import numpy as np
 
 from milp_recourse.errors import InputError
 from milp_recourse.models.categorical_input import with_levels
-from milp_recourse.models.classifiers import check_feature_names, classifier_features, validate_classifier
+from milp_recourse.models.classifiers import classifier_features, validate_for_scm
 from milp_recourse.problem.logic import Constraint, problem_constraints, without_link_targets
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
 from milp_recourse.problem.plausibility import Plausibility, check_density_noise
@@ -91,12 +91,11 @@ class RecourseProblem:
     def __post_init__(self) -> None:
         x = individual_vector(self.scm, self.individual)
         object.__setattr__(self, "cost", with_level_tables(self.cost, self.scm))
-        check_feature_names(self.classifier, self.scm.names)
         levels = {v.name: v.levels for v in self.scm.variables if v.levels}
         if levels:   # a model trained on level names reads the codes through a LeveledModel
             object.__setattr__(self, "classifier", with_levels(self.classifier, levels))
         object.__setattr__(self, "x", x)
-        validate_classifier(self.classifier)
+        validate_for_scm(self.classifier, self.scm.names)
         object.__setattr__(self, "features", classifier_features(self.classifier, self.scm.names))
         names = set(self.scm.names)
         for what, keys in (("actionability", self.actionability.features_named()),
