@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 
@@ -291,3 +292,30 @@ def test_no_op_holds_are_dropped():
         assert res.verified
         for name in ("job", "edu"):   # the roots
             assert name not in res.action or res.action[name] != float(row[scm.index(name)])
+
+
+@pytest.mark.parametrize("act,flag,needle", [
+    (mr.Actionability(grids={"job": (2.0, 1.9)}), "--grid=job=2|1.9",
+     "Grid job: value(s) 1.9 are not whole numbers, and job is categorical"),
+    (mr.Actionability(grids={"hours": (4.5, 5.0)}), "--grid=hours=4.5|5",
+     "Grid hours: value(s) 4.5 are not whole numbers, and hours is integer"),
+    (mr.Actionability(grids={"edu": (0.5,)}), "--grid=edu=0.5", "Grid edu: value(s) 0.5"),
+    (mr.Actionability(bounds={"job": (1.0, 2.0)}), "--bounds=job=1:2", "Bounds on the categorical feature(s) 'job'"),
+])
+def test_fractional_grid_codes_and_bounds_on_categoricals_are_refused(act, flag, needle, tmp_path):
+    """A fractional grid value of an integral feature was dropped in silence (the feature then could not move:
+    --grid job=1.9 answered cost 7 where job=2 gives 5); bounds on unordered codes were accepted."""
+    from milp_recourse.problem.constraints_check import check_constraints
+
+    scm = scm_from_dict(spec())
+    with pytest.raises(InputError, match=re.escape(needle)):
+        check_constraints(scm, act)
+    for fine in (mr.Actionability(grids={"job": (2.0,), "hours": (4.0, 5.0)}),
+                 mr.Actionability(bounds={"hours": (1.0, 5.0), "edu": (0.0, 1.0)})):
+        check_constraints(scm, fine)   # whole codes, and bounds on integer / ordinal features, stay allowed
+    (tmp_path / "toy.json").write_text(json.dumps(spec()))
+    joblib.dump(classifier(scm, "logreg")[0], tmp_path / "clf.joblib")
+    done = run_cli("solve", "--scm", str(tmp_path / "toy.json"), "--classifier", str(tmp_path / "clf.joblib"),
+                   "--individual", json.dumps({"job": "Sales", "edu": "HS", "hours": 4}), flag)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith("error: ") and needle in done.stderr and "Traceback" not in done.stderr

@@ -2,7 +2,8 @@
 
 RecourseProblem checks that names exist and values are numbers; this module checks what they mean:
 bounds, directions and grids on features nobody can act on, bounds that miss the feature's domain
-(or are infinite), grid values outside the domain, and a probability threshold for a classifier
+(or are infinite), bounds or directions on a categorical feature, grid values outside the domain or
+fractional on an integral feature, and a probability threshold for a classifier
 that has no probabilities. Called by the CLI before any work; usable from the API the same way.
 """
 
@@ -45,6 +46,11 @@ def _not_actionable(scm: Any, act: Actionability, names: Sequence[str], what: st
 def check_bounds(scm: Any, act: Actionability, actionable_only: bool = True) -> None:
     """Finite ends, low <= high, and an interval that meets the feature's domain (and, with
     `actionable_only`, bounds only on features this person may act on)."""
+    unordered = [n for n in act.bounds if n in set(scm.names) and scm.variable(n).kind == "categorical"]
+    if unordered:
+        raise InputError(f"Bounds on the categorical feature(s) {', '.join(map(repr, unordered))}: their levels "
+                         "have no order, so a range of codes means nothing. Expected bounds only on numeric or "
+                         "ordinal features (to restrict the levels, use --grid NAME=LEVEL|LEVEL).")
     for name, (lo, hi) in act.bounds.items():
         if name not in set(scm.names):
             continue  # RecourseProblem names unknown features
@@ -73,6 +79,13 @@ def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> N
         if out:
             raise InputError(f"Grid {name}: value(s) {', '.join(_fmt(float(v)) for v in out[:5])} lie outside "
                              f"{name}'s domain [{_fmt(d_lo)}, {_fmt(d_hi)}]; expected values inside it.")
+        var = scm.variable(name)
+        fractional = [v for v in values if var.is_integral and abs(float(v) - round(float(v))) > 1e-9]
+        if fractional:   # (feature_rules would drop them, leaving the feature silently unmovable)
+            what = (f"a code 0..{len(var.levels) - 1} or a level name ({', '.join(var.levels)})" if var.levels
+                    else "whole numbers")
+            raise InputError(f"Grid {name}: value(s) {', '.join(_fmt(float(v)) for v in fractional[:5])} are not "
+                             f"whole numbers, and {name} is {var.kind}; expected {what}.")
     if actionable_only:
         _not_actionable(scm, act, list(act.grids), "Grids")
 
