@@ -19,12 +19,14 @@ the float64 rule of LightGBM / HistGB (``x <= L``, TreeEnsemble.float32 False) a
 ``x >= L + g``. So a solver point within tolerance of a region is on the library's side. 0 is never cut off
 its own side (LightGBM gives 0 its own bin, split off at L = +-1e-35): there the side holding 0 ends at 0.
 The cost is the excluded band: a variable input (a counterfactual) cannot end inside it, so an optimum at a
-split's edge costs up to g * max(1, |L|) more in the tree's input units. Behind a scaler or a mediator that is
-that band times the scale (or over the SCM's coefficient) in the feature's own units, so relative to the cost
-it can exceed the optimality gap (an outside fuzz: HistGB behind MinMaxScaler over a ReLU SCM, 2.9e-4 relative
-against the 1e-4 gap; the answer stays verified). A person whose factual value lies in it (HistGB's percentile
-thresholds can equal a training value) must move out; constants are decided by the exact rule. Near 0 a
-counterfactual computed as 4e-16 instead of 0 takes LightGBM's other branch: the verification judges.
+split's edge costs up to g * max(1, |L|) more in the tree's input units (the answer is then pulled back onto the
+edge by solver/answer_rules.onto_split_edges, judged by the library's own predict). Behind a scaler or a
+mediator that is that band times the scale (or over the SCM's coefficient) in the feature's own units, so
+relative to the cost it could exceed the optimality gap (an outside fuzz: HistGB behind MinMaxScaler over a ReLU
+SCM, 2.9e-4 relative against the 1e-4 gap, before the pull). A person whose factual value lies in it
+(HistGB's percentile thresholds can equal a training value) must move out; constants are decided by the exact
+rule. Near 0 a counterfactual computed as 4e-16 instead of 0 takes LightGBM's other branch: the verification
+judges.
 Splits whose side is decided by the inputs' bounds (in particular constant inputs, decided exactly by
 ``x <= L``) get no binary and prune the unreachable subtree.
 """

@@ -1,19 +1,26 @@
 """Rules that shape a person's problem and answer around the search: the score margin lifted where a tree's score
-can sit exactly on the threshold, and no-op holds and free changes dropped from answers (solve, solve_many and the
-box search alike)."""
+can sit exactly on the threshold, library trees' changes pulled back onto their split edges, and no-op holds and
+free changes dropped from answers (solve, solve_many and the box search alike)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from milp_recourse.errors import RecourseError
-from milp_recourse.models.classifiers import strict_at_threshold
+from milp_recourse.models.adapter import split_model
+from milp_recourse.models.classifiers import strict_at_threshold, target_index
 from milp_recourse.models.registry import score_kind
 from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.verify import verify_action
+from milp_recourse.models.trees import to_tree_ensemble
+from milp_recourse.solver.verify import verify_action, verify_many
+
+EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|)): the pull's reach, 100x the library band (1e-6 x max(1, |t|)),
+#                      so a band behind a scaler of up to ~100x still lies within it
+EDGE_STEPS = 32      # candidates per round (one batched re-check)
+EDGE_ROUNDS = 4      # rounds: the edge to EDGE_WINDOW / 32**4 (1e-10 relative)
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -86,4 +93,56 @@ def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> 
     return keep
 
 
-__all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds"]
+def library_banded(problem: RecourseProblem) -> bool:
+    """Whether the classifier is a library tree ensemble (XGBoost, LightGBM, HistGB) whose MILP regions keep a
+    band from each split (encode/tree_ensembles.py)."""
+    if not st.tree_scored(problem):
+        return False
+    try:
+        _, final, _ = split_model(problem.classifier, len(problem.features))
+        return to_tree_ensemble(final, target_index(final, problem.options.target_class)).gap > 0.0
+    except RecourseError:
+        return False
+
+
+def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+    """The action with each continuous change pulled toward the person's own value as far as the re-check still
+    accepts, within EDGE_WINDOW. A library ensemble's MILP regions stop 1e-6 * max(1, |t|) short of each split,
+    so an optimum on a split's edge came back that band past it: an outside fuzz, one LightGBM split `x <= t` and
+    a person 1e-5 above it, got do(x := t - 1e-6), 10 % dearer than do(x := t), reported OPTIMAL at gap 0. Each
+    round tries EDGE_STEPS points from the accepted value toward the person's and keeps the last one accepted
+    before the first refused; the next round searches that step. Other classifiers: the action as it is."""
+    if not action or not library_banded(problem):
+        return action
+    rules = {r.name: r for r in problem.rules}
+    x = problem.factual
+    best = dict(action)
+    for name in sorted(action):
+        rule = rules.get(name)
+        if rule is None or rule.integer or rule.grid is not None or float(action[name]) == float(x[name]):
+            continue
+        theta, home = float(best[name]), float(x[name])
+        reach = min(abs(theta - home), EDGE_WINDOW * max(1.0, abs(theta)))
+        step, toward = reach / EDGE_STEPS, (1.0 if home > theta else -1.0)
+        for rnd in range(EDGE_ROUNDS):
+            trials = [theta + toward * step * k for k in range(1, EDGE_STEPS + 1)]
+            if rnd == 0 and reach == abs(theta - home):
+                trials[-1] = home   # (exactly: no-op holds are judged by equality)
+            checks = verify_many([problem] * len(trials), [{**best, name: t} for t in trials])
+            accepted = 0
+            while accepted < len(checks) and checks[accepted].ok:
+                accepted += 1
+            if accepted:
+                theta = trials[accepted - 1]
+                best[name] = theta
+            if accepted == len(checks):   # the whole window passes: no edge within reach
+                break
+            step /= EDGE_STEPS
+    if best == action:
+        return action
+    before, after = problem.action_cost(action)[0], problem.action_cost(best)[0]
+    return best if after < before else action
+
+
+__all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
+           "library_banded"]

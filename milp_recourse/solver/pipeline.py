@@ -23,8 +23,8 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.answer_rules import (at_the_threshold, time_left, without_free_changes,
-                                               without_no_op_holds)
+from milp_recourse.solver.answer_rules import (at_the_threshold, onto_split_edges, time_left,
+                                               without_free_changes, without_no_op_holds)
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
 from milp_recourse.solver.incumbent import Incumbent, random_search
@@ -348,7 +348,12 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
                                                       "The time limit was reached before any action was found.")
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
-    action = without_no_op_holds(problem, search.action)
+    in_time = time.perf_counter() - t0 < opts.time_limit   # (a search the limit stopped is not held up further)
+    action = onto_split_edges(problem, search.action) if in_time else search.action
+    if action != search.action:   # the MILP's bound is the banded model's: lowered by what the pull saved
+        saved = problem.action_cost(search.action)[0] - problem.action_cost(action)[0]
+        search = dataclasses.replace(search, lower_bound=search.lower_bound - saved)
+    action = without_no_op_holds(problem, action)
     if problem.cost.aggregate == "max" and problem.cost.l0 == 0.0:
         action = without_free_changes(problem, action)   # (a sum charges every change; L0 too)
     if action != search.action:
@@ -358,6 +363,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         ver = verify_action(problem, search.action)
         timings["verify"] = time.perf_counter() - t
     lb: float | None = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
+    if lb is not None and ver.ok and 0.0 < lb - ver.cost <= 1e-9 * max(1.0, abs(ver.cost)):
+        lb = ver.cost   # a bound above the verified cost by round-off only (a larger excess stays visible)
     approx_lb = lb
     if approx > 0:   # the bound of a piecewise-linear SCM's model bounds nothing on the true SCM: none is reported
         lb = None
