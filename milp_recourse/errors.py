@@ -38,3 +38,15 @@ def describe(value: object) -> str:
     """Short repr used in error messages."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_problem(exc: Exception) -> str:
+    """A YAML / JSON parser's error on one line: 'line L, column C: problem (context)'. PyYAML's own text spans
+    several lines with a caret drawing under a copy of the line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{where}{problem}" + (f" ({context})" if context else "")

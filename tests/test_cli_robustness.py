@@ -362,3 +362,15 @@ def test_empty_or_header_only_reference_data_is_refused(capsys, tmp_path, uses):
     header.write_text(",".join(LOAN) + "\n")
     _refused(capsys, *SOLVE, "--reference-data", str(empty), *uses, match="Could not read the --reference-data file")
     _refused(capsys, *SOLVE, "--reference-data", str(header), *uses, match="has no data rows")
+
+
+@pytest.mark.parametrize("text,where", [
+    ("name: x\nvariables:\n  - name: a\n    type: [continuous\n", "line 5, column 1"),
+    ("a: b: c\n", "line 1, column 5")])
+def test_a_broken_yaml_spec_is_one_error_line_with_its_place(capsys, tmp_path, text, where):
+    """PyYAML's message spans 7-8 lines with a caret drawing; the refusal is now one line naming line and column."""
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    err = _refused(capsys, "solve", "--scm", str(spec), "--classifier", "recipe:logreg", "--individual", "{}",
+                   match=f"is not valid YAML: {where}: ")
+    assert err.count("\n") == 1, err

@@ -220,6 +220,8 @@ def test_argparse_rejects_bad_choices(capsys, files) -> None:
     assert exc.value.code == 2
     out, err = capsys.readouterr()
     assert out == "" and "--cost-p" in err and "invalid choice" in err
+    # one line, as every other refusal (argparse's own printed the 23-line usage block first)
+    assert err == "error: argument --cost-p: invalid choice: 3 (choose from 1, 2) (see 'milp-recourse solve --help')\n"
 
 
 def _subprocess(*argv: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from milp_recourse.cli import parse as cp
 from milp_recourse.cli.problem_args import UNTRUSTED_MODELS, add_problem_args, build_problem
@@ -110,9 +110,17 @@ COMMANDS.append(_fit_scm_parser)
 COMMANDS.append(_serve_parser)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse whose refusals are one `error: ...` line (and where the options are described), exit 2, as every
+    other refusal of the CLI; argparse's own prints the whole usage block first (23 lines for `solve`)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="milp-recourse",
-                                     description="Exact, personalized, causal algorithmic recourse via MILP.")
+    parser = OneLineErrors(prog="milp-recourse",
+                           description="Exact, personalized, causal algorithmic recourse via MILP.")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)

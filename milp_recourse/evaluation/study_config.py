@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from milp_recourse.errors import InputError
+from milp_recourse.errors import InputError, parse_problem
 from milp_recourse.problem.preferences import RANKING_MAPPINGS, SCORE_MAPPINGS
 from milp_recourse.problem.options import SolveOptions
 
@@ -279,5 +279,5 @@ def load_study_config(path: str | Path) -> StudyConfig:
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
-        raise InputError(f"Study config {str(p)!r} is not valid YAML: {exc}") from None
+        raise InputError(f"Study config {str(p)!r} is not valid YAML: {parse_problem(exc)}") from None
     return study_config(data, p.parent)

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import networkx as nx
 import yaml
 
-from milp_recourse.errors import SpecError, describe
+from milp_recourse.errors import SpecError, describe, parse_problem
 from milp_recourse.scm.expr import names as expr_names, parse, to_text
 from milp_recourse.scm.levels import LEVELED_KINDS, check_levels, cost_table, table_to_spec
 from milp_recourse.scm.model import SCM
@@ -65,7 +65,8 @@ def _read(path: Path | Traversable) -> Any:
     try:
         return json.loads(text) if _suffix(path) == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"The SCM spec file {str(path)!r} is not valid {_suffix(path)[1:].upper()}: {exc}") from None
+        raise SpecError(f"The SCM spec file {str(path)!r} is not valid {_suffix(path)[1:].upper()}: "
+                        f"{parse_problem(exc)}") from None
 
 
 def shipped_models() -> list[str]:
