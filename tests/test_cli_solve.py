@@ -133,6 +133,19 @@ def test_grid_option_equals_enumeration(capsys, files) -> None:
         assert min(abs(v - g) for g in grids[k]) < 1e-9
 
 
+def test_a_one_value_grid_is_that_value(capsys, files) -> None:
+    """--grid S=5 is the grid (5,) (it was refused: 'expected LOW:HIGH:COUNT'), checked against enumeration."""
+    from milp_recourse.cli import parse as cp
+
+    assert cp.grids("S=5,E=-0.25") == {"S": (5.0,), "E": (-0.25,)}
+    d = _solve_json(capsys, files, "--grid", "S=5,I=-4:8:7,E=0.25,L=-8:4:7")
+    grids = {"S": (5.0,), "I": tuple(np.linspace(-4, 8, 7)), "E": (0.25,), "L": tuple(np.linspace(-8, 4, 7))}
+    ref = oracles.enumerate_grid(RecourseProblem(files["scm"], files["model"], files["person"],
+                                                 actionability=Actionability(grids=grids)))
+    assert d["cost"] == pytest.approx(ref.cost, rel=1e-4)
+    assert d["action"].get("S", 5.0) == 5.0
+
+
 @pytest.mark.parametrize("option,value,prefs", [
     ("--ranking", "I,S,L,E", lambda f: Preferences.from_ranking(["I", "S", "L", "E"], f)),
     ("--scores", "E=5,L=3,I=1,S=2", lambda f: Preferences.from_scores({"E": 5, "L": 3, "I": 1, "S": 2}, f)),

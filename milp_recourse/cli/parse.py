@@ -86,8 +86,9 @@ def ranges(text: str | None, option: str) -> dict[str, tuple[float, float]]:
 
 
 def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
-    """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values; for a categorical / ordinal
-    feature of `scm` also level names: 'occupation=Sales|Tech' (the levels this person could move to)."""
+    """'E=-0.3:0.3:15' -> 15 evenly spaced values; 'E=0|0.5|1' -> those values ('E=0.5': that one); for a
+    categorical / ordinal feature of `scm` also level names: 'occupation=Sales|Tech' (the levels this person could
+    move to)."""
     from milp_recourse.scm.levels import grid_value   # (the parser builds without the SCM layer)
 
     out = {}
@@ -96,12 +97,12 @@ def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
         if var is not None and var.levels:
             out[k] = tuple(grid_value(var.levels, t, f"--grid {k}", repr(k), _number) for t in v.split("|"))
             continue
-        if "|" in v:
+        if "|" in v or ":" not in v:   # V1|V2|... or one value V
             out[k] = tuple(_number(t, f"--grid {k}") for t in v.split("|"))
             continue
         parts = v.split(":")
         if len(parts) != 3:
-            raise InputError(f"--grid {k}: expected LOW:HIGH:COUNT or V1|V2|...; got {v!r}.")
+            raise InputError(f"--grid {k}: expected LOW:HIGH:COUNT, V1|V2|... or one value V; got {v!r}.")
         lo, hi = _number(parts[0], f"--grid {k} low"), _number(parts[1], f"--grid {k} high")
         try:
             n = int(parts[2])
