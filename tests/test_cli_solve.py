@@ -200,6 +200,8 @@ BAD = [
     (["--backend", "nosuch"], "Unknown backend 'nosuch'"),
     (["--divisor", "std"], "--reference-data and --divisor go together"),
     (["--divisors", "E=0"], "divisor for 'E' must be a finite number > 0"),
+    (["--weights", "G=2"], "--weights on 'G' (immutable in the SCM spec) would price nothing"),
+    (["--preferred", "A=0:30"], "--preferred on 'A' (immutable in the SCM spec) would price nothing"),
     (["--classifier", "{dir}/unfitted.joblib"], "LogisticRegression is not fitted"),
     (["--classifier", "{dir}/knn.joblib"], "KNeighborsClassifier is not supported"),
     (["--classifier", "{dir}/missing.joblib"], "does not exist"),

@@ -209,6 +209,13 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
         prefs = Preferences(weights=cp.numbers(args.weights, "--weights"))
     prefs = dataclasses.replace(prefs, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
                                 range_penalty=args.range_penalty)
+    immutable = {v.name for v in scm.variables if v.actionability == "immutable"}
+    for flag, named in (("--weights", prefs.weights if args.weights else {}), ("--preferred", prefs.preferred_ranges)):
+        bad = sorted(n for n in named if n in immutable)
+        if bad:
+            raise InputError(f"{flag} on {', '.join(map(repr, bad))} (immutable in the SCM spec) would price "
+                             f"nothing: nobody intervenes on it. Expected only features a person may act on "
+                             f"({', '.join(spec_actionable)}).")
     divisors = cp.numbers(args.divisors, "--divisors")
     percentile = getattr(args, "cost", "power") == "percentile"
     if percentile and not args.reference_data:
