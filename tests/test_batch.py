@@ -96,6 +96,17 @@ def test_every_row_equals_the_single_person_solve(chain, profiles, serial):
     assert set(serial["status"]) >= {"OPTIMAL", "ALREADY_FAVOURABLE"}
 
 
+def test_a_row_limit_keeps_the_full_profiles_table(chain, profiles, serial):
+    """--limit 10 with the profiles of all 36 people: the first 10 rows as in the full run (it was refused: 'the
+    profiles name 26 id(s) not in the data'); a profile id in no row of the data is still refused."""
+    scm, model, data = chain
+    head = solve_batch(scm, model, data, profiles, options=OPTS, id_column="person", workers=1, limit=10)
+    _same(head, serial.iloc[:10].reset_index(drop=True))
+    stray = pd.concat([profiles, pd.DataFrame({"person": ["nobody"]})], ignore_index=True)
+    with pytest.raises(InputError, match="not in the data"):
+        solve_batch(scm, model, data, stray, options=OPTS, id_column="person", workers=1, limit=10)
+
+
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")

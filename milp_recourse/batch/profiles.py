@@ -280,8 +280,10 @@ def generate_profiles(name: str, ids: Sequence[Any], scm, seed: int = 0, key: st
 
 
 def load_profiles(source: Any, ids: Sequence[Any], scm, key: str, base_act: Actionability, base_prefs: Preferences,
-                  seed: int = 0, ranking_map: str = "rank", score_map: str = "identity") -> dict[str, Profile]:
-    """Profiles from a DataFrame, a CSV/Parquet path or 'generator:NAME'; ids must be among `ids`."""
+                  seed: int = 0, ranking_map: str = "rank", score_map: str = "identity",
+                  known_ids: Sequence[Any] | None = None) -> dict[str, Profile]:
+    """Profiles of `ids` from a DataFrame, a CSV/Parquet path or 'generator:NAME'. Every profile's id must be in
+    `known_ids` (default `ids`; with a row limit, the whole data's ids: profiles of rows past it are left out)."""
     from milp_recourse.tables import as_table
 
     if source is None:
@@ -295,12 +297,13 @@ def load_profiles(source: Any, ids: Sequence[Any], scm, key: str, base_act: Acti
         if key not in frame.columns and "id" in frame.columns:
             frame = frame.rename(columns={"id": key})
     profiles = parse_profiles(frame, scm, key, base_act, base_prefs, ranking_map, score_map)
-    known = {id_key(i) for i in ids}
+    known = {id_key(i) for i in (ids if known_ids is None else known_ids)}
     unknown = sorted(k for k in profiles if k not in known)
     if unknown:
         raise InputError(f"The profiles name {len(unknown)} id(s) not in the data, e.g. {unknown[:5]}; "
                          "check the id column and its type.")
-    return profiles
+    used = {id_key(i) for i in ids}
+    return {k: p for k, p in profiles.items() if k in used}
 
 
 __all__ = ["Profile", "parse_profiles", "generate_profiles", "load_profiles", "id_key", "GENERATORS"]

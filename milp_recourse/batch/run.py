@@ -270,9 +270,12 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     if len(frame) == 0:
         raise InputError(f"The data has no rows (only the header {', '.join(map(str, frame.columns)) or '(none)'}); "
                          "expected one row per individual.")
+    known_ids = None   # with a limit: the whole data's ids, which a profiles table may name
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InputError(f"limit must be an integer >= 0. Got {limit!r}.")
+        known_ids = (list(range(len(frame))) if id_column is None or id_column not in frame.columns
+                     else frame[id_column].tolist())
         frame = frame.iloc[:limit]
     frame = frame.reset_index(drop=True)
     ids = _ids(frame, id_column)
@@ -291,7 +294,8 @@ def solve_batch(scm: Any, classifier: Any, data: Any, profiles: Any = None, *,
     if len(X):
         RecourseProblem(scm, classifier, X[0], actionability=act, preferences=prefs, cost=cost, options=options)
     check_constraints(scm, act, classifier, options.threshold)
-    profs = load_profiles(profiles, ids, scm, id_column or ID, act, prefs, profile_seed, ranking_map, score_map)
+    profs = load_profiles(profiles, ids, scm, id_column or ID, act, prefs, profile_seed, ranking_map, score_map,
+                          known_ids=known_ids)
     store = ResultStore(out, columns, resume) if out is not None else None
     if store is not None:
         store.check()
