@@ -23,6 +23,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
+from milp_recourse.solver.grid_enumeration import exhaust_grid
 from milp_recourse.solver.answer_rules import (at_the_threshold, onto_split_edges, time_left,
                                                without_free_changes, without_no_op_holds)
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
@@ -68,6 +69,12 @@ def solve_as_given(problem: RecourseProblem, session: HighsSession | None = None
 
 
 def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
+    """The answer refined on a finer piecewise-linear SCM (`refine_pwl`), then made exact by enumeration when the
+    SCM was approximated and the actions are finitely many (solver/grid_enumeration.py)."""
+    return exhaust_grid(problem, refine_pwl(problem, res, session))
+
+
+def refine_pwl(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
     """Re-solve with a finer piecewise-linear SCM while the only failure is the score on the true SCM.
 
     Each re-solve also asks for a score margin of twice the failed answer's deficit. That restricts the model, so
