@@ -319,3 +319,16 @@ def test_fractional_grid_codes_and_bounds_on_categoricals_are_refused(act, flag,
                    "--individual", json.dumps({"job": "Sales", "edu": "HS", "hours": 4}), flag)
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert done.stderr.startswith("error: ") and needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_api_refuses_fractional_grid_codes_too():
+    """RecourseProblem (no check_constraints) dropped a fractional grid code in silence: job then could not move
+    (OPTIMAL at cost 8 via edu and hours, where job = 2 gives 3). Now the same refusal as the CLI's, value unrounded."""
+    scm = scm_from_dict(spec())
+    clf = classifier(scm, "logreg")[0]
+    person = {"job": "Sales", "edu": "HS", "hours": 4}
+    with pytest.raises(InputError, match=re.escape("Grid job: value(s) 1.9 are not whole numbers")):
+        mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(grids={"job": (2.0, 1.9)}))
+    with pytest.raises(InputError, match=re.escape("Grid hours: value(s) 1.000001 are not whole numbers")):
+        mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(grids={"hours": (1.000001, 5.0)}))
+    mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(grids={"job": (2.0,), "hours": (5.0,)}))

@@ -98,3 +98,22 @@ def test_a_bound_above_the_verified_cost_is_solved_again_without_presolve(monkey
     assert got.status == Status.OPTIMAL and got.cost == pytest.approx(honest.cost, rel=1e-6)
     assert got.objective_bound <= got.cost * (1 + 1e-6) + 1e-9
     assert any(step.counters.get("presolve_retries") == 1 for step in got.path)
+
+
+NETWORK = Path(__file__).parent / "fixtures" / "highs_probing_network.mps"
+
+
+@pytest.mark.parametrize("presolve", [True, False])
+def test_a_small_network_milp_keeps_its_optimum(presolve):
+    """A 14-column, 7-integer ReLU-network MILP (a grid on income and --max-changes 1, p = 2: one outer-approximation
+    round), from an outside fuzz: HiGHS 1.16's presolve (probing with the aggregator) reported OPTIMAL 145.39 with
+    that bound where 99.97 is feasible. MIPs with at most PROBING_OFF_INTEGERS integer columns are now presolved
+    without probing. Reference: scipy's milp."""
+    from milp_recourse.backends.highs import PROBING_OFF_INTEGERS
+
+    model = read_model(NETWORK)
+    assert 0 < int(model.integrality.sum()) <= PROBING_OFF_INTEGERS
+    ref = _reference(model)
+    sol = get_backend("highs").solve(model, SolverParams(time_limit=30, mip_gap=1e-4, presolve=presolve))
+    assert sol.objective == pytest.approx(ref, rel=1e-6) and sol.bound <= sol.objective + 1e-6
+    assert model.max_violation(sol.x) <= 1e-6

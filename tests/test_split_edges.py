@@ -10,27 +10,30 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from milp_recourse import RecourseProblem, Status, solve
 from milp_recourse.scm.spec import scm_from_dict
 
-SCALE = 40.0   # x in [0, 40]: behind a StandardScaler the band is ~1e-6 x 11.5 in x's units
+# x in [0, SCALE]: behind a StandardScaler the band is ~1e-6 x SCALE / 3.5 in x's units, behind a MinMaxScaler over
+# [0, 4e4] it is ~1e-6 x 4e4 = 0.04 (beyond the pull's first reach, 1e-4 x max(1, |theta|): an outside fuzz)
+SCALES = {"plain": 40.0, "standard": 40.0, "minmax-wide": 40_000.0}
 
 
-def _scm():
+def _scm(scale: float):
     return scm_from_dict({"name": "one-split", "variables": [
-        {"name": "x", "type": "continuous", "domain": [0.0, SCALE], "actionability": "actionable",
-         "equation": "U_x", "noise": {"name": "U_x", "dist": "uniform", "low": 0.0, "high": SCALE}},
+        {"name": "x", "type": "continuous", "domain": [0.0, scale], "actionability": "actionable",
+         "equation": "U_x", "noise": {"name": "U_x", "dist": "uniform", "low": 0.0, "high": scale}},
         {"name": "y", "type": "continuous", "domain": [-200.0, 200.0], "actionability": "immutable",
          "equation": "U_y", "noise": {"name": "U_y", "dist": "normal", "mean": 0, "std": 1}}]})
 
 
-def _model(library: str, scaled: bool):
+def _model(library: str, scaler: str):
     """One split on x (low x favourable), fitted on a frame with columns x, y."""
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"x": rng.uniform(0, SCALE, 600), "y": rng.normal(size=600)})
-    label = (X.x < SCALE / 2).astype(int)
+    scale = SCALES[scaler]
+    X = pd.DataFrame({"x": rng.uniform(0, scale, 600), "y": rng.normal(size=600)})
+    label = (X.x < scale / 2).astype(int)
     if library == "lightgbm":
         lgb = pytest.importorskip("lightgbm")
         est = lgb.LGBMClassifier(n_estimators=1, num_leaves=2, learning_rate=1.0, min_child_samples=5, verbose=-1)
@@ -40,7 +43,8 @@ def _model(library: str, scaled: bool):
     else:
         from sklearn.ensemble import HistGradientBoostingClassifier
         est = HistGradientBoostingClassifier(max_iter=1, max_depth=1, learning_rate=1.0)
-    model = make_pipeline(StandardScaler(), est) if scaled else est
+    prep = {"plain": None, "standard": StandardScaler(), "minmax-wide": MinMaxScaler()}[scaler]
+    model = est if prep is None else make_pipeline(prep, est)
     return model.fit(X, label)
 
 
@@ -58,14 +62,14 @@ def _edge(model, x0: float) -> float:
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "histgb"])
-@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("scaler", list(SCALES))
 @pytest.mark.parametrize("delta", [1e-5, 1e-3, 0.3])
-def test_an_optimum_on_a_split_edge_is_not_charged_the_band(library, scaled, delta):
-    model = _model(library, scaled)
-    scm = _scm()
-    denied = np.linspace(0.0, SCALE, 4001)
+def test_an_optimum_on_a_split_edge_is_not_charged_the_band(library, scaler, delta):
+    model = _model(library, scaler)
+    scm = _scm(SCALES[scaler])
+    denied = np.linspace(0.0, SCALES[scaler], 4001)
     proba = model.predict_proba(pd.DataFrame({"x": denied, "y": 0.0}))[:, 1]
-    first = denied[int(np.flatnonzero(proba < 0.5)[0])]   # the split lies in (first - 0.01, first]
+    first = denied[int(np.flatnonzero(proba < 0.5)[0])]   # the split lies in (first - one step, first]
     edge = _edge(model, first)
     x0 = edge + delta
     res = solve(RecourseProblem(scm, model, {"x": x0, "y": 0.0}))

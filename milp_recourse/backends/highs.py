@@ -23,6 +23,14 @@ from milp_recourse.backends.base import Capabilities, MIPSolution, SolverParams,
 QP_ITERATION_LIMIT = 2_000
 
 
+# MIPs with at most this many integer columns are presolved without probing: HiGHS 1.16's probing (with the
+# aggregator) cut the optimum off a 14-column, 7-integer ReLU-network MILP (a grid and a change limit, an outside
+# fuzz): OPTIMAL 145.39 with that bound, where 99.97 is feasible (tests/fixtures/highs_probing_network.mps; either
+# rule off, or presolve off, gives 99.97). Presolve itself stays: without it a tree's big-M rows let a point sit
+# on the wrong side of a float32 split within tolerance (tests/test_encode_classifiers.py).
+PROBING_OFF_INTEGERS = 32
+
+
 @functools.cache
 def _rule_bits() -> dict[str, int]:
     """HiGHS's presolve_rule_off bits by rule name ({} where this highspy's rule numbering is not known).
@@ -38,8 +46,9 @@ def _rule_bits() -> dict[str, int]:
     return {"probing": 1 << 15, "enumeration": 1 << 16} if (major, minor) == (1, 16) else {}
 
 
-def _rules_off(params: SolverParams) -> int:
-    """The presolve_rule_off mask of a MIP solve: enumeration always, probing when the caller asks.
+def _rules_off(params: SolverParams, n_integer: int) -> int:
+    """The presolve_rule_off mask of a MIP solve: enumeration always, probing when the caller asks or the MIP has
+    at most PROBING_OFF_INTEGERS integer columns.
 
     HiGHS 1.16's enumeration reduction cut off the optimum of a 31-column tree-ensemble MILP (one equality clique
     of leaves per tree; ERGO-Code/HiGHS#3216 describes its dropping of equality cliques): OPTIMAL 98.89 with
@@ -47,7 +56,7 @@ def _rules_off(params: SolverParams) -> int:
     or presolve off, the point of cost 17.64 feasible to 1e-15 (tests/test_highs_presolve_rules.py)."""
     bits = _rule_bits()
     off = bits.get("enumeration", 0)
-    if not params.presolve_probing:
+    if not params.presolve_probing or n_integer <= PROBING_OFF_INTEGERS:
         off |= bits.get("probing", 0)
     return off
 
@@ -200,8 +209,8 @@ class HighsBackend:
             h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
-        if model.integrality.any() and _rules_off(params):
-            h.setOptionValue("presolve_rule_off", _rules_off(params))
+        if model.integrality.any() and _rules_off(params, int(model.integrality.sum())):
+            h.setOptionValue("presolve_rule_off", _rules_off(params, int(model.integrality.sum())))
         if not params.presolve:
             h.setOptionValue("presolve", "off")
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):

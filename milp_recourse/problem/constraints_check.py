@@ -84,7 +84,7 @@ def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> N
         if fractional:   # (feature_rules would drop them, leaving the feature silently unmovable)
             what = (f"a code 0..{len(var.levels) - 1} or a level name ({', '.join(var.levels)})" if var.levels
                     else "whole numbers")
-            raise InputError(f"Grid {name}: value(s) {', '.join(_fmt(float(v)) for v in fractional[:5])} are not "
+            raise InputError(f"Grid {name}: value(s) {', '.join(f'{float(v):.12g}' for v in fractional[:5])} are not "
                              f"whole numbers, and {name} is {var.kind}; expected {what}.")
     if actionable_only:
         _not_actionable(scm, act, list(act.grids), "Grids")

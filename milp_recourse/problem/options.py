@@ -257,8 +257,11 @@ def feature_rules(scm: Any, x: Mapping[str, float], act: Actionability, prefs: P
         grid = None
         if name in act.grids or var.levels:   # a level change is a pick from the codes: always on a grid
             vals = sorted(set(float(v) for v in act.grids.get(name, range(len(var.levels)))))
-            grid = tuple(v for v in vals if lo - 1e-12 <= v <= hi + 1e-12
-                         and (not integer or abs(v - round(v)) < 1e-9))
+            fractional = [v for v in vals if integer and abs(v - round(v)) >= 1e-9]
+            if fractional:   # (dropping them in silence left the feature unmovable)
+                raise InputError(f"Grid {name}: value(s) {', '.join(f'{v:.12g}' for v in fractional[:5])} are not "
+                                 f"whole numbers, and {name} is {var.kind}; expected whole numbers (codes).")
+            grid = tuple(v for v in vals if lo - 1e-12 <= v <= hi + 1e-12)
         if cost.kind == "percentile" and name not in cost.cdfs and name not in cost.tables:
             raise InputError(f"The percentile cost has no CDF for the actionable feature {name!r}; the reference "
                              f"data covers {', '.join(cost.cdfs) or 'nothing'}.")

@@ -5,6 +5,7 @@ free changes dropped from answers (solve, solve_many and the box search alike)."
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from milp_recourse.errors import RecourseError
 from milp_recourse.models.adapter import split_model
@@ -17,10 +18,11 @@ from milp_recourse.solver import strategy as st
 from milp_recourse.models.trees import to_tree_ensemble
 from milp_recourse.solver.verify import verify_action, verify_many
 
-EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|)): the pull's reach, 100x the library band (1e-6 x max(1, |t|)),
-#                      so a band behind a scaler of up to ~100x still lies within it
+EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|, the feature's domain width)): the pull's reach, 100x the
+#                      library band (1e-6 x max(1, |t|)) in the tree's inputs, which a scaler stretches by at most
+#                      the domain width (MinMaxScaler) in the feature's units
 EDGE_STEPS = 32      # candidates per round (one batched re-check)
-EDGE_ROUNDS = 4      # rounds: the edge to EDGE_WINDOW / 32**4 (1e-10 relative)
+EDGE_ROUNDS = 5      # rounds: the edge to EDGE_WINDOW / 32**5 (3e-12 relative)
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -122,7 +124,9 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> dict
         if rule is None or rule.integer or rule.grid is not None or float(action[name]) == float(x[name]):
             continue
         theta, home = float(best[name]), float(x[name])
-        reach = min(abs(theta - home), EDGE_WINDOW * max(1.0, abs(theta)))
+        var = problem.scm.variable(name)
+        width = float(var.upper - var.lower) if math.isfinite(var.upper - var.lower) else 0.0
+        reach = min(abs(theta - home), EDGE_WINDOW * max(1.0, abs(theta), width))
         step, toward = reach / EDGE_STEPS, (1.0 if home > theta else -1.0)
         for rnd in range(EDGE_ROUNDS):
             trials = [theta + toward * step * k for k in range(1, EDGE_STEPS + 1)]
