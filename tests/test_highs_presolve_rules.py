@@ -107,12 +107,12 @@ NETWORK = Path(__file__).parent / "fixtures" / "highs_probing_network.mps"
 def test_a_small_network_milp_keeps_its_optimum(presolve):
     """A 14-column, 7-integer ReLU-network MILP (a grid on income and --max-changes 1, p = 2: one outer-approximation
     round), from an outside fuzz: HiGHS 1.16's presolve (probing with the aggregator) reported OPTIMAL 145.39 with
-    that bound where 99.97 is feasible. MIPs with at most PROBING_OFF_INTEGERS integer columns are now presolved
-    without probing. Reference: scipy's milp."""
-    from milp_recourse.backends.highs import PROBING_OFF_INTEGERS
+    that bound where 99.97 is feasible. MIPs with at most SECOND_OPINION_INTEGERS integer columns get a second solve
+    without probing, taken when it is better. Reference: scipy's milp."""
+    from milp_recourse.backends.highs import SECOND_OPINION_INTEGERS
 
     model = read_model(NETWORK)
-    assert 0 < int(model.integrality.sum()) <= PROBING_OFF_INTEGERS
+    assert 0 < int(model.integrality.sum()) <= SECOND_OPINION_INTEGERS
     ref = _reference(model)
     sol = get_backend("highs").solve(model, SolverParams(time_limit=30, mip_gap=1e-4, presolve=presolve))
     assert sol.objective == pytest.approx(ref, rel=1e-6) and sol.bound <= sol.objective + 1e-6

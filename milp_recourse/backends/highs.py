@@ -23,12 +23,14 @@ from milp_recourse.backends.base import Capabilities, MIPSolution, SolverParams,
 QP_ITERATION_LIMIT = 2_000
 
 
-# MIPs with at most this many integer columns are presolved without probing: HiGHS 1.16's probing (with the
+# MIPs with at most this many integer columns get a second solve with presolve's probing off, whose answer is
+# taken when it is better by more than the gap (or the first found none): HiGHS 1.16's probing (with the
 # aggregator) cut the optimum off a 14-column, 7-integer ReLU-network MILP (a grid and a change limit, an outside
 # fuzz): OPTIMAL 145.39 with that bound, where 99.97 is feasible (tests/fixtures/highs_probing_network.mps; either
-# rule off, or presolve off, gives 99.97). Presolve itself stays: without it a tree's big-M rows let a point sit
-# on the wrong side of a float32 split within tolerance (tests/test_encode_classifiers.py).
-PROBING_OFF_INTEGERS = 32
+# rule off, or presolve off, gives 99.97). Probing stays on in the first solve: off (or presolve off) a tree's
+# big-M rows let a point sit a float32 band past a split within tolerance (tests/test_leaf_pruning.py,
+# tests/test_encode_classifiers.py). Such models solve in milliseconds.
+SECOND_OPINION_INTEGERS = 32
 
 
 @functools.cache
@@ -46,9 +48,8 @@ def _rule_bits() -> dict[str, int]:
     return {"probing": 1 << 15, "enumeration": 1 << 16} if (major, minor) == (1, 16) else {}
 
 
-def _rules_off(params: SolverParams, n_integer: int) -> int:
-    """The presolve_rule_off mask of a MIP solve: enumeration always, probing when the caller asks or the MIP has
-    at most PROBING_OFF_INTEGERS integer columns.
+def _rules_off(params: SolverParams) -> int:
+    """The presolve_rule_off mask of a MIP solve: enumeration always, probing when the caller asks.
 
     HiGHS 1.16's enumeration reduction cut off the optimum of a 31-column tree-ensemble MILP (one equality clique
     of leaves per tree; ERGO-Code/HiGHS#3216 describes its dropping of equality cliques): OPTIMAL 98.89 with
@@ -56,7 +57,7 @@ def _rules_off(params: SolverParams, n_integer: int) -> int:
     or presolve off, the point of cost 17.64 feasible to 1e-15 (tests/test_highs_presolve_rules.py)."""
     bits = _rule_bits()
     off = bits.get("enumeration", 0)
-    if not params.presolve_probing or n_integer <= PROBING_OFF_INTEGERS:
+    if not params.presolve_probing:
         off |= bits.get("probing", 0)
     return off
 
@@ -189,6 +190,26 @@ class HighsBackend:
         return importlib.util.find_spec("highspy") is not None
 
     def solve(self, model: MIPModel, params: SolverParams) -> MIPSolution:
+        res = self._run(model, params)
+        probing = _rule_bits().get("probing", 0)
+        if (not 0 < int(model.integrality.sum()) <= SECOND_OPINION_INTEGERS or not probing or not params.presolve
+                or _rules_off(params) & probing
+                or res.termination not in (Termination.OPTIMAL, Termination.INFEASIBLE)):
+            return res
+        left = params.time_limit - res.seconds
+        if left <= 0:
+            return res
+        alt = self._run(model, dataclasses.replace(params, time_limit=left), extra_off=probing)
+        seconds = res.seconds + alt.seconds
+        if alt.termination is Termination.OPTIMAL and (
+                res.termination is Termination.INFEASIBLE
+                or alt.objective < res.objective - max(params.mip_gap, 1e-6) * max(abs(res.objective), 1e-3)):
+            # (by more than the gap and round-off: the float32 band of a tree split is worth ~1e-8 relative)
+            return dataclasses.replace(alt, seconds=seconds)
+        return dataclasses.replace(res, seconds=seconds)
+
+    def _run(self, model: MIPModel, params: SolverParams, extra_off: int = 0) -> MIPSolution:
+        """One HiGHS solve; `extra_off`: presolve rules switched off besides _rules_off's."""
         import highspy
 
         if model.q_diag is not None and np.any(model.q_diag) and model.integrality.any():
@@ -209,8 +230,8 @@ class HighsBackend:
             h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("primal_feasibility_tolerance", float(params.feasibility_tol))
         h.setOptionValue("mip_feasibility_tolerance", float(params.feasibility_tol))
-        if model.integrality.any() and _rules_off(params, int(model.integrality.sum())):
-            h.setOptionValue("presolve_rule_off", _rules_off(params, int(model.integrality.sum())))
+        if model.integrality.any() and (_rules_off(params) | extra_off):
+            h.setOptionValue("presolve_rule_off", _rules_off(params) | extra_off)
         if not params.presolve:
             h.setOptionValue("presolve", "off")
         if params.objective_cutoff is not None and np.isfinite(params.objective_cutoff):
