@@ -11,11 +11,11 @@ from milp_recourse.errors import RecourseError
 from milp_recourse.models.adapter import split_model
 from milp_recourse.models.classifiers import strict_at_threshold, target_index
 from milp_recourse.models.registry import score_kind
+from milp_recourse.models.trees import to_tree_ensemble
 from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver import strategy as st
-from milp_recourse.models.trees import to_tree_ensemble
 from milp_recourse.solver.verify import verify_action, verify_many
 
 EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|, the feature's domain width)): the pull's reach, 100x the

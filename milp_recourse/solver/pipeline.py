@@ -23,11 +23,11 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.grid_enumeration import exhaust_grid
 from milp_recourse.solver.answer_rules import (at_the_threshold, onto_split_edges, time_left,
                                                without_free_changes, without_no_op_holds)
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
+from milp_recourse.solver.grid_enumeration import exhaust_grid
 from milp_recourse.solver.incumbent import Incumbent, random_search
 from milp_recourse.solver.linear_pieces import ENGINE as CLOSED_FORM
 from milp_recourse.solver.linear_pieces import NO_MODEL, may_be_linear, settle
