@@ -392,3 +392,31 @@ def test_bad_spec_constraints_exit_2(files, tmp_path, capsys, bad):
     assert main(args) == 2
     cap = capsys.readouterr()
     assert cap.out == "" and cap.err.startswith("error: ") and "constraint" in cap.err
+
+
+@pytest.mark.parametrize("t0,expected", [(0.0, None), (1.0, 1.0)])
+def test_a_link_keeps_its_target_inside_its_domain(t0, expected):
+    """Binary roots a, t with `t += 1 * a`; the classifier favours a = 0. From a = 1, the only action do(a := 0)
+    takes t to t0 - 1: from t0 = 0 that is -1, not a value of the binary t, so there is no recourse (it was
+    OPTIMAL and 'verified' with t = -1, an outside fuzz); from t0 = 1 it is 0, cost 1. Reference: that one action,
+    enumerated by hand; the re-check names the domain."""
+    from milp_recourse.solver.verify import verify_action
+
+    noise = {"dist": "bernoulli", "p": 0.5}
+    spec = scm_from_dict({"name": "link-domain", "variables": [
+        {"name": "a", "type": "binary", "domain": [0, 1], "actionability": "actionable", "equation": "u_a",
+         "noise": {"name": "u_a", **noise}},
+        {"name": "t", "type": "binary", "domain": [0, 1], "actionability": "immutable", "equation": "u_t",
+         "noise": {"name": "u_t", **noise}}]})
+    clf = LogisticRegression()
+    clf.coef_, clf.intercept_ = np.array([[-4.0, 0.0]]), np.array([2.0])   # favourable iff a = 0
+    clf.classes_, clf.n_features_in_ = np.array([0, 1]), 2
+    problem = RecourseProblem(spec, clf, {"a": 1.0, "t": t0}, actionability=Actionability(logic=("t += 1 * a",)))
+    res = solve(problem)
+    ver = verify_action(problem, {"a": 0.0})
+    if expected is None:
+        assert res.status is Status.NO_RECOURSE, (res.status, dict(res.counterfactual))
+        assert not ver.ok and "outside its domain [0, 1]" in ver.violations[0]
+    else:
+        assert res.status is Status.OPTIMAL and res.cost == pytest.approx(expected)
+        assert res.counterfactual["t"] == pytest.approx(0.0) and ver.ok

@@ -192,6 +192,9 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             env[name], slope = link_affine(links[name], env, x)
             if slope is not None:
                 slopes[name] = slope
+                var = scm.variable(name)   # the link keeps its target inside the variable's domain
+                b.add_ge(env[name], float(var.lower), f"hard:link-domain:{name}")
+                b.add_le(env[name], float(var.upper), f"hard:link-domain:{name}")
             continue
         group = f"scm:{name}"
         eqn = _person_equation(scm, name, constants, plan)

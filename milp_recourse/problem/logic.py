@@ -273,6 +273,11 @@ def violations(problem: Any, factual: Any, counterfactual: Any) -> list[str]:
             want = x[t] + c.ratio * (cf[s] - x[s])
             if abs(cf[t] - want) > TOL * max(1.0, abs(cf[t])):
                 out.append(f"the linkage '{c}' is broken: {c.target} = {cf[t]:g}, the link gives {want:g}")
+            var = scm.variables[t]
+            slack = TOL * max(1.0, abs(cf[t]))
+            if not float(var.lower) - slack <= cf[t] <= float(var.upper) + slack:
+                out.append(f"the linkage '{c}' takes {c.target} to {cf[t]:g}, outside its domain "
+                           f"[{float(var.lower):g}, {float(var.upper):g}]")
     return out
 
 
