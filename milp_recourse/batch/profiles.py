@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -42,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError
-from milp_recourse.problem.preferences import Preferences, weights_from_ranking, weights_from_scores
+from milp_recourse.problem.preferences import Preferences
 from milp_recourse.problem.options import DIRECTIONS, Actionability
 from milp_recourse.scm.levels import grid_value
 
@@ -75,19 +76,14 @@ class Profile:
                                 max_changes=self.max_changes if self.max_changes is not None else act.max_changes,
                                 grids={**act.grids, **self.grids}, logic=act.logic)
         feats = list(actionable if actionable is not None else spec_actionable)
-        default = 1.0   # the weight of a feature the weights do not name (rankings / scores: the hardest)
-        if self.ranking is not None:
-            weights = weights_from_ranking([f for f in self.ranking if f in feats], feats, ranking_map)
-            default = max(weights.values(), default=1.0)
+        if self.ranking is not None:   # (Preferences.from_*: unnamed features get the hardest weight)
+            own = Preferences.from_ranking([f for f in self.ranking if f in feats], feats, ranking_map)
         elif self.scores:
-            weights = weights_from_scores({f: s for f, s in self.scores.items() if f in feats}, feats, score_map)
-            default = max(weights.values(), default=1.0)
-        elif self.weights:
-            weights = dict(self.weights)
+            own = Preferences.from_scores({f: s for f, s in self.scores.items() if f in feats}, feats, score_map)
         else:
-            weights, default = dict(prefs.weights), prefs.default_weight
-        return new_act, Preferences(weights=weights, preferred_ranges={**prefs.preferred_ranges, **self.preferred},
-                                    range_penalty=prefs.range_penalty, default_weight=default)
+            own = Preferences(weights=dict(self.weights)) if self.weights else prefs
+        return new_act, dataclasses.replace(own, preferred_ranges={**prefs.preferred_ranges, **self.preferred},
+                                            range_penalty=prefs.range_penalty)
 
 
 # cells ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import math
 from typing import Any, Sequence
 
 from milp_recourse.errors import InputError
-from milp_recourse.problem.options import Actionability
+from milp_recourse.problem.options import Actionability, check_whole_grid
 
 
 def _fmt(v: float) -> str:
@@ -79,13 +79,7 @@ def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> N
         if out:
             raise InputError(f"Grid {name}: value(s) {', '.join(_fmt(float(v)) for v in out[:5])} lie outside "
                              f"{name}'s domain [{_fmt(d_lo)}, {_fmt(d_hi)}]; expected values inside it.")
-        var = scm.variable(name)
-        fractional = [v for v in values if var.is_integral and abs(float(v) - round(float(v))) > 1e-9]
-        if fractional:   # (feature_rules would drop them, leaving the feature silently unmovable)
-            what = (f"a code 0..{len(var.levels) - 1} or a level name ({', '.join(var.levels)})" if var.levels
-                    else "whole numbers")
-            raise InputError(f"Grid {name}: value(s) {', '.join(f'{float(v):.12g}' for v in fractional[:5])} are not "
-                             f"whole numbers, and {name} is {var.kind}; expected {what}.")
+        check_whole_grid(name, scm.variable(name), values)
     if actionable_only:
         _not_actionable(scm, act, list(act.grids), "Grids")
 

@@ -21,6 +21,17 @@ from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSe
                                             Rule, Text, check_fields)
 
 DIRECTIONS = ("up", "down")
+
+
+def check_whole_grid(name: str, var: Any, values: Sequence[float]) -> None:
+    """InputError when a grid gives a fractional value to an integral feature (categorical, ordinal, integer,
+    binary): dropping it in silence would leave the feature unable to move."""
+    fractional = [float(v) for v in values if var.is_integral and abs(float(v) - round(float(v))) >= 1e-9]
+    if fractional:
+        what = (f"a code 0..{len(var.levels) - 1} or a level name ({', '.join(var.levels)})" if var.levels
+                else "whole numbers")
+        raise InputError(f"Grid {name}: value(s) {', '.join(f'{v:.12g}' for v in fractional[:5])} are not whole "
+                         f"numbers, and {name} is {var.kind}; expected {what}.")
 DEFAULT_MARGIN = 1e-6   # SolveOptions.margin's default (solver/pipeline.py lifts it where a score can sit on the threshold)
 
 
@@ -212,7 +223,8 @@ class SolveOptions:
         check_fields(self, self.RULES)
 
 
-__all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data", "DIVISOR_KINDS"]
+__all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data", "DIVISOR_KINDS",
+           "check_whole_grid"]
 
 
 @dataclass(frozen=True)
@@ -257,10 +269,7 @@ def feature_rules(scm: Any, x: Mapping[str, float], act: Actionability, prefs: P
         grid = None
         if name in act.grids or var.levels:   # a level change is a pick from the codes: always on a grid
             vals = sorted(set(float(v) for v in act.grids.get(name, range(len(var.levels)))))
-            fractional = [v for v in vals if integer and abs(v - round(v)) >= 1e-9]
-            if fractional:   # (dropping them in silence left the feature unmovable)
-                raise InputError(f"Grid {name}: value(s) {', '.join(f'{v:.12g}' for v in fractional[:5])} are not "
-                                 f"whole numbers, and {name} is {var.kind}; expected whole numbers (codes).")
+            check_whole_grid(name, var, vals)
             grid = tuple(v for v in vals if lo - 1e-12 <= v <= hi + 1e-12)
         if cost.kind == "percentile" and name not in cost.cdfs and name not in cost.tables:
             raise InputError(f"The percentile cost has no CDF for the actionable feature {name!r}; the reference "

@@ -107,15 +107,16 @@ def library_banded(problem: RecourseProblem) -> bool:
         return False
 
 
-def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
+def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], float]:
     """The action with each continuous change pulled toward the person's own value as far as the re-check still
-    accepts, within EDGE_WINDOW. A library ensemble's MILP regions stop 1e-6 * max(1, |t|) short of each split,
-    so an optimum on a split's edge came back that band past it: an outside fuzz, one LightGBM split `x <= t` and
-    a person 1e-5 above it, got do(x := t - 1e-6), 10 % dearer than do(x := t), reported OPTIMAL at gap 0. Each
-    round tries EDGE_STEPS points from the accepted value toward the person's and keeps the last one accepted
-    before the first refused; the next round searches that step. Other classifiers: the action as it is."""
+    accepts, within EDGE_WINDOW, and the cost that saved (0: the action as it was). A library ensemble's MILP
+    regions stop 1e-6 * max(1, |t|) short of each split, so an optimum on a split's edge came back that band past
+    it: an outside fuzz, one LightGBM split `x <= t` and a person 1e-5 above it, got do(x := t - 1e-6), 10 %
+    dearer than do(x := t), reported OPTIMAL at gap 0. Each round tries EDGE_STEPS points from the accepted value
+    toward the person's and keeps the last one accepted before the first refused; the next round searches that
+    step. Other classifiers: the action as it is."""
     if not action or not library_banded(problem):
-        return action
+        return action, 0.0
     rules = {r.name: r for r in problem.rules}
     x = problem.factual
     best = dict(action)
@@ -143,9 +144,9 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> dict
                 break
             step /= EDGE_STEPS
     if best == action:
-        return action
-    before, after = problem.action_cost(action)[0], problem.action_cost(best)[0]
-    return best if after < before else action
+        return action, 0.0
+    saved = problem.action_cost(action)[0] - problem.action_cost(best)[0]
+    return (best, saved) if saved > 0.0 else (action, 0.0)
 
 
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",

@@ -356,9 +356,8 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         return RecourseResult(Status.UNKNOWN, None, {}, {}, verified=False, objective_bound=lb, gap=None,
                               total_seconds=time.perf_counter() - t0, message=msg, **base)
     in_time = time.perf_counter() - t0 < opts.time_limit   # (a search the limit stopped is not held up further)
-    action = onto_split_edges(problem, search.action) if in_time else search.action
-    if action != search.action:   # the MILP's bound is the banded model's: lowered by what the pull saved
-        saved = problem.action_cost(search.action)[0] - problem.action_cost(action)[0]
+    action, saved = onto_split_edges(problem, search.action) if in_time else (search.action, 0.0)
+    if saved:   # the MILP's bound is the banded model's: lowered by what the pull saved
         search = dataclasses.replace(search, lower_bound=search.lower_bound - saved)
     action = without_no_op_holds(problem, action)
     if problem.cost.aggregate == "max" and problem.cost.l0 == 0.0:
