@@ -332,3 +332,23 @@ def test_the_api_refuses_fractional_grid_codes_too():
     with pytest.raises(InputError, match=re.escape("Grid hours: value(s) 1.000001 are not whole numbers")):
         mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(grids={"hours": (1.000001, 5.0)}))
     mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(grids={"job": (2.0,), "hours": (5.0,)}))
+
+
+@pytest.mark.parametrize("act,needle", [
+    (mr.Actionability(bounds={"job": (1.0, 2.0)}), "Bounds on the categorical feature(s) 'job'"),
+    (mr.Actionability(directions={"job": "up"}), "Direction on the categorical feature(s) 'job'"),
+    (mr.Actionability(bounds={"hours": (50.0, 60.0)}), "Bounds hours=50:60 lie outside hours's domain"),
+    (mr.Actionability(grids={"hours": (3.0, 99.0)}), "Grid hours: value(s) 99 lie outside hours's domain"),
+])
+def test_the_api_refuses_what_the_cli_refuses(act, needle):
+    """RecourseProblem ran only the name checks: bounds on a categorical's unordered codes restricted the codes by
+    their order, and bounds missing the domain left the feature blocked in silence; the CLI refused both."""
+    scm = scm_from_dict(spec())
+    clf = classifier(scm, "logreg")[0]
+    person = {"job": "Sales", "edu": "HS", "hours": 4}
+    with pytest.raises(InputError, match=re.escape(needle)):
+        mr.RecourseProblem(scm, clf, person, actionability=act)
+    # bounds on a feature left out of this person's actionable set lapse (a batch profile's inherited bound)
+    fine = mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(
+        actionable=("edu",), bounds={"hours": (1.0, 5.0)}))
+    assert [r.name for r in fine.rules] == ["edu"]

@@ -84,14 +84,16 @@ def check_grids(scm: Any, act: Actionability, actionable_only: bool = True) -> N
         _not_actionable(scm, act, list(act.grids), "Grids")
 
 
-def check_directions(scm: Any, act: Actionability) -> None:
-    """Directions only on actionable features, and never on a categorical one (its levels have no order)."""
+def check_directions(scm: Any, act: Actionability, actionable_only: bool = True) -> None:
+    """Directions never on a categorical feature (its levels have no order), and with `actionable_only` only on
+    actionable features."""
     unordered = [n for n in act.directions if n in set(scm.names) and scm.variable(n).kind == "categorical"]
     if unordered:
         raise InputError(f"Direction on the categorical feature(s) {', '.join(map(repr, unordered))}: their levels "
                          "have no order. Expected directions only on numeric or ordinal features (to restrict the "
                          "levels, use --grid NAME=LEVEL|LEVEL).")
-    _not_actionable(scm, act, list(act.directions), "Directions")
+    if actionable_only:
+        _not_actionable(scm, act, list(act.directions), "Directions")
 
 
 def has_probabilities(model: Any) -> bool:
@@ -124,8 +126,7 @@ def check_constraints(scm: Any, act: Actionability, classifier: Any = None, thre
     feature from its actionable set may still inherit everyone's base bound on it, which then just lapses.
     """
     check_bounds(scm, act, actionable_only)
-    if actionable_only:
-        check_directions(scm, act)
+    check_directions(scm, act, actionable_only)
     check_grids(scm, act, actionable_only)
     if classifier is not None:
         check_threshold(classifier, threshold)

@@ -12,6 +12,7 @@ import numpy as np
 from milp_recourse.errors import InputError
 from milp_recourse.models.categorical_input import with_levels
 from milp_recourse.models.classifiers import classifier_features, validate_for_scm
+from milp_recourse.problem.constraints_check import check_constraints
 from milp_recourse.problem.logic import Constraint, problem_constraints, without_link_targets
 from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, SolveOptions, feature_rules
 from milp_recourse.problem.plausibility import Plausibility, check_density_noise
@@ -112,6 +113,9 @@ class RecourseProblem:
             if bad:
                 raise InputError(f"Feature(s) {', '.join(map(repr, bad))} are immutable in the SCM spec "
                                  f"{self.scm.name!r}; a person can act only on {', '.join(spec_actionable)}.")
+        # what the constraints mean (bounds meeting the domain, none on a categorical, grids inside it): the same
+        # refusals as the CLI's, minus 'only on actionable features' (a batch profile's base bounds may lapse)
+        check_constraints(self.scm, self.actionability, actionable_only=False)
         rules = feature_rules(self.scm, dict(zip(self.scm.names, x)), self.actionability, self.preferences, self.cost)
         logic = problem_constraints(self.scm, self.actionability.logic)   # the spec's and the person's, checked
         object.__setattr__(self, "logic", logic)
