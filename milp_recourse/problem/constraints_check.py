@@ -4,7 +4,8 @@ RecourseProblem checks that names exist and values are numbers; this module chec
 bounds, directions and grids on features nobody can act on, bounds that miss the feature's domain
 (or are infinite), bounds or directions on a categorical feature, grid values outside the domain or
 fractional on an integral feature, and a probability threshold for a classifier
-that has no probabilities. Called by the CLI before any work; usable from the API the same way.
+that has no probabilities. The CLI, serve and batch call it before any work; RecourseProblem runs it too, without
+the 'only on actionable features' part.
 """
 
 from __future__ import annotations
