@@ -37,6 +37,10 @@ CONTRADICTION_TOL = 1e-6   # relative: a proven bound this far above a verified 
 NUMERIC_GAP = 1e-6   # relative: a MILP point may use its 1e-7 feasibility tolerance, and sit this far below the optimum
 POLISH_RETRY_TOLS = (1e-5, 1e-4)  # feasibility tolerances of the QP polish's further tries (see _solve_polish)
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
+# HiGHS looks at its clock only between root LP / cut rounds and nodes, and on a 1 000-column tree MILP has stopped
+# 0.07-0.08 s past its limit: the MILP gets this share of the whole time limit (at most SOLVER_SLACK_MAX s) less
+SOLVER_SLACK_SHARE = 0.05
+SOLVER_SLACK_MAX = 0.1
 
 
 @dataclass
@@ -272,7 +276,9 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
             break
         scale = compiled.objective_scale
         cutoff = best.cost * scale * (1 + 1e-7) + 1e-9 if (use_cutoff and np.isfinite(best.cost)) else None
-        params = SolverParams(time_limit=left, mip_gap=opts.mip_gap, threads=opts.threads, objective_cutoff=cutoff,
+        slack = min(SOLVER_SLACK_SHARE * opts.time_limit, SOLVER_SLACK_MAX, 0.5 * left)
+        params = SolverParams(time_limit=left - slack, mip_gap=opts.mip_gap, threads=opts.threads,
+                              objective_cutoff=cutoff,
                               sub_mip_heuristics=sub_mips and best.action is None, presolve_probing=presolve_probing,
                               restarts=restarts, cancel=cancel, presolve=presolve)
         sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
