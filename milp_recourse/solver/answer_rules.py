@@ -16,13 +16,14 @@ from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.verify import verify_action, verify_many
+from milp_recourse.solver.verify import Verification, verify_action, verify_many
 
 EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|, the feature's domain width)): the pull's reach, 100x the
 #                      library band (1e-6 x max(1, |t|)) in the tree's inputs, which a scaler stretches by at most
 #                      the domain width (MinMaxScaler) in the feature's units
 EDGE_STEPS = 32      # candidates per round (one batched re-check)
 EDGE_ROUNDS = 5      # rounds: the edge to EDGE_WINDOW / 32**5 (3e-12 relative)
+NUDGES = (1e-12, 1e-9, 1e-6)   # relative outward moves tried on an answer the re-check refuses (nudged_outward)
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -149,5 +150,41 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
     return (best, saved) if saved > 0.0 else (action, 0.0)
 
 
+def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], Verification] | None:
+    """The cheapest accepted action among `action` with its continuous changes moved away from the person's values
+    by NUDGES (relative to each change; at least one float), all together or one at a time, inside the feature's
+    rules; None if none is accepted. A strict comparison of the SCM, `v > c`, is encoded `v <= c` on its false side,
+    so the MILP's optimum on that edge came back a few floats past it (x + shift rounds): an outside fuzz got
+    do(v0 := 0.2000000000000003), where (v0 > 0.2) turns on and the score fails, VERIFICATION_FAILED where
+    do(v0 := 0.2) is the optimum. The dearer move costs at most a 1e-6 relative share of each change."""
+    rules = {r.name: r for r in problem.rules}
+    x = problem.factual
+    movable = [n for n in sorted(action) if n in rules and not rules[n].integer and rules[n].grid is None
+               and float(action[n]) != float(x[n])]
+    if not movable:
+        return None
+
+    def moved(names: list[str], eps: float) -> dict[str, float]:
+        out = dict(action)
+        for n in names:
+            theta, shift = float(action[n]), float(action[n]) - float(x[n])
+            t = theta + shift * eps
+            if t == theta:
+                t = math.nextafter(theta, math.copysign(math.inf, shift))
+            out[n] = min(max(t, rules[n].lower), rules[n].upper)
+        return out
+
+    groups = [movable] + ([[n] for n in movable] if len(movable) > 1 else [])
+    trials = [t for t in (moved(g, eps) for eps in NUDGES for g in groups) if t != action]
+    if not trials:
+        return None
+    checks = verify_many([problem] * len(trials), trials)
+    accepted = [(ver.cost, k) for k, ver in enumerate(checks) if ver.ok]
+    if not accepted:
+        return None
+    k = min(accepted)[1]
+    return trials[k], checks[k]
+
+
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
-           "library_banded"]
+           "library_banded", "nudged_outward"]
