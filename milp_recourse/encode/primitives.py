@@ -103,6 +103,16 @@ def binary_times(b: IRBuilder, z: Affine, y: Affine, name: str, group: str) -> A
     return W
 
 
+def pinned(b: IRBuilder, e: Affine) -> Affine:
+    """e as a constant when every column in it is fixed (equal bounds: a shift the cost budget pins to 0), else e."""
+    if not e.terms:
+        return e
+    ends = [b.var_bounds(j) for j in e.terms]
+    if any(lo != hi for lo, hi in ends):
+        return e
+    return Affine.constant(e.const + sum(c * lo for c, (lo, _) in zip(e.terms.values(), ends)))
+
+
 def two_valued(b: IRBuilder, e: Affine) -> tuple[float, float, Affine] | None:
     """(v0, v1, t) when e takes only the values v0 + (v1 - v0) t, t a 0/1 expression: one integer column with two
     values (a binary, a binary intervened on as 1 + d with d in {-1, 0}), scaled and shifted; else None."""
@@ -166,5 +176,5 @@ def pwl_univariate(b: IRBuilder, t: Affine, fn: Callable[[np.ndarray], np.ndarra
     return Affine.column(y), pwl_error(fn, pts)
 
 
-__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr",
+__all__ = ["INF", "relu", "relu_epigraph", "maximum", "minimum", "absolute", "indicator", "binary_times", "is_binary_expr", "pinned",
            "two_valued", "pwl_univariate", "pwl_error"]

@@ -114,6 +114,9 @@ class Linearizer:
         raise UnsupportedError(f"{self.group}: cannot encode expression node {type(e).__name__}.")
 
     def _product(self, left: Affine, right: Affine, e: ex.Expr) -> Affine:
+        # (a factor whose columns the bounds fix is a number: a budget-limited compile pinned a binary's shift to 0,
+        # and the product of that binary and a continuous parent was refused as two changing continuous ones)
+        left, right = pr.pinned(self.b, left), pr.pinned(self.b, right)
         if left.is_constant:
             return right * left.const
         if right.is_constant:
