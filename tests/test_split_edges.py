@@ -55,8 +55,10 @@ def _edge(model, x0: float) -> float:
     assert proba(lo) >= 0.5 > proba(hi)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
         lo, hi = (mid, hi) if proba(mid) >= 0.5 else (lo, mid)
-        if hi - lo <= 4 * np.spacing(hi):
+        if np.nextafter(lo, hi) == hi:   # adjacent floats: lo is the last favourable one
             break
     return lo
 
@@ -78,3 +80,27 @@ def test_an_optimum_on_a_split_edge_is_not_charged_the_band(library, scaler, del
     assert best <= res.cost <= best * (1 + 1e-4), (res.cost, best, dict(res.action))
     assert res.objective_bound <= res.cost
     assert model.predict_proba(pd.DataFrame({"x": [res.action["x"]], "y": [0.0]}))[0, 1] >= 0.5
+    nxt = np.nextafter(res.action["x"], x0)   # the last favourable float: the next one toward x0 is refused
+    assert model.predict_proba(pd.DataFrame({"x": [nxt], "y": [0.0]}))[0, 1] < 0.5, (res.action["x"], nxt)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "histgb"])
+def test_the_pull_ends_on_the_same_float_wherever_it_starts(library):
+    """solve_many's warm-started relaxation gave a start 7 floats off solve's, and the pulled answers differed by
+    as much (an outside fuzz, XGBoost): the pull now goes on to the last favourable float beside a refused one."""
+    from milp_recourse.solver.answer_rules import onto_split_edges
+
+    model = _model(library, "plain")
+    scm = _scm(SCALES["plain"])
+    denied = np.linspace(0.0, SCALES["plain"], 4001)
+    proba = model.predict_proba(pd.DataFrame({"x": denied, "y": 0.0}))[:, 1]
+    edge = _edge(model, denied[int(np.flatnonzero(proba < 0.5)[0])])
+    problem = RecourseProblem(scm, model, {"x": edge + 0.01, "y": 0.0})
+    ends = set()
+    for start in (edge - 1e-6, edge - 1e-6 + 7 * np.spacing(edge), edge - 3.3e-7, edge - 2e-9):
+        assert model.predict_proba(pd.DataFrame({"x": [start], "y": [0.0]}))[0, 1] >= 0.5
+        ends.add(onto_split_edges(problem, {"x": float(start)})[0]["x"])
+    assert len(ends) == 1, ends
+    end = ends.pop()
+    assert model.predict_proba(pd.DataFrame({"x": [end], "y": [0.0]}))[0, 1] >= 0.5
+    assert model.predict_proba(pd.DataFrame({"x": [np.nextafter(end, np.inf)], "y": [0.0]}))[0, 1] < 0.5

@@ -22,7 +22,7 @@ EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|, the feature's domain width)):
 #                      library band (1e-6 x max(1, |t|)) in the tree's inputs, which a scaler stretches by at most
 #                      the domain width (MinMaxScaler) in the feature's units
 EDGE_STEPS = 32      # candidates per round (one batched re-check)
-EDGE_ROUNDS = 5      # rounds: the edge to EDGE_WINDOW / 32**5 (3e-12 relative)
+EDGE_MAX_ROUNDS = 12  # rounds: each divides the step by 33, to the last accepted float beside a refused one
 NUDGES = (1e-12, 1e-9, 1e-6)   # relative outward moves tried on an answer the re-check refuses (nudged_outward)
 
 
@@ -114,8 +114,10 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
     regions stop 1e-6 * max(1, |t|) short of each split, so an optimum on a split's edge came back that band past
     it: an outside fuzz, one LightGBM split `x <= t` and a person 1e-5 above it, got do(x := t - 1e-6), 10 %
     dearer than do(x := t), reported OPTIMAL at gap 0. Each round tries EDGE_STEPS points from the accepted value
-    toward the person's and keeps the last one accepted before the first refused; the next round searches that
-    step. Other classifiers: the action as it is."""
+    toward the person's and keeps the last one accepted before the first refused; the next rounds search between
+    those two until they are adjacent floats, so the answer does not depend on where the pull started (solve_many's
+    warm-started relaxation gave a start 7 floats off solve's, and the answers differed by as much). Other
+    classifiers: the action as it is."""
     if not action or not library_banded(problem):
         return action, 0.0
     rules = {r.name: r for r in problem.rules}
@@ -130,10 +132,17 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
         width = float(var.upper - var.lower) if math.isfinite(var.upper - var.lower) else 0.0
         reach = min(abs(theta - home), EDGE_WINDOW * max(1.0, abs(theta), width))
         step, toward = reach / EDGE_STEPS, (1.0 if home > theta else -1.0)
-        for rnd in range(EDGE_ROUNDS):
-            trials = [theta + toward * step * k for k in range(1, EDGE_STEPS + 1)]
-            if rnd == 0 and reach == abs(theta - home):
-                trials[-1] = home   # (exactly: no-op holds are judged by equality)
+        refused: float | None = None   # the nearest value past the edge found so far
+        for rnd in range(EDGE_MAX_ROUNDS):
+            if refused is None:
+                trials = [theta + toward * step * k for k in range(1, EDGE_STEPS + 1)]
+                if rnd == 0 and reach == abs(theta - home):
+                    trials[-1] = home   # (exactly: no-op holds are judged by equality)
+            else:   # on between the last accepted and the first refused value, to adjacent floats
+                ahead = (theta + (refused - theta) * k / (EDGE_STEPS + 1) for k in range(1, EDGE_STEPS + 1))
+                trials = sorted({t for t in ahead if t != theta and t != refused}, reverse=toward < 0)
+                if not trials:
+                    break
             checks = verify_many([problem] * len(trials), [{**best, name: t} for t in trials])
             accepted = 0
             while accepted < len(checks) and checks[accepted].ok:
@@ -141,9 +150,10 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
             if accepted:
                 theta = trials[accepted - 1]
                 best[name] = theta
-            if accepted == len(checks):   # the whole window passes: no edge within reach
+            if accepted < len(checks):
+                refused = trials[accepted]
+            elif refused is None:   # the whole window passes: no edge within reach
                 break
-            step /= EDGE_STEPS
     if best == action:
         return action, 0.0
     saved = problem.action_cost(action)[0] - problem.action_cost(best)[0]
