@@ -288,8 +288,8 @@ def test_incumbent_keeps_the_rules(scm, models, case):
 
 
 def test_batch_and_explain_keep_the_constraints(scm, models, files, capsys):
-    """batch --constraint solves every row under the rules (same costs as the API), and explain's relaxations never
-    give a logic constraint up (diagnose/conflicts.relax and universal keep it)."""
+    """batch --constraint solves every row under the rules (same costs as the API); explain gives a person's own
+    IF-THEN rule up only as its own group, and never a linkage."""
     from milp_recourse.diagnose.conflicts import relax, universal
 
     out = files["dir"] / "batch-ok.csv"
@@ -302,9 +302,14 @@ def test_batch_and_explain_keep_the_constraints(scm, models, files, capsys):
         person = {n: getattr(row, n) for n in scm.names}
         ref = _reference(scm, models["logreg"], person, CASES["rule"][1], CASES["link"][2], list(WEIGHTS))
         assert row.status == "OPTIMAL" and row.cost == pytest.approx(ref, abs=1e-6)
-    problem = _problem(scm, models["logreg"], (RULE,), actionable=["has_loan", "loan_amount"],
+    problem = _problem(scm, models["logreg"], (RULE, LINK), actionable=["has_loan", "loan_amount", "years_employed"],
                        bounds={"loan_amount": (1, None)})
-    assert universal(problem).logic == problem.logic == relax(problem, ["lower:loan_amount"]).logic
+    assert relax(problem, ["lower:loan_amount"]).logic == problem.logic   # giving up other groups keeps the rules
+    # the person's own IF-THEN rule is a personal constraint (group rule:1), which the universal problem lacks; the
+    # linkage says how the world moves and stays (explain: tests/test_explain_own_rules.py)
+    assert [str(c) for c in universal(problem).logic] == [LINK]
+    assert universal(problem, own_rules_too=True).logic == problem.logic
+    assert [str(c) for c in relax(problem, ["rule:1"]).logic] == [LINK]
     from milp_recourse.batch.profiles import Profile
 
     base = Actionability(logic=(RULE, LINK))

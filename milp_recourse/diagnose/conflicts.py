@@ -1,7 +1,8 @@
 """A person's hard constraints as named groups, and a minimal set of them that rules out recourse.
 
 Groups are what the person said: each feature they cannot change (spec-actionable but left out of their
-actionable list), each lower / upper bound, each direction, the max-changes limit, each grid, plus the
+actionable list), each lower / upper bound, each direction, the max-changes limit, each grid, each IF-THEN rule of
+their own (`--constraint`; the spec's rules, and linkages, which say how the world moves, are background), plus the
 favourable threshold itself. The SCM spec's own immutability, domains and directions are the universal
 background, never a group; so is a plausibility constraint (problem/plausibility.py). Dropping groups only
 enlarges the set of allowed actions (monotone), so a deletion filter yields a conflict that is minimal (an
@@ -25,14 +26,15 @@ from milp_recourse.models.classifiers import favourable
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.errors import InputError
-from milp_recourse.problem.logic import links
+from milp_recourse.problem.logic import IfThen, links
+from milp_recourse.problem.logic import counterfactual as logic_counterfactual
 from milp_recourse.problem.options import Actionability
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm.simulate import counterfactuals
 from milp_recourse.solver.verify import verify_action
 
 THRESHOLD = "threshold"
-DELETION_ORDER = ("lower", "upper", "grid", "max_changes", "direction", "fixed")  # tried first = dropped first
+DELETION_ORDER = ("lower", "upper", "grid", "max_changes", "rule", "direction", "fixed")  # tried first = dropped first
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class ConstraintGroup:
     """One hard constraint the person stated, with a key ('fixed:E', 'lower:L', ...) and a sentence."""
 
     key: str
-    kind: str                  # 'fixed' | 'lower' | 'upper' | 'direction' | 'max_changes' | 'grid' | 'threshold'
+    kind: str   # 'fixed' | 'lower' | 'upper' | 'direction' | 'max_changes' | 'grid' | 'rule' | 'threshold'
     feature: str | None
     text: str
 
@@ -78,10 +80,16 @@ def person_groups(problem: RecourseProblem, include_threshold: bool = True) -> t
         k = act.max_changes
         out.append(ConstraintGroup("max_changes", "max_changes", None,
                                    f"at most {k} feature{'s' if k != 1 else ''} may change"))
+    out += [ConstraintGroup(f"rule:{k}", "rule", None, f"your rule '{c}'") for k, c in own_rules(act).items()]
     if include_threshold:
         out.append(ConstraintGroup(THRESHOLD, THRESHOLD, None,
                                    f"the decision must be favourable (P >= {problem.options.threshold:g})"))
     return tuple(out)
+
+
+def own_rules(act: Actionability) -> dict[int, IfThen]:
+    """The person's own IF-THEN rules by their 1-based place among the person's constraints (`rule:K` groups)."""
+    return {k: c for k, c in enumerate(act.logic, 1) if isinstance(c, IfThen)}
 
 
 def _keys(groups: Iterable[ConstraintGroup | str]) -> set[str]:
@@ -110,14 +118,17 @@ def relax(problem: RecourseProblem, dropped: Iterable[ConstraintGroup | str]) ->
                         directions={n: d for n, d in act.directions.items() if f"direction:{n}" not in drop},
                         max_changes=None if "max_changes" in drop else act.max_changes,
                         grids={n: g for n, g in act.grids.items() if f"grid:{n}" not in drop},
-                        logic=act.logic)   # logic constraints (problem/logic.py) are kept, not relaxed
+                        logic=tuple(c for k, c in enumerate(act.logic, 1) if f"rule:{k}" not in drop))
     return dataclasses.replace(problem, actionability=new)
 
 
-def universal(problem: RecourseProblem) -> RecourseProblem:
-    """The same person under the SCM spec's universal actionability only (no personal constraint; the logic
-    constraints, problem/logic.py, are kept: they are not relaxed)."""
-    return dataclasses.replace(problem, actionability=Actionability(logic=problem.actionability.logic))
+def universal(problem: RecourseProblem, own_rules_too: bool = False) -> RecourseProblem:
+    """The same person under the SCM spec's universal actionability only: no personal constraint, but the spec's
+    rules and the person's linkages (how the world moves); with `own_rules_too` the person's IF-THEN rules as well
+    (the relaxation MILP is built on that model and gives the rules up by indicator)."""
+    act = problem.actionability
+    keep = act.logic if own_rules_too else tuple(c for c in act.logic if not isinstance(c, IfThen))
+    return dataclasses.replace(problem, actionability=Actionability(logic=keep))
 
 
 def violated_groups(problem: RecourseProblem, action: Mapping[str, float],
@@ -125,8 +136,18 @@ def violated_groups(problem: RecourseProblem, action: Mapping[str, float],
     """The person's groups an action breaks (so the groups it would take to give up for that action)."""
     act, fx = problem.actionability, problem.factual
     out = []
-    for g in person_groups(problem, include_threshold=False):
+    groups = person_groups(problem, include_threshold=False)
+    broken: set[int] = set()   # the person's own IF-THEN rules the action's counterfactual breaks
+    if any(g.kind == "rule" for g in groups):
+        cf = logic_counterfactual(problem, action)
+        broken = {k for k, c in own_rules(act).items() if not c.holds(
+            problem.x[problem.scm.index(c.feature)], cf[problem.scm.index(c.feature)], cf[problem.scm.index(c.target)])}
+    for g in groups:
         n = g.feature
+        if g.kind == "rule":
+            if int(g.key.split(":", 1)[1]) in broken:
+                out.append(g)
+            continue
         if g.kind == "max_changes":
             if len(action) > act.max_changes:
                 out.append(g)
@@ -298,5 +319,6 @@ def minimal_conflict(problem: RecourseProblem, time_limit: float | None = None) 
     return Conflict(kept, "individual", decided, witnesses, tests, time.perf_counter() - t0, msg)
 
 
-__all__ = ["ConstraintGroup", "Conflict", "Feasibility", "person_groups", "relax", "universal", "violated_groups",
+__all__ = ["ConstraintGroup", "Conflict", "Feasibility", "person_groups", "own_rules", "relax", "universal",
+           "violated_groups",
            "snap_to_grids", "check_feasible", "minimal_conflict", "THRESHOLD"]

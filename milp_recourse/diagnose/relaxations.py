@@ -37,7 +37,8 @@ from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.encode.plausibility import solve_with_density_cuts
 from milp_recourse.diagnose.conflicts import (ConstraintGroup, person_groups, relax, sampled_action, snap_to_grids, universal,
                         violated_groups)
-from milp_recourse.errors import InputError
+from milp_recourse.encode.logic_rows import GROUP as LOGIC_ROWS
+from milp_recourse.errors import InputError, RecourseError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.solver.verify import verify_action
@@ -70,6 +71,25 @@ class _Rows:
     def __init__(self, base: MIPModel) -> None:
         self.base, self.names, self.lb, self.ub, self.integer = base, [], [], [], []
         self.rows: list[tuple[dict[int, float], float, float, str]] = []
+        self.in_base: list[tuple[int, int, float]] = []   # (base row, new column, coefficient)
+
+    def relax_row(self, i: int, r: int) -> bool:
+        """Base row i made vacuous when the new binary column r is 1 (big-M from the columns' bounds); False when
+        a bound is infinite (the row cannot be relaxed so)."""
+        b = self.base
+        row = b.A.getrow(i)
+        lo_x, hi_x = b.col_lb[row.indices], b.col_ub[row.indices]
+        coef = row.data
+        low = float(np.sum(np.where(coef > 0, coef * lo_x, coef * hi_x)))
+        high = float(np.sum(np.where(coef > 0, coef * hi_x, coef * lo_x)))
+        lo, hi = float(b.row_lo[i]), float(b.row_hi[i])
+        if math.isfinite(lo) and math.isfinite(hi) or not (math.isfinite(low) and math.isfinite(high)):
+            return False
+        if math.isfinite(hi) and high > hi:
+            self.in_base.append((i, r, -(high - hi)))
+        if math.isfinite(lo) and low < lo:
+            self.in_base.append((i, r, lo - low))
+        return True
 
     def col(self, name: str, lo: float, hi: float, integer: bool) -> int:
         self.names.append(name)
@@ -85,6 +105,9 @@ class _Rows:
         b = self.base
         n = b.n_cols + len(self.names)
         A = sp.hstack([b.A, sp.csr_matrix((b.n_rows, len(self.names)))], format="csr")
+        if self.in_base:
+            i, j, v0 = zip(*self.in_base)
+            A = (A + sp.csr_matrix((v0, (i, j)), shape=(b.n_rows, n))).tocsr()
         r, cidx, v = [], [], []
         for i, (terms, _, _, _) in enumerate(self.rows):
             r += [i] * len(terms)
@@ -114,6 +137,12 @@ def _indicator_rows(cu: CompiledInstance, pu: RecourseProblem, problem: Recourse
     for g in groups:
         r = r_cols[g.key] = out.col(f"r[{g.key}]", 0.0, 1.0, True)
         tag = f"relax:{g.key}"
+        if g.kind == "rule":   # the rows of the person's rule in pu's model (encode/logic_rows.py), relaxed
+            tag_of = f"{LOGIC_ROWS}:{len(pu.logic) - len(act.logic) + int(g.key.split(':', 1)[1]) - 1}"
+            mine = [i for i, name in enumerate(cu.model.row_groups) if name == tag_of]
+            if not all(out.relax_row(i, r) for i in mine):
+                raise RecourseError(f"The rows of {g.text} have unbounded terms; they cannot be given up by indicator.")
+            continue
         if g.kind == "max_changes":
             k, n = float(act.max_changes), len(cu.a_cols)
             if n > k:
@@ -223,7 +252,7 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     w = _check_weights(groups, weights)
     opts = problem.options
     limit = opts.time_limit if time_limit is None else time_limit
-    pu = universal(problem)
+    pu = universal(problem, own_rules_too=True)   # the person's IF-THEN rules stay, relaxed by their indicators
     cu = compile_problem(pu, binary_indicators=True)
     approx = cu.approx_error > 0
     rows, r_cols = _indicator_rows(cu, pu, problem, groups)
@@ -264,7 +293,9 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
             compiled = tighten_bounds(pu, compiled, inc, opts.tighten_passes,   # what it proves by then stays valid
                                       deadline=t0 + max(limit, 1.0), binary_indicators=True)
     deadline = time.perf_counter() + max(limit - (time.perf_counter() - t0), 1.0)
-    search = search_compiled(_budget_model(compiled, pu, problem, groups, w, kstar), pu, inc, inc is not None, deadline)
+    free = universal(problem)   # what stage 2's answers are checked on: its model gives the own rules up itself
+    search = search_compiled(_budget_model(compiled, pu, problem, groups, w, kstar), free, inc, inc is not None,
+                             deadline)
     if search.action is None:
         return out("unknown", f"The cheapest-action stage found no action ({search.state}).", weight=kstar)
     given_up, action, ver = _read_back(problem, search.action)
