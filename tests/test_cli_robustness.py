@@ -374,3 +374,34 @@ def test_a_broken_yaml_spec_is_one_error_line_with_its_place(capsys, tmp_path, t
     err = _refused(capsys, "solve", "--scm", str(spec), "--classifier", "recipe:logreg", "--individual", "{}",
                    match=f"is not valid YAML: {where}: ")
     assert err.count("\n") == 1, err
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1(capsys, monkeypatch):
+    """A defect of ours (any exception that is not a refusal of the input) still shows no traceback: one `error:
+    internal error (...)` line and exit 1, which tells it apart from bad input (2); MILP_RECOURSE_TRACEBACK=1
+    raises it instead, for a bug report."""
+    import milp_recourse.cli.main as cli
+
+    def broken(args):
+        raise ZeroDivisionError("float division by zero\nsecond line")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    sub = parser._subparsers._group_actions[0].choices["demo"]
+    sub.set_defaults(func=broken)
+    monkeypatch.delenv("MILP_RECOURSE_TRACEBACK", raising=False)
+    code, out, err = _run(capsys, "demo")
+    assert code == 1 and out == "" and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: internal error (ZeroDivisionError: float division by zero second line)")
+    monkeypatch.setenv("MILP_RECOURSE_TRACEBACK", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["demo"])
+
+
+def test_an_integer_too_large_for_a_float_is_refused_by_name(capsys):
+    """10**400 in the person's JSON or as --max-changes ended in an OverflowError traceback (an outside fuzz)."""
+    big = "1" + "0" * 400
+    _refused(capsys, *SOLVE[:-1], PERSON.replace('"I": 0.4', f'"I": {big}'),
+             match="The individual's 'I' is an integer too large for a float")
+    _refused(capsys, *SOLVE, "--max-changes", big,
+             match="max_changes must be an integer >= 0. Got an integer too large for a float (100000000000...")

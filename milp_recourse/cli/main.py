@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn, Sequence
 
@@ -156,9 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RecourseError, RecursionError, MemoryError, OSError) as err:
         text = _expected_error(err)
         if text is None:
-            raise
+            return _internal_error(err)
         print(f"error: {text}", file=sys.stderr)
         return 2
+    except Exception as err:   # a defect of ours, not of the input: one line, exit 1 (the traceback on request)
+        return _internal_error(err)
+
+
+def _internal_error(err: BaseException) -> int:
+    """An unexpected exception as one `error: internal error ...` line and exit code 1; with MILP_RECOURSE_TRACEBACK=1
+    in the environment it is raised instead, traceback and all (for a bug report)."""
+    if os.environ.get("MILP_RECOURSE_TRACEBACK") == "1":
+        raise err
+    text = " ".join(str(err).split())[:300] or "(no message)"
+    print(f"error: internal error ({type(err).__name__}: {text}). This is a defect of milp-recourse, not of your "
+          "input; please report the command (MILP_RECOURSE_TRACEBACK=1 shows the traceback).", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

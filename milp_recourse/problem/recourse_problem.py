@@ -57,6 +57,10 @@ def individual_vector(scm: Any, individual: Any) -> np.ndarray:
     vec = [code_of(v, value) if v.levels else value for v, value in zip(scm.variables, vec)]  # level names
     try:
         arr = np.asarray(vec, dtype=float)
+    except OverflowError:
+        big = next((f"{n!r}" for n, v in zip(scm.names, vec) if isinstance(v, int) and abs(v) > 1e308), "a value")
+        raise InputError(f"The individual's {big} is an integer too large for a float; expected a finite number "
+                         "inside the feature's domain.") from None
     except (TypeError, ValueError):
         raise InputError(f"The individual's values must be numbers. Got {vec!r}.") from None
     scm.validate_individual(arr)

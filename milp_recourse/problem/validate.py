@@ -87,8 +87,13 @@ class Number:
             return None
         if not (is_integer(value) if self.integer else is_real(value)):
             raise _fail(label, self, value)
-        v = int(value) if self.integer else float(value)
-        if not math.isfinite(v):
+        try:
+            v = int(value) if self.integer else float(value)
+            finite = math.isfinite(v)
+        except OverflowError:   # an integer beyond any float (10**400)
+            raise InputError(f"{label} must be {self.describe()}. Got an integer too large for a float "
+                             f"({str(value)[:12]}... with {len(str(abs(int(value))))} digits).") from None
+        if not finite:
             raise _fail(label, self, value)
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
         if self.low is not None and (v < self.low or (v == self.low and not left)):
