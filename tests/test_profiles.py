@@ -150,3 +150,15 @@ def test_cli_refuses_a_negative_profile_seed_before_any_work(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and out.stderr.startswith("error: The profile seed") and "Traceback" not in out.stderr
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.csv.meta.json").exists()
+
+
+def test_a_profile_grid_of_one_value_is_a_grid_of_one():
+    """grid.E = '0.25' was refused ("expected V1|V2|... or LOW:HIGH:COUNT") where `solve --grid E=0.25` is a grid
+    of one (an outside fuzz); a range still needs its count."""
+    profs = parse(pd.DataFrame([{"id": 1, "grid.E": "0.25"}, {"id": 2, "grid.E": "-0.25:0.25:3"}]))
+    assert dict(profs["1"].apply(Actionability(), Preferences(), SPEC_ACT)[0].grids) == {"E": (0.25,)}
+    assert dict(profs["2"].apply(Actionability(), Preferences(), SPEC_ACT)[0].grids) == {"E": (-0.25, 0.0, 0.25)}
+    with pytest.raises(InputError, match="expected V1|V2|... or LOW:HIGH:COUNT; got '0:1'"):
+        parse(pd.DataFrame([{"id": 1, "grid.E": "0:1"}]))
+    with pytest.raises(InputError, match="'abc' is not a number"):
+        parse(pd.DataFrame([{"id": 1, "grid.E": "abc"}]))

@@ -8,8 +8,8 @@ empty cell means "not set: use the run's default"):
   max_changes    at most this many features intervened on (integer >= 0)
   bounds.X       "LOW:HIGH" bounds on the new value of X (either side may be empty: ":5")
   direction.X    "up" or "down"
-  grid.X         allowed new values of X: "V1|V2|..." or "LOW:HIGH:COUNT" (categorical / ordinal X: level names,
-                 "Sales|Craft", or codes)
+  grid.X         allowed new values of X: "V1|V2|...", one value "V", or "LOW:HIGH:COUNT" (categorical / ordinal
+                 X: level names, "Sales|Craft", or codes)
   weight.X       cost weight of X (number >= 0)
   ranking        features from easiest to hardest, ';'-separated ("E;L;I;S")
   score.X        difficulty score of X (number > 0; larger = harder)
@@ -125,7 +125,7 @@ def _range(text: str, where: str, both: bool) -> tuple[float | None, float | Non
 def _grid(text: str, where: str, levels: Sequence[str] = ()) -> tuple[float, ...]:
     """V1|V2|... or LOW:HIGH:COUNT; for a categorical / ordinal feature the values may be level names (as in
     `solve --grid job=Sales|Craft`)."""
-    if "|" in text or (levels and ":" not in text):   # (one level alone, e.g. 'Craft', is a grid of one)
+    if "|" in text or ":" not in text:   # (one value alone, '0.25' or the level 'Craft', is a grid of one)
         return tuple(grid_value(levels, t, where, "this feature", _num) if levels else _num(t.strip(), where)
                      for t in text.split("|"))
     parts = text.split(":")
