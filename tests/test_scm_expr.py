@@ -76,6 +76,8 @@ def test_sigmoid_is_numerically_stable() -> None:
     ("not x", "not x"), ("x == 1", "x == 1"), ("x % 2", "x % 2"), ("x // 2", "x // 2"), ("x**y", "x**y"),
     ("max(x)", "max(x)"), ("abs(x, y)", "abs(x, y)"), ("exp(x=1)", "exp(x=1)"), ("True + x", "True"),
     ("math.exp(x)", "math.exp"), ("x if y else 1", "x if y else 1"), ("pow(x)", "pow(x)"), ("x +", "x +"),
+    # non-finite equations loaded and "solved" OPTIMAL on inf / nan counterfactuals (an outside fuzz)
+    ("x / 0 + u", "x / 0"), ("x / (2 - 2)", "x / (2 - 2)"), ("1e400 * x", "1e400"), ("1" + "0" * 400 + " * x", "1000"),
 ])
 def test_rejected_constructs_name_the_text(text: str, offending: str) -> None:
     with pytest.raises(SpecError) as info:
@@ -178,7 +180,7 @@ def test_substitute_folds_constants() -> None:
     assert substitute(parse("x**1 + 0 * exp(z)"), {}) == Name("x")
     assert substitute(parse("(x > 1) * z"), {"x": 0.0}) == Const(0.0)
     assert substitute(parse("max(x, 1, 2, y)"), {}) == Call("max", (Name("x"), Name("y"), Const(2.0)))
-    assert substitute(parse("x / 0"), {"x": 1.0}) == Div(Const(1.0), Const(0.0))  # not folded to inf
+    assert substitute(Div(Name("x"), Const(0.0)), {"x": 1.0}) == Div(Const(1.0), Const(0.0))  # not folded to inf
     folded = substitute(parse("2*G*E + (1 - G)*L"), {"G": 1.0})
     assert folded == Mul(Const(2.0), Name("E"))
 
@@ -190,9 +192,17 @@ def test_to_text_round_trips() -> None:
     for text in texts:
         e = parse(text)
         assert parse(to_text(e)) == e, text
+    checked = 0
     for _ in range(300):
         e = substitute(random_expr(rng, 4), {})
-        assert parse(to_text(e)) == e, to_text(e)
+        try:
+            back = parse(to_text(e))
+        except SpecError as err:   # a random division by a constant 0: refused by the parser, by name
+            assert "a division by the constant 0" in str(err), str(err)
+            continue
+        assert back == e, to_text(e)
+        checked += 1
+    assert checked >= 250
 
 
 def test_derivative_matches_finite_differences() -> None:

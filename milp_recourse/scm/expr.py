@@ -7,6 +7,7 @@ sound interval bounds (interval.py) and symbolic derivatives (derivative.py) are
 from __future__ import annotations
 
 import ast
+import math
 import re
 from typing import Iterable, Mapping
 
@@ -96,6 +97,13 @@ class _Parser:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.fail(node, f"unsupported constant {node.value!r} (only numbers are allowed)")
+            try:
+                finite = math.isfinite(node.value)
+            except OverflowError:   # an integer beyond any float
+                finite = False
+            if not finite:
+                raise self.fail(node, "a constant too large for a float (it would be infinite); expected a finite "
+                                      "number")
             return Const(node.value)
         if isinstance(node, ast.Name):
             name = self.quotes.get(node.id, node.id)
@@ -115,7 +123,12 @@ class _Parser:
                 return Pow(self.visit(node.left), self.exponent(node.right, node))
             if type(node.op) not in _BINOPS:
                 raise self.fail(node, f"unsupported operator {type(node.op).__name__} (allowed: + - * / **)")
-            return _BINOPS[type(node.op)](self.visit(node.left), self.visit(node.right))
+            right = self.visit(node.right)
+            if isinstance(node.op, ast.Div):
+                folded = substitute(right, {})
+                if isinstance(folded, Const) and folded.value == 0:
+                    raise self.fail(node, "a division by the constant 0 (infinite for every input)")
+            return _BINOPS[type(node.op)](self.visit(node.left), right)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Compare):
