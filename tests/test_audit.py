@@ -120,3 +120,40 @@ def test_bad_audit_input(results, tmp_path):
         audit(results, ["G"], SCM, pd.DataFrame({"G": [0, 1]}))
     with pytest.raises(InputError, match="at least one column"):
         audit(results, [], SCM)
+    # an outside fuzz: these gave tracebacks, or a report that averaged a text cost as NaN / counted an unknown
+    # status as a found answer
+    with pytest.raises(InputError, match="no rows"):
+        audit(results.head(0), ["G"], SCM)
+    with pytest.raises(InputError, match="'G' are given twice"):
+        audit(results, ["G", "G"], SCM)
+    with pytest.raises(InputError, match="reference data has no rows"):
+        audit(results, ["G"], SCM, reference_header_only())
+    found = int(np.flatnonzero(results["status"].isin(["OPTIMAL", "FEASIBLE"]).to_numpy())[0])
+    bad = results.copy()
+    bad["cost"] = bad["cost"].astype(object)
+    bad.loc[bad.index[found], "cost"] = "abc"
+    with pytest.raises(InputError, match=f"Row {found} of the results .* has the cost 'abc'; expected a finite"):
+        audit(bad, ["G"], SCM)
+    bad = results.copy()
+    bad.loc[bad.index[3], "status"] = "WEIRD"
+    with pytest.raises(InputError, match="Row 3 of the results has the status 'WEIRD'; expected one of"):
+        audit(bad, ["G"], SCM)
+
+
+def reference_header_only() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(SCM.names))
+
+
+def test_the_cli_refuses_bad_audit_input_before_writing(results, tmp_path, capsys):
+    from milp_recourse.cli.main import main
+
+    path = tmp_path / "res.csv"
+    results.to_csv(path, index=False)
+    ref = tmp_path / "ref.csv"
+    reference_header_only().to_csv(ref, index=False)
+    for extra in (["--by", "G", "--by", "G"], ["--by", "G", "--reference-data", str(ref)]):
+        out = tmp_path / "report"
+        code = main(["audit", str(path), "--scm", "loan", "--out", str(out), "--no-plots", "--n-boot", "20", *extra])
+        stdout, err = capsys.readouterr()
+        assert code == 2 and stdout == "" and err.startswith("error: ") and len(err.splitlines()) == 1, err
+        assert not out.exists()

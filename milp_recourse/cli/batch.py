@@ -155,7 +155,7 @@ def add_audit_parser(sub) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from milp_recourse.evaluation.audit import audit, check_results, check_results_match_scm
+    from milp_recourse.evaluation.audit import audit, check_results, check_results_match_scm, reference_rows
     from milp_recourse.tables import as_table
     from milp_recourse.evaluation.audit_report import check_report_folder, write_report
 
@@ -167,6 +167,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     check_results(results, args.by)
     scm = load_scm_checked(args.scm)
     check_results_match_scm(results, scm)
+    if args.reference_data is not None:
+        reference_rows(scm, args.reference_data)   # (read again by audit; a bad table is refused before any work)
     check_report_folder(args.out, args.overwrite)  # every check before any work
     report = audit(results, args.by, scm, args.reference_data, n_boot=args.n_boot,
                    seed=args.seed, confidence=args.confidence)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from milp_recourse.errors import InputError
+from milp_recourse.result import Status
 
 FOUND = ("OPTIMAL", "FEASIBLE")
 UNKNOWN = ("UNKNOWN", "ERROR")
@@ -69,12 +70,16 @@ class AuditReport:
         return out
 
 
-def _reference(scm, reference: Any) -> tuple[np.ndarray, str]:
+def reference_rows(scm, reference: Any) -> tuple[np.ndarray, str]:
+    """The reference table as codes in SCM order, and where it came from (10 000 SCM samples when None)."""
     from milp_recourse.tables import as_table
 
     if reference is None:
         return scm.sample(10_000, seed=0)[list(scm.names)].to_numpy(float), "10000 samples of the SCM (seed 0)"
     frame = as_table(reference, "reference data")
+    if len(frame) == 0:
+        raise InputError("The reference data has no rows (a header only); expected the table of observed people whose "
+                         "range and log-densities judge plausibility.")
     missing = [n for n in scm.names if n not in frame.columns]
     if missing:
         raise InputError(f"The reference data lacks feature column(s) {missing}; the SCM needs "
@@ -98,6 +103,25 @@ def check_results(frame: pd.DataFrame, by: str | Sequence[str]) -> list[str]:
     if unknown:
         raise InputError(f"Cannot group by {unknown}: not columns of the results (they have "
                          f"{', '.join(map(str, frame.columns))}).")
+    twice = sorted({c for c in by if by.count(c) > 1})
+    if twice:
+        raise InputError(f"The grouping column(s) {', '.join(map(repr, twice))} are given twice; expected each once.")
+    if len(frame) == 0:
+        raise InputError("The results have no rows (a header only); expected the output of solve_batch / "
+                         "`milp-recourse batch` with at least one person.")
+    statuses = frame["status"].astype(str)
+    known = {s.value for s in Status} | {"ERROR"}   # (batch writes ERROR for a row whose solve raised)
+    bad = np.flatnonzero(~statuses.isin(known).to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"Row {i} of the results has the status {statuses.iloc[i]!r}; expected one of "
+                         f"{', '.join(sorted(known))}.")
+    cost = pd.to_numeric(frame["cost"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(statuses.isin(FOUND).to_numpy() & ~np.isfinite(cost))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"Row {i} of the results ({statuses.iloc[i]}) has the cost {frame['cost'].iloc[i]!r}; "
+                         "expected a finite number for an answer that was found.")
     return by
 
 
@@ -219,7 +243,7 @@ def audit(results: Any, by: Sequence[str], scm: Any, reference: Any = None, *, n
         raise InputError(f"confidence must be in (0, 1). Got {confidence!r}.")
     scm = load_scm(scm) if isinstance(scm, str) else scm
     check_results_match_scm(frame, scm)
-    ref, src = _reference(scm, reference)
+    ref, src = reference_rows(scm, reference)
     ind = individual_measures(frame.reset_index(drop=True), scm, ref)
     frame = frame.reset_index(drop=True)
     rng = np.random.default_rng(seed)
