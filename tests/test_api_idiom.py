@@ -198,3 +198,24 @@ def test_a_person_whose_solve_raises_gets_status_error(scm, model, people, monke
     rest = [k for k in people.index if k != victim]
     pd.testing.assert_series_equal(out.loc[rest, "status"], good.loc[rest, "status"])
     np.testing.assert_allclose(out.loc[rest, "cost"].to_numpy(), good.loc[rest, "cost"].to_numpy(), rtol=1e-9)
+
+
+def test_parts_of_the_wrong_kind_are_refused_by_name():
+    """A dict where an Actionability belongs (or a spec name where an SCM belongs) failed deep inside with an
+    AttributeError (an outside fuzz)."""
+    loan = load_scm("loan")
+    clf = LogisticRegression().fit(loan.sample(200, seed=0), np.arange(200) % 2)
+    person = loan.sample(1, seed=1).iloc[0].to_dict()
+    cases = [(lambda: RecourseProblem("loan", clf, person), "scm must be an SCM (load it first"),
+             (lambda: RecourseProblem(None, clf, person), "scm must be an SCM. Got NoneType"),
+             (lambda: RecourseProblem(loan, clf, person, actionability={"actionable": ["E"]}),
+              "actionability must be Actionability(...)"),
+             (lambda: RecourseProblem(loan, clf, person, preferences={"weights": {"E": 1}}),
+              "preferences must be Preferences(...)"),
+             (lambda: RecourseProblem(loan, clf, person, cost={"p": 2}), "cost must be CostSpec(...)"),
+             (lambda: RecourseProblem(loan, clf, person, options={"time_limit": 5}), "options must be SolveOptions"),
+             (lambda: solve("hello"), "solve takes a RecourseProblem")]
+    for make, needle in cases:
+        with pytest.raises(InputError) as info:
+            make()
+        assert needle in str(info.value), str(info.value)

@@ -18,6 +18,7 @@ from milp_recourse.problem.options import Actionability, CostSpec, FeatureRule, 
 from milp_recourse.problem.plausibility import Plausibility, check_density_noise
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.scm.levels import code_of
+from milp_recourse.scm.model import SCM
 
 
 def _one_person(individual: Any) -> Any:
@@ -94,6 +95,7 @@ class RecourseProblem:
     plausibility: Plausibility | None = None   # hard: counterfactual in a box / of log-density >= a threshold
 
     def __post_init__(self) -> None:
+        self._check_types()
         x = individual_vector(self.scm, self.individual)
         object.__setattr__(self, "cost", with_level_tables(self.cost, self.scm))
         levels = {v.name: v.levels for v in self.scm.variables if v.levels}
@@ -133,6 +135,18 @@ class RecourseProblem:
     features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
     logic: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)   # IF-THEN rules, linkages
+
+    def _check_types(self) -> None:
+        """Each part of the right kind, by name (a dict where an Actionability belongs failed deep inside)."""
+        if not isinstance(self.scm, SCM):
+            hint = " (load it first: milp_recourse.load_scm(NAME_OR_PATH))" if isinstance(self.scm, str) else ""
+            raise InputError(f"scm must be an SCM{hint}. Got {type(self.scm).__name__} {self.scm!r:.60}.")
+        for name, kind in (("actionability", Actionability), ("preferences", Preferences), ("cost", CostSpec),
+                           ("options", SolveOptions)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise InputError(f"{name} must be {kind.__name__}(...) (e.g. {kind.__name__}(**{{...}}) from a "
+                                 f"dict). Got {type(value).__name__} {value!r:.60}.")
 
     def _check_plausibility(self) -> None:
         """The plausibility constraint must be a Plausibility over this SCM's variables, and a density one needs

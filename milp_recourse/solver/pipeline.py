@@ -19,6 +19,7 @@ from milp_recourse.backends.highs_session import HighsSession
 from milp_recourse.encode.compile import CompiledInstance, compile_problem
 from milp_recourse.models.classifiers import favourable
 from milp_recourse.models.threads import classifier_threads
+from milp_recourse.errors import InputError
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
@@ -53,6 +54,9 @@ def solve(problem: RecourseProblem, session: HighsSession | None = None) -> Reco
     OpenMP runtime runs on `options.threads` threads meanwhile (models/threads.py: spinning OpenMP threads beside
     other processes stalled single predictions for up to 1.9 s).
     """
+    if not isinstance(problem, RecourseProblem):
+        raise InputError(f"solve takes a RecourseProblem(scm, classifier, individual, ...). Got "
+                         f"{type(problem).__name__} {problem!r:.60}.")
     with classifier_threads(problem.options.threads):
         exact = at_the_threshold(problem)
         if exact is not problem:
