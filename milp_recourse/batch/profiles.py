@@ -44,7 +44,7 @@ import pandas as pd
 
 from milp_recourse.errors import InputError
 from milp_recourse.problem.preferences import Preferences
-from milp_recourse.problem.options import DIRECTIONS, Actionability
+from milp_recourse.problem.options import DIRECTIONS, Actionability, check_grid_size
 from milp_recourse.scm.levels import grid_value
 
 SCALAR_COLUMNS = ("actionable", "max_changes", "ranking")
@@ -135,6 +135,7 @@ def _grid(text: str, where: str, levels: Sequence[str] = ()) -> tuple[float, ...
     count = _num(parts[2], where)
     if count < 1 or not float(count).is_integer() or lo > hi:
         raise InputError(f"{where}: need an integer COUNT >= 1 and LOW <= HIGH; got {text!r}.")
+    check_grid_size(where, count)
     return tuple(float(t) for t in np.linspace(lo, hi, int(count)))
 
 

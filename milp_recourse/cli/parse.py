@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from milp_recourse.errors import InputError
+from milp_recourse.problem.options import check_grid_size
 
 
 def _number(text: str, what: str) -> float:
@@ -110,6 +111,7 @@ def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
             raise InputError(f"--grid {k}: COUNT must be an integer >= 1; got {parts[2]!r}.") from None
         if n < 1 or lo > hi:
             raise InputError(f"--grid {k}: need COUNT >= 1 and LOW <= HIGH; got {v!r}.")
+        check_grid_size(f"--grid {k}", n)
         out[k] = tuple(float(t) for t in np.linspace(lo, hi, n))
     return out
 

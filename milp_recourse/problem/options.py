@@ -21,6 +21,7 @@ from milp_recourse.problem.validate import (Anything, Flag, MapOf, Names, NameSe
                                             Rule, Text, check_fields)
 
 DIRECTIONS = ("up", "down")
+MAX_GRID_VALUES = 10_000   # values in one feature's grid (each is a binary of the MILP; a range needs no grid)
 
 
 def check_whole_grid(name: str, var: Any, values: Sequence[float]) -> None:
@@ -63,6 +64,8 @@ class Actionability:
 
     def __post_init__(self) -> None:
         check_fields(self, self.RULES)
+        for name, values in self.grids.items():
+            check_grid_size(f"The grid for {name!r}", len(values))
         object.__setattr__(self, "logic", parse_constraints(self.logic))   # syntax here; names: RecourseProblem
 
     def features_named(self) -> set[str]:
@@ -224,7 +227,16 @@ class SolveOptions:
 
 
 __all__ = ["Actionability", "CostSpec", "SolveOptions", "Preferences", "divisors_from_data", "DIVISOR_KINDS",
-           "check_whole_grid"]
+           "check_whole_grid", "check_grid_size", "MAX_GRID_VALUES"]
+
+
+def check_grid_size(what: str, count: float) -> None:
+    """InputError when a grid would hold more than MAX_GRID_VALUES values (before any is made: a COUNT of 10**8
+    ran out of memory)."""
+    if count > MAX_GRID_VALUES:
+        shown = f"{count:.0f}" if count < 1e15 else f"{count:.3g}"
+        raise InputError(f"{what} has {shown} values; expected at most {MAX_GRID_VALUES} (each value is a binary "
+                         "of the MILP; for a continuous range use bounds instead of a grid).")
 
 
 @dataclass(frozen=True)
