@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from milp_recourse.errors import BackendUnavailableError, InputError
+from milp_recourse.files import temp_beside
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -86,15 +87,14 @@ def check_output_file(path: str | Path, what: str) -> None:
 def write_table_atomic(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a complete table to a temporary file beside `path`, then rename it over `path`.
 
-    The temporary file comes from tempfile.mkstemp (O_CREAT | O_EXCL, unpredictable name), so a
+    The temporary file comes from files.temp_beside (O_CREAT | O_EXCL, unpredictable name), so a
     symlink planted in the output folder is never followed or overwritten.
     """
     p = Path(path)
     parquet = table_format(p, "output") == "parquet"
     if parquet:
         require_pyarrow("output")
-    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent if str(p.parent) else "."))
-    tmp = Path(name)
+    fd, tmp = temp_beside(p)
     try:
         with os.fdopen(fd, "wb") as fh:
             if parquet:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from milp_recourse.errors import BackendError, InputError
+from milp_recourse.files import temp_beside
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.backends.highs import new_highs, to_highs_hessian, to_highs_lp
 
@@ -71,10 +71,10 @@ def _write(model: MIPModel, path: str | os.PathLike, suffix: str) -> Path:
     if not target.parent.is_dir():
         raise InputError(f"Cannot write {str(target)!r}: the directory {str(target.parent)!r} does not exist.")
     h = _load(model)
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=target.parent)
+    fd, tmp = temp_beside(target, suffix)   # (HiGHS writes the file by name; it keeps the mode)
     os.close(fd)
     try:
-        if h.writeModel(tmp) == highspy.HighsStatus.kError:
+        if h.writeModel(str(tmp)) == highspy.HighsStatus.kError:
             raise BackendError(f"HiGHS failed to write the model as {suffix[1:].upper()} to {str(target)!r}.")
         os.replace(tmp, target)
     finally:

@@ -15,13 +15,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from milp_recourse.errors import InputError
+from milp_recourse.files import temp_beside
 
 META_SUFFIX = ".meta.json"
 FORMAT = 1
@@ -170,7 +170,7 @@ def write_meta(out: str | Path, fingerprint: Mapping[str, Any]) -> None:
     """Write the sidecar atomically (temporary file in the same folder, then rename)."""
     path = meta_path(out)
     text = json.dumps({"fingerprint": fingerprint}, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent or Path(".")))
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

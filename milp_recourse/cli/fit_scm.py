@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from milp_recourse.cli import parse as cp
 from milp_recourse.errors import InputError
+from milp_recourse.files import temp_beside
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -100,7 +100,7 @@ def _ordinal(items: list[str]) -> dict[str, tuple[str, ...]]:
 
 def _write_atomic(out: Path, text: str) -> None:
     """Write via a temporary file in the same folder, so a failure never leaves a partial spec."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(out)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
