@@ -52,12 +52,29 @@ def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
         require_pyarrow(what)
     try:
         if fmt == "csv":
-            return pd.read_csv(p, dtype=dtype)
+            frame = pd.read_csv(p, dtype=dtype)
+            check_unique_header(p, what)
+            return frame
         frame = pd.read_parquet(p)
         return frame.astype(dtype) if dtype is not None else frame
+    except InputError:
+        raise
     except Exception as exc:  # parsers raise many types (ParserError, UnicodeDecodeError, pyarrow's own)
         raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
                          f"{type(exc).__name__}: {exc}") from None
+
+
+def check_unique_header(path: str | Path, what: str) -> None:
+    """InputError when a CSV file's header names a column twice (pandas renames the second 'age' to 'age.1' in
+    silence, and an outside fuzz got a fitted SCM with both)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        names = [n.strip() for n in next(csv.reader(fh), [])]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"The {what} file {str(path)!r} names the column(s) {', '.join(map(repr, twice))} more "
+                         "than once; expected each column once.")
 
 
 def check_writable_folder(folder: str | Path, what: str) -> None:

@@ -422,3 +422,28 @@ def test_a_grid_of_too_many_values_is_refused_before_any_work(capsys):
     with pytest.raises(InputError, match="The grid for 'E' has 10001 values"):
         Actionability(grids={"E": tuple(np.linspace(-0.3, 0.3, MAX_GRID_VALUES + 1))})
     assert len(Actionability(grids={"E": tuple(np.linspace(-0.3, 0.3, MAX_GRID_VALUES))}).grids["E"]) == MAX_GRID_VALUES
+
+
+def test_serve_checks_its_data_and_port_before_serving(capsys, tmp_path):
+    """A text cell in --data answered 500 when its row was picked and an empty one gave invalid JSON (NaN); a busy
+    port printed the 'Serving ...' banner, then uvicorn's error, exit 3 (an outside fuzz)."""
+    import socket
+
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    frame = load_scm("loan").sample(5, seed=1).astype(object)
+    bad, empty = frame.copy(), frame.copy()
+    bad.loc[2, "I"] = "abc"
+    empty.loc[3, "I"] = np.nan
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    empty.to_csv(tmp_path / "empty.csv", index=False)
+    serve = ["serve", "--scm", "loan", "--classifier", "recipe:logreg", "--port"]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        _refused(capsys, *serve, port, "--data", str(tmp_path / "bad.csv"),
+                 match="--data column 'I', row 2: 'abc' is not a finite number")
+        _refused(capsys, *serve, port, "--data", str(tmp_path / "empty.csv"),
+                 match="The data column 'I' has 1 missing value(s) (e.g. data row 3)")
+        _refused(capsys, *serve, port, match=f"--port {port}: cannot listen on 127.0.0.1:{port}")

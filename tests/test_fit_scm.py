@@ -489,3 +489,48 @@ def linear_coefficients_threshold(scm):
     eta = threshold_parts(scm.equations["b"], scm.variable("b").noise_name)
     e0, e1 = (float(evaluate(eta, {"a": np.array(v)})) for v in (0.0, 1.0))
     return e0, e1 - e0
+
+
+# ------------------------------------------------------------------ an outside fuzz
+def test_unidentified_effects_and_repeated_headers_are_refused(capsys, tmp_path) -> None:
+    """A constant parent wrote 'hours = 1.96 + 5.89 * const' (the minimum-norm split of the mean: rank of [1, const]
+    is 1), collinear parents an arbitrary split, and a repeated header 'age' became 'age' and 'age.1'."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(40, 10, 200).round(1)
+    h = (0.5 * a + rng.normal(0, 5, 200)).round(2)
+    cases = {"const": (pd.DataFrame({"age": a, "hours": h, "const": 3.0}), "const -> hours\n",
+                       "Column 'hours': its parents' effects cannot be told apart: const is constant in the data"),
+             "coll": (pd.DataFrame({"age": a, "age2": 2 * a, "hours": h}), "age -> hours\nage2 -> hours\n",
+                      "age2 is a linear combination of the intercept, age in the data")}
+    for name, (frame, dag, needle) in cases.items():
+        assert np.linalg.matrix_rank(np.c_[np.ones(200), frame.drop(columns="hours")[
+            [c for c in frame.columns if c != "hours" and c in dag]]]) < 1 + dag.count("->")   # the reference
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        (tmp_path / f"{name}.txt").write_text(dag)
+        code, out, err = _run(capsys, "fit-scm", "--data", str(tmp_path / f"{name}.csv"), "--dag",
+                              str(tmp_path / f"{name}.txt"), "--out", str(tmp_path / f"{name}.yaml"))
+        assert code == 2 and out == "" and needle in err, err
+        assert not (tmp_path / f"{name}.yaml").exists()
+    (tmp_path / "dup.csv").write_text("age,age\n1,2\n3,4\n")
+    code, out, err = _run(capsys, "fit-scm", "--data", str(tmp_path / "dup.csv"), "--independent",
+                          "--out", str(tmp_path / "dup.yaml"))
+    assert code == 2 and err == f"error: The --data file {str(tmp_path / 'dup.csv')!r} names the column(s) 'age' " \
+                                "more than once; expected each column once.\n", err
+
+
+def test_an_integer_root_samples_whole_values_at_the_data_frequencies() -> None:
+    """An integer root was 'type: integer' with a uniform noise, so sampling gave fractions (1 000 of 1 000)."""
+    rng = np.random.default_rng(0)
+    kids = rng.choice([0, 1, 2, 3, 9], size=400, p=[0.4, 0.3, 0.2, 0.05, 0.05])
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 400), "kids": kids})
+    scm = fit_scm(frame, None, "ints")
+    var = scm.variable("kids")
+    assert var.kind == "integer"
+    sample = scm.sample(20_000, seed=1)["kids"].to_numpy()
+    assert np.all(sample == np.round(sample)) and sample.min() >= var.lower and sample.max() <= var.upper
+    lo, hi = int(var.lower), int(var.upper)
+    expected = (np.bincount(kids - lo, minlength=hi - lo + 1) + 0.5) / (400 + 0.5 * (hi - lo + 1))   # by hand
+    observed = np.bincount((sample - lo).astype(int), minlength=hi - lo + 1) / sample.size
+    assert np.max(np.abs(observed - expected)) < 0.015
+    # abduction and the counterfactual of a person stay exact: kids is its own noise shifted by the domain's low
+    assert scm.abduct(np.array([[40.0, 3.0]]))[0][1] == 3.0 - lo

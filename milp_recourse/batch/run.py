@@ -104,7 +104,7 @@ def coded_features(data: pd.DataFrame, scm: Any) -> pd.DataFrame:
             rows = np.flatnonzero(data[n].isna().to_numpy())
             raise InputError(f"The data column {n!r} has {rows.size} missing value(s) (e.g. data row "
                              f"{int(rows[0])}); the solver needs every feature of every person. Drop those rows "
-                             "(pandas: frame.dropna(subset=[...])) or impute them before the batch.")
+                             "(pandas: frame.dropna(subset=[...])) or impute them first.")
     if not any(v.levels for v in scm.variables):
         return data
     return encode_levels(scm, data)

@@ -55,6 +55,8 @@ def add_parser(sub) -> None:
 def _read_data(path: str):
     import pandas as pd
 
+    from milp_recourse.tables import check_unique_header
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"--data: no such file {path!r}.")
@@ -63,7 +65,11 @@ def _read_data(path: str):
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(p)
         if suffix in (".csv", ".txt", ".data"):
-            return pd.read_csv(p, skipinitialspace=True)
+            frame = pd.read_csv(p, skipinitialspace=True)
+            check_unique_header(p, "--data")
+            return frame
+    except InputError:
+        raise
     except pd.errors.EmptyDataError:
         raise InputError(f"--data: {path!r} is empty; expected a table with a header and at least one row.") from None
     except (ValueError, OSError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from milp_recourse.errors import InputError
 
@@ -29,14 +30,53 @@ def _read_data(path: str):
     import pandas as pd
     from pathlib import Path
 
+    from milp_recourse.tables import check_unique_header
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"--data: no such file {path!r} (expected a .csv or .parquet file).")
     if p.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if p.suffix.lower() == ".csv":
-        return pd.read_csv(p)
+        frame = pd.read_csv(p)
+        check_unique_header(p, "--data")
+        return frame
     raise InputError(f"--data: unsupported file type {p.suffix!r}; expected .csv or .parquet.")
+
+
+def _checked_data(data: Any, scm: Any) -> Any:
+    """The --data table with every SCM feature present, filled, finite and numeric (level names as codes), checked
+    at start: a text or empty cell answered 500 or invalid JSON (NaN) when its row was picked (an outside fuzz)."""
+    import numpy as np
+    import pandas as pd
+
+    from milp_recourse.batch.run import coded_features
+
+    missing = [n for n in scm.names if n not in data.columns]
+    if missing:
+        raise InputError(f"--data lacks the SCM's feature column(s) {', '.join(map(repr, missing))}; expected "
+                         f"all of {', '.join(scm.names)}.")
+    coded = coded_features(data, scm)
+    for n in scm.names:
+        values = pd.to_numeric(coded[n], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise InputError(f"--data column {n!r}, row {int(bad[0])}: {coded[n].iloc[int(bad[0])]!r} is not a "
+                             "finite number; expected numbers (or level names of a categorical feature).")
+        coded[n] = values
+    return coded
+
+
+def _port_free(host: str, port: int) -> None:
+    """InputError when another program listens on host:port (uvicorn would print the banner, then exit 3)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise InputError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another "
+                         "port.") from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -53,7 +93,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     scm = load_scm(args.scm)
     model = load_model(args.classifier, scm)
-    data = None if args.data is None else _read_data(args.data)
+    data = None if args.data is None else _checked_data(_read_data(args.data), scm)
+    _port_free(args.host, args.port)
     app = create_app(scm, model, data=data, time_limit=args.time_limit, workers=args.workers,
                      classifier_name=args.classifier)
     print(f"Serving {args.scm} + {args.classifier} on http://{args.host}:{args.port}/ "

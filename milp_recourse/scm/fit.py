@@ -1,8 +1,9 @@
 """Fit an SCM from a data table and a causal graph (or none: independent features).
 
 Model, chosen so that abduction stays exact and closed form:
-- a node without parents is its own noise: ``x = U_x``; binary columns get ``U_x ~ bernoulli(mean)``, other
-  columns ``U_x ~ uniform`` over the node's domain;
+- a node without parents is its own noise: ``x = U_x``; binary columns get ``U_x ~ bernoulli(mean)``, integer
+  columns ``x = lo + U_x`` with ``U_x`` categorical over the domain's values (observed frequencies plus half a row
+  each; beyond MAX_INTEGER_VALUES values: continuous), other columns ``U_x ~ uniform`` over the node's domain;
 - a continuous node with parents is linear in them, fitted by least squares (with an intercept):
   ``x = b0 + sum_p b_p * p + U_x`` with ``U_x ~ normal(0, residual std)`` (ddof = number of coefficients);
   its noise is recovered exactly as ``x - b0 - sum_p b_p * p``; optionally piecewise linear in one parent q
@@ -41,6 +42,7 @@ from milp_recourse.scm.spec import scm_from_dict
 
 
 MAX_KNOTS = 20
+MAX_INTEGER_VALUES = 10_000   # an integer root with more possible values is modelled as continuous (fit.integer_root)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,27 @@ def column_kind(values: np.ndarray) -> str:
     if np.all(values == np.round(values)):
         return "binary" if set(np.unique(values)) <= {0.0, 1.0} else "integer"
     return "continuous"
+
+
+def integer_root(values: np.ndarray, u: str, lo: float, hi: float) -> dict:
+    """The equation and noise of an integer root: `lo + U` with U a categorical over the codes of lo..hi, each
+    value's share of the rows plus half a row (so every value of the padded domain stays possible). A uniform noise
+    sampled fractions for an integer column (an outside fuzz: 1 000 of 1 000 samples of a 0..9 count). Wider than
+    MAX_INTEGER_VALUES values: the uniform noise still, the column read as continuous."""
+    n_values = int(hi - lo) + 1
+    if n_values > MAX_INTEGER_VALUES:
+        return {"type": "continuous", "equation": quoted(u), "noise": {"name": u, "dist": "uniform", "low": lo,
+                                                                         "high": hi},
+                "description": f"root: its own noise (uniform), fitted from {len(values)} rows; an integer column "
+                               f"with {n_values} possible values, modelled as continuous (more than "
+                               f"{MAX_INTEGER_VALUES})"}
+    counts = np.bincount((values - lo).astype(int), minlength=n_values) + 0.5
+    probs = counts / counts.sum()
+    start = _number(lo)
+    return {"equation": quoted(u) if lo == 0 else f"{start} + {quoted(u)}",
+            "noise": {"name": u, "dist": "categorical", "probs": [float(p) for p in probs]},
+            "description": f"root: {start} plus its own noise (categorical over the {n_values} values of its domain, "
+                           f"frequencies from {len(values)} rows plus half a row each)"}
 
 
 def padded_domain(values: np.ndarray, kind: str, pad: float) -> tuple[float, float]:
@@ -242,6 +265,7 @@ def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...],
         raise InputError(f"Column {col!r} needs {k} coefficients ({len(parents)} parent(s)) but the data has only "
                          f"{n} row(s); least squares needs more than {k}.")
     A = np.column_stack(columns)
+    _identified(A, ["the intercept"] + names, col)
     y = frame[col].to_numpy(dtype=float)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ coef
@@ -252,6 +276,19 @@ def _linear(frame: pd.DataFrame, col: str, parents: tuple[str, ...],
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid ** 2)) / total if total > 0 else 1.0
     return text, max(std, floor), r2
+
+
+def _identified(A: np.ndarray, names: list[str], col: str) -> None:
+    """InputError unless the regressors' columns are linearly independent: a constant parent, or parents that are
+    exact linear combinations of each other, leave their effects unidentified, and least squares would write one
+    arbitrary split of them as causal effects (an outside fuzz: 'hours = 1.96 + 5.89 * const' for a column that
+    is 3 everywhere)."""
+    for k in range(1, A.shape[1]):
+        if np.linalg.matrix_rank(A[:, :k + 1]) <= k:
+            what = (f"{names[k]} is constant in the data" if np.ptp(A[:, k]) == 0 else
+                    f"{names[k]} is a linear combination of {', '.join(names[:k])} in the data")
+            raise InputError(f"Column {col!r}: its parents' effects cannot be told apart: {what}. Remove that edge "
+                             "from the DAG (or drop the column) so that each effect is identified by the data.")
 
 
 def _logistic(frame: pd.DataFrame, col: str, parents: tuple[str, ...], levels: Mapping[str, tuple[str, ...]]
@@ -336,7 +373,9 @@ def fit_scm_spec(frame: pd.DataFrame, dag: Dag | None, name: str, settings: FitS
         lo, hi = padded_domain(values, kind, settings.pad)
         entry = {"name": col, "type": kind, "domain": [lo, hi], "actionability": _actionability(col, settings),
                  "sensitive": col in settings.sensitive}
-        if not parents:
+        if not parents and kind == "integer":
+            entry |= integer_root(values, u, lo, hi)
+        elif not parents:
             noise = {"name": u, "dist": "bernoulli", "p": float(values.mean())} if kind == "binary" else \
                 {"name": u, "dist": "uniform", "low": lo, "high": hi}
             entry |= {"equation": quoted(u), "noise": noise,
