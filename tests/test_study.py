@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from milp_recourse import SolveOptions
+from milp_recourse import SolveOptions, load_scm
 from milp_recourse.cli.main import main
 from milp_recourse.errors import InputError
 from milp_recourse.evaluation import study as study_mod
@@ -102,6 +102,12 @@ def test_check_config_refuses_profiles_on_unknown_groups_or_features():
     cfg = study_config({**BASE, "cases": [{**BASE["cases"][0], "classifier": "/nonexistent/model.joblib"}]})
     with pytest.raises(InputError, match="does not exist"):
         check_config(cfg)
+    # a subset larger than the case's actionable features was clipped to all of them: 'hard-9' equalled universal
+    n_act = len(load_scm(BASE["cases"][0]["scm"]).actionable)
+    cfg = study_config({**BASE, "conditions": [{"kind": "hard", "sizes": [n_act + 1]}]})
+    with pytest.raises(InputError, match=f"a hard subset of {n_act + 1} features, but .* has {n_act} actionable"):
+        check_config(cfg)
+    check_config(study_config({**BASE, "conditions": [{"kind": "hard", "sizes": [n_act]}]}))
 
 
 def test_group_profiles_normalized_weights_and_preferred_ranges():

@@ -99,6 +99,12 @@ def check_config(config: StudyConfig) -> None:
         elif not case.classifier.startswith("recipe:") and not Path(case.classifier).is_file():
             raise InputError(f"Case {case.name!r}: classifier file {case.classifier!r} does not exist.")
     for cond in config.conditions:
+        for name, scm in scms.items():   # a larger subset than the case's features was clipped to all of them in
+            n_act = len(scm.actionable)   # silence, a 'hard-9' condition identical to universal (an outside fuzz)
+            if cond.hard_size is not None and cond.hard_size > n_act:
+                raise InputError(f"Condition {cond.label!r}, case {name!r}: a hard subset of {cond.hard_size} "
+                                 f"features, but {scm.name!r} has {n_act} actionable ({', '.join(scm.actionable)}); "
+                                 f"expected sizes from 1 to {n_act}.")
         for group, feat in cond.group_hardest:
             attr = group.split("=", 1)[0]
             hits = [(name, scm) for name, scm in scms.items() if attr in scm.sensitive]
