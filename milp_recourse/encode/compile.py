@@ -225,6 +225,7 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
                 b.add_eq(Affine({c: 1.0 for c, _ in cols}) - A, 0.0, f"hard:grid:{name}")
                 b.add_eq(D - Affine({c: v - x[name] for c, v in cols}), 0.0, f"hard:grid:{name}")
                 grid_cols[name] = tuple(cols)
+                b.values_of[d] = ((0.0, x[name], 1.0 - A),) + tuple((v - x[name], v, Affine.column(c)) for c, v in cols)
             a_cols[name], d_cols[name], d_bounds[name] = a, d, (min(dlo, 0.0), max(dhi, 0.0))
             cost_coef[name] = cost.scale * rule.weight / rule.divisor
             if not structural_needed:

@@ -191,6 +191,30 @@ def _lattice(b: IRBuilder, x: Affine) -> tuple[float, float] | None:
     return (float(coef), float(x.const)) if b.is_integer(col) and abs(coef) >= 1e-5 else None
 
 
+def _known_sides(b: IRBuilder, x: Affine, L: float) -> Affine | None:
+    """For an input `d + offset` whose column d takes only known values (IRBuilder.values_of: a grid feature's
+    shift, the input being the feature itself, unscaled), the 0/1 expression that is 1 exactly when the feature's
+    value goes left by scikit-learn's own rule: value <= L, L = left_upper(threshold) (trees.py): the sum of the
+    left values' indicators. Else None (the region rows then apply). The regions alone let a value in
+    the excluded float32 band, or within the solver's tolerance of it, sit on either side (an outside fuzz: a grid
+    value equal to a threshold whose float32 rounds up went left in the MILP, right in predict:
+    VERIFICATION_FAILED, and a spurious bound); widening the regions to hold such values left rows a float apart,
+    on which HiGHS's presolve answered 'solve error'."""
+    if len(x.terms) != 1:
+        return None
+    (col, coef), = x.terms.items()
+    values = b.values_of.get(col)
+    if coef != 1.0 or not values:   # (behind a scaler the library's own arithmetic rounds differently)
+        return None
+    left = Affine.constant(0.0)
+    for shift, value, indicator in values:
+        if abs(shift + x.const - value) > 1e-9 * max(1.0, abs(value)):
+            return None   # the input is not the feature itself
+        if value <= L:
+            left = left + indicator
+    return left
+
+
 def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tuple[float, float]],
                     keys: set[tuple[int, float]], split_margin: float, group: str,
                     float32: bool = True, gap: float = 0.0) -> dict[tuple[int, float], int]:
@@ -207,9 +231,13 @@ def _split_binaries(b: IRBuilder, inputs: Sequence[Affine], bounds: dict[int, tu
         for j, L in enumerate(sorted(L for g, L in keys if g == f)):
             y = b.add_binary(f"{group}.split[f{f},{j}]<={float(L)!r}")   # solver/interval_costs.py reads L
             Y = Affine.column(y)
-            left_ub, right_lb = _split_region(L, split_margin, float32, gap, lattice)
-            b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
-            b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
+            exact = _known_sides(b, x, L) if float32 and gap == 0.0 and split_margin == 0.0 else None
+            if exact is not None:
+                b.add_eq(Y - exact, 0.0, rows)                    # y = 1 exactly when the value taken goes left
+            else:
+                left_ub, right_lb = _split_region(L, split_margin, float32, gap, lattice)
+                b.add_le(x + Y * (hi - left_ub), hi, rows)            # y = 1  ->  x <= L - m_L
+                b.add_ge(x + Y * (right_lb - lo), right_lb, rows)     # y = 0  ->  x >= R + m_R
             if previous is not None:
                 b.add_le(Affine.column(previous) - Y, 0.0, rows)  # x <= t_j  implies  x <= t_{j+1}
             ys[(f, L)], previous = y, y

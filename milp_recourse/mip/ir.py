@@ -158,6 +158,10 @@ class IRBuilder:
     def __init__(self, bound_hints: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.bound_hints: Mapping[str, tuple[float, float]] = dict(bound_hints or {})
         self.tighten_targets: dict[str, Affine] = {}  # name -> expression whose bounds set a big-M (LP tightening)
+        # column -> its only values (value, what the column + its offset stands for: the feature's own value, the
+        # 0/1 expression that is 1 exactly when the column takes it): a grid feature's shift d, x + d its value; a
+        # tree split on x + d then knows each value's side exactly (encode/tree_ensembles.py)
+        self.values_of: dict[int, tuple[tuple[float, float, Affine], ...]] = {}
         self._names: list[str] = []
         self._lb: list[float] = []
         self._ub: list[float] = []
