@@ -447,3 +447,45 @@ def test_serve_checks_its_data_and_port_before_serving(capsys, tmp_path):
         _refused(capsys, *serve, port, "--data", str(tmp_path / "empty.csv"),
                  match="The data column 'I' has 1 missing value(s) (e.g. data row 3)")
         _refused(capsys, *serve, port, match=f"--port {port}: cannot listen on 127.0.0.1:{port}")
+
+
+def test_messages_name_the_real_problem(capsys, tmp_path):
+    """Refusals that named the wrong thing (an outside fuzz): a NaN weight was told to 'leave a bound empty', a
+    folder given as fit-scm's --out was reported as a temporary file, a folder given as a study config 'does not
+    exist', an unsupported SVC at --threshold 0.7 was told to use 0.5 (then refused as unsupported), a noise named
+    like a variable made the spec 'cyclic', individual=None had '1 values', and solve_many on a list of dicts with
+    scm= was a TypeError."""
+    import joblib
+    from sklearn.svm import SVC
+
+    import milp_recourse as mr
+    from milp_recourse import InputError, SpecError
+    from milp_recourse.scm.spec import scm_from_dict
+
+    err = _refused(capsys, *SOLVE, "--weights", "E=nan", match="--weights E: 'nan' is not a finite number")
+    assert "bound" not in err
+    _refused(capsys, *SOLVE, "--bounds", "E=nan:", match="leave a bound empty for none")
+    folder = tmp_path / "dir.yaml"
+    folder.mkdir()
+    data = tmp_path / "people.csv"
+    load_scm("loan").sample(20, seed=1).to_csv(data, index=False)
+    _refused(capsys, "fit-scm", "--data", str(data), "--independent", "--out", str(folder),
+             match=f"--out {str(folder)!r} is a folder")
+    _refused(capsys, "study", str(tmp_path), match="is a folder; expected a YAML file")
+    X = load_scm("loan").sample(300, seed=2)
+    joblib.dump(SVC(kernel="linear").fit(X, (X["I"] > 0).astype(int)), tmp_path / "svc.joblib")
+    _refused(capsys, *SOLVE[:3], "--classifier", str(tmp_path / "svc.joblib"), *SOLVE[5:], "--threshold", "0.7",
+             match="SVC is not supported")
+    spec = {"name": "t", "variables": [
+        {"name": "X", "type": "continuous", "domain": [-5, 5], "actionability": "actionable", "equation": "Y",
+         "noise": {"name": "Y", "dist": "normal", "mean": 0, "std": 1}},
+        {"name": "Y", "type": "continuous", "domain": [-9, 9], "actionability": "actionable", "equation": "2 * X + U_Y",
+         "noise": {"name": "U_Y", "dist": "normal", "mean": 0, "std": 1}}]}
+    with pytest.raises(SpecError, match="Variable 'X': its noise is named 'Y', which is also a variable's name"):
+        scm_from_dict(spec)
+    loan = load_scm("loan")
+    model = joblib.load(tmp_path / "svc.joblib")
+    with pytest.raises(InputError, match="The individual must be a dict, .* Got None"):
+        mr.RecourseProblem(loan, model, None)
+    with pytest.raises(InputError, match=r"solve_many takes classifier=, scm= with a DataFrame of people"):
+        mr.solve_many([LOAN], scm=loan, classifier=model)

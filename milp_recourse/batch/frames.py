@@ -184,6 +184,12 @@ def solve_many(people: Any, /, *args: Any, **kwargs: Any) -> Any:
     if isinstance(people, (pd.Series, dict, np.ndarray)):
         raise InputError(f"solve_many takes a DataFrame of people or a list of RecourseProblem. Got a "
                          f"{type(people).__name__}; for one person use solve(RecourseProblem(...)).")
+    frame_only = sorted(set(kwargs) & {"scm", "classifier", "actionability", "preferences", "cost", "options",
+                                       "profiles", "id_column"})
+    if frame_only:   # a list of dicts with the frame form's keywords (a TypeError about 'scm' before)
+        keys = ", ".join(k + "=" for k in frame_only)
+        raise InputError(f"solve_many takes {keys} with a DataFrame of people (pandas.DataFrame(records) for a list "
+                         "of dicts); a list of RecourseProblem carries its own.")
     return many.solve_many(people, *args, **kwargs)
 
 

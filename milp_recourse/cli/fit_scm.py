@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out must end in .yaml, .yml or .json; got {args.out!r}.")
     if not out.parent.exists():
         raise InputError(f"--out: the folder {str(out.parent)!r} does not exist.")
+    if out.is_dir():
+        raise InputError(f"--out {args.out!r} is a folder; expected a file name ending in .yaml, .yml or .json.")
     frame = _read_data(args.data)
     settings = FitSettings(immutable=cp.name_list(args.immutable) or (),
                            increase_only=cp.name_list(args.increase_only) or (),

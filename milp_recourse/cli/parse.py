@@ -13,14 +13,15 @@ from milp_recourse.errors import InputError
 from milp_recourse.problem.options import check_grid_size
 
 
-def _number(text: str, what: str) -> float:
+def _number(text: str, what: str, bound: bool = False) -> float:
+    """A finite number; `bound`: an end of a range, which may be left empty instead (said so when refused)."""
     try:
         value = float(text)
     except ValueError:
         raise InputError(f"{what}: {text!r} is not a number.") from None
     if not math.isfinite(value):
-        raise InputError(f"{what}: {text!r} is not a finite number (expected a finite number; leave a bound "
-                         "empty for none).")
+        hint = "; leave a bound empty for none" if bound else ""
+        raise InputError(f"{what}: {text!r} is not a finite number (expected a finite number{hint}).")
     return value
 
 
@@ -72,8 +73,8 @@ def bounds(text: str | None, option: str = "--bounds") -> dict[str, tuple[float 
         if ":" not in v:
             raise InputError(f"{option} {k}: expected LOW:HIGH (either side may be empty); got {v!r}.")
         lo, hi = v.split(":", 1)
-        out[k] = (None if lo == "" else _number(lo, f"{option} {k} low"),
-                  None if hi == "" else _number(hi, f"{option} {k} high"))
+        out[k] = (None if lo == "" else _number(lo, f"{option} {k} low", bound=True),
+                  None if hi == "" else _number(hi, f"{option} {k} high", bound=True))
     return out
 
 

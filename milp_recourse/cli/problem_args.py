@@ -254,11 +254,13 @@ def with_target_class(parts: dict[str, Any], model: Any, label: str | None) -> d
 
 def build_problem(args: argparse.Namespace, individual: Any) -> "RecourseProblem":
     """Load SCM and classifier and validate everything before any solving."""
+    from milp_recourse.models.classifiers import validate_for_scm
     from milp_recourse.problem.recourse_problem import RecourseProblem
 
     scm = load_scm_checked(args.scm)
     parts = problem_parts(args, scm)
     model = load_model_checked(args.classifier, scm)
+    validate_for_scm(model, scm.names)   # an unsupported model first (else a threshold refusal would speak of it)
     parts = with_target_class(parts, model, args.target_class)
     check_constraints(scm, parts["actionability"], model, args.threshold)
     return RecourseProblem(scm, model, individual, **parts, plausibility=plausibility_from_args(args, scm))

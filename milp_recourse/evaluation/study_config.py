@@ -274,6 +274,9 @@ def load_study_config(path: str | Path) -> StudyConfig:
     import yaml
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"Study config {str(p)!r} is a folder; expected a YAML file (e.g. "
+                         "instances/study-small.yaml).")
     if not p.is_file():
         raise InputError(f"Study config {str(p)!r} does not exist.")
     try:

@@ -32,6 +32,9 @@ def _one_person(individual: Any) -> Any:
     if isinstance(individual, np.ndarray) and individual.ndim == 2 and individual.shape[0] != 1:
         raise InputError(f"The individual must be one person: a dict, a pandas Series, a one-row DataFrame or "
                          f"a vector. Got an array of shape {individual.shape}.")
+    if individual is None or isinstance(individual, (bool, int, float)):
+        raise InputError(f"The individual must be a dict, a pandas Series, a one-row DataFrame or a vector of "
+                         f"numbers. Got {individual!r}.")
     if isinstance(individual, (str, bytes)):
         raise InputError(f"The individual must be a dict, a pandas Series, a one-row DataFrame or a vector of "
                          f"numbers. Got the string {individual!r}.")
