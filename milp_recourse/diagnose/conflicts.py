@@ -289,9 +289,17 @@ def minimal_conflict(problem: RecourseProblem, time_limit: float | None = None) 
     tests = 1
     uni = check_feasible(universal(problem), time_limit)
     if uni.feasible is False:
-        return Conflict((thr,), "universal", True, {THRESHOLD: {}}, tests, time.perf_counter() - t0,
-                        "No recourse even under the SCM's universal actionability: none of your own constraints "
-                        "is to blame.")
+        msg = ("No recourse even under the SCM's universal actionability: none of your own constraints is to "
+               "blame.")
+        if problem.plausibility is not None:   # background, never a group; but say when it is what blocks
+            free = check_feasible(dataclasses.replace(universal(problem), plausibility=None), time_limit)
+            tests += 1
+            if free.feasible:
+                msg = (f"No recourse that keeps the counterfactual plausible ({problem.plausibility.kind}): even "
+                       "under the SCM's universal actionability every favourable action leaves that region, and "
+                       "without the plausibility constraint some action would work. None of your own constraints "
+                       "is to blame.")
+        return Conflict((thr,), "universal", True, {THRESHOLD: {}}, tests, time.perf_counter() - t0, msg)
     groups = person_groups(problem, include_threshold=False)
     tests += 1
     full = check_feasible(problem, time_limit)
@@ -313,9 +321,11 @@ def minimal_conflict(problem: RecourseProblem, time_limit: float | None = None) 
     order = {g.key: i for i, g in enumerate(groups)}
     kept = tuple(sorted(active, key=lambda g: order[g.key])) + (thr,)
     words = "; ".join(g.text for g in kept[:-1])
-    msg = (f"These of your constraints alone rule out recourse: {words}. Each one is needed for that: without "
-           "it (and with your other constraints set aside) some action would work." if len(kept) > 1 else
-           "No recourse.")
+    needed = ("Each one is needed for that: without it (and with your other constraints set aside) some action "
+              "would work." if decided else
+              "Some of them may not be needed: a removal test was undecided (a limit, or a piecewise-linear SCM), "
+              "so minimality is not proven.")
+    msg = f"These of your constraints alone rule out recourse: {words}. {needed}" if len(kept) > 1 else "No recourse."
     return Conflict(kept, "individual", decided, witnesses, tests, time.perf_counter() - t0, msg)
 
 

@@ -51,7 +51,9 @@ def explain(problem: RecourseProblem, result: RecourseResult | None = None,
     if conflict is None:
         return Explanation(res, None, None, relaxation, "Inconsistent: the exact solve reported no recourse but a "
                            "feasibility re-check found a verified action.")
-    if conflict.scope == "universal":
+    if conflict.scope == "universal" and problem.plausibility is not None:
+        msg = conflict.message
+    elif conflict.scope == "universal":
         msg = ("No recourse under the SCM's universal actionability: even someone without any personal "
                "constraint could not reach a favourable decision from this starting point.")
     else:
