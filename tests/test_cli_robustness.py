@@ -489,3 +489,22 @@ def test_messages_name_the_real_problem(capsys, tmp_path):
         mr.RecourseProblem(loan, model, None)
     with pytest.raises(InputError, match=r"solve_many takes classifier=, scm= with a DataFrame of people"):
         mr.solve_many([LOAN], scm=loan, classifier=model)
+
+
+def test_idle_options_and_runaway_sizes_are_refused(capsys, tmp_path, chain_csv):
+    """Accepted in silence before (an outside fuzz): options that change nothing, a divisor that makes a cost
+    infinite (HiGHS then said 'Unknown'), and worker / bootstrap counts that ran for minutes."""
+    _refused(capsys, *SOLVE, "--row", "5", match="--row 5 applies to a table of people")
+    _refused(capsys, *SOLVE, "--range-penalty", "2", match="--range-penalty applies to --preferred")
+    _refused(capsys, *SOLVE, "--ranking-map", "exponential", match="--ranking-map applies to --ranking")
+    _refused(capsys, *SOLVE, "--score-map", "normalized", match="--score-map applies to --scores")
+    _refused(capsys, *SOLVE, "--divisors", "E=1e-320", match="The cost of changing 'E' is inf per unit")
+    code, out, err = _run(capsys, *SOLVE, "--ranking", "E,L", "--ranking-map", "exponential",
+                          "--preferred", "L=-5:0", "--range-penalty", "2", "--format", "json")
+    assert code == 0, err
+    big = "1" + "0" * 30
+    _refused(capsys, "batch", "--scm", "chain", "--classifier", "recipe:logreg", "--data", str(chain_csv),
+             "--out", str(tmp_path / "r.csv"), "--workers", big, match="must be an integer in [1, 1024]")
+    assert not (tmp_path / "r.csv").exists()
+    _refused(capsys, "audit", str(chain_csv), "--by", "xs", "--scm", "chain", "--out", str(tmp_path / "a"),
+             "--n-boot", big, match="--n-boot must be in [10, 1000000]")

@@ -31,12 +31,17 @@ MAX_POOL_RESTARTS = 3
 Chunk = Sequence[Task]
 
 
+MAX_WORKERS = 1024   # processes of one batch (each a full Python with the package and the model)
+
+
 def check_engine(engine: str, workers: int, address: str | None) -> None:
     """Validate the engine choice and that its extra is installed, before any work."""
     if engine not in ENGINES:
         raise InputError(f"Unknown engine {engine!r}; expected one of {', '.join(ENGINES)}.")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"The number of workers must be an integer >= 1. Got {workers!r}.")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        shown = repr(workers) if not isinstance(workers, int) or workers < 10**12 else "an integer with " \
+            f"{len(str(workers))} digits"
+        raise InputError(f"The number of workers must be an integer in [1, {MAX_WORKERS}]. Got {shown}.")
     if address is not None and engine == "local":
         raise InputError(f"An address ({address!r}) needs engine 'dask' or 'ray'; the local engine has none.")
     if engine == "dask":

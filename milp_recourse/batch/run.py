@@ -86,7 +86,7 @@ def _features(data: pd.DataFrame, scm) -> np.ndarray:
             scm.validate_individual(X[rows[0]])
             detail = "not integral where the SCM requires it"
         except InputError as exc:
-            detail = str(exc)
+            detail = str(exc).rstrip(".")
         raise InputError(f"{len(rows)} individual(s) of the data are invalid (data row(s) "
                          f"{', '.join(str(int(r)) for r in rows[:5])}{', ...' if len(rows) > 5 else ''}), e.g. row "
                          f"{int(rows[0])}: {detail}. Nothing was solved: drop or correct those rows (held-out data can "

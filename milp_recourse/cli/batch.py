@@ -104,7 +104,7 @@ def _run_batch(args: argparse.Namespace, scm, model, parts: dict):
     return solve_batch(scm, model, args.data, args.profiles, **parts, engine=args.engine, workers=args.workers,
                        address=args.address, out=args.out, resume=args.resume, id_column=args.id_column,
                        limit=args.limit, chunk_size=args.chunk_size, profile_seed=args.profile_seed,
-                       ranking_map=args.ranking_map, score_map=args.score_map,
+                       ranking_map=args.ranking_map or "rank", score_map=args.score_map or "identity",
                        hard_time_limit=args.hard_time_limit, progress=False if args.no_progress else None,
                        classifier_source=args.classifier, n_options=args.n_options)
 
@@ -155,12 +155,12 @@ def add_audit_parser(sub) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from milp_recourse.evaluation.audit import audit, check_results, check_results_match_scm, reference_rows
+    from milp_recourse.evaluation.audit import MAX_BOOT, audit, check_results, check_results_match_scm, reference_rows
     from milp_recourse.tables import as_table
     from milp_recourse.evaluation.audit_report import check_report_folder, write_report
 
-    if args.n_boot < 10:
-        raise InputError(f"--n-boot must be >= 10. Got {args.n_boot}.")
+    if not 10 <= args.n_boot <= MAX_BOOT:
+        raise InputError(f"--n-boot must be in [10, {MAX_BOOT}]. Got {args.n_boot if args.n_boot < 10**12 else 'more'}.")
     if args.seed < 0:
         raise InputError(f"--seed must be an integer >= 0. Got {args.seed}.")
     results = as_table(args.results, "results")

@@ -120,6 +120,9 @@ def grids(text: str | None, scm: Any = None) -> dict[str, tuple[float, ...]]:
 def load_individual(spec: str, row: int | None) -> Any:
     """An individual from inline JSON, a JSON file, or row N of a CSV/Parquet file."""
     text = spec.strip()
+    if text.startswith("{") and row is not None:
+        raise InputError(f"--row {row} applies to a table of people (a CSV / Parquet file, or a JSON list); "
+                         "--individual is one person's inline JSON.")
     if text.startswith("{") or text.startswith("["):
         try:
             return json.loads(text)

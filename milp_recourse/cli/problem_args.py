@@ -111,10 +111,10 @@ def add_constraint_args(p: argparse.ArgumentParser) -> None:
     w.add_argument("--weights", action=JoinRepeats, help="per-feature cost weights, e.g. E=3,L=2 (default 1; repeatable)")
     w.add_argument("--ranking", help="features from easiest to hardest, e.g. E,L,I,S")
     w.add_argument("--scores", action=JoinRepeats, help="difficulty scores (larger = harder), e.g. E=5,L=1 (repeatable)")
-    g.add_argument("--ranking-map", default="rank", choices=RANKING_MAPPINGS, help="ranking -> weight (default rank)")
-    g.add_argument("--score-map", default="identity", choices=SCORE_MAPPINGS, help="scores -> weight (default identity)")
+    g.add_argument("--ranking-map", choices=RANKING_MAPPINGS, help="ranking -> weight (default rank)")
+    g.add_argument("--score-map", choices=SCORE_MAPPINGS, help="scores -> weight (default identity)")
     g.add_argument("--preferred", help="preferred value ranges, penalised outside, e.g. L=-5:0")
-    g.add_argument("--range-penalty", type=float, default=1.0, help="cost per unit outside a preferred range")
+    g.add_argument("--range-penalty", type=float, help="cost per unit outside a preferred range (default 1)")
     g.add_argument("--cost-p", type=int, default=1, choices=(1, 2), help="cost exponent p (default 1)")
     g.add_argument("--cost", default="power", choices=COST_KINDS,
                    help="per-feature cost: 'power' = |theta - x|^p (default); 'percentile' = |F(theta) - F(x)|, F "
@@ -190,6 +190,18 @@ def _read_table(path: str):
     return table
 
 
+def _no_idle_options(args: argparse.Namespace) -> None:
+    """InputError for an option that would change nothing (it was accepted in silence: an outside fuzz). A batch
+    with --profiles may use the mappings and the penalty for its profiles' rankings, scores and preferred ranges."""
+    profiles = getattr(args, "profiles", None) is not None
+    for option, value, needs, present in (("--ranking-map", args.ranking_map, "--ranking", args.ranking),
+                                          ("--score-map", args.score_map, "--scores", args.scores),
+                                          ("--range-penalty", args.range_penalty, "--preferred", args.preferred)):
+        if value is not None and not present and not profiles:
+            raise InputError(f"{option} applies to {needs}, which was not given; it would change nothing. Give "
+                             f"{needs} too, or leave {option} out.")
+
+
 def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
     """Actionability, Preferences, CostSpec and SolveOptions from parsed arguments (no individual)."""
     from milp_recourse.scm.levels import encode_levels   # (the parser builds without the SCM layer)
@@ -201,14 +213,15 @@ def problem_parts(args: argparse.Namespace, scm) -> dict[str, Any]:
                         grids=cp.grids(args.grid, scm), logic=tuple(getattr(args, "constraint", None) or ()))
     spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
     feats = list(act.actionable or spec_actionable)
+    _no_idle_options(args)
     if args.ranking:
-        prefs = Preferences.from_ranking(cp.name_list(args.ranking), feats, args.ranking_map)
+        prefs = Preferences.from_ranking(cp.name_list(args.ranking), feats, args.ranking_map or "rank")
     elif args.scores:
-        prefs = Preferences.from_scores(cp.numbers(args.scores, "--scores"), feats, args.score_map)
+        prefs = Preferences.from_scores(cp.numbers(args.scores, "--scores"), feats, args.score_map or "identity")
     else:
         prefs = Preferences(weights=cp.numbers(args.weights, "--weights"))
     prefs = dataclasses.replace(prefs, preferred_ranges=cp.ranges(args.preferred, "--preferred"),
-                                range_penalty=args.range_penalty)
+                                range_penalty=1.0 if args.range_penalty is None else args.range_penalty)
     immutable = {v.name for v in scm.variables if v.actionability == "immutable"}
     for flag, named in (("--weights", prefs.weights if args.weights else {}), ("--preferred", prefs.preferred_ranges)):
         bad = sorted(n for n in named if n in immutable)

@@ -32,6 +32,7 @@ from milp_recourse.result import Status
 
 FOUND = ("OPTIMAL", "FEASIBLE")
 UNKNOWN = ("UNKNOWN", "ERROR")
+MAX_BOOT = 1_000_000   # bootstrap resamples (10**400 ran for minutes before any check: an outside fuzz)
 NEEDED = ("status", "cost", "verified", "n_changed", "changed", "counterfactual")
 # metric -> (per-individual column, population: 'denied' or 'valid', statistic)
 METRICS = {"validity": ("valid", "denied", "mean"), "cost_mean": ("cost", "valid", "mean"),
@@ -237,8 +238,9 @@ def audit(results: Any, by: Sequence[str], scm: Any, reference: Any = None, *, n
     if "option" in frame.columns:
         frame = frame[pd.to_numeric(frame["option"], errors="coerce") == 1]
     by = check_results(frame, by)
-    if not (isinstance(n_boot, int) and n_boot >= 10):
-        raise InputError(f"n_boot must be an integer >= 10. Got {n_boot!r}.")
+    if not (isinstance(n_boot, int) and 10 <= n_boot <= MAX_BOOT):
+        shown = repr(n_boot) if not isinstance(n_boot, int) or n_boot < 10**12 else f"{len(str(n_boot))} digits"
+        raise InputError(f"n_boot must be an integer in [10, {MAX_BOOT}]. Got {shown}.")
     if not (0 < confidence < 1):
         raise InputError(f"confidence must be in (0, 1). Got {confidence!r}.")
     scm = load_scm(scm) if isinstance(scm, str) else scm

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ from milp_recourse.problem.plausibility import Plausibility, check_density_noise
 from milp_recourse.problem.preferences import Preferences
 from milp_recourse.scm.levels import code_of
 from milp_recourse.scm.model import SCM
+
+
+MAX_UNIT_COST = 1e12   # scale x weight / divisor of one feature: beyond it the solvers' arithmetic breaks down
 
 
 def _one_person(individual: Any) -> Any:
@@ -129,6 +133,7 @@ class RecourseProblem:
         logic = problem_constraints(self.scm, self.actionability.logic)   # the spec's and the person's, checked
         object.__setattr__(self, "logic", logic)
         object.__setattr__(self, "rules", without_link_targets(rules, logic, self.actionability.actionable))
+        self._check_cost_scale()
         self._check_plausibility()
         object.__setattr__(self, "noise", self.scm.abduct(x.reshape(1, -1))[0])  # abducted once, reused
 
@@ -138,6 +143,16 @@ class RecourseProblem:
     features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     rules: tuple[FeatureRule, ...] = field(init=False, repr=False, compare=False)
     logic: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)   # IF-THEN rules, linkages
+
+    def _check_cost_scale(self) -> None:
+        """Each feature's cost per unit (scale x weight / divisor) below MAX_UNIT_COST: a divisor of 1e-320 made
+        it infinite, and HiGHS answered 'Unknown' (an outside fuzz)."""
+        for r in self.rules:
+            unit = self.cost.scale * r.weight / r.divisor if r.divisor > 0 else math.inf
+            if not unit <= MAX_UNIT_COST:
+                raise InputError(f"The cost of changing {r.name!r} is {unit:.3g} per unit (scale {self.cost.scale:g} "
+                                 f"x weight {r.weight:g} / divisor {r.divisor:.3g}); expected at most "
+                                 f"{MAX_UNIT_COST:g}: use a larger divisor or a smaller scale or weight.")
 
     def _check_types(self) -> None:
         """Each part of the right kind, by name (a dict where an Actionability belongs failed deep inside)."""

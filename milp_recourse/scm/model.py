@@ -327,9 +327,10 @@ class SCM:
     def within_domain(self, X: Any, tol: float = 1e-9) -> np.ndarray | bool:
         """Mask of rows that are finite, inside every domain (up to tol) and integral where required."""
         arr, one = self._matrix(X, self.names, "observation")
-        ok = np.isfinite(arr) & (arr >= self.lower - tol) & (arr <= self.upper + tol)
-        integral = np.array([v.is_integral for v in self.variables])
-        ok &= ~integral | (np.abs(arr - np.round(arr)) <= tol)
+        with np.errstate(invalid="ignore"):   # (inf - inf: those rows are refused by isfinite already)
+            ok = np.isfinite(arr) & (arr >= self.lower - tol) & (arr <= self.upper + tol)
+            integral = np.array([v.is_integral for v in self.variables])
+            ok &= ~integral | (np.abs(arr - np.round(arr)) <= tol)
         mask = ok.all(axis=1)
         return bool(mask[0]) if one else mask
 

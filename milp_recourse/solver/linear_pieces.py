@@ -310,7 +310,7 @@ def knapsack(g: np.ndarray, r: np.ndarray, lo: np.ndarray, hi: np.ndarray, c: np
     knapsack (shifts in order of c_k / |g_k|, each to its bound, the last one partly). Cost inf when infeasible."""
     n, m = g.shape
     end = np.where(g > 0, hi, np.where(g < 0, lo, 0.0))           # the bound each shift moves towards
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):         # (a price past the floats is inf: last in line)
         cap = np.where(g != 0, g * end, 0.0)                     # score it can add (>= 0, may be inf)
         price = np.where(g != 0, c / np.where(g != 0, np.abs(g), 1.0), np.inf)
     order = np.argsort(price, axis=1, kind="stable")
