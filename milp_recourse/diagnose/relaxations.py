@@ -308,8 +308,10 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
         priced = solve(relax(problem, given_up))
         if priced.verified and priced.cost is not None:
             action, cost, ok = dict(priced.action), float(priced.cost), True
-            note = (" The SCM is approximated piecewise-linearly, so this set of constraints is not proven the "
-                    f"fewest; its price is solve's on the true SCM ({priced.status.value}).")
+            why = ("The SCM is approximated piecewise-linearly" if approx else
+                   "The relaxation MILP's action failed the re-check on the true SCM")
+            note = (f" {why}, so this set of constraints is not proven the fewest; its price is solve's on the true "
+                    f"SCM ({priced.status.value}).")
         else:
             cost, ok = ver.cost, False
             note = " The action fails the re-check on the true SCM; no verified price for this set was found."
