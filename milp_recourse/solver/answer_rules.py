@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 from milp_recourse.errors import RecourseError
 from milp_recourse.models.adapter import split_model
@@ -15,6 +16,7 @@ from milp_recourse.models.trees import to_tree_ensemble
 from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.scm.nodes import Compare, children
 from milp_recourse.solver import strategy as st
 from milp_recourse.solver.verify import Verification, verify_action, verify_many
 
@@ -108,6 +110,16 @@ def library_banded(problem: RecourseProblem) -> bool:
         return False
 
 
+def scm_banded(problem: RecourseProblem) -> bool:
+    """Whether an SCM equation holds a comparison, whose MILP indicator keeps a 1e-6 band on one side of its edge
+    (encode/primitives.indicator): an optimum on the open side of `v > c` came back at c + 1e-6, reported OPTIMAL
+    with a bound 1e-6 above the infimum (an outside fuzz: 10 % dearer at a cost of 1e-5)."""
+    def compares(e: Any) -> bool:
+        return isinstance(e, Compare) or any(compares(c) for c in children(e))
+
+    return any(compares(eq) for eq in problem.scm.equations.values())
+
+
 def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], float]:
     """The action with each continuous change pulled toward the person's own value as far as the re-check still
     accepts, within EDGE_WINDOW, and the cost that saved (0: the action as it was). A library ensemble's MILP
@@ -116,9 +128,9 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
     dearer than do(x := t), reported OPTIMAL at gap 0. Each round tries EDGE_STEPS points from the accepted value
     toward the person's and keeps the last one accepted before the first refused; the next rounds search between
     those two until they are adjacent floats, so the answer does not depend on where the pull started (solve_many's
-    warm-started relaxation gave a start 7 floats off solve's, and the answers differed by as much). Other
-    classifiers: the action as it is."""
-    if not action or not library_banded(problem):
+    warm-started relaxation gave a start 7 floats off solve's, and the answers differed by as much). The same pull
+    serves an SCM with comparisons (scm_banded). Otherwise: the action as it is."""
+    if not action or not (library_banded(problem) or scm_banded(problem)):
         return action, 0.0
     rules = {r.name: r for r in problem.rules}
     x = problem.factual
