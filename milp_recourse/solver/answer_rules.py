@@ -83,7 +83,8 @@ def without_no_op_holds(problem: RecourseProblem, action: dict[str, float]) -> d
 def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> dict[str, float]:
     """The action less the changes that cost nothing to drop: under a max cost (no L0 term) a change below the
     largest one is free, so the solver may leave one the person does not need (an outside fuzz: option 1 =
-    {x1, x2} and option 2 = {x1} alone at the same cost). Each change whose removal keeps the cost (to 1e-12
+    {x1, x2} and option 2 = {x1} alone at the same cost); so is a percentile shift inside a flat tail of the CDF.
+    Each change whose removal keeps the cost (to 1e-12
     relative) is dropped when the rest still passes the re-check; a cost-bearing change is never touched."""
     if len(action) < 2:
         return action

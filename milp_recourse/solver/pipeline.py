@@ -364,8 +364,9 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     if saved:   # the MILP's bound is the banded model's: lowered by what the pull saved
         search = dataclasses.replace(search, lower_bound=search.lower_bound - saved)
     action = without_no_op_holds(problem, action)
-    if problem.cost.aggregate == "max" and problem.cost.l0 == 0.0:
-        action = without_free_changes(problem, action)   # (a sum charges every change; L0 too)
+    if problem.cost.l0 == 0.0 and (problem.cost.aggregate == "max" or problem.cost.kind == "percentile"):
+        # (a power sum charges every change, L0 too; a percentile shift in a flat tail of the CDF is free)
+        action = without_free_changes(problem, action)
     if action != search.action:
         search, ver = dataclasses.replace(search, action=action), None
     if ver is None:
