@@ -77,3 +77,45 @@ def test_grid_values_on_split_edges_take_predicts_side(seed):
                 assert res.status is mr.Status.NO_RECOURSE, where
             else:
                 assert res.status is mr.Status.OPTIMAL and res.cost == pytest.approx(ref, rel=1e-9, abs=1e-12), where
+
+
+ONE = {"name": "one", "variables": [
+    {"name": "v0", "type": "continuous", "actionability": "actionable", "domain": [-6, 6],
+     "equation": "U_v0", "noise": {"name": "U_v0", "dist": "normal", "mean": 0, "std": 1}},
+    {"name": "v1", "type": "continuous", "actionability": "immutable", "domain": [-6, 6],
+     "equation": "U_v1", "noise": {"name": "U_v1", "dist": "normal", "mean": 0, "std": 1}}]}
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax"])
+def test_grid_values_on_a_split_behind_a_scaler(scaler):
+    """The same behind a StandardScaler / MinMaxScaler: a grid value whose transform is exactly a threshold (left in
+    predict) was a false NO_RECOURSE, or a dearer OPTIMAL (an outside fuzz); the side now comes from the scaler's own
+    arithmetic. Reference: the pipeline's own predict on the grid values."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    scm = scm_from_dict(ONE)
+    X = scm.sample(400, seed=3)
+    checked = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        y = (X["v0"] + rng.normal(0, 0.3, len(X)) < 0.1).astype(int)
+        model = Pipeline([("sc", StandardScaler() if scaler == "standard" else MinMaxScaler()),
+                          ("m", DecisionTreeClassifier(max_depth=1, random_state=0))]).fit(X, y)
+        tree, sc = model[-1].tree_, model[0]
+        t = float(tree.threshold[0])
+        raw = t * sc.scale_[0] + sc.mean_[0] if scaler == "standard" else (t - sc.min_[0]) / sc.scale_[0]
+        if tree.feature[0] != 0 or float(sc.transform(pd.DataFrame([[raw, 0.0]], columns=["v0", "v1"]))[0, 0]) != t:
+            continue
+        x = {"v0": 2.0, "v1": 0.0}
+        grid = (raw, float(np.nextafter(raw, np.inf)), -1.0)
+        accepted = model.predict(pd.DataFrame([[g, 0.0] for g in grid], columns=["v0", "v1"])) == 1
+        if model.predict(pd.DataFrame([x]))[0] == 1 or not accepted.any():
+            continue
+        ref = min(abs(g - 2.0) for g, ok in zip(grid, accepted) if ok)
+        res = mr.solve(mr.RecourseProblem(scm, model, x, actionability=mr.Actionability(grids={"v0": grid})))
+        assert res.status is mr.Status.OPTIMAL and res.cost == pytest.approx(ref, rel=1e-12), \
+            (seed, grid, accepted, res.status, res.cost, ref)
+        checked += 1
+    assert checked >= 3

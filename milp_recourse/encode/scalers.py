@@ -106,8 +106,37 @@ def encode_pipeline(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_i
     exprs = tuple(inputs)
     for _, step in model.steps[:-1]:
         exprs = transform_inputs(step, exprs)
+    _note_scaled(b, model.steps[:-1], inputs, exprs)
     return encode_score(model.steps[-1][1], b, exprs, target_index, split_margin=split_margin, group=group,
                         bounded_below=bounded_below)
+
+
+def single_column(x: Affine) -> tuple[int, float, float] | None:
+    """(column, coef, const) of an expression in one column, else None."""
+    if len(x.terms) != 1:
+        return None
+    (col, coef), = x.terms.items()
+    return col, float(coef), float(x.const)
+
+
+def _note_scaled(b: IRBuilder, steps: Sequence[Any], raw: Sequence[Affine], scaled: Sequence[Affine]) -> None:
+    """Record each scaled input's raw input and the scalers' own arithmetic on one raw value (the constant paths of
+    standardize / min_max, bit-for-bit transform's), for IRBuilder.scaled_from: StandardScaler / MinMaxScaler
+    steps only, which act column by column."""
+    if not all(is_a(step, "StandardScaler") or is_a(step, "MinMaxScaler") for _, step in steps):
+        return
+    for i, (x, y) in enumerate(zip(raw, scaled)):
+        src, dst = single_column(x), single_column(y)
+        if src is None or dst is None or src[0] != dst[0]:
+            continue
+
+        def exact(v: float, i: int = i, n: int = len(raw)) -> float:
+            consts = tuple(Affine.constant(v if j == i else 0.0) for j in range(n))
+            for _, step in steps:
+                consts = transform_inputs(step, consts)
+            return consts[i].const
+
+        b.scaled_from[dst] = (src, exact)
 
 
 __all__ = ["encode_pipeline", "pipeline_kind", "standardize", "min_max", "transform_inputs"]

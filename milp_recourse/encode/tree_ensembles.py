@@ -193,7 +193,8 @@ def _lattice(b: IRBuilder, x: Affine) -> tuple[float, float] | None:
 
 def _known_sides(b: IRBuilder, x: Affine, L: float) -> Affine | None:
     """For an input `d + offset` whose column d takes only known values (IRBuilder.values_of: a grid feature's
-    shift, the input being the feature itself, unscaled), the 0/1 expression that is 1 exactly when the feature's
+    shift, the input being the feature itself, or its image under a pipeline's scalers: IRBuilder.scaled_from,
+    with their own arithmetic), the 0/1 expression that is 1 exactly when the feature's
     value goes left by scikit-learn's own rule: value <= L, L = left_upper(threshold) (trees.py): the sum of the
     left values' indicators. Else None (the region rows then apply). The regions alone let a value in
     the excluded float32 band, or within the solver's tolerance of it, sit on either side (an outside fuzz: a grid
@@ -203,14 +204,16 @@ def _known_sides(b: IRBuilder, x: Affine, L: float) -> Affine | None:
     if len(x.terms) != 1:
         return None
     (col, coef), = x.terms.items()
+    key = (col, float(coef), float(x.const))
+    raw, exact = b.scaled_from.get(key, (key, None))   # behind a scaler: its own arithmetic gives the input
     values = b.values_of.get(col)
-    if coef != 1.0 or not values:   # (behind a scaler the library's own arithmetic rounds differently)
+    if raw[1] != 1.0 or not values or (exact is None and coef != 1.0):
         return None
     left = Affine.constant(0.0)
     for shift, value, indicator in values:
-        if abs(shift + x.const - value) > 1e-9 * max(1.0, abs(value)):
-            return None   # the input is not the feature itself
-        if value <= L:
+        if abs(shift + raw[2] - value) > 1e-9 * max(1.0, abs(value)):
+            return None   # the raw input is not the feature itself
+        if (value if exact is None else exact(value)) <= L:
             left = left + indicator
     return left
 

@@ -8,7 +8,7 @@ certificates and diagnostics can speak about where a constraint came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -162,6 +162,9 @@ class IRBuilder:
         # 0/1 expression that is 1 exactly when the column takes it): a grid feature's shift d, x + d its value; a
         # tree split on x + d then knows each value's side exactly (encode/tree_ensembles.py)
         self.values_of: dict[int, tuple[tuple[float, float, Affine], ...]] = {}
+        # a scaled input (as (column, coef, const)) -> (the raw input's (column, coef, const), the scaler's own
+        # arithmetic on a raw value): a tree split behind a scaler then knows a known value's side exactly too
+        self.scaled_from: dict[tuple[int, float, float], tuple[tuple[int, float, float], Any]] = {}
         self._names: list[str] = []
         self._lb: list[float] = []
         self._ub: list[float] = []
