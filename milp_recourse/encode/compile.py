@@ -237,7 +237,13 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             flo, fhi = b.hinted_bounds(f"f[{name}]", f)
             b.tighten_targets[f"f[{name}]"] = f
             lo, hi = min(flo, x[name] + dlo), max(fhi, x[name] + dhi)
-            xp = b.add_var(f"x'[{name}]", lo, hi)
+            # a binary node's counterfactual is 0 or 1 either way (its intervened value, its exact indicator): an
+            # integer column, so that a product with it stays exact (an outside fuzz: 'b * v1' with b an
+            # actionable threshold node was refused as a product of two changing continuous quantities)
+            whole = scm.variable(name).kind == "binary" and err == 0.0
+            if whole:   # (bounds of a 0/1 value: its interval rounded inwards to whole numbers)
+                lo, hi = float(max(0, math.ceil(lo - 1e-9))), float(min(1, math.floor(hi + 1e-9)))
+            xp = b.add_var(f"x'[{name}]", lo, hi, integer=whole)
             XP = Affine.column(xp)
             m1 = max(hi - x[name] - min(dlo, 0.0), x[name] + max(dhi, 0.0) - lo, 0.0)
             m2 = max(hi - flo, fhi - lo, 0.0)
