@@ -10,7 +10,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -35,6 +35,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def check_names(scm_name: str, variables: Sequence[Variable]) -> None:
+    """SpecError unless variable and noise names are each used once and apart from one another (scm/spec.py runs it
+    before ordering the equations: a noise named like a variable made its equation read that variable, and the spec
+    was called cyclic)."""
+    vnames = [v.name for v in variables]
+    nnames = [v.noise_name for v in variables]
+    for what, seq in (("variable", vnames), ("noise", nnames)):
+        dup = sorted({n for n in seq if seq.count(n) > 1})
+        if dup:
+            raise SpecError(f"SCM {scm_name!r} defines {what} name(s) {dup} more than once.")
+    clash = [v for v in variables if v.noise_name in vnames]
+    if clash:
+        raise SpecError(f"Variable {clash[0].name!r}: its noise is named {clash[0].noise_name!r}, which is also a "
+                        f"variable's name; expected noise names apart from the variables' (e.g. U_{clash[0].name}).")
+
+
 @dataclass(frozen=True)
 class SCM:
     """A validated structural causal model with variables in topological order."""
@@ -57,15 +73,9 @@ class SCM:
         variables = tuple(self.variables)
         if not variables or not all(isinstance(v, Variable) for v in variables):
             raise SpecError(f"SCM {self.name!r} needs a non-empty sequence of Variable objects.")
+        check_names(self.name, variables)
         vnames = [v.name for v in variables]
         nnames = [v.noise_name for v in variables]
-        for what, seq in (("variable", vnames), ("noise", nnames)):
-            dup = sorted({n for n in seq if seq.count(n) > 1})
-            if dup:
-                raise SpecError(f"SCM {self.name!r} defines {what} name(s) {dup} more than once.")
-        clash = sorted(set(vnames) & set(nnames))
-        if clash:
-            raise SpecError(f"SCM {self.name!r}: name(s) {clash} are used both as variable and as noise.")
         if set(self.equations) != set(vnames):
             raise SpecError(f"SCM {self.name!r}: equations are given for {sorted(self.equations)}; "
                             f"expected exactly the variables {vnames}.")
@@ -350,4 +360,4 @@ class SCM:
         return vec.copy()
 
 
-__all__ = ["Variable", "SCM", "KINDS", "ACTIONABILITY"]
+__all__ = ["Variable", "SCM", "KINDS", "ACTIONABILITY", "check_names"]

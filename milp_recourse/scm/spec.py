@@ -32,7 +32,7 @@ import yaml
 from milp_recourse.errors import SpecError, describe, parse_problem
 from milp_recourse.scm.expr import names as expr_names, parse, to_text
 from milp_recourse.scm.levels import LEVELED_KINDS, check_levels, cost_table, table_to_spec
-from milp_recourse.scm.model import SCM
+from milp_recourse.scm.model import SCM, check_names
 from milp_recourse.scm.variable import Variable
 from milp_recourse.scm.noise import noise_from_spec
 
@@ -187,14 +187,7 @@ def scm_from_dict(d: Mapping[str, Any]) -> SCM:
     dup = sorted({n for n in vnames if vnames.count(n) > 1})
     if dup:
         raise SpecError(f"Variable name(s) {dup} are defined more than once.")
-    clash = [(v.name, v.noise_name) for v, _, _ in parsed if v.noise_name in vnames]
-    if clash:   # (its equation then read the other variable, and the spec was called cyclic)
-        owner, noise = clash[0]
-        raise SpecError(f"Variable {owner!r}: its noise is named {noise!r}, which is also a variable's name; expected "
-                        f"noise names apart from the variables' (e.g. U_{owner}).")
-    twice = sorted({n for n in nnames if nnames.count(n) > 1})
-    if twice:
-        raise SpecError(f"Noise name(s) {twice} are used by more than one variable; expected one noise per variable.")
+    check_names(d["name"], [v for v, _, _ in parsed])   # (the SCM's own name rules, before the equations' order)
     equations, noises = {}, {}
     for v, text, noise in parsed:
         try:
