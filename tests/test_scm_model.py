@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -268,3 +269,12 @@ def test_descendants_of_a_set_match_networkx_on_random_dags() -> None:
         assert scm.descendants(scm.names[0]) == nx.descendants(scm.graph, scm.names[0])
     with pytest.raises((InputError, SpecError, KeyError)):
         scm.descendants(["nope"])
+
+
+def test_a_pickled_scm_keeps_its_constraints() -> None:
+    """SCM.__reduce__ left out the spec's `constraints:` list, so a pickled copy (a process pool, a cache) solved
+    without the spec's IF-THEN rules; found while reviewing this session's change."""
+    scm = load_scm(str(Path(__file__).resolve().parents[1] / "examples" / "logic" / "loan_logic.yaml"))
+    assert scm.constraints
+    again = pickle.loads(pickle.dumps(scm))
+    assert again.constraints == scm.constraints and again == scm and copy.deepcopy(scm).constraints == scm.constraints

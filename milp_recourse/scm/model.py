@@ -135,7 +135,7 @@ class SCM:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by re-validating from the plain parts (mapping proxies cannot be pickled)."""
         return (SCM, (self.name, self.variables, dict(self.equations), dict(self.noises), self.label,
-                      self.description))
+                      self.description, self.constraints))
 
     def __hash__(self) -> int:
         return hash((self.name, self.variables, tuple(self.equations.items()), tuple(self.noises.items()),
