@@ -25,6 +25,7 @@ from milp_recourse.scm.expr import (
     to_text,
 )
 from milp_recourse.scm.expr import names as expr_names
+from milp_recourse.scm.nodes import Compare, children
 from milp_recourse.scm.fold import Program, compile_expr, quiet, run
 from milp_recourse.scm.invert import invert
 from milp_recourse.scm.noise import Noise
@@ -33,6 +34,11 @@ from milp_recourse.scm.variable import ACTIONABILITY, KINDS, Variable
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def _compares(e: Expr) -> bool:
+    """Whether the expression holds a comparison."""
+    return isinstance(e, Compare) or any(_compares(c) for c in children(e))
 
 
 def check_names(scm_name: str, variables: Sequence[Variable]) -> None:
@@ -68,6 +74,7 @@ class SCM:
     _dfdu: Mapping[str, Expr] = field(init=False, repr=False, compare=False)
     _programs: Mapping[str, Program] = field(init=False, repr=False, compare=False)
     _inverse_programs: Mapping[str, Program] = field(init=False, repr=False, compare=False)
+    has_comparisons: bool = field(init=False, repr=False, compare=False)   # an equation holds `a > b`, `a <= b`, ...
 
     def __post_init__(self) -> None:
         variables = tuple(self.variables)
@@ -131,6 +138,7 @@ class SCM:
         object.__setattr__(self, "_inverse_programs", MappingProxyType({n: compile_expr(e) for n, e in inverse.items()}))
         object.__setattr__(self, "_dfdu", MappingProxyType(
             {v.name: derivative(equations[v.name], v.noise_name) for v in variables}))
+        object.__setattr__(self, "has_comparisons", any(_compares(e) for e in equations.values()))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by re-validating from the plain parts (mapping proxies cannot be pickled)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 from milp_recourse.errors import RecourseError
 from milp_recourse.models.adapter import split_model
@@ -16,7 +15,6 @@ from milp_recourse.models.trees import to_tree_ensemble
 from milp_recourse.problem.logic import links
 from milp_recourse.problem.options import DEFAULT_MARGIN
 from milp_recourse.problem.recourse_problem import RecourseProblem
-from milp_recourse.scm.nodes import Compare, children
 from milp_recourse.solver import strategy as st
 from milp_recourse.solver.verify import Verification, verify_action, verify_many
 
@@ -115,10 +113,7 @@ def scm_banded(problem: RecourseProblem) -> bool:
     """Whether an SCM equation holds a comparison, whose MILP indicator keeps a 1e-6 band on one side of its edge
     (encode/primitives.indicator): an optimum on the open side of `v > c` came back at c + 1e-6, reported OPTIMAL
     with a bound 1e-6 above the infimum (an outside fuzz: 10 % dearer at a cost of 1e-5)."""
-    def compares(e: Any) -> bool:
-        return isinstance(e, Compare) or any(compares(c) for c in children(e))
-
-    return any(compares(eq) for eq in problem.scm.equations.values())
+    return bool(problem.scm.has_comparisons)   # (found once, when the SCM is built)
 
 
 def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], float]:
