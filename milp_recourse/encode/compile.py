@@ -254,6 +254,8 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
             b.add_ge(XP - f + A * m2, 0.0, group)
             xp_cols[name] = xp
             env[name] = XP
+            if grid is not None:
+                b.values_when[xp] = (A, tuple((v, Affine.column(c)) for c, v in grid_cols[name]))
         else:
             f, err = _encode_equation(eqn, b, env, group, opts.pwl_breakpoints)
             lin_error = max(lin_error, err)

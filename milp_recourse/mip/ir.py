@@ -165,6 +165,9 @@ class IRBuilder:
         # a scaled input (as (column, coef, const)) -> (the raw input's (column, coef, const), the scaler's own
         # arithmetic on a raw value): a tree split behind a scaler then knows a known value's side exactly too
         self.scaled_from: dict[tuple[int, float, float], tuple[tuple[int, float, float], Any]] = {}
+        # column -> (0/1 expression 'intervened', ((value, its indicator), ...)): a grid feature whose parent also
+        # changes takes one of its values exactly when intervened on, else its equation's value (its x' column)
+        self.values_when: dict[int, tuple[Affine, tuple[tuple[float, Affine], ...]]] = {}
         self._names: list[str] = []
         self._lb: list[float] = []
         self._ub: list[float] = []
