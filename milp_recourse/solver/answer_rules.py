@@ -24,6 +24,7 @@ EDGE_WINDOW = 1e-4   # relative (x max(1, |theta|, the feature's domain width)):
 EDGE_STEPS = 32      # candidates per round (one batched re-check)
 EDGE_MAX_ROUNDS = 12  # rounds: each divides the step by 33, to the last accepted float beside a refused one
 NUDGES = (1e-12, 1e-9, 1e-6)   # relative outward moves tried on an answer the re-check refuses (nudged_outward)
+TINY_MOVES = (1e-9, 1e-8, 1e-7, 1e-6)   # relative moves of an unchanged feature tried then (tiny_moves)
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -204,5 +205,33 @@ def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[
     return trials[k], checks[k]
 
 
+def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], Verification] | None:
+    """The cheapest accepted action among `action` plus one tiny change of a continuous actionable feature it leaves
+    alone (TINY_MOVES relative to the person's value, either way), pulled onto its edge (onto_split_edges); None if
+    none is accepted. The MILP meets its rows to a 1e-7 tolerance, so for a person within that of a closed edge
+    (approve iff v0 <= 3.3, v0 = 3.3 + 3.3e-10) it kept the factual value on the edge's good side: an outside fuzz
+    got the empty action, VERIFICATION_FAILED, where do(v0 := 3.3) costs 3.3e-10."""
+    x = problem.factual
+    free = [r for r in problem.rules if r.name not in action and not r.integer and r.grid is None
+            and r.lower < r.upper]
+    trials = []
+    for rule in free:
+        home = float(x[rule.name])
+        for eps in TINY_MOVES:
+            for way in (-1.0, 1.0):
+                t = home + way * eps * max(1.0, abs(home))
+                if rule.lower <= t <= rule.upper:
+                    trials.append({**action, rule.name: t})
+    if not trials:
+        return None
+    checks = verify_many([problem] * len(trials), trials)
+    accepted = sorted((ver.cost, k) for k, ver in enumerate(checks) if ver.ok)
+    if not accepted:
+        return None
+    pulled = onto_split_edges(problem, trials[accepted[0][1]])[0]
+    ver = verify_action(problem, pulled)
+    return (pulled, ver) if ver.ok else (trials[accepted[0][1]], checks[accepted[0][1]])
+
+
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
-           "library_banded", "nudged_outward"]
+           "library_banded", "nudged_outward", "tiny_moves"]

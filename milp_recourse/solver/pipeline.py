@@ -24,7 +24,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, RecourseResult, SearchState, Status
 from milp_recourse.scm.plan import PlanCache
 from milp_recourse.solver import strategy as st
-from milp_recourse.solver.answer_rules import (at_the_threshold, nudged_outward, onto_split_edges,
+from milp_recourse.solver.answer_rules import (at_the_threshold, nudged_outward, onto_split_edges, tiny_moves,
                                                time_left, without_free_changes, without_no_op_holds)
 from milp_recourse.solver.box_search import BOX_ENGINE, BoxSearch, search_boxes
 from milp_recourse.solver.budget_schedule import budget_search
@@ -374,7 +374,7 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
         ver = verify_action(problem, search.action)
         timings["verify"] = time.perf_counter() - t
     if not ver.ok:   # a few floats past a strict comparison's edge: the same action moved outward by a hair
-        nudged = nudged_outward(problem, search.action)
+        nudged = nudged_outward(problem, search.action) or tiny_moves(problem, search.action)
         if nudged is not None:
             search, ver = dataclasses.replace(search, action=nudged[0]), nudged[1]
     lb: float | None = max(search.lower_bound, 0.0) if np.isfinite(search.lower_bound) else 0.0  # costs are >= 0
