@@ -85,6 +85,9 @@ CASES = [
      Preferences(weights={"I": 3.0}, preferred_ranges={"S": (-12.0, -10.0)})),
     ({"actionable": ["L", "I"], "ranking": ["I"], "ranking_map": "exponential", "cost_p": 2},
      Actionability(actionable=("L", "I")), Preferences.from_ranking(["I"], ["L", "I"], "exponential")),
+    # JSON has one number type: a whole float (Python's json.dumps of 2.0) is the integer
+    ({"actionable": ["L", "I"], "cost_p": 2.0, "max_changes": 1.0},
+     Actionability(actionable=("L", "I"), max_changes=1), Preferences()),
 ]
 
 
@@ -94,7 +97,7 @@ def test_solve_equals_the_library(client, loan, extra, act, prefs):
     got = client.post("/api/solve", json=body)
     assert got.status_code == 200, got.text
     data = got.json()
-    want = reference(loan, act, prefs, CostSpec(p=extra.get("cost_p", 1)))
+    want = reference(loan, act, prefs, CostSpec(p=int(extra.get("cost_p", 1))))
     assert set(data) == set(want.to_dict())                    # exactly RecourseResult.to_dict()'s fields
     assert data["status"] == want.status.value == "OPTIMAL"
     assert data["cost"] == pytest.approx(want.cost, abs=1e-9)

@@ -48,6 +48,12 @@ def _mapping(body: Mapping[str, Any], key: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number that is a whole float (1.0, as Python's json.dumps writes a float 1) as the integer it is: JSON
+    has one number type, so the API reads `"cost_p": 1.0` as 1; anything else is left for the library to judge."""
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53 else value
+
+
 def check_fields(body: Mapping[str, Any]) -> None:
     """Unknown keys, a missing individual and several weight sources are refused before any work."""
     unknown = sorted(k for k in body if k not in FIELDS)
@@ -87,11 +93,11 @@ def build_problem(scm, classifier, body: Mapping[str, Any], time_limit: float) -
     """Validate a request body and build the person's RecourseProblem (InputError on any bad value)."""
     check_fields(body)
     act = Actionability(actionable=body.get("actionable"), bounds=_mapping(body, "bounds"),
-                        directions=_mapping(body, "directions"), max_changes=body.get("max_changes"))
+                        directions=_mapping(body, "directions"), max_changes=_whole(body.get("max_changes")))
     spec_actionable = [v.name for v in scm.variables if v.actionability != "immutable"]
     features = list(act.actionable if act.actionable is not None else spec_actionable)
     prefs = _preferences(body, features)
-    cost_p = body.get("cost_p", 1)
+    cost_p = _whole(body.get("cost_p", 1))
     cost = CostSpec(p=1 if cost_p is None else cost_p)
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise InputError(f"The server's time limit must be a number > 0. Got {time_limit!r}.")
