@@ -20,15 +20,20 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 
 
-def table_format(path: str | Path, what: str) -> str:
-    """'csv' or 'parquet' from the file name; InputError for anything else."""
+TEXT_SUFFIXES = (".txt", ".data")   # comma-separated text as UCI ships it (fit-scm's --data)
+
+
+def table_format(path: str | Path, what: str, text: bool = False) -> str:
+    """'csv' or 'parquet' from the file name (`text`: .txt / .data read as CSV too); InputError for anything
+    else."""
     suffix = Path(path).suffix.lower()
-    if suffix in CSV_SUFFIXES:
+    csv = CSV_SUFFIXES + (TEXT_SUFFIXES if text else ())
+    if suffix in csv:
         return "csv"
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
     raise InputError(f"The {what} file {str(path)!r} has extension {suffix or '(none)'!r}; expected one of "
-                     f"{', '.join(SUFFIXES)}.")
+                     f"{', '.join(csv + PARQUET_SUFFIXES)}.")
 
 
 def require_pyarrow(what: str) -> None:
@@ -40,10 +45,11 @@ def require_pyarrow(what: str) -> None:
                                       "pip install 'milp_recourse[parquet]'.") from None
 
 
-def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
-    """A CSV/Parquet file as a DataFrame; InputError naming the file when it is missing or unreadable."""
+def read_table(path: str | Path, what: str, dtype: Any = None, text: bool = False) -> pd.DataFrame:
+    """A CSV/Parquet file as a DataFrame; InputError naming the file when it is missing, empty or unreadable.
+    `text`: also .txt / .data, with the blanks after each comma dropped (UCI's 'a, b, c')."""
     p = Path(path)
-    fmt = table_format(p, what)
+    fmt = table_format(p, what, text)
     if not p.is_file():
         raise InputError(f"The {what} file {str(p)!r} does not exist (expected a CSV or Parquet file).")
     if not os.access(p, os.R_OK):
@@ -52,13 +58,15 @@ def read_table(path: str | Path, what: str, dtype: Any = None) -> pd.DataFrame:
         require_pyarrow(what)
     try:
         if fmt == "csv":
-            frame = pd.read_csv(p, dtype=dtype)
+            frame = pd.read_csv(p, dtype=dtype, skipinitialspace=text)
             check_unique_header(p, what)
             return frame
         frame = pd.read_parquet(p)
         return frame.astype(dtype) if dtype is not None else frame
     except InputError:
         raise
+    except pd.errors.EmptyDataError:
+        raise InputError(f"The {what} file {str(p)!r} is empty; expected a header and at least one row.") from None
     except Exception as exc:  # parsers raise many types (ParserError, UnicodeDecodeError, pyarrow's own)
         raise InputError(f"Could not read the {what} file {str(p)!r} as {fmt.upper()}: "
                          f"{type(exc).__name__}: {exc}") from None

@@ -360,7 +360,7 @@ def test_empty_or_header_only_reference_data_is_refused(capsys, tmp_path, uses):
     empty, header = tmp_path / "empty.csv", tmp_path / "header.csv"
     empty.write_text("")
     header.write_text(",".join(LOAN) + "\n")
-    _refused(capsys, *SOLVE, "--reference-data", str(empty), *uses, match="Could not read the --reference-data file")
+    _refused(capsys, *SOLVE, "--reference-data", str(empty), *uses, match=f"file {str(empty)!r} is empty")
     _refused(capsys, *SOLVE, "--reference-data", str(header), *uses, match="has no data rows")
 
 

@@ -53,28 +53,9 @@ def add_parser(sub) -> None:
 
 
 def _read_data(path: str):
-    import pandas as pd
+    from milp_recourse.tables import read_table
 
-    from milp_recourse.tables import check_unique_header
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--data: no such file {path!r}.")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        if suffix in (".csv", ".txt", ".data"):
-            frame = pd.read_csv(p, skipinitialspace=True)
-            check_unique_header(p, "--data")
-            return frame
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise InputError(f"--data: {path!r} is empty; expected a table with a header and at least one row.") from None
-    except (ValueError, OSError) as exc:
-        raise InputError(f"--data: cannot read {path!r}: {exc}") from None
-    raise InputError(f"--data: unsupported file type {suffix!r}; expected .csv or .parquet.")
+    return read_table(path, "--data", text=True)
 
 
 def _piecewise(text: str | None) -> dict[str, tuple[str, int]]:

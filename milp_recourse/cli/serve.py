@@ -27,21 +27,9 @@ def add_parser(sub) -> None:
 
 
 def _read_data(path: str):
-    import pandas as pd
-    from pathlib import Path
+    from milp_recourse.tables import read_table
 
-    from milp_recourse.tables import check_unique_header
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--data: no such file {path!r} (expected a .csv or .parquet file).")
-    if p.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        frame = pd.read_csv(p)
-        check_unique_header(p, "--data")
-        return frame
-    raise InputError(f"--data: unsupported file type {p.suffix!r}; expected .csv or .parquet.")
+    return read_table(path, "--data")
 
 
 def _checked_data(data: Any, scm: Any) -> Any:
