@@ -315,6 +315,20 @@ def test_cli_serve_rejects_a_bad_port(capsys):
     assert captured.out == "" and "--port must be in 1..65535" in captured.err
 
 
+@pytest.mark.parametrize("name,content,match", [
+    ("open_quote.csv", b'G,A\n1,2,3\n"x\n', "Could not read the --data file"),
+    ("latin.csv", b"\xff\xfe\x00garbage", "Could not read the --data file"),
+    ("empty.csv", b"", "is empty"),
+    ("table.xlsx", b"G,A\n1,2\n", "has extension '.xlsx'")])
+def test_cli_serve_refuses_an_unreadable_data_file(capsys, tmp_path, name, content, match):
+    """A malformed --data CSV was an internal error (exit 1): serve now reads it through tables.read_table."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["serve", "--scm", "loan", "--classifier", "recipe:logreg", "--data", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and match in captured.err, captured.err
+
+
 def test_openapi_documents_the_body(client):
     spec = client.get("/openapi.json").json()
     schema = spec["paths"]["/api/solve"]["post"]["requestBody"]["content"]["application/json"]["schema"]
