@@ -25,6 +25,7 @@ EDGE_STEPS = 32      # candidates per round (one batched re-check)
 EDGE_MAX_ROUNDS = 12  # rounds: each divides the step by 33, to the last accepted float beside a refused one
 NUDGES = (1e-12, 1e-9, 1e-6)   # relative outward moves tried on an answer the re-check refuses (nudged_outward)
 TINY_MOVES = (1e-9, 1e-8, 1e-7, 1e-6)   # relative moves of an unchanged feature tried then (tiny_moves)
+EDGE_PROBES = (1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 3e-8, 1e-7, 1e-6)   # relative moves toward the person (edge_beyond)
 
 
 def at_the_threshold(problem: RecourseProblem) -> RecourseProblem:
@@ -98,16 +99,43 @@ def without_free_changes(problem: RecourseProblem, action: dict[str, float]) -> 
     return keep
 
 
+def tree_band(problem: RecourseProblem) -> str | None:
+    """How the MILP's regions stand off a tree ensemble's splits (encode/tree_ensembles.py): 'library' (XGBoost,
+    LightGBM, HistGB: a relative gap), 'float32' (scikit-learn: the float32 band), None (no tree ensemble)."""
+    if not st.tree_scored(problem):
+        return None
+    try:
+        _, final, _ = split_model(problem.classifier, len(problem.features))
+        ens = to_tree_ensemble(final, target_index(final, problem.options.target_class))
+    except RecourseError:
+        return None
+    return "library" if ens.gap > 0.0 else ("float32" if ens.float32 else None)
+
+
 def library_banded(problem: RecourseProblem) -> bool:
     """Whether the classifier is a library tree ensemble (XGBoost, LightGBM, HistGB) whose MILP regions keep a
     band from each split (encode/tree_ensembles.py)."""
-    if not st.tree_scored(problem):
-        return False
-    try:
-        _, final, _ = split_model(problem.classifier, len(problem.features))
-        return to_tree_ensemble(final, target_index(final, problem.options.target_class)).gap > 0.0
-    except RecourseError:
-        return False
+    return tree_band(problem) == "library"
+
+
+def edge_beyond(problem: RecourseProblem, action: dict[str, float]) -> bool:
+    """Whether some continuous change moved toward the person's value by EDGE_PROBES (relative) still passes the
+    re-check. scikit-learn sends x left iff float32(x) <= t, so x up to half a float32 ulp above the float32 t32
+    goes left; the MILP's left region ends at t32 (its regions keep the float32 band apart, for HiGHS's sake), and an
+    optimum on the edge came back up to half an ulp short: at a split on 51 212.125 a person 1.0 above the edge got
+    do(x := 51212.125), 0.2 % dearer (3x at 0.001), reported OPTIMAL. Then the pull (onto_split_edges) runs."""
+    rules = {r.name: r for r in problem.rules}
+    x = problem.factual
+    trials = []
+    for name in sorted(action):
+        rule = rules.get(name)
+        theta, home = float(action[name]), float(x[name])
+        if rule is None or rule.integer or rule.grid is not None or theta == home:
+            continue
+        for eps in EDGE_PROBES:
+            step = min(eps * max(1.0, abs(theta)), abs(theta - home) / 2.0)
+            trials.append({**action, name: theta + math.copysign(step, home - theta)})
+    return bool(trials) and any(v.ok for v in verify_many([problem] * len(trials), trials))
 
 
 def scm_banded(problem: RecourseProblem) -> bool:
@@ -127,7 +155,9 @@ def onto_split_edges(problem: RecourseProblem, action: dict[str, float]) -> tupl
     those two until they are adjacent floats, so the answer does not depend on where the pull started (solve_many's
     warm-started relaxation gave a start 7 floats off solve's, and the answers differed by as much). The same pull
     serves an SCM with comparisons (scm_banded). Otherwise: the action as it is."""
-    if not action or not (library_banded(problem) or scm_banded(problem)):
+    band = tree_band(problem) if action else None
+    if not action or not (band == "library" or scm_banded(problem)
+                          or (band == "float32" and edge_beyond(problem, action))):
         return action, 0.0
     rules = {r.name: r for r in problem.rules}
     x = problem.factual
@@ -234,4 +264,4 @@ def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict
 
 
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
-           "library_banded", "nudged_outward", "tiny_moves"]
+           "library_banded", "tree_band", "edge_beyond", "nudged_outward", "tiny_moves"]
