@@ -499,6 +499,10 @@ def test_idle_options_and_runaway_sizes_are_refused(capsys, tmp_path, chain_csv)
     _refused(capsys, *SOLVE, "--ranking-map", "exponential", match="--ranking-map applies to --ranking")
     _refused(capsys, *SOLVE, "--score-map", "normalized", match="--score-map applies to --scores")
     _refused(capsys, *SOLVE, "--divisors", "E=1e-320", match="The cost of changing 'E' is inf per unit")
+    # unscaled objective terms past 1e12: 'highs: Unknown', or FEASIBLE at 15 000x the optimum (an outside fuzz)
+    _refused(capsys, *SOLVE, "--preferred", "L=-5:0", "--range-penalty", "1e20",
+             match="The range penalty is 1e+20; expected at most 1e+12")
+    _refused(capsys, *SOLVE, "--l0", "1e20", match="The L0 cost is 1e+20; expected at most 1e+12")
     code, out, err = _run(capsys, *SOLVE, "--ranking", "E,L", "--ranking-map", "exponential",
                           "--preferred", "L=-5:0", "--range-penalty", "2", "--format", "json")
     assert code == 0, err

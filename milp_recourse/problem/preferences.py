@@ -67,9 +67,10 @@ def weights_from_scores(scores: Mapping[str, float], features: Sequence[str],
         if not (is_real(s) and math.isfinite(s) and s > 0):
             raise InputError(f"The score for {name!r} must be a finite number > 0. Got {s!r}.")
     vals = {k: float(v) for k, v in scores.items()}
-    if mapping == "normalized" and vals:
-        mean = sum(vals.values()) / len(vals)
-        vals = {k: v / mean for k, v in vals.items()}
+    if mapping == "normalized" and vals:   # (relative to the largest first: a sum of 1e308s overflows to inf)
+        top = max(vals.values())
+        mean = sum(v / top for v in vals.values()) / len(vals)
+        vals = {k: (v / top) / mean for k, v in vals.items()}
     hardest = max(vals.values()) if vals else 1.0
     return {f: vals.get(f, hardest) for f in features}
 
