@@ -3,7 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { schema: null, byName: {}, ranking: [] };
+// unranked: features a relaxation allowed that the person has not placed in the ranking yet (sent unranked, so
+// they cost as much as the hardest ranked one, as in the library's explanation)
+const state = { schema: null, byName: {}, ranking: [], unranked: new Set() };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -139,6 +141,8 @@ function move(name, delta) {
   const i = state.ranking.indexOf(name);
   const j = i + delta;
   if (i < 0 || j < 0 || j >= state.ranking.length) return;
+  state.unranked.delete(state.ranking[i]);
+  state.unranked.delete(state.ranking[j]);
   [state.ranking[i], state.ranking[j]] = [state.ranking[j], state.ranking[i]];
   renderRanking();
   const btn = $(`${delta < 0 ? "up" : "down"}-${name}`);
@@ -150,7 +154,8 @@ function renderRanking() {
   list.replaceChildren();
   state.ranking.forEach((name, i) => {
     const li = el("li", { draggable: "true", "data-feature": name, id: `rank-${name}` },
-      el("span", { class: "label", text: label(name) }),
+      el("span", { class: "label", text: label(name) +
+        (state.unranked.has(name) ? " (not ranked yet: counts as your hardest)" : "") }),
       el("button", { type: "button", id: `up-${name}`, "aria-label": `Move ${label(name)} up (easier)`,
         disabled: i === 0, onclick: () => move(name, -1), text: "↑" }),
       el("button", { type: "button", id: `down-${name}`, "aria-label": `Move ${label(name)} down (harder)`,
@@ -162,6 +167,7 @@ function renderRanking() {
       e.preventDefault();
       const from = e.dataTransfer.getData("text/plain");
       if (!from || from === name) return;
+      state.unranked.delete(from);
       state.ranking.splice(state.ranking.indexOf(from), 1);
       state.ranking.splice(state.ranking.indexOf(name) + (e.offsetY > li.offsetHeight / 2 ? 1 : 0), 0, from);
       renderRanking();
@@ -172,6 +178,7 @@ function renderRanking() {
 
 function renderPreferences() {
   const names = ticked();
+  state.unranked = new Set([...state.unranked].filter((n) => names.includes(n)));
   state.ranking = state.ranking.filter((n) => names.includes(n)).concat(names.filter((n) => !state.ranking.includes(n)));
   renderRanking();
   const box = $("score-fields");
@@ -205,7 +212,7 @@ function buildRequest() {
     body.scores = {};
     for (const n of body.actionable) body.scores[n] = Number($(`score-${n}`).value);
   } else {
-    body.ranking = state.ranking.slice();
+    body.ranking = state.ranking.filter((n) => !state.unranked.has(n));
   }
   return body;
 }
@@ -223,9 +230,13 @@ function applyRequest(req) {
     if (!d.disabled) d.value = (req.directions || {})[n] || "any";
   }
   $("max-changes").value = req.max_changes === null || req.max_changes === undefined ? "" : String(req.max_changes);
+  state.unranked = new Set(req.ranking ? req.actionable.filter((n) => !req.ranking.includes(n)) : []);
   if (req.ranking) state.ranking = req.ranking.slice();
   renderPreferences();
-  if (req.scores) for (const [n, s] of Object.entries(req.scores)) $(`score-${n}`).value = String(s);
+  if (req.scores) {   // a feature the relaxation allowed scores as the hardest one (what the request was priced at)
+    const hardest = Math.max(...Object.values(req.scores));
+    for (const n of req.actionable) $(`score-${n}`).value = String(n in req.scores ? req.scores[n] : hardest);
+  }
 }
 
 // ---- step 4: the recommendation -----------------------------------------------------------------------
