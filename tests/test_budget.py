@@ -83,3 +83,39 @@ def test_schedule_presolves_tree_models_without_probing_and_the_direct_search_wi
     assert "budget-schedule" not in ref.engines and seen and all(seen)
     assert got.status is ref.status is Status.OPTIMAL
     assert got.cost == pytest.approx(ref.cost, rel=2 * pr.options.mip_gap, abs=1e-9)
+
+
+def test_a_forest_behind_a_pipeline_is_presolved_without_probing_too(forest_problems, monkeypatch):
+    """The schedule chose probing by the classifier's own type, so a Pipeline ending in a forest kept it: an outside
+    fuzz's Pipeline + forest stage spent 0.4-3 s past its time limit in probing (time_limit 5 s: 7.98 s). The rule now
+    looks at the final estimator (strategy.tree_scored). What is checked is the setting HiGHS gets (no timed
+    assertion); each answer is still proven and passes the re-check."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from milp_recourse.backends.highs import HighsBackend
+
+    seen: list[bool] = []
+    real = HighsBackend.solve
+
+    def spy(self, model, params):
+        if model.integrality.any():
+            seen.append(params.presolve_probing)
+        return real(self, model, params)
+
+    X, y = labelled_sample(forest_problems[0].scm, 3000, 0)
+    piped = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0))
+    piped.fit(X, y)
+    monkeypatch.setattr(HighsBackend, "solve", spy)
+    used = 0
+    for pr in forest_problems:
+        prp = RecourseProblem(scm=pr.scm, classifier=piped, individual=pr.x, cost=pr.cost, options=pr.options)
+        if piped.predict(type(X)([pr.x], columns=X.columns))[0] == 1:
+            continue
+        seen.clear()
+        got = solve(prp)
+        if "budget-schedule" in got.engines:
+            used += 1
+            assert seen and not any(seen)
+            assert got.status is Status.OPTIMAL and verify_action(prp, got.action).ok
+    assert used >= 1
