@@ -25,6 +25,7 @@ EDGE_STEPS = 32      # candidates per round (one batched re-check)
 EDGE_MAX_ROUNDS = 12  # rounds: each divides the step by 33, to the last accepted float beside a refused one
 NUDGES = (1e-12, 1e-9, 1e-6)   # relative outward moves tried on an answer the re-check refuses (nudged_outward)
 TINY_MOVES = (1e-9, 1e-8, 1e-7, 1e-6)   # relative moves of an unchanged feature tried then (tiny_moves)
+GRID_NEAREST = 8   # grid values tried per unchanged grid feature then (tiny_moves)
 EDGE_PROBES = (1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 3e-8, 1e-7, 1e-6)   # relative moves toward the person (edge_beyond)
 
 
@@ -242,11 +243,14 @@ def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict
     (approve iff v0 <= 3.3, v0 = 3.3 + 3.3e-10) it kept the factual value on the edge's good side: an outside fuzz
     got the empty action, VERIFICATION_FAILED, where do(v0 := 3.3) costs 3.3e-10."""
     x = problem.factual
-    free = [r for r in problem.rules if r.name not in action and not r.integer and r.grid is None
-            and r.lower < r.upper]
+    free = [r for r in problem.rules if r.name not in action and not r.integer and r.lower < r.upper]
     trials = []
     for rule in free:
         home = float(x[rule.name])
+        if rule.grid is not None:   # a grid feature: its values nearest the person's (a split's float32 band)
+            near = sorted((abs(float(v) - home), float(v)) for v in rule.grid if float(v) != home)[:GRID_NEAREST]
+            trials += [{**action, rule.name: v} for _, v in near]
+            continue
         for eps in TINY_MOVES:
             for way in (-1.0, 1.0):
                 t = home + way * eps * max(1.0, abs(home))
