@@ -95,3 +95,32 @@ def test_grid_values_a_hair_from_a_split_are_found_and_never_called_optimal_beyo
     if res.status is mr.Status.OPTIMAL:   # a proof: within the gap (relative 1e-4, absolute 1e-9)
         assert res.cost <= want * (1 + 1e-4) + 1e-9
     assert res.cost == pytest.approx(want, rel=1e-9)   # (and here the answer is the optimum)
+
+
+def test_a_stalled_squared_cost_search_a_hair_from_a_strict_edge_finds_the_edge():
+    """p = 2, the person 2.6e-12 below 'v0 < 0.001': the outer approximation stalled at a bound of 0 and kept an
+    action at 0.0476, FEASIBLE, where do(v0 := 0.001) costs 2.3e-23 (an outside fuzz, 4 of 225 comparison cases).
+    Reference: closed form (v1 = 2 v0 + 2 [v0 < 0.001] + U_v1; the comparison off gives the SVM's verdict)."""
+    from sklearn.svm import LinearSVC
+
+    scm = scm_from_dict({"name": "cmp", "variables": [
+        {"name": "v0", "type": "continuous", "actionability": "actionable", "domain": [-19.999, 20.001],
+         "equation": "U_v0", "noise": {"name": "U_v0", "dist": "normal", "mean": 0.001, "std": 1.0}},
+        {"name": "v1", "type": "continuous", "actionability": "actionable", "domain": [-300.0, 300.0],
+         "equation": "2.0 * v0 + 2.0 * (v0 < 0.001) + U_v1",
+         "noise": {"name": "U_v1", "dist": "normal", "mean": 0, "std": 0.5}}]})
+    X = scm.sample(200, seed=0)
+    clf = LinearSVC().fit(X, (X["v1"] < 1.0).astype(int))
+    clf.coef_, clf.intercept_ = np.array([[-0.35724056, -3.75082624]]), np.array([3.72387048])
+    x = {"v0": 0.0009999999973523896, "v1": 2.1477513707135}
+    u1 = x["v1"] - (2.0 * x["v0"] + 2.0)
+    pred = lambda v0: clf.predict(pd.DataFrame([[v0, 2.0 * v0 + 2.0 * (v0 < 0.001) + u1]],   # noqa: E731
+                                               columns=["v0", "v1"]))[0] == 1
+    assert not pred(x["v0"]) and pred(0.001)
+    for closed_form in (False, True):
+        res = mr.solve(mr.RecourseProblem(scm, clf, x, actionability=mr.Actionability(actionable=("v0",)),
+                                          cost=mr.CostSpec(p=2, divisors={"v0": 0.3}),
+                                          options=mr.SolveOptions(time_limit=10, closed_form=closed_form)))
+        assert res.status is mr.Status.OPTIMAL, res.message
+        assert res.action["v0"] == pytest.approx(0.001, abs=1e-15) and pred(res.action["v0"])
+        assert res.cost == pytest.approx((0.001 - x["v0"]) ** 2 / 0.3, rel=1e-3)
