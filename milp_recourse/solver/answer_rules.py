@@ -233,6 +233,11 @@ def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[
     if not accepted:
         return None
     k = min(accepted)[1]
+    pulled, saved = onto_split_edges(problem, trials[k])   # back onto the edge the nudge stepped over
+    if saved > 0.0:   # (an outside fuzz: solve_many's start 3 floats past '-1.3' came back 1.2e-13 inside)
+        ver = verify_action(problem, pulled)
+        if ver.ok:
+            return pulled, ver
     return trials[k], checks[k]
 
 
