@@ -59,9 +59,8 @@ def _tiny_forest_problem(pr: RecourseProblem) -> RecourseProblem:
     return RecourseProblem(scm=pr.scm, classifier=tiny, individual=pr.x, cost=pr.cost, options=pr.options)
 
 
-def test_schedule_presolves_tree_models_without_probing_and_the_direct_search_with_it(forest_problems, monkeypatch):
-    """The schedule's MILPs ask HiGHS to skip probing (budget_schedule.py); a search outside it keeps probing. Both
-    give the same optimum (the previous test's reference is the direct search)."""
+def _probing_spy(monkeypatch) -> list[bool]:
+    """The presolve_probing setting of every MILP HiGHS is asked to solve from now on (appended as they come)."""
     from milp_recourse.backends.highs import HighsBackend
 
     seen: list[bool] = []
@@ -73,6 +72,13 @@ def test_schedule_presolves_tree_models_without_probing_and_the_direct_search_wi
         return real(self, model, params)
 
     monkeypatch.setattr(HighsBackend, "solve", spy)
+    return seen
+
+
+def test_schedule_presolves_tree_models_without_probing_and_the_direct_search_with_it(forest_problems, monkeypatch):
+    """The schedule's MILPs ask HiGHS to skip probing (budget_schedule.py); a search outside it keeps probing. Both
+    give the same optimum (the previous test's reference is the direct search)."""
+    seen = _probing_spy(monkeypatch)
     pr = next(p for p in forest_problems if p.cost.p == 1 and "budget-schedule" in solve(p).engines)
     seen.clear()
     got = solve(pr)
@@ -93,20 +99,10 @@ def test_a_forest_behind_a_pipeline_is_presolved_without_probing_too(forest_prob
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from milp_recourse.backends.highs import HighsBackend
-
-    seen: list[bool] = []
-    real = HighsBackend.solve
-
-    def spy(self, model, params):
-        if model.integrality.any():
-            seen.append(params.presolve_probing)
-        return real(self, model, params)
-
     X, y = labelled_sample(forest_problems[0].scm, 3000, 0)
     piped = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0))
     piped.fit(X, y)
-    monkeypatch.setattr(HighsBackend, "solve", spy)
+    seen = _probing_spy(monkeypatch)
     used = 0
     for pr in forest_problems:
         prp = RecourseProblem(scm=pr.scm, classifier=piped, individual=pr.x, cost=pr.cost, options=pr.options)
