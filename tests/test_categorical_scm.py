@@ -352,3 +352,26 @@ def test_the_api_refuses_what_the_cli_refuses(act, needle):
     fine = mr.RecourseProblem(scm, clf, person, actionability=mr.Actionability(
         actionable=("edu",), bounds={"hours": (1.0, 5.0)}))
     assert [r.name for r in fine.rules] == ["edu"]
+
+
+def test_explain_names_levels_in_its_relaxation_and_conflict_text():
+    """explain's texts showed a categorical / ordinal value as its code ('edu := 2') where the input, solve and the
+    README use level names (an outside fuzz). Reference: the spec's own level list."""
+    from milp_recourse.diagnose.explain import explain, print_explanation
+
+    scm = scm_from_dict(spec())
+    clf, _, _ = classifier(scm, "tree")
+    x = {"job": 2.0, "edu": 0.0, "hours": 3.0}
+    ex = explain(mr.RecourseProblem(scm, clf, x, actionability=mr.Actionability(actionable=("hours",),
+                                                                               bounds={"hours": (None, 4.0)})))
+    assert ex.result.status is mr.Status.NO_RECOURSE and ex.relaxation is not None
+    code = int(ex.relaxation.action["edu"])
+    assert f"edu := {LEVELS['edu'][code]}" in ex.relaxation.message
+    assert f"edu := {code}" not in ex.relaxation.message
+    import io
+    buf = io.StringIO()
+    print_explanation(ex, file=buf)
+    for wit in (ex.conflict.witnesses if ex.conflict else {}).values():
+        for name, value in wit.items():
+            if name in LEVELS:
+                assert f"{name} := {LEVELS[name][int(value)]}" in buf.getvalue()

@@ -87,7 +87,9 @@ def print_explanation(expl: Explanation, file: TextIO | None = None) -> None:
             t.add_column(col)
         for g in expl.conflict.groups:
             wit = expl.conflict.witnesses.get(g.key)
-            shown = "-" if wit is None else (", ".join(f"{k} := {v:.6g}" for k, v in wit.items()) or "(none needed)")
+            raw = {} if wit is None else expl.result.raw(wit)   # (level names for categorical / ordinal features)
+            shown = "-" if wit is None else (", ".join(f"{k} := {v if isinstance(v, str) else f'{v:.6g}'}"
+                                                       for k, v in raw.items()) or "(none needed)")
             t.add_row(g.key, g.text, shown)
         con.print(t)
         if not expl.conflict.proven_minimal:

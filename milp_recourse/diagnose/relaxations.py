@@ -323,8 +323,16 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
         msg = f"Recourse exists within your constraints (cost {ver.cost:.6g}); nothing needs to be given up."
     else:
         msg = (f"If you give up: {'; '.join(g.text for g in given_up)} -- recourse would cost {cost:.6g} "
-               f"(action {', '.join(f'{k} := {v:.6g}' for k, v in action.items())}).{note}")
+               f"(action {', '.join(f'{k} := {shown_value(problem, k, v)}' for k, v in action.items())}).{note}")
     return out(status, msg, groups=given_up, weight=weight, action=action, cost=cost, verified=ok)
 
 
-__all__ = ["Relaxation", "cheapest_relaxation"]
+def shown_value(problem: RecourseProblem, name: str, value: float) -> str:
+    """A value as the person wrote it: a categorical / ordinal feature's level name (an outside fuzz: 'job := 1'
+    where the input and solve's answers say 'B'), else the number."""
+    levels = problem.scm.variable(name).levels
+    code = int(round(float(value)))
+    return str(levels[code]) if levels and 0 <= code < len(levels) else f"{float(value):.6g}"
+
+
+__all__ = ["Relaxation", "cheapest_relaxation", "shown_value"]
