@@ -215,11 +215,12 @@ class HighsBackend:
         zero-objective feasibility MILP (explain's removal test) came back from presolve's postsolve breaking a row
         by 1.5, and the same model solved in 0.01 s either way; the error left a minimal conflict 'not proven'."""
         seconds = res.seconds
-        for retry in ((dataclasses.replace(params), probing), (dataclasses.replace(params, presolve=False), 0)):
+        tries = ([(params, probing)] if probing else []) + [(dataclasses.replace(params, presolve=False), 0)]
+        for again, extra_off in tries:
             left = params.time_limit - seconds
-            if left <= 0 or (retry[1] == 0 and retry[0].presolve):
-                continue
-            alt = self._run(model, dataclasses.replace(retry[0], time_limit=left), extra_off=retry[1])
+            if left <= 0:
+                break
+            alt = self._run(model, dataclasses.replace(again, time_limit=left), extra_off=extra_off)
             seconds += alt.seconds
             if alt.termination is not Termination.ERROR:
                 return dataclasses.replace(alt, seconds=seconds)
