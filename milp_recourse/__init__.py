@@ -16,6 +16,7 @@ from milp_recourse.errors import (BackendError, BackendUnavailableError, Classif
 if TYPE_CHECKING:   # the same names, for type checkers and IDEs
     from milp_recourse.batch.frames import solve_many
     from milp_recourse.batch.run import solve_batch
+    from milp_recourse.diagnose.explain import explain
     from milp_recourse.problem.data_costs import percentile_cdfs
     from milp_recourse.problem.options import Actionability, CostSpec, SolveOptions, divisors_from_data
     from milp_recourse.problem.plausibility import Plausibility, box_plausibility, density_plausibility
@@ -47,13 +48,14 @@ _LAZY = {
     "solve_options": "milp_recourse.solver.options",
     "solve_many": "milp_recourse.batch.frames",
     "solve_batch": "milp_recourse.batch.run",
+    "explain": "milp_recourse.diagnose.explain",
 }
 
 __all__ = ["load_scm", "RecourseProblem", "Actionability", "CostSpec", "SolveOptions", "divisors_from_data",
            "percentile_cdfs",
            "Preferences", "Plausibility", "box_plausibility", "density_plausibility", "RecourseResult", "Status",
            "PathStep", "solve", "solve_options", "solve_many",
-           "solve_batch",
+           "solve_batch", "explain",
            "RecourseError", "SpecError", "InputError", "ClassifierError", "UnsupportedError", "BackendError",
            "BackendUnavailableError", "__version__"]
 

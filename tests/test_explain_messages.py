@@ -101,3 +101,11 @@ def test_an_undecided_conflict_does_not_claim_minimality():
         accepted += int(model.predict(pd.DataFrame([cf], columns=list(scm.names)))[0] == 1)
     assert accepted == 0
     assert "direction:x1" not in conflict.keys or not conflict.proven_minimal   # named, it is not needed
+
+
+def test_explain_is_part_of_the_facade():
+    """`milp_recourse.explain` (the brief and the README name it) is the diagnose layer's explain, imported on use."""
+    import milp_recourse as mr
+    from milp_recourse.diagnose.explain import explain
+
+    assert "explain" in mr.__all__ and mr.explain is explain
