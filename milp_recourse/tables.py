@@ -17,9 +17,6 @@ from milp_recourse.files import temp_beside
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
-SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
-
-
 TEXT_SUFFIXES = (".txt", ".data")   # comma-separated text as UCI ships it (fit-scm's --data)
 
 

@@ -184,9 +184,6 @@ def scm_from_dict(d: Mapping[str, Any]) -> SCM:
     parsed = [_variable(e, i) for i, e in enumerate(entries)]
     vnames = [v.name for v, _, _ in parsed]
     nnames = [v.noise_name for v, _, _ in parsed]
-    dup = sorted({n for n in vnames if vnames.count(n) > 1})
-    if dup:
-        raise SpecError(f"Variable name(s) {dup} are defined more than once.")
     check_names(d["name"], [v for v, _, _ in parsed])   # (the SCM's own name rules, before the equations' order)
     equations, noises = {}, {}
     for v, text, noise in parsed:
