@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from milp_recourse.errors import ClassifierError
-from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.mip.ir import Affine, IRBuilder, single_column
 from milp_recourse.models.sklearn_types import is_a
 
 
@@ -109,14 +109,6 @@ def encode_pipeline(model: Any, b: IRBuilder, inputs: Sequence[Affine], target_i
     _note_scaled(b, model.steps[:-1], inputs, exprs)
     return encode_score(model.steps[-1][1], b, exprs, target_index, split_margin=split_margin, group=group,
                         bounded_below=bounded_below)
-
-
-def single_column(x: Affine) -> tuple[int, float, float] | None:
-    """(column, coef, const) of an expression in one column, else None."""
-    if len(x.terms) != 1:
-        return None
-    (col, coef), = x.terms.items()
-    return col, float(coef), float(x.const)
 
 
 def _note_scaled(b: IRBuilder, steps: Sequence[Any], raw: Sequence[Affine], scaled: Sequence[Affine]) -> None:

@@ -36,13 +36,13 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from milp_recourse.encode.input_prices import InputPrices
 from milp_recourse.errors import ClassifierError, UnsupportedError
-from milp_recourse.mip.ir import Affine, IRBuilder
+from milp_recourse.mip.ir import Affine, IRBuilder, single_column
 from milp_recourse.models.trees import LEAF, TreeEnsemble, left_upper, to_tree_ensemble
 
 LEFT, RIGHT, OPEN = 0, 1, 2
@@ -185,10 +185,20 @@ def _split_region(L: float, split_margin: float, float32: bool = True, gap: floa
 def _lattice(b: IRBuilder, x: Affine) -> tuple[float, float] | None:
     """(c, const) when the input is c * n + const for one integer column n with |c| >= 1e-5 (an integer feature,
     maybe scaled: values at least 1e-5 apart, 100x the solver tolerance), else None."""
-    if len(x.terms) != 1:
+    one = single_column(x)
+    return (one[1], one[2]) if one is not None and b.is_integer(one[0]) and abs(one[1]) >= 1e-5 else None
+
+
+def _raw_input(b: IRBuilder, x: Affine) -> tuple[tuple[int, float, float], Callable[[float], float]] | None:
+    """The raw input (column, 1, offset) behind a tree input and the map from a raw value to the input's value: the
+    identity, or a pipeline's scalers' own arithmetic (IRBuilder.scaled_from); None for any other input."""
+    key = single_column(x)
+    if key is None:
         return None
-    (col, coef), = x.terms.items()
-    return (float(coef), float(x.const)) if b.is_integer(col) and abs(coef) >= 1e-5 else None
+    raw, exact = b.scaled_from.get(key, (key, None))   # behind a scaler: its own arithmetic gives the input
+    if raw[1] != 1.0 or (exact is None and key[1] != 1.0):
+        return None
+    return raw, (exact if exact is not None else float)
 
 
 def _known_sides(b: IRBuilder, x: Affine, L: float) -> Affine | None:
@@ -201,19 +211,16 @@ def _known_sides(b: IRBuilder, x: Affine, L: float) -> Affine | None:
     value equal to a threshold whose float32 rounds up went left in the MILP, right in predict:
     VERIFICATION_FAILED, and a spurious bound); widening the regions to hold such values left rows a float apart,
     on which HiGHS's presolve answered 'solve error'."""
-    if len(x.terms) != 1:
+    found = _raw_input(b, x)
+    values = None if found is None else b.values_of.get(found[0][0])
+    if found is None or not values:
         return None
-    (col, coef), = x.terms.items()
-    key = (col, float(coef), float(x.const))
-    raw, exact = b.scaled_from.get(key, (key, None))   # behind a scaler: its own arithmetic gives the input
-    values = b.values_of.get(col)
-    if raw[1] != 1.0 or not values or (exact is None and coef != 1.0):
-        return None
+    (_, _, offset), to_input = found
     left = Affine.constant(0.0)
     for shift, value, indicator in values:
-        if abs(shift + raw[2] - value) > 1e-9 * max(1.0, abs(value)):
+        if abs(shift + offset - value) > 1e-9 * max(1.0, abs(value)):
             return None   # the raw input is not the feature itself
-        if (value if exact is None else exact(value)) <= L:
+        if to_input(value) <= L:
             left = left + indicator
     return left
 
@@ -224,17 +231,14 @@ def _sides_when(b: IRBuilder, x: Affine, L: float) -> tuple[Affine, Affine, Affi
     of the values going left by scikit-learn's rule value <= L, the sum of those going right); else None. An outside
     fuzz: with the float32 band rows alone, a grid value equal to a threshold sat in the excluded band, HiGHS called
     the cheapest action infeasible and the answer came back FEASIBLE and dearer (4.28 against 3.28)."""
-    if len(x.terms) != 1:
+    found = _raw_input(b, x)
+    known = None if found is None or found[0][2] != 0.0 else b.values_when.get(found[0][0])
+    if found is None or known is None:
         return None
-    (col, coef), = x.terms.items()
-    key = (col, float(coef), float(x.const))
-    raw, exact = b.scaled_from.get(key, (key, None))
-    known = b.values_when.get(raw[0])
-    if known is None or raw[1] != 1.0 or raw[2] != 0.0 or (exact is None and coef != 1.0):
-        return None
+    to_input = found[1]
     left, right = Affine.constant(0.0), Affine.constant(0.0)
     for value, indicator in known[1]:
-        if (value if exact is None else exact(value)) <= L:
+        if to_input(value) <= L:
             left = left + indicator
         else:
             right = right + indicator

@@ -82,6 +82,14 @@ def affine_interval(expr: Affine, lb: Sequence[float], ub: Sequence[float]) -> t
     return (float(lo) if not np.isnan(lo) else -INF, float(hi) if not np.isnan(hi) else INF)
 
 
+def single_column(x: Affine) -> tuple[int, float, float] | None:
+    """(column, coef, const) of an expression in one column, else None."""
+    if len(x.terms) != 1:
+        return None
+    (col, coef), = x.terms.items()
+    return col, float(coef), float(x.const)
+
+
 def affine_sum(parts: Iterable[Affine]) -> Affine:
     total = Affine.constant(0.0)
     for p in parts:

@@ -145,10 +145,10 @@ class RecourseProblem:
     logic: tuple[Constraint, ...] = field(init=False, repr=False, compare=False)   # IF-THEN rules, linkages
 
     def _check_cost_scale(self) -> None:
-        """Each feature's cost per unit (scale x weight / divisor) below MAX_UNIT_COST: a divisor of 1e-320 made
-        it infinite, and HiGHS answered 'Unknown' (an outside fuzz)."""
+        """Each feature's cost per unit (scale x weight / divisor), the range penalty and the L0 cost at most
+        MAX_UNIT_COST: a divisor of 1e-320, or a penalty of 1e20, and HiGHS answered 'Unknown' (an outside fuzz)."""
         for label, value in (("range penalty", self.preferences.range_penalty), ("L0 cost", self.cost.l0)):
-            if not value <= MAX_UNIT_COST:   # (unscaled objective terms: 1e20 was 'highs: Unknown', an outside fuzz)
+            if not value <= MAX_UNIT_COST:   # (unscaled objective terms)
                 raise InputError(f"The {label} is {value:.3g}; expected at most {MAX_UNIT_COST:g}.")
         for r in self.rules:
             unit = self.cost.scale * r.weight / r.divisor if r.divisor > 0 else math.inf
