@@ -233,12 +233,21 @@ def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[
     if not accepted:
         return None
     k = min(accepted)[1]
-    pulled, saved = onto_split_edges(problem, trials[k])   # back onto the edge the nudge stepped over
-    if saved > 0.0:   # (an outside fuzz: solve_many's start 3 floats past '-1.3' came back 1.2e-13 inside)
-        ver = verify_action(problem, pulled)
-        if ver.ok:
-            return pulled, ver
-    return trials[k], checks[k]
+    # back onto the edge the nudge stepped over (an outside fuzz: solve_many's start 3 floats past '-1.3' came back
+    # 1.2e-13 inside, solve's on it)
+    return _onto_edge(problem, trials[k], checks[k])
+
+
+def _onto_edge(problem: RecourseProblem, action: dict[str, float], ver: Verification
+               ) -> tuple[dict[str, float], Verification]:
+    """An accepted action pulled onto its edge (onto_split_edges) when that saves cost and passes the re-check,
+    else the action as it was, with its verification."""
+    pulled, saved = onto_split_edges(problem, action)
+    if saved > 0.0:
+        again = verify_action(problem, pulled)
+        if again.ok:
+            return pulled, again
+    return action, ver
 
 
 def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], Verification] | None:
@@ -264,12 +273,11 @@ def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict
     if not trials:
         return None
     checks = verify_many([problem] * len(trials), trials)
-    accepted = sorted((ver.cost, k) for k, ver in enumerate(checks) if ver.ok)
+    accepted = [(ver.cost, k) for k, ver in enumerate(checks) if ver.ok]
     if not accepted:
         return None
-    pulled = onto_split_edges(problem, trials[accepted[0][1]])[0]
-    ver = verify_action(problem, pulled)
-    return (pulled, ver) if ver.ok else (trials[accepted[0][1]], checks[accepted[0][1]])
+    k = min(accepted)[1]
+    return _onto_edge(problem, trials[k], checks[k])
 
 
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
