@@ -41,6 +41,7 @@ from milp_recourse.encode.logic_rows import GROUP as LOGIC_ROWS
 from milp_recourse.errors import InputError, RecourseError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.problem.recourse_problem import RecourseProblem
+from milp_recourse.scm.levels import raw_values
 from milp_recourse.solver.verify import verify_action
 
 
@@ -322,17 +323,12 @@ def cheapest_relaxation(problem: RecourseProblem, weights: Mapping[str, float] |
     if not given_up:
         msg = f"Recourse exists within your constraints (cost {ver.cost:.6g}); nothing needs to be given up."
     else:
+        # (level names for categorical / ordinal features, as solve's answers give them)
+        shown = ", ".join(f"{k} := {v}" if isinstance(v, str) else f"{k} := {v:.6g}"
+                          for k, v in raw_values(problem.scm, action).items())
         msg = (f"If you give up: {'; '.join(g.text for g in given_up)} -- recourse would cost {cost:.6g} "
-               f"(action {', '.join(f'{k} := {shown_value(problem, k, v)}' for k, v in action.items())}).{note}")
+               f"(action {shown}).{note}")
     return out(status, msg, groups=given_up, weight=weight, action=action, cost=cost, verified=ok)
 
 
-def shown_value(problem: RecourseProblem, name: str, value: float) -> str:
-    """A value as the person wrote it: a categorical / ordinal feature's level name (an outside fuzz: 'job := 1'
-    where the input and solve's answers say 'B'), else the number."""
-    levels = problem.scm.variable(name).levels
-    code = int(round(float(value)))
-    return str(levels[code]) if levels and 0 <= code < len(levels) else f"{float(value):.6g}"
-
-
-__all__ = ["Relaxation", "cheapest_relaxation", "shown_value"]
+__all__ = ["Relaxation", "cheapest_relaxation"]
