@@ -225,7 +225,15 @@ def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[
         return out
 
     groups = [movable] + ([[n] for n in movable] if len(movable) > 1 else [])
-    trials = [t for t in (moved(g, eps) for eps in NUDGES for g in groups) if t != action]
+    # (the cheapest is pulled back onto the edge the nudge stepped over: an outside fuzz, solve_many's start 3 floats
+    # past '-1.3' came back 1.2e-13 inside, solve's on it)
+    return _cheapest_on_edge(problem, [t for t in (moved(g, eps) for eps in NUDGES for g in groups) if t != action])
+
+
+def _cheapest_on_edge(problem: RecourseProblem, trials: list[dict[str, float]]
+                      ) -> tuple[dict[str, float], Verification] | None:
+    """The cheapest trial the re-check accepts (one batched check), pulled onto its edge (onto_split_edges) when
+    that saves cost and still passes; None if none is accepted."""
     if not trials:
         return None
     checks = verify_many([problem] * len(trials), trials)
@@ -233,21 +241,12 @@ def nudged_outward(problem: RecourseProblem, action: dict[str, float]) -> tuple[
     if not accepted:
         return None
     k = min(accepted)[1]
-    # back onto the edge the nudge stepped over (an outside fuzz: solve_many's start 3 floats past '-1.3' came back
-    # 1.2e-13 inside, solve's on it)
-    return _onto_edge(problem, trials[k], checks[k])
-
-
-def _onto_edge(problem: RecourseProblem, action: dict[str, float], ver: Verification
-               ) -> tuple[dict[str, float], Verification]:
-    """An accepted action pulled onto its edge (onto_split_edges) when that saves cost and passes the re-check,
-    else the action as it was, with its verification."""
-    pulled, saved = onto_split_edges(problem, action)
+    pulled, saved = onto_split_edges(problem, trials[k])
     if saved > 0.0:
         again = verify_action(problem, pulled)
         if again.ok:
             return pulled, again
-    return action, ver
+    return trials[k], checks[k]
 
 
 def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict[str, float], Verification] | None:
@@ -270,14 +269,7 @@ def tiny_moves(problem: RecourseProblem, action: dict[str, float]) -> tuple[dict
                 t = home + way * eps * max(1.0, abs(home))
                 if rule.lower <= t <= rule.upper:
                     trials.append({**action, rule.name: t})
-    if not trials:
-        return None
-    checks = verify_many([problem] * len(trials), trials)
-    accepted = [(ver.cost, k) for k, ver in enumerate(checks) if ver.ok]
-    if not accepted:
-        return None
-    k = min(accepted)[1]
-    return _onto_edge(problem, trials[k], checks[k])
+    return _cheapest_on_edge(problem, trials)
 
 
 __all__ = ["at_the_threshold", "time_left", "without_free_changes", "without_no_op_holds", "onto_split_edges",
