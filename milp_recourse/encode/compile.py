@@ -31,6 +31,7 @@ from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.scm import expr as ex
 
 GROUP_TARGET = "target:threshold"
+ROW_TERMS = 1e6   # largest term a scaled tangent row keeps (tangent_row_scale)
 
 
 @dataclass(frozen=True)
@@ -320,11 +321,18 @@ def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def tangent_row_scale(t_max: float) -> float:
-    """Factor for a tangent row t >= 2 q d - q^2 whose t is at most t_max: every term is O(t_max), so for a
-    tiny-cost person (shifts ~1e-3, t ~1e-6) the solver's 1e-7 row tolerance let t sit far below d^2 and the
-    outer-approximation bound stalled above the gap; rows divided by t_max have O(1) terms. Rows are only
-    ever scaled up (t_max < 1): dividing a wide range's rows by its t_max would shrink them into the tolerance."""
-    return 1.0 / max(t_max, 1e-10) if 0.0 < t_max < 1.0 else 1.0  # <= 1e10: HiGHS rejects entries >= 1e15
+    """Factor for a tangent row t >= 2 q d - q^2 whose t is at most t_max, so that its terms stay O(1) .. O(1e6).
+
+    Tiny (t_max < 1): a tiny-cost person's rows (shifts ~1e-3, t ~1e-6) let t sit far below d^2 within the solver's
+    1e-7 row tolerance and the outer-approximation bound stalled above the gap: rows are scaled up, at most 1e10
+    (HiGHS rejects entries >= 1e15). Huge (t_max > 1e6): a shift of 1.6e6 made a row's terms ~4e13, whose round-off
+    (2.4e-4) broke HiGHS's absolute 1e-7 check ('Solve error'): rows are scaled down to O(1e6) terms, the factor at
+    least 1e-8 (HiGHS drops entries below 1e-9)."""
+    if 0.0 < t_max < 1.0:
+        return 1.0 / max(t_max, 1e-10)
+    if t_max > ROW_TERMS:
+        return 1.0 / min(t_max / ROW_TERMS, 1e8)
+    return 1.0
 
 
 def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, grid_cols, cost_coef, d_bounds,
@@ -358,8 +366,9 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
                 if name in shifts:  # dense near the incumbent: neighbouring patterns get near-exact bounds
                     near = shifts[name] * (1.0 + np.array([0.0, -0.1, -0.05, -0.02, -0.01, 0.01, 0.02, 0.05, 0.1]))
                     pts = np.unique(np.concatenate([pts, near[(near >= dlo) & (near <= dhi)]]))
-                norm = tangent_row_scale(max(abs(dlo), abs(dhi)) ** 2)
-                for q in pts:
+                t_max = max(abs(dlo), abs(dhi)) ** 2
+                for q in pts:  # (each huge row scaled by its own tangent point, where the cut touches)
+                    norm = tangent_row_scale(t_max if t_max < 1.0 else q * q)
                     b.add_ge((T - D * (2 * q)) * norm, -q * q * norm, f"cost:{name}")
             terms[name] = T * coef
             t_cols[name] = t
