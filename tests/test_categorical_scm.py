@@ -375,3 +375,27 @@ def test_explain_names_levels_in_its_relaxation_and_conflict_text():
         for name, value in wit.items():
             if name in LEVELS:
                 assert f"{name} := {LEVELS[name][int(value)]}" in buf.getvalue()
+
+
+def test_explain_json_names_levels_as_solve_json_does():
+    """explain's JSON gave a relaxation's action and a conflict's witnesses as codes (2.0) where solve's JSON, its
+    `levels` map and the texts use level names. Reference: the spec's own level list at the code the library's
+    relaxation chose; numeric features stay numbers."""
+    import json
+
+    from milp_recourse.diagnose.explain import explain
+
+    scm = scm_from_dict(spec())
+    clf, _, _ = classifier(scm, "tree")
+    x = {"job": 2.0, "edu": 0.0, "hours": 3.0}
+    ex = explain(mr.RecourseProblem(scm, clf, x, actionability=mr.Actionability(actionable=("hours",),
+                                                                               bounds={"hours": (None, 4.0)})))
+    assert ex.result.status is mr.Status.NO_RECOURSE and ex.relaxation is not None
+    d = json.loads(json.dumps(ex.to_dict()))
+    for name, value in ex.relaxation.action.items():
+        want = LEVELS[name][int(value)] if name in LEVELS else float(value)
+        assert d["relaxation"]["action"][name] == want
+    assert any(name in LEVELS for name in ex.relaxation.action)
+    for key, wit in (ex.conflict.witnesses if ex.conflict else {}).items():
+        for name, value in wit.items():
+            assert d["conflict"]["witnesses"][key][name] == (LEVELS[name][int(value)] if name in LEVELS else value)

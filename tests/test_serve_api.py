@@ -362,6 +362,29 @@ def test_categorical_features_are_served_by_name() -> None:
     assert by_code.json()["factual"]["job"] == LEVELS["job"][int(x[0])]
 
 
+def test_a_categorical_relaxation_is_offered_by_level_name() -> None:
+    """The page offered 'change edu to 2' (a code) for a relaxation, where its result and solve's JSON name levels.
+    Reference: each option's request re-solved by the library, its action written through the spec's levels."""
+    from test_categorical_scm import LEVELS, classifier, spec
+
+    from milp_recourse.scm.spec import scm_from_dict
+
+    scm = scm_from_dict(spec())
+    clf, _, _ = classifier(scm, "tree")
+    body = {"individual": {"job": "Admin", "edu": "HS", "hours": 3.0}, "actionable": ["hours"],
+            "bounds": {"hours": [None, 4.0]}}
+    with TestClient(create_app(scm, clf, time_limit=TIME_LIMIT)) as c:
+        ex = c.post("/api/explain", json=body).json()
+    assert ex["status"] == "NO_RECOURSE" and ex["relaxations"], ex
+    assert any(name in LEVELS for r in ex["relaxations"] for name in r["action"])
+    for r in ex["relaxations"]:
+        with TestClient(create_app(scm, clf, time_limit=TIME_LIMIT)) as c:
+            again = RecourseResult.from_dict(c.post("/api/solve", json=r["request"]).json())
+        assert r["action"] == again.raw_action
+        for name, value in r["action"].items():
+            assert (value in LEVELS[name]) if name in LEVELS else isinstance(value, float)
+
+
 @pytest.mark.parametrize("prefs", [{"ranking": ["x2"]}, {"ranking": ["x2"], "ranking_map": "exponential"},
                                    {"ranking": ["x2"], "ranking_map": "reciprocal-rank"},
                                    {"scores": {"x2": 2}, "score_map": "normalized"}, {"scores": {"x2": 4}}])

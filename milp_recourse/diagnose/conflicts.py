@@ -17,7 +17,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -271,10 +271,12 @@ class Conflict:
     def keys(self) -> tuple[str, ...]:
         return tuple(g.key for g in self.groups)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shown: Callable[[Mapping[str, float]], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """JSON-ready; `shown` writes the witnesses' values (RecourseResult.raw: level names, as solve's JSON)."""
+        show = shown if shown is not None else (lambda a: a)
         return {"scope": self.scope, "groups": [g.to_dict() for g in self.groups],
                 "proven_minimal": self.proven_minimal, "message": self.message,
-                "witnesses": {k: {n: float(v) for n, v in a.items()} for k, a in self.witnesses.items()},
+                "witnesses": {k: dict(show({n: float(v) for n, v in a.items()})) for k, a in self.witnesses.items()},
                 "tests": self.tests, "seconds": float(self.seconds)}
 
 

@@ -28,8 +28,8 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "status": self.result.status.value, "scope": self.scope,
                 "message": self.message, "certificate": self.result.certificate,
-                "conflict": None if self.conflict is None else self.conflict.to_dict(),
-                "relaxation": None if self.relaxation is None else self.relaxation.to_dict(),
+                "conflict": None if self.conflict is None else self.conflict.to_dict(self.result.raw),
+                "relaxation": None if self.relaxation is None else self.relaxation.to_dict(self.result.raw),
                 "result": self.result.to_dict()}
 
 

@@ -27,7 +27,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,9 +59,11 @@ class Relaxation:
     seconds: float = 0.0
     approximate: bool = False                 # the SCM was approximated piecewise-linearly
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shown: Callable[[Mapping[str, float]], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """JSON-ready; `shown` writes the action's values (RecourseResult.raw: level names, as solve's JSON)."""
+        action = None if self.action is None else {k: float(v) for k, v in self.action.items()}
         return {"status": self.status, "groups": [g.to_dict() for g in self.groups], "weight": self.weight,
-                "action": None if self.action is None else {k: float(v) for k, v in self.action.items()},
+                "action": action if action is None or shown is None else dict(shown(action)),
                 "cost": self.cost, "verified": self.verified, "message": self.message,
                 "seconds": float(self.seconds), "approximate": self.approximate}
 

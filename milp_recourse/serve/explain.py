@@ -36,7 +36,7 @@ def explain_body(problem: RecourseProblem, body: Mapping[str, Any]) -> dict[str,
         if res.status in (Status.OPTIMAL, Status.FEASIBLE):
             options.append({"drop": list(keys), "texts": [texts.get(k, k) for k in keys], "status": res.status.value,
                             "verified": bool(res.verified), "cost": res.cost,
-                            "action": {k: float(v) for k, v in res.action.items()}, "request": request})
+                            "action": res.raw_action, "request": request})
     options.sort(key=lambda o: (len(o["drop"]), o["cost"]))
     for i, o in enumerate(options):
         o["cheapest"] = i == 0
