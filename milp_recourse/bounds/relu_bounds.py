@@ -119,16 +119,19 @@ def score_upper_bound(layers: list[Layer], S: np.ndarray, o: np.ndarray, r: np.n
                       hi: np.ndarray) -> ScoreBound:
     """A linear upper bound of the network's output on each box (see the module docstring).
 
-    S: (n, m, d) input slopes, o: (n, m) offsets, r: (n, m) >= 0 input errors, lo / hi: (n, d) the boxes.
+    S: (n, m, d) input slopes, o: (n, m) offsets, r: (n, m) >= 0 input errors, lo / hi: (n, d) the boxes. An
+    infinite error r (a slope without a bound on that box) gives a non-finite line, quietly: callers bound such a
+    box by its cost alone (solver/box_search._unbounded_rows).
     """
     relax = []
-    for k in range(1, len(layers)):        # pre-activation bounds of hidden layer k (max of z and of -z at once)
-        w = layers[k - 1][0].shape[0]
-        top = _box_max(*_upper_line(layers, relax, k, None, S, o, r), lo, hi)
-        u, l = top[:, :w], -top[:, w:]
-        relax.append(_relaxation(l, np.maximum(u, l)))
-    lam = np.ones((len(lo), 1, 1))
-    G, h = _upper_line(layers, relax, len(layers), lam, S, o, r)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for k in range(1, len(layers)):    # pre-activation bounds of hidden layer k (max of z and of -z at once)
+            w = layers[k - 1][0].shape[0]
+            top = _box_max(*_upper_line(layers, relax, k, None, S, o, r), lo, hi)
+            u, l = top[:, :w], -top[:, w:]
+            relax.append(_relaxation(l, np.maximum(u, l)))
+        lam = np.ones((len(lo), 1, 1))
+        G, h = _upper_line(layers, relax, len(layers), lam, S, o, r)
     return ScoreBound(G[:, 0, :], h[:, 0], _box_max(G, h, lo, hi)[:, 0])
 
 

@@ -73,15 +73,15 @@ def _mean_value_form(eq: ex.Expr, derivs: Mapping[str, ex.Expr], constants: Mapp
     consts = [{name: (v, v) for name, v in constants.items()}]
     for q, dq in derivs.items():
         k = pos[q]
-        slo, shi = slope_ranges(dq, consts, np.zeros(n, int), centre, spread)
-        finite = np.isfinite(slo) & np.isfinite(shi)
-        mid = np.where(finite, (slo + shi) / 2.0, 0.0)
-        half = np.where(finite, (shi - slo) / 2.0, np.inf)
-        # f - f0 = s (p - p0), p - p0 = S_k (theta - ctr) + e_k: the centre slope on S, the rest on r
-        S[:, j] += mid[:, None] * S[:, k]
-        o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
-        with np.errstate(invalid="ignore"):
-            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf)
+        with np.errstate(all="ignore"):   # (an unbounded slope: inf - inf, inf * 0 are read below)
+            slo, shi = slope_ranges(dq, consts, np.zeros(n, int), centre, spread)
+            finite = np.isfinite(slo) & np.isfinite(shi)
+            mid = np.where(finite, (slo + shi) / 2.0, 0.0)
+            half = np.where(finite, (shi - slo) / 2.0, np.inf)
+            # f - f0 = s (p - p0), p - p0 = S_k (theta - ctr) + e_k: the centre slope on S, the rest on r
+            S[:, j] += mid[:, None] * S[:, k]
+            o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
+            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf, posinf=np.inf)
 
 
 def slope_ranges(dq: ex.Expr, consts: Sequence[Mapping[str, tuple[float, float]]], who: np.ndarray,

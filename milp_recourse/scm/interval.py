@@ -78,6 +78,8 @@ def _ipow(lo: float, hi: float, p: float) -> tuple[float, float]:
         return (0.0, INF) if p % 2 == 0 else (-INF, INF)
     if hi < 0:
         return -INF, INF
+    if p < 0 and lo <= 0.0:   # x^p -> inf as x -> 0+ (math.pow(0, -0.5) raises): the slope of (A*A + 1)**0.5
+        return (pw(hi) if hi > 0.0 else -INF), INF  # over a box where A*A's product bound reaches below 0
     lo = max(lo, 0.0)
     return (pw(lo), pw(hi)) if p > 0 else (pw(hi), pw(lo))
 

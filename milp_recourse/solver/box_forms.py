@@ -142,14 +142,14 @@ def _mean_value_form(eq, derivs, states: list, who: np.ndarray, pos, S, o, r, j:
     consts = [{c: (v, v) for c, v in s.constants.items()} for s in states]
     for q, dq in derivs.items():
         k = pos[q]
-        slo, shi = slope_ranges(dq, consts, who, centre, spread)
-        finite = np.isfinite(slo) & np.isfinite(shi)
-        mid = np.where(finite, (slo + shi) / 2.0, 0.0)
-        half = np.where(finite, (shi - slo) / 2.0, np.inf)
-        S[:, j] += mid[:, None] * S[:, k]
-        o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
-        with np.errstate(invalid="ignore"):
-            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf)
+        with np.errstate(all="ignore"):   # (an unbounded slope: inf - inf, inf * 0 are read below)
+            slo, shi = slope_ranges(dq, consts, who, centre, spread)
+            finite = np.isfinite(slo) & np.isfinite(shi)
+            mid = np.where(finite, (slo + shi) / 2.0, 0.0)
+            half = np.where(finite, (shi - slo) / 2.0, np.inf)
+            S[:, j] += mid[:, None] * S[:, k]
+            o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
+            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf, posinf=np.inf)
 
 
 __all__ = ["forms_many"]

@@ -102,7 +102,7 @@ def _cheapest(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: 
         point = np.clip(x0 + lam[:, None] * slope, lo, hi)
         cost = np.sum(c * (point - x0) ** 2, axis=1)
     lower = np.where(feasible, cost * (1.0 - 1e-12), np.inf)
-    return np.where(np.isnan(lower), -np.inf, lower), point
+    return _unbounded_rows(np.where(np.isnan(lower), -np.inf, lower), point, c, x0, lo, hi, g, h, 2)
 
 
 def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, g: np.ndarray, h: np.ndarray,
@@ -129,7 +129,22 @@ def _cheapest_p1(c: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
         point = base + np.sign(g) * step * room
         cost = np.sum(c * np.abs(point - x0), axis=1)
     lower = np.where(feasible, cost * (1.0 - 1e-12), np.inf)
-    return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(point), base, point)
+    return _unbounded_rows(np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(point), base, point),
+                           c, x0, lo, hi, g, h, 1)
+
+
+def _unbounded_rows(lower: np.ndarray, point: np.ndarray, c: np.ndarray, x0: np.ndarray, lo: np.ndarray,
+                    hi: np.ndarray, g: np.ndarray, h: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes whose score line is not finite (a slope interval with no bound, e.g. log(2 + A*A)'s over a wide box)
+    get the box's own cheapest cost, which ignores the score, as their bound: NaN compared as 'never reaches the
+    threshold', so such a box was discarded and the incumbent reported OPTIMAL with a cheaper action inside it."""
+    bad = ~(np.isfinite(g).all(axis=1) & np.isfinite(h))
+    if not bad.any():
+        return lower, point
+    base = np.clip(x0, lo, hi)
+    with np.errstate(all="ignore"):
+        floor = np.sum(c * np.abs(base - x0) ** p, axis=1) * (1.0 - 1e-12)
+    return np.where(bad, floor, lower), np.where(bad[:, None], base, point)
 
 
 @dataclass
