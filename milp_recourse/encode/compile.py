@@ -305,6 +305,11 @@ def compile_problem(problem: RecourseProblem, upper_bound: float | None = None, 
         scale = 1.0 / upper_bound
         b.scale_objective(scale)
         b.add_objective_cutoff(1.0 + 1e-7)
+    elif 0.0 < (largest := b.largest_objective_coefficient()) < 1.0:
+        # no incumbent to scale by: the largest cost coefficient is made 1. At --cost-scale 1e-7 every reduced cost
+        # sat at HiGHS's 1e-7 dual tolerance and the small branch and bound proved an action 1.7x the optimum
+        scale = 1.0 / largest
+        b.scale_objective(scale)
     blocked = tuple(r.name for r in problem.rules if r.blocked)
     return CompiledInstance(b.build(), a_cols, d_cols, t_cols, grid_cols, xp_cols, cost_coef, d_bounds,
                             enc.score, enc.kind, smin, lin_error, quadratic, blocked, scale, dict(b.tighten_targets),

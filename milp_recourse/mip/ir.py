@@ -258,6 +258,10 @@ class IRBuilder:
         self._q = {j: v * factor for j, v in self._q.items()}
         self.offset *= factor
 
+    def largest_objective_coefficient(self) -> float:
+        """max |c_j| and |q_j| of the objective so far (0 when it is empty)."""
+        return max([abs(v) for v in self._c.values()] + [abs(v) for v in self._q.values()], default=0.0)
+
     def add_objective_cutoff(self, upper: float, group: str = "cost:cutoff") -> None:
         """Row objective <= upper (linear part only; valid whenever the linear part underestimates the cost)."""
         self.add_le(Affine(dict(self._c), self.offset), upper, group)
