@@ -95,6 +95,20 @@ class _Scheduler:
         cls.threads = int(threads)
 
 
+def run_highs(h):
+    """h.run(), once more after resetting HiGHS's process-wide thread pool when the run was refused before it began
+    (status error, model 'Not Set'): someone else in this process (a user's own highspy, solving an exported
+    file) started the pool with another thread count, which _Scheduler cannot know, and every later solve of
+    the package came back UNKNOWN 'highs: Not Set'."""
+    import highspy
+
+    status = h.run()
+    if status == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        h.resetGlobalScheduler(True)
+        status = h.run()
+    return status
+
+
 def new_highs(threads: int = 1):
     """A fresh, silent highspy.Highs instance using `threads` threads."""
     import highspy
@@ -266,7 +280,7 @@ class HighsBackend:
             sol.col_value = np.asarray(params.start, float)
             sol.value_valid = True
             h.setSolution(sol)
-        h.run()
+        run_highs(h)
         res = self._result(h, model, time.perf_counter() - t0)
         if res.termination is Termination.INFEASIBLE and h.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible:
             res = self._settle_unbounded(model, params, res)
@@ -284,7 +298,7 @@ class HighsBackend:
         h = new_highs(params.threads)
         h.setOptionValue("time_limit", float(params.time_limit))
         self._load(h, zero)
-        h.run()
+        run_highs(h)
         feasible = h.getInfo().primal_solution_status == 2
         term = Termination.UNBOUNDED if feasible else Termination.INFEASIBLE
         return MIPSolution(term, None, -np.inf if feasible else np.inf, -np.inf if feasible else np.inf,
@@ -359,7 +373,7 @@ class HighsBackend:
             h.changeColsCost(cols.size, cols, np.asarray(coefs, float))
             prev = cols
             h.changeObjectiveSense(highspy.ObjSense.kMinimize if side == 0 else highspy.ObjSense.kMaximize)
-            h.run()
+            run_highs(h)
             ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
             values[j, side] = h.getInfo().objective_function_value + const if ok else (-np.inf, np.inf)[side]
         return [(float(lo), float(hi)) for lo, hi in values]
@@ -377,7 +391,7 @@ class HighsBackend:
         h.setOptionValue("presolve", "off")
         h.setOptionValue("solver", "simplex")
         self._load(h, dataclasses.replace(model.relaxed(), c=np.zeros(model.n_cols), q_diag=None), relax=True)
-        h.run()
+        run_highs(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
             return None
         _, has_ray, values = h.getDualRay()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from milp_recourse.backends.highs import new_highs, to_highs_hessian, to_highs_lp
+from milp_recourse.backends.highs import new_highs, run_highs, to_highs_hessian, to_highs_lp
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.result import SearchState
 
@@ -110,7 +110,7 @@ class HighsSession:
         import highspy
 
         h = self._h
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
             return Relaxation(SearchState.OPTIMAL, np.asarray(h.getSolution().col_value, float),
