@@ -102,13 +102,17 @@ def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
                                row_groups=model.row_groups + ("cost:cut",) * len(cuts))
 
 
-def _cuts_bite(compiled: CompiledInstance, xvec: np.ndarray, lower: float, mip_gap: float) -> bool:
-    """Whether the MILP's point prices its shifts below d^2 by more than the gap: the cuts taken at it then cut it
-    off, which is progress even while the bound stays. With wide domains the first tangent points sit far apart,
-    the MILP moved through the free region around 0 for rounds at bound 0, and the search stopped as 'stalled'
-    at 10x the optimum (an outside fuzz, 15 of ~40 people with domains of +-3.3e5)."""
-    short = sum(compiled.cost_coef[name] * max(float(xvec[compiled.d_cols[name]]) ** 2 - float(xvec[t]), 0.0)
-                for name, t in compiled.t_cols.items())
+def _cuts_bite(compiled: CompiledInstance, xvec: np.ndarray, lower: float, mip_gap: float,
+               seen: set[tuple[int, float]]) -> bool:
+    """Whether the MILP's point prices its shifts below d^2 by more than the gap at tangent points not cut yet: the
+    new cuts then cut it off, which is progress even while the bound stays. With wide domains the first tangent
+    points sit far apart, the MILP moved through the free region around 0 for rounds at bound 0, and the search
+    stopped as 'stalled' at 10x the optimum (an outside fuzz, 15 of ~40 people with domains of +-3.3e5)."""
+    short = 0.0
+    for name, t in compiled.t_cols.items():
+        d = float(xvec[compiled.d_cols[name]])
+        if (t, round(d, 12)) not in seen:
+            short += compiled.cost_coef[name] * max(d * d - float(xvec[t]), 0.0)
     return short > max(mip_gap * lower, 1e-9)
 
 
@@ -339,6 +343,8 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
             candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, False)]
+        if compiled.quadratic and _cuts_bite(compiled, sol.x, best.lower_bound, opts.mip_gap, seen):
+            stalled = 0
         for xv, known_ok in candidates:
             action = decode(compiled, problem, xv)
             cost, _ = problem.action_cost(action)
@@ -359,8 +365,6 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
             if cut is not None:
                 density_cuts.append(cut)
                 stalled = 0   # a new cut is progress even where the bound stays (a flat optimal face)
-        if compiled.quadratic and _cuts_bite(compiled, sol.x, best.lower_bound, opts.mip_gap):
-            stalled = 0
         if gap_closed(best.cost, best.lower_bound, opts.mip_gap) and (best_ok or compiled.density is None):
             best.state = SearchState.OPTIMAL   # (a density cut round goes on while the best action fails the re-check)
             break
