@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 from milp_recourse.bounds.relu_bounds import relu_layers
 from milp_recourse.encode.compile import CompiledInstance
 from milp_recourse.errors import RecourseError
@@ -29,6 +31,7 @@ BUDGET, SMALL_BNB, MILP, OUTER_APPROX = "budget-schedule", "small-bnb", "milp", 
 ENGINES = (INCUMBENT, POLISH, BOX_SEARCH, TIGHTEN, BUDGET, SMALL_BNB, MILP, OUTER_APPROX)
 
 SMALL_MODEL_INTEGERS = 16        # at most this many integer columns: no heuristic, the small B&B first
+SMALL_BNB_SPAN = 1e10            # the small B&B's unscaled LPs only on models whose coefficients span at most this
 CHEAP_HEURISTIC_SAMPLES = 256    # tree ensembles: a small random search (every classifier call is expensive)
 BOX_SEARCH_SAMPLES = 1024        # before the box search, which improves the incumbent itself
 BUDGET_MIN_INTEGERS = 64         # smaller models are searched directly, not by the budget schedule
@@ -234,7 +237,19 @@ def small_bnb_reason(problem: RecourseProblem, compiled: CompiledInstance) -> st
         return "plausibility by log-density needs outer-approximation cuts"
     if compiled.model.n_integer > SMALL_MODEL_INTEGERS:
         return f"a big model ({compiled.model.n_integer} > {SMALL_MODEL_INTEGERS} integer columns)"
+    span = coefficient_span(compiled.model.A.data)
+    if span > SMALL_BNB_SPAN:
+        # a feature in other units (x 9e5): its LPs met HiGHS's 1e-7 tolerances on an unscaled model off by 0.6 %
+        # to 9 % of the cost, and the B&B pruned the optimum; HiGHS's MIP solver scales the model first
+        return f"a badly scaled model (its coefficients span {span:.0e} > {SMALL_BNB_SPAN:.0e})"
     return None
+
+
+def coefficient_span(values) -> float:
+    """max |a| / min |a| over the nonzero coefficients (1 when there are none)."""
+    a = np.abs(np.asarray(values, float))
+    a = a[a > 0]
+    return float(a.max() / a.min()) if a.size else 1.0
 
 
 def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_incumbent: bool
