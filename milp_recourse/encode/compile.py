@@ -41,7 +41,7 @@ class CompiledInstance:
     model: MIPModel
     a_cols: Mapping[str, int]
     d_cols: Mapping[str, int]
-    t_cols: Mapping[str, int]                 # cost epigraph columns (p = 2: tangent cuts, p = 1: |d|)
+    t_cols: Mapping[str, int]                 # cost epigraph columns (p = 2: tangent cuts of coef d^2, p = 1: |d|)
     grid_cols: Mapping[str, tuple[tuple[int, float], ...]]
     xp_cols: Mapping[str, int]                # counterfactual columns of variables that can change
     cost_coef: Mapping[str, float]            # scale * w_k / divisor_k
@@ -326,7 +326,7 @@ def tangent_points(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def tangent_row_scale(t_max: float) -> float:
-    """Factor for a tangent row t >= 2 q d - q^2 whose t is at most t_max, so that its terms stay O(1) .. O(1e6).
+    """Factor for a tangent row t >= c (2 q d - q^2) whose t is at most t_max, so that its terms stay O(1) .. O(1e6).
 
     Tiny (t_max < 1): a tiny-cost person's rows (shifts ~1e-3, t ~1e-6) let t sit far below d^2 within the solver's
     1e-7 row tolerance and the outer-approximation bound stalled above the gap: rows are scaled up, at most 1e10
@@ -358,24 +358,31 @@ def _add_cost(b: IRBuilder, problem: RecourseProblem, a_cols, d_cols, t_cols, gr
         elif coef > 0 and cost.kind == "percentile":
             dlo, dhi = d_bounds[name]
             terms[name] = percentile_term(b, name, Affine.column(d), x[name], dlo, dhi, cost.cdfs[name]) * coef
-        elif coef > 0:
+        elif coef > 0 and p == 1:
             dlo, dhi = d_bounds[name]
-            t = b.add_var(f"t[{name}]", 0.0, max(abs(dlo), abs(dhi)) ** p)
+            t = b.add_var(f"t[{name}]", 0.0, max(abs(dlo), abs(dhi)))
             T, D = Affine.column(t), Affine.column(d)
-            if p == 1:
-                b.add_ge(T - D, 0.0, f"cost:{name}")
-                b.add_ge(T + D, 0.0, f"cost:{name}")
-            else:
-                quadratic = True
-                pts = tangent_points(dlo, dhi, initial_cuts)
-                if name in shifts:  # dense near the incumbent: neighbouring patterns get near-exact bounds
-                    near = shifts[name] * (1.0 + np.array([0.0, -0.1, -0.05, -0.02, -0.01, 0.01, 0.02, 0.05, 0.1]))
-                    pts = np.unique(np.concatenate([pts, near[(near >= dlo) & (near <= dhi)]]))
-                t_max = max(abs(dlo), abs(dhi)) ** 2
-                for q in pts:  # (each huge row scaled by its own tangent point, where the cut touches)
-                    norm = tangent_row_scale(t_max if t_max < 1.0 else q * q)
-                    b.add_ge((T - D * (2 * q)) * norm, -q * q * norm, f"cost:{name}")
+            b.add_ge(T - D, 0.0, f"cost:{name}")
+            b.add_ge(T + D, 0.0, f"cost:{name}")
             terms[name] = T * coef
+            t_cols[name] = t
+        elif coef > 0:
+            # t prices coef * d^2 in cost units (objective coefficient 1): with t in d^2 units, a feature measured in
+            # other units (divisor 1e10) put 1e-10 on t, below HiGHS's 1e-7 dual tolerance, so t was all but free
+            # and the MILP proved an action 4.7x the optimum
+            quadratic = True
+            dlo, dhi = d_bounds[name]
+            t_max = coef * max(abs(dlo), abs(dhi)) ** 2
+            t = b.add_var(f"t[{name}]", 0.0, t_max)
+            T, D = Affine.column(t), Affine.column(d)
+            pts = tangent_points(dlo, dhi, initial_cuts)
+            if name in shifts:  # dense near the incumbent: neighbouring patterns get near-exact bounds
+                near = shifts[name] * (1.0 + np.array([0.0, -0.1, -0.05, -0.02, -0.01, 0.01, 0.02, 0.05, 0.1]))
+                pts = np.unique(np.concatenate([pts, near[(near >= dlo) & (near <= dhi)]]))
+            for q in pts:  # (each huge row scaled by its own tangent point, where the cut touches)
+                norm = tangent_row_scale(t_max if t_max < 1.0 else coef * q * q)
+                b.add_ge((T - D * (2 * q * coef)) * norm, -q * q * coef * norm, f"cost:{name}")
+            terms[name] = T
             t_cols[name] = t
         rng = problem.preferences.preferred_ranges.get(name)
         if rng is not None and problem.preferences.range_penalty > 0:

@@ -84,17 +84,17 @@ def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarra
     return action
 
 
-def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float]]) -> MIPModel:
-    """Append tangent cuts t >= 2 q d - q^2 as rows."""
+def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float, float]]) -> MIPModel:
+    """Append tangent cuts t >= c (2 q d - q^2) as rows (t prices c d^2, in cost units)."""
     if not cuts:
         return model
     rows, cols, vals, lo = [], [], [], []
-    for i, (t, d, q) in enumerate(cuts):
-        norm = tangent_row_scale(min(float(model.col_ub[t]), q * q))  # O(1) terms near the tangent point
+    for i, (t, d, q, c) in enumerate(cuts):
+        norm = tangent_row_scale(min(float(model.col_ub[t]), c * q * q))  # O(1) terms near the tangent point
         rows += [i, i]
         cols += [t, d]
-        vals += [norm, -2.0 * q * norm]
-        lo.append(-q * q * norm)
+        vals += [norm, -2.0 * q * c * norm]
+        lo.append(-q * q * c * norm)
     extra = sp.csr_matrix((vals, (rows, cols)), shape=(len(cuts), model.n_cols))
     return dataclasses.replace(model, A=sp.vstack([model.A, extra], format="csr"),
                                row_lo=np.concatenate([model.row_lo, lo]),
@@ -112,7 +112,7 @@ def _cuts_bite(compiled: CompiledInstance, xvec: np.ndarray, lower: float, mip_g
     for name, t in compiled.t_cols.items():
         d = float(xvec[compiled.d_cols[name]])
         if (t, round(d, 12)) not in seen:
-            short += compiled.cost_coef[name] * max(d * d - float(xvec[t]), 0.0)
+            short += max(compiled.cost_coef[name] * d * d - float(xvec[t]), 0.0)
     return short > max(mip_gap * lower, 1e-9)
 
 
@@ -290,7 +290,7 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
     qp_backend = backend if backend.capabilities.quadratic_lp else get_backend("highs")
     best = SearchOutcome(inc.action if inc else None, inc.cost if inc else np.inf, -np.inf, SearchState.UNKNOWN)
     best_ok = inc is not None   # whether best.action passed the re-check (an incumbent always has)
-    cuts: list[tuple[int, int, float]] = []
+    cuts: list[tuple[int, int, float, float]] = []
     density_cuts: list = []   # plausibility by log-density: supporting rows of the ball (encode/plausibility.py)
     seen: set[tuple[int, float]] = set()
     t_solve = t_small
@@ -360,7 +360,7 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                     key = (t, round(d, 12))
                     if key not in seen:
                         seen.add(key)
-                        cuts.append((t, compiled.d_cols[name], d))
+                        cuts.append((t, compiled.d_cols[name], d, compiled.cost_coef[name]))
             cut = compiled.density.cut(xv) if compiled.density is not None else None
             if cut is not None:
                 density_cuts.append(cut)
