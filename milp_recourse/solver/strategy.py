@@ -31,7 +31,7 @@ BUDGET, SMALL_BNB, MILP, OUTER_APPROX = "budget-schedule", "small-bnb", "milp", 
 ENGINES = (INCUMBENT, POLISH, BOX_SEARCH, TIGHTEN, BUDGET, SMALL_BNB, MILP, OUTER_APPROX)
 
 SMALL_MODEL_INTEGERS = 16        # at most this many integer columns: no heuristic, the small B&B first
-SMALL_BNB_SPAN = 1e10            # the small B&B's unscaled LPs only on models whose coefficients span at most this
+SMALL_BNB_SPAN = 1e6             # the small B&B's unscaled LPs only on models whose coefficients span at most this
 CHEAP_HEURISTIC_SAMPLES = 256    # tree ensembles: a small random search (every classifier call is expensive)
 BOX_SEARCH_SAMPLES = 1024        # before the box search, which improves the incumbent itself
 BUDGET_MIN_INTEGERS = 64         # smaller models are searched directly, not by the budget schedule
@@ -239,8 +239,9 @@ def small_bnb_reason(problem: RecourseProblem, compiled: CompiledInstance) -> st
         return f"a big model ({compiled.model.n_integer} > {SMALL_MODEL_INTEGERS} integer columns)"
     span = coefficient_span(compiled.model.A.data)
     if span > SMALL_BNB_SPAN:
-        # a feature in other units (x 9e5): its LPs met HiGHS's 1e-7 tolerances on an unscaled model off by 0.6 %
-        # to 9 % of the cost, and the B&B pruned the optimum; HiGHS's MIP solver scales the model first
+        # a feature in other units (x 9e5, span 5.6e13) or domains x 8.5e5 (span 2.2e8): its LPs met HiGHS's 1e-7
+        # tolerances off the optimum, by 0.6 % to 15 % of the cost, and the B&B pruned the optimum (an outside
+        # fuzz); HiGHS's MIP solver scales the model first. Shipped models span 2e2 .. 7e3
         return f"a badly scaled model (its coefficients span {span:.0e} > {SMALL_BNB_SPAN:.0e})"
     return None
 
