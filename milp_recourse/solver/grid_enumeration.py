@@ -63,9 +63,11 @@ def _count(sizes: list[int], most: int) -> int:
     return sum(by_size[1:])
 
 
-def exhaust_grid(problem: RecourseProblem, res: RecourseResult) -> RecourseResult:
+def exhaust_grid(problem: RecourseProblem, res: RecourseResult, spent: float | None = None) -> RecourseResult:
     """`res` made exact by enumeration when the SCM was approximated, the answer is not proven, the actions are
-    finitely many (at most MAX_ACTIONS) and the time limit allows; else `res` as it is."""
+    finitely many (at most MAX_ACTIONS) and the time limit allows; else `res` as it is. `spent`: the seconds the
+    person took so far (default res.total_seconds). The first batch is always tried: an outer approximation that
+    used the whole limit on a 125-action person left it FEASIBLE at 4.5x the optimum, at any time limit."""
     if res.status not in UNSETTLED or res.approximation_error == 0.0:
         return res
     values = _values(problem)
@@ -77,14 +79,14 @@ def exhaust_grid(problem: RecourseProblem, res: RecourseResult) -> RecourseResul
     if total > MAX_ACTIONS:
         return res
     t0 = time.perf_counter()
-    deadline = t0 + max(problem.options.time_limit - res.total_seconds, 0.0)
+    deadline = t0 + max(problem.options.time_limit - (res.total_seconds if spent is None else spent), 0.0)
     names = list(values)
     actions = [dict(zip(subset, combo)) for k in range(1, most + 1) for subset in itertools.combinations(names, k)
                for combo in itertools.product(*(values[n] for n in subset))]
     costs = np.array([problem.action_cost(a)[0] for a in actions])
     order = np.argsort(costs, kind="stable")
     for start in range(0, len(order), BATCH):
-        if time.perf_counter() > deadline:
+        if start > 0 and time.perf_counter() > deadline:
             return res
         chunk = [actions[i] for i in order[start:start + BATCH]]
         checks = verify_many([problem] * len(chunk), chunk)

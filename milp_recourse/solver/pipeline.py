@@ -75,10 +75,13 @@ def solve_as_given(problem: RecourseProblem, session: HighsSession | None = None
 def refine(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
     """The answer refined on a finer piecewise-linear SCM (`refine_pwl`), then made exact by enumeration when the
     SCM was approximated and the actions are finitely many (solver/grid_enumeration.py)."""
-    return exhaust_grid(problem, refine_pwl(problem, res, session))
+    t0 = time.perf_counter() - res.total_seconds     # when the first pass started: the limit holds from there
+    refined = refine_pwl(problem, res, session, t0)
+    return exhaust_grid(problem, refined, time.perf_counter() - t0)
 
 
-def refine_pwl(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None) -> RecourseResult:
+def refine_pwl(problem: RecourseProblem, res: RecourseResult, session: HighsSession | None = None,
+               t0: float | None = None) -> RecourseResult:
     """Re-solve with a finer piecewise-linear SCM while the only failure is the score on the true SCM.
 
     Each re-solve also asks for a score margin of twice the failed answer's deficit. That restricts the model, so
@@ -88,12 +91,16 @@ def refine_pwl(problem: RecourseProblem, res: RecourseResult, session: HighsSess
     competes with the re-solves' answer; the cheaper verified one is kept. Answers of an approximated SCM are
     FEASIBLE, never OPTIMAL (finish)."""
     first, original = res, problem
+    t0 = time.perf_counter() - res.total_seconds if t0 is None else t0
     for _ in range(PWL_REFINEMENTS):
         if res.status is not Status.VERIFICATION_FAILED or res.approximation_error == 0.0 or res.violations:
             break
+        left = original.options.time_limit - (time.perf_counter() - t0)
+        if left <= 0.0:   # each re-solve took the whole limit again: 10.5 s at time_limit 5 (an outside fuzz)
+            break
         deficit = max(0.0, (res.score_threshold or 0.0) + problem.options.margin - (res.score or 0.0))
         finer = dataclasses.replace(problem.options, pwl_breakpoints=4 * problem.options.pwl_breakpoints - 3,
-                                    margin=problem.options.margin + 2.0 * deficit)
+                                    margin=problem.options.margin + 2.0 * deficit, time_limit=left)
         problem = dataclasses.replace(problem, options=finer)
         res = _solve_once(problem, session)
     if res is first:
