@@ -72,16 +72,23 @@ def _mean_value_form(eq: ex.Expr, derivs: Mapping[str, ex.Expr], constants: Mapp
     r[:, j] = np.where(np.isfinite(f0), 0.0, np.inf)
     consts = [{name: (v, v) for name, v in constants.items()}]
     for q, dq in derivs.items():
-        k = pos[q]
-        with np.errstate(all="ignore"):   # (an unbounded slope: inf - inf, inf * 0 are read below)
-            slo, shi = slope_ranges(dq, consts, np.zeros(n, int), centre, spread)
-            finite = np.isfinite(slo) & np.isfinite(shi)
-            mid = np.where(finite, (slo + shi) / 2.0, 0.0)
-            half = np.where(finite, (shi - slo) / 2.0, np.inf)
-            # f - f0 = s (p - p0), p - p0 = S_k (theta - ctr) + e_k: the centre slope on S, the rest on r
-            S[:, j] += mid[:, None] * S[:, k]
-            o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
-            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf, posinf=np.inf)
+        with np.errstate(all="ignore"):
+            add_slope_term(S, o, r, j, pos[q], *slope_ranges(dq, consts, np.zeros(n, int), centre, spread), ctr,
+                           spread[q])
+
+
+def add_slope_term(S: np.ndarray, o: np.ndarray, r: np.ndarray, j: int, k: int, slo: np.ndarray, shi: np.ndarray,
+                   ctr: np.ndarray, spread: np.ndarray) -> None:
+    """Row j += parent k's term of the mean-value form, its slope in [slo, shi] per box: f - f0 = s (p - p0) with
+    p - p0 = S_k (theta - ctr) + e_k, the centre slope on S and the rest on r. An unbounded slope (log(2 + A*A)'s
+    over a wide box) leaves r infinite, never 1.8e308 (nan_to_num's default, which a NaN line then hid)."""
+    with np.errstate(all="ignore"):   # (inf - inf, inf * 0 are read here)
+        finite = np.isfinite(slo) & np.isfinite(shi)
+        mid = np.where(finite, (slo + shi) / 2.0, 0.0)
+        half = np.where(finite, (shi - slo) / 2.0, np.inf)
+        S[:, j] += mid[:, None] * S[:, k]
+        o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
+        r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread, nan=np.inf, posinf=np.inf)
 
 
 def slope_ranges(dq: ex.Expr, consts: Sequence[Mapping[str, tuple[float, float]]], who: np.ndarray,
@@ -113,4 +120,4 @@ def slope_ranges(dq: ex.Expr, consts: Sequence[Mapping[str, tuple[float, float]]
     return slo, shi
 
 
-__all__ = ["counterfactual_forms", "slope_ranges"]
+__all__ = ["add_slope_term", "counterfactual_forms", "slope_ranges"]

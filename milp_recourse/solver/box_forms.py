@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from milp_recourse.bounds.scm_boxes import counterfactual_forms, slope_ranges
+from milp_recourse.bounds.scm_boxes import add_slope_term, counterfactual_forms, slope_ranges
 from milp_recourse.scm import expr as ex
 from milp_recourse.scm.derivative import derivative
 from milp_recourse.scm.nodes import Call, Pow
@@ -141,15 +141,8 @@ def _mean_value_form(eq, derivs, states: list, who: np.ndarray, pos, S, o, r, j:
     r[:, j] = np.where(np.isfinite(f0), 0.0, np.inf)
     consts = [{c: (v, v) for c, v in s.constants.items()} for s in states]
     for q, dq in derivs.items():
-        k = pos[q]
-        with np.errstate(all="ignore"):   # (an unbounded slope: inf - inf, inf * 0 are read below)
-            slo, shi = slope_ranges(dq, consts, who, centre, spread)
-            finite = np.isfinite(slo) & np.isfinite(shi)
-            mid = np.where(finite, (slo + shi) / 2.0, 0.0)
-            half = np.where(finite, (shi - slo) / 2.0, np.inf)
-            S[:, j] += mid[:, None] * S[:, k]
-            o[:, j] -= mid * np.einsum("nd,nd->n", S[:, k], ctr)
-            r[:, j] += np.abs(mid) * r[:, k] + np.nan_to_num(half * spread[q], nan=np.inf, posinf=np.inf)
+        with np.errstate(all="ignore"):
+            add_slope_term(S, o, r, j, pos[q], *slope_ranges(dq, consts, who, centre, spread), ctr, spread[q])
 
 
 __all__ = ["forms_many"]
