@@ -354,10 +354,9 @@ def test_the_api_refuses_what_the_cli_refuses(act, needle):
     assert [r.name for r in fine.rules] == ["edu"]
 
 
-def test_explain_names_levels_in_its_relaxation_and_conflict_text():
-    """explain's texts showed a categorical / ordinal value as its code ('edu := 2') where the input, solve and the
-    README use level names (an outside fuzz). Reference: the spec's own level list."""
-    from milp_recourse.diagnose.explain import explain, print_explanation
+def _explained_without_recourse():
+    """explain() for a person the tree denies while only hours <= 4 may change: a relaxation frees edu."""
+    from milp_recourse.diagnose.explain import explain
 
     scm = scm_from_dict(spec())
     clf, _, _ = classifier(scm, "tree")
@@ -365,6 +364,15 @@ def test_explain_names_levels_in_its_relaxation_and_conflict_text():
     ex = explain(mr.RecourseProblem(scm, clf, x, actionability=mr.Actionability(actionable=("hours",),
                                                                                bounds={"hours": (None, 4.0)})))
     assert ex.result.status is mr.Status.NO_RECOURSE and ex.relaxation is not None
+    return ex
+
+
+def test_explain_names_levels_in_its_relaxation_and_conflict_text():
+    """explain's texts showed a categorical / ordinal value as its code ('edu := 2') where the input, solve and the
+    README use level names (an outside fuzz). Reference: the spec's own level list."""
+    from milp_recourse.diagnose.explain import print_explanation
+
+    ex = _explained_without_recourse()
     code = int(ex.relaxation.action["edu"])
     assert f"edu := {LEVELS['edu'][code]}" in ex.relaxation.message
     assert f"edu := {code}" not in ex.relaxation.message
@@ -383,14 +391,7 @@ def test_explain_json_names_levels_as_solve_json_does():
     relaxation chose; numeric features stay numbers."""
     import json
 
-    from milp_recourse.diagnose.explain import explain
-
-    scm = scm_from_dict(spec())
-    clf, _, _ = classifier(scm, "tree")
-    x = {"job": 2.0, "edu": 0.0, "hours": 3.0}
-    ex = explain(mr.RecourseProblem(scm, clf, x, actionability=mr.Actionability(actionable=("hours",),
-                                                                               bounds={"hours": (None, 4.0)})))
-    assert ex.result.status is mr.Status.NO_RECOURSE and ex.relaxation is not None
+    ex = _explained_without_recourse()
     d = json.loads(json.dumps(ex.to_dict()))
     for name, value in ex.relaxation.action.items():
         want = LEVELS[name][int(value)] if name in LEVELS else float(value)
