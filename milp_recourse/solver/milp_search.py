@@ -250,20 +250,25 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
     whose model's bound is the approximation's and may pass a true cost)."""
     args = (compiled, problem, inc, use_cutoff, deadline, session, presolve_probing, sub_mips, restarts, cancel)
     out = _search_compiled(*args)
-    if compiled.approx_error > 0.0 or not (out.verified and out.action is not None
-                                           and out.lower_bound > out.cost * (1 + CONTRADICTION_TOL) + 1e-9):
+    if compiled.approx_error > 0.0 or not _bound_passes_action(out):
         return out
     again = _search_compiled(*args, presolve=False)
     last = again.path[-1]
     again.path[-1] = PathStep(last.engine, last.seconds, last.outcome, {**last.counters, "presolve_retries": 1})
     again.seconds += out.seconds
-    if again.verified and again.action is not None and again.lower_bound > again.cost * (1 + CONTRADICTION_TOL) + 1e-9:
+    if _bound_passes_action(again):
         # still a bound past the search's own verified action: the model is too badly scaled for the solver's
         # tolerances (domains x 1e6: OPTIMAL 0.0025 with bound 11.57, where 9.3e-5 is right). Nothing is proven
         again.state, again.lower_bound = SearchState.LIMIT, -np.inf
         again.message = ("The solver's lower bound passed its own verified action's cost (a badly scaled model: "
                          "domains or units far apart); no bound is proven.")
     return again
+
+
+def _bound_passes_action(out: SearchOutcome) -> bool:
+    """Whether a search's proven lower bound lies above its own verified action's cost: a solver error."""
+    return bool(out.verified and out.action is not None
+                and out.lower_bound > out.cost * (1 + CONTRADICTION_TOL) + 1e-9)
 
 
 def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: Incumbent | None,
