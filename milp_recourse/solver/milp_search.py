@@ -23,6 +23,7 @@ from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
 from milp_recourse.encode.plausibility import with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
+from milp_recourse.mip.scaling import equilibrate, needs_equilibration, scaled_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.solver.answer_rules import nudged_outward
@@ -196,14 +197,27 @@ def gap_closed(cost: float, lower: float, mip_gap: float) -> bool:
 
 
 def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
-    """backend.solve, with a solver's own failure mid-search returned as Termination.ERROR (SCIP's LP error -6
-    on CARMA polish QPs whose costs are ~2e-5: the polish then has no point; a failed MILP ends the search,
-    reported in the result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN))."""
+    """backend.solve, on the model equilibrated when its coefficients span more than EQUILIBRATE_SPAN (features
+    in units far apart: mip/scaling.py), with the point, objective and bound read back in the model's own units.
+    A solver's own failure mid-search comes back as Termination.ERROR (SCIP's LP error -6 on CARMA polish QPs
+    whose costs are ~2e-5: the polish then has no point; a failed MILP ends the search, reported in the
+    result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN))."""
     t = time.perf_counter()
+    eq = equilibrate(model) if needs_equilibration(model) else None
+    if eq is not None:
+        model = scaled_model(model, eq)
+        params = dataclasses.replace(
+            params, start=None if params.start is None else eq.scale_point(params.start),
+            objective_cutoff=None if params.objective_cutoff is None else params.objective_cutoff * eq.objective)
     try:
-        return backend.solve(model, params)
+        sol = backend.solve(model, params)
     except BackendError as exc:
         return MIPSolution(Termination.ERROR, None, np.inf, -np.inf, time.perf_counter() - t, backend.name, str(exc))
+    if eq is None:
+        return sol
+    return dataclasses.replace(sol, x=None if sol.x is None else eq.unscale_point(sol.x),
+                               objective=sol.objective / eq.objective, bound=sol.bound / eq.objective,
+                               seconds=time.perf_counter() - t)
 
 
 def _standing(best: SearchOutcome, best_ok: bool, action: dict[str, float], cost: float,
@@ -385,6 +399,10 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                 "The lower bound stalled (solver tolerances); the gap is reported.")
             break
         best.state = SearchState.LIMIT
+        if rnd == rounds:   # no limit was hit: the solver's optimum was not verified, or the rounds ran out
+            best.message = (f"The outer approximation's {rounds} rounds ran out; the gap is reported."
+                            if rounds > 1 else "The solver's optimum failed the independent re-check (solver "
+                            "tolerances); the cheapest verified action is reported with its gap.")
     best.seconds = t_solve
     best.verified = best_ok if best.action is not None else None
     engine = OUTER_APPROX if compiled.quadratic else MILP

@@ -14,11 +14,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import numpy as np
 
 from milp_recourse.bounds.relu_bounds import relu_layers
 from milp_recourse.encode.compile import CompiledInstance
 from milp_recourse.errors import RecourseError
+from milp_recourse.mip.scaling import coefficient_span, needs_equilibration
 from milp_recourse.models.adapter import split_model
 from milp_recourse.models.trees import is_tree_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -150,7 +150,7 @@ def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
     budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend on it;
     a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call is
     expensive)."""
-    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS:
+    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and not needs_equilibration(compiled.model):
         return 0
     if compiled.quadratic or compiled.tighten_targets:
         return requested
@@ -244,13 +244,6 @@ def small_bnb_reason(problem: RecourseProblem, compiled: CompiledInstance) -> st
         # fuzz); HiGHS's MIP solver scales the model first. Shipped models span 2e2 .. 7e3
         return f"a badly scaled model (its coefficients span {span:.0e} > {SMALL_BNB_SPAN:.0e})"
     return None
-
-
-def coefficient_span(values) -> float:
-    """max |a| / min |a| over the nonzero coefficients (1 when there are none)."""
-    a = np.abs(np.asarray(values, float))
-    a = a[a > 0]
-    return float(a.max() / a.min()) if a.size else 1.0
 
 
 def choose_search(problem: RecourseProblem, compiled: CompiledInstance, have_incumbent: bool
