@@ -146,13 +146,15 @@ def tree_scored(problem: RecourseProblem) -> bool:
 
 
 def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
-    """How many random actions to try for an upper bound: none for tiny models (solved directly) unless their
-    coefficients span more than EQUILIBRATE_SPAN (domains x 1e6: the incumbent's cost radius then bounds the
-    big-M values, which equilibration cannot scale, as they sit on binaries); the full
+    """How many random actions to try for an upper bound: none for tiny models (solved directly) unless they
+    have big-M sources and coefficients spanning more than EQUILIBRATE_SPAN (SCM domains x 1e6: the incumbent's
+    cost radius and LP tightening then bound the big-M values, which equilibration cannot scale, as they sit on
+    binaries); the full
     budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend on it;
     a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call is
     expensive)."""
-    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and not needs_equilibration(compiled.model):
+    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and not (compiled.tighten_targets
+                                                                  and needs_equilibration(compiled.model)):
         return 0
     if compiled.quadratic or compiled.tighten_targets:
         return requested
