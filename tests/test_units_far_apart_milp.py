@@ -1,11 +1,14 @@
-"""Linear worlds with features in units far apart (x 1e-4 .. 1e6) or domains widened (x 10 .. 1e6), forced onto
-the MILP path (closed_form=False). The compiled models' coefficients spanned up to 1e16; HiGHS met its absolute
-1e-7 tolerances in those units and proved OPTIMAL up to 7x the optimum (15 of 149 and 31 of 160 of these worlds
-were wrong or unproven). Such models are now solved equilibrated (mip/scaling.py), LP-tightened equilibrated, and a
-small one seeks an incumbent first, whose cost radius bounds the big-M values. Reference: tests/linear_worlds.py,
-every intervention set's LP or closed form in natural units outside the package."""
+"""Linear worlds with features in units far apart (x 1e-4 .. 1e6), domains widened (x 10 .. 1e6) or prices far
+apart (x 1e-4 and x 1e4), forced onto the MILP path (closed_form=False). Their compiled models' coefficients
+spanned up to 1e16; HiGHS met its absolute 1e-7 tolerances in those units and proved OPTIMAL up to 7x the optimum
+(units: 15 of 149 wrong or unproven; domains: 31 of 160; prices at p = 2: 21 of 145 unproven). Such models are now
+solved equilibrated (mip/scaling.py), LP-tightened equilibrated, and a small one with SCM big-M rows seeks an
+incumbent first, whose cost radius bounds the big-M values. Reference: tests/linear_worlds.py, every intervention
+set's LP or closed form in natural units, outside the package."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -19,7 +22,8 @@ MARGIN = 1e-6   # the package accepts a score >= 1e-6 for a strict threshold (de
 CASES = [("units", 4, 1, 1), ("units", 8, 0, 1), ("units", 22, 1, 1), ("units", 31, 1, 1),
          ("units", 1, 1, 2), ("units", 9, 1, 2), ("units", 16, 1, 2), ("units", 29, 0, 2),
          ("widen", 0, 1, 1), ("widen", 3, 1, 1), ("widen", 16, 0, 1), ("widen", 25, 1, 1),
-         ("widen", 5, 1, 2), ("widen", 9, 1, 2), ("widen", 12, 1, 2), ("widen", 25, 0, 2)]
+         ("widen", 5, 1, 2), ("widen", 9, 1, 2), ("widen", 12, 1, 2), ("widen", 25, 0, 2),
+         ("uneven", 4, 0, 2), ("uneven", 9, 1, 2), ("uneven", 17, 1, 2), ("uneven", 23, 1, 2), ("uneven", 30, 0, 2)]
 
 
 def draw(mode: str, seed: int, person: int, p: int):
@@ -31,8 +35,15 @@ def draw(mode: str, seed: int, person: int, p: int):
         for q in (1, 2):
             units = 10 ** rng.uniform(-4, 6, size=n) if mode == "units" else np.ones(n)
             widen = 10 ** rng.uniform(1, 6, size=n) if mode == "widen" else np.ones(n)
+            case = world
+            if mode == "uneven":   # one feature's price x 1e-4, another's x 1e4
+                price = world.price.copy()
+                k1, k2 = rng.choice(np.arange(1, n), 2, replace=False)
+                price[k1] *= 1e-4
+                price[k2] *= 1e4
+                case = dataclasses.replace(world, price=price)
             if (k, q) == (person, p):
-                return world, x, units, widen
+                return case, x, units, widen
     raise LookupError("no such case")
 
 

@@ -106,6 +106,11 @@ def equilibrate(model: MIPModel) -> Equilibration:
     return Equilibration(col, np.exp2(expo[:m]), float(np.exp2(expo[obj])))
 
 
+def objective_factor(magnitude: float) -> float:
+    """The power of two that brings an objective value of `magnitude` (> 0) to about 1 (within 2**+-60)."""
+    return float(np.exp2(np.clip(np.round(-np.log2(magnitude)), -_MAX_EXPONENT, _MAX_EXPONENT)))
+
+
 def scaled_model(model: MIPModel, eq: Equilibration) -> MIPModel:
     """The model in equilibrated units: A' = R A S, bounds / S, rows R lo .. R hi, objective w * S c."""
     S = sp.diags(eq.col)
@@ -118,4 +123,4 @@ def scaled_model(model: MIPModel, eq: Equilibration) -> MIPModel:
 
 
 __all__ = ["EQUILIBRATE_SPAN", "Equilibration", "coefficient_span", "equilibrate", "model_span",
-           "needs_equilibration", "scaled_model"]
+           "needs_equilibration", "objective_factor", "scaled_model"]

@@ -23,7 +23,7 @@ from milp_recourse.encode.compile import CompiledInstance, tangent_row_scale
 from milp_recourse.encode.plausibility import with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
-from milp_recourse.mip.scaling import equilibrate, needs_equilibration, scaled_model
+from milp_recourse.mip.scaling import equilibrate, needs_equilibration, objective_factor, scaled_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.solver.answer_rules import nudged_outward
@@ -189,6 +189,15 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     return SearchOutcome(action, cost, lower, SearchState.OPTIMAL, seconds, out.nodes)
 
 
+def _verified_at_its_objective(compiled: CompiledInstance, problem: RecourseProblem, sol: MIPSolution) -> bool:
+    """Whether a linear MILP's point decodes to an action that passes the re-check at the cost the solver saw."""
+    action = decode(compiled, problem, sol.x)
+    if not verify_action(problem, action).ok:
+        return False
+    seen = sol.objective / compiled.objective_scale
+    return problem.action_cost(action)[0] <= seen + max(NUMERIC_GAP * abs(seen), 1e-9)
+
+
 def gap_closed(cost: float, lower: float, mip_gap: float) -> bool:
     """Whether a verified action's cost is proven optimal by `lower`: within the relative mip_gap, or within
     NUMERIC_GAP (the solver's optimum of a model met to 1e-7 may lie that far below the exact one: a tree MILP's
@@ -196,14 +205,18 @@ def gap_closed(cost: float, lower: float, mip_gap: float) -> bool:
     return cost - lower <= max(max(mip_gap, NUMERIC_GAP) * abs(cost), 1e-9)
 
 
-def _run_backend(backend, model: MIPModel, params: SolverParams) -> MIPSolution:
+def _run_backend(backend, model: MIPModel, params: SolverParams, magnitude: float = np.nan) -> MIPSolution:
     """backend.solve, on the model equilibrated when its coefficients span more than EQUILIBRATE_SPAN (features
     in units far apart: mip/scaling.py), with the point, objective and bound read back in the model's own units.
     A solver's own failure mid-search comes back as Termination.ERROR (SCIP's LP error -6 on CARMA polish QPs
     whose costs are ~2e-5: the polish then has no point; a failed MILP ends the search, reported in the
-    result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN))."""
+    result's message with the verified incumbent (FEASIBLE) or no action (UNKNOWN)).
+    `magnitude`: the objective's expected value (a verified cost) when known; an equilibrated objective is then
+    scaled to about 1 (costs of 1e-5 with coefficients of 1: the LP bound came out 2 % above the optimum)."""
     t = time.perf_counter()
     eq = equilibrate(model) if needs_equilibration(model) else None
+    if eq is not None and np.isfinite(magnitude) and magnitude > 0:
+        eq = dataclasses.replace(eq, objective=objective_factor(magnitude))
     if eq is not None:
         model = scaled_model(model, eq)
         params = dataclasses.replace(
@@ -274,6 +287,8 @@ def search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: I
         # still a bound past the search's own verified action: the model is too badly scaled for the solver's
         # tolerances (domains x 1e6: OPTIMAL 0.0025 with bound 11.57, where 9.3e-5 is right). Nothing is proven
         again.state, again.lower_bound = SearchState.LIMIT, -np.inf
+        last = again.path[-1]
+        again.path[-1] = PathStep(last.engine, last.seconds, SearchState.LIMIT, last.counters)
         again.message = ("The solver's lower bound passed its own verified action's cost (a badly scaled model: "
                          "domains or units far apart); no bound is proven.")
     return again
@@ -333,7 +348,8 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                               objective_cutoff=cutoff,
                               sub_mip_heuristics=sub_mips and best.action is None, presolve_probing=presolve_probing,
                               restarts=restarts, cancel=cancel, presolve=presolve)
-        sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params)
+        sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params,
+                           best.cost * scale)
         t_solve += sol.seconds
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:
@@ -359,15 +375,17 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
             t_solve += qp.seconds
             if qp.x is not None:
                 candidates.append((qp.x, None))
-        elif verify_action(problem, decode(compiled, problem, sol.x)).ok:
+        elif _verified_at_its_objective(compiled, problem, sol):
             candidates = [(sol.x, True)]
         else:
             # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
-            # counterfactual: re-solve its binary pattern as an LP with integers fixed and a tight tolerance
+            # counterfactual; and a shift within the solver's tolerance is still a change to the re-check (2e-9 on
+            # a feature priced 1e4 per unit: 2.5x the optimum, an outside fuzz): re-solve the point's binary
+            # pattern as an LP with integers fixed and a tight tolerance
             lp = _run_backend(qp_backend, _fixed_pattern(with_density_cuts(compiled.model, density_cuts), sol.x),
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
-            candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, False)]
+            candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, None)]
         if compiled.quadratic and _cuts_bite(compiled, sol.x, best.lower_bound, opts.mip_gap, seen):
             stalled = 0
         for xv, known_ok in candidates:
