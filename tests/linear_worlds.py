@@ -4,6 +4,7 @@ worked in natural units outside the package."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -72,6 +73,27 @@ def problem(world: World, x: np.ndarray, p: int, units: np.ndarray, widen: np.nd
                            options=SolveOptions(time_limit=20, closed_form=closed_form))
 
 
+def scaled_cases(mode: str, seed: int):
+    """(person index, p, world, person, units, widths) of one seed's cases in a badly scaled mode: 'units' (every
+    feature in a unit x 1e-4 .. 1e6), 'widen' (domains x 10 .. 1e6) or 'uneven' (one price x 1e-4, one x 1e4);
+    two denied people, p = 1 and 2 each, drawn in that order."""
+    world = random_world(seed)
+    n = len(world.B)
+    rng = np.random.default_rng(seed + 1000)
+    for k, x in enumerate(denied_people(world, seed, 2)):
+        for p in (1, 2):
+            units = 10 ** rng.uniform(-4, 6, size=n) if mode == "units" else np.ones(n)
+            widen = 10 ** rng.uniform(1, 6, size=n) if mode == "widen" else np.ones(n)
+            case = world
+            if mode == "uneven":
+                price = world.price.copy()
+                k1, k2 = rng.choice(np.arange(1, n), 2, replace=False)
+                price[k1] *= 1e-4
+                price[k2] *= 1e4
+                case = dataclasses.replace(world, price=price)
+            yield k, p, case, x, units, widen
+
+
 def _effects(B: np.ndarray, I: tuple[int, ...]) -> np.ndarray:
     """d x' / d theta_I: the columns of (1 - B with rows I cut)^-1 for the intervened features."""
     BI = B.copy()
@@ -109,4 +131,4 @@ def exact_optimum(world: World, x: np.ndarray, p: int, widen: np.ndarray, margin
     return best
 
 
-__all__ = ["World", "random_world", "denied_people", "problem", "exact_optimum"]
+__all__ = ["World", "random_world", "denied_people", "problem", "exact_optimum", "scaled_cases"]

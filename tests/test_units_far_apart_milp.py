@@ -8,12 +8,10 @@ set's LP or closed form in natural units, outside the package."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from linear_worlds import denied_people, exact_optimum, problem, random_world
+from linear_worlds import exact_optimum, problem, scaled_cases
 from milp_recourse import Status, solve
 
 MARGIN = 1e-6   # the package accepts a score >= 1e-6 for a strict threshold (decision > 0)
@@ -27,23 +25,10 @@ CASES = [("units", 4, 1, 1), ("units", 8, 0, 1), ("units", 22, 1, 1), ("units", 
 
 
 def draw(mode: str, seed: int, person: int, p: int):
-    """The world, person, units and widths of one case (draws in a fixed order per seed: person, then p)."""
-    world = random_world(seed)
-    n = len(world.B)
-    rng = np.random.default_rng(seed + 1000)
-    for k, x in enumerate(denied_people(world, seed, 2)):
-        for q in (1, 2):
-            units = 10 ** rng.uniform(-4, 6, size=n) if mode == "units" else np.ones(n)
-            widen = 10 ** rng.uniform(1, 6, size=n) if mode == "widen" else np.ones(n)
-            case = world
-            if mode == "uneven":   # one feature's price x 1e-4, another's x 1e4
-                price = world.price.copy()
-                k1, k2 = rng.choice(np.arange(1, n), 2, replace=False)
-                price[k1] *= 1e-4
-                price[k2] *= 1e4
-                case = dataclasses.replace(world, price=price)
-            if (k, q) == (person, p):
-                return case, x, units, widen
+    """The world, person, units and widths of one case."""
+    for k, q, world, x, units, widen in scaled_cases(mode, seed):
+        if (k, q) == (person, p):
+            return world, x, units, widen
     raise LookupError("no such case")
 
 
