@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-
 from milp_recourse.bounds.relu_bounds import relu_layers
 from milp_recourse.encode.compile import CompiledInstance
 from milp_recourse.errors import RecourseError
@@ -147,10 +146,10 @@ def tree_scored(problem: RecourseProblem) -> bool:
 
 def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
     """How many random actions to try for an upper bound: none for tiny models (solved directly) unless they
-    have big-M sources and rows whose coefficients span more than SMALL_BNB_SPAN (SCM domains x 1e6: the incumbent's
-    cost radius and LP tightening then bound the big-M values, which equilibration cannot scale, as they sit on
-    binaries); the full
-    budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend on it;
+    have big-M sources and rows whose coefficients span more than SMALL_BNB_SPAN (SCM domains x 1e6: the
+    incumbent's cost radius and LP tightening then bound the big-M values, which equilibration cannot scale, as
+    they sit on binaries); the full budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2
+    outer approximation depend on it;
     a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call is
     expensive)."""
     if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and not (
