@@ -4,8 +4,8 @@ Random linear-Gaussian SCMs with a linear score (tests/linear_worlds.py), solved
 answer checked against the exact optimum by enumeration of intervention sets in natural units (scipy's linprog,
 or a closed form at p = 2; a case whose closed form a domain binds is skipped). Per mode: how many answers are
 OPTIMAL at the reference (within the default relative gap, 1e-4), OPTIMAL above it (wrong), FEASIBLE or
-otherwise, and the median seconds. With --before SRC (e.g. `git archive <rev> | tar -x -C /tmp/before`) the same cases run on that code
-too, in a subprocess. Writes bench/results/badly_scaled.jsonl.
+otherwise, and the median seconds. With --before SRC (e.g. `git archive <rev> | tar -x -C /tmp/before`) the same
+cases run on that code too, in a subprocess. Writes bench/results/badly_scaled.jsonl.
 """
 
 from __future__ import annotations

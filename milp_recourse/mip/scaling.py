@@ -2,8 +2,9 @@
 
 A world whose features sit in units far apart (dollars next to rates) compiles to rows whose coefficients span
 1e10 and more; HiGHS's MIP solver meets its absolute 1e-7 tolerances in those units and proved optima up to 7x
-too dear (random linear worlds, each feature in its own unit: 12 of 149 wrong, bench/bench_badly_scaled.py). Scaling by the least-squares fit of log2|a_ij|
-(Curtis and Reid, 1972) is invariant to a change of units, so the solver sees the model as in natural units.
+too dear (random linear worlds, each feature in its own unit: 12 of 149 wrong, bench/bench_badly_scaled.py).
+Scaling by the least-squares fit of log2|a_ij| (Curtis and Reid, 1972) is invariant to a change of units, so the
+solver sees the model as in natural units.
 Integer columns keep scale 1, so integrality is unchanged; powers of two make every product exact.
 """
 
