@@ -17,7 +17,7 @@ from typing import Mapping
 from milp_recourse.bounds.relu_bounds import relu_layers
 from milp_recourse.encode.compile import CompiledInstance
 from milp_recourse.errors import RecourseError
-from milp_recourse.mip.scaling import coefficient_span
+from milp_recourse.mip.scaling import coefficient_span, integer_big_m_span
 from milp_recourse.models.adapter import split_model
 from milp_recourse.models.trees import is_tree_model
 from milp_recourse.problem.recourse_problem import RecourseProblem
@@ -145,15 +145,15 @@ def tree_scored(problem: RecourseProblem) -> bool:
 
 
 def incumbent_samples(compiled: CompiledInstance, requested: int) -> int:
-    """How many random actions to try for an upper bound: none for tiny models (solved directly) unless they
-    have big-M sources and rows whose coefficients span more than SMALL_BNB_SPAN (SCM domains x 1e6: the
-    incumbent's cost radius and LP tightening then bound the big-M values, which equilibration cannot scale, as
-    they sit on binaries); the full budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2
-    outer approximation depend on it;
+    """How many random actions to try for an upper bound: none for tiny models (solved directly) unless a big-M
+    value on a binary exceeds SMALL_BNB_SPAN in its row's units (domains x 1e6, mip/scaling.integer_big_m_span:
+    the incumbent's cost radius and LP tightening then bound it; equilibration cannot, as it sits on a binary;
+    with an l0 cost and a domain of +-1.6e7 the MILP's binary at 2e-8 switched a change on at no fixed cost);
+    the full budget where big-M bounds (ReLU networks, SCM disjunctions) or the p = 2 outer approximation depend
+    on it;
     a small one elsewhere (tree ensembles: the box shrink still cuts splits, but every classifier call is
     expensive)."""
-    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and not (
-            compiled.tighten_targets and coefficient_span(compiled.model.A.data) > SMALL_BNB_SPAN):
+    if compiled.model.n_integer <= SMALL_MODEL_INTEGERS and integer_big_m_span(compiled.model) <= SMALL_BNB_SPAN:
         return 0
     if compiled.quadratic or compiled.tighten_targets:
         return requested
