@@ -14,8 +14,8 @@ from milp_recourse import CostSpec
 from milp_recourse.backends import SolverParams, get_backend
 from milp_recourse.encode.compile import compile_problem
 from milp_recourse.mip.ir import MIPModel
-from milp_recourse.mip.scaling import (EQUILIBRATE_SPAN, equilibrate, model_span, needs_equilibration,
-                                       scaled_model)
+from milp_recourse.mip.scaling import (EQUILIBRATE_SPAN, equilibrate, integer_big_m_span, model_span,
+                                       needs_equilibration, scaled_model)
 
 
 def natural_model(seed: int) -> MIPModel:
@@ -89,3 +89,17 @@ def test_shipped_worlds_are_not_equilibrated(scm_name, recipe):
     for p in (1, 2):
         for prob in denied_problems(scm_name, recipe, 0, 2, cost=CostSpec(p=p), closed_form=False):
             assert model_span(compile_problem(prob).model) < EQUILIBRATE_SPAN
+
+
+def test_integer_big_m_span_is_a_binary_coefficient_in_its_rows_units():
+    """d - M a <= 0 with d in units of 1/k: the big-M is M k; a row without a continuous column, or a model without
+    a binary, has none (1)."""
+    for M, k in ((10.0, 1.0), (1.6e7, 1.0), (1.6e7, 1e-3), (5.0, 1e4)):
+        A = sp.csr_matrix(np.array([[k, -M], [0.0, 1.0]]))
+        model = MIPModel(("d", "a"), np.array([-M / k, 0.0]), np.array([M / k, 1.0]), np.array([False, True]), A,
+                         np.array([-np.inf, 0.0]), np.array([0.0, 1.0]), ("r", "s"), np.array([1.0, 0.0]))
+        assert integer_big_m_span(model) == pytest.approx(M / k)
+    nat = natural_model(0)
+    continuous = MIPModel(nat.col_names, nat.col_lb, nat.col_ub, np.zeros(nat.n_cols, bool), nat.A, nat.row_lo,
+                          nat.row_hi, nat.row_groups, nat.c)
+    assert integer_big_m_span(continuous) == 1.0
