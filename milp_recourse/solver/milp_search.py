@@ -10,6 +10,7 @@ so few rounds are needed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarra
             theta = max(cols, key=lambda cv: xvec[cv[0]])[1]
         else:
             shift = float(xvec[compiled.d_cols[name]])
-            if abs(shift) <= 1e-9 and name not in compiled.xp_cols:
+            if abs(shift) <= _no_shift(rule) and name not in compiled.xp_cols:
                 continue  # do(X_k := x_k) on a feature whose parents do not change is no intervention
             theta = fx[name] + shift
             if rule.integer:
@@ -83,6 +84,13 @@ def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarra
             theta = float(min(max(theta, rule.lower), rule.upper))
         action[name] = theta
     return action
+
+
+def _no_shift(rule) -> float:
+    """A shift this small is no change: 1e-9, or 1e-9 of the feature's range where that is narrower than 1 (a
+    feature in units 2^-13: the 1e-9 shift that crosses the threshold is a real one)."""
+    width = rule.upper - rule.lower
+    return 1e-9 * min(1.0, width) if math.isfinite(width) and width > 0 else 1e-9
 
 
 def _with_cuts(model: MIPModel, cuts: list[tuple[int, int, float, float]]) -> MIPModel:

@@ -402,6 +402,9 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
     approx_lb = lb
     if approx > 0:   # the bound of a piecewise-linear SCM's model bounds nothing on the true SCM: none is reported
         lb = None
+    below_margin = bool(repaired and ver.ok and lb is not None and ver.cost < lb * (1 - 1e-6) - 1e-12)
+    if below_margin:   # the repaired action is outside the margin model whose bound this is: it bounds nothing here
+        lb = None
     gap = None if lb is None else max(0.0, ver.cost - lb) / max(abs(ver.cost), 1e-12)
     if gap is not None and lb is not None and ver.cost - lb <= 1e-9:
         gap = 0.0
@@ -412,6 +415,10 @@ def finish(problem: RecourseProblem, compiled: CompiledInstance, search: SearchO
             msg += f" (the SCM was approximated piecewise-linearly, max error {approx:.3g})"
     elif search.state == SearchState.OPTIMAL and boxes:
         status, msg = Status.OPTIMAL, "Proven optimal by the box search over actions (no MILP) and verified."
+    elif below_margin:
+        status, msg = Status.FEASIBLE, ("The solver's optimum failed the re-check; a nearby action was verified "
+                                        "instead, below the score margin and cheaper than the margin model's bound "
+                                        f"({approx_lb:.6g}), so no bound is reported.")
     elif search.state == "optimal" and approx == 0 and repaired and not gap_closed(ver.cost, lb or 0.0,
                                                                                   opts.mip_gap):
         # the search's optimum failed the re-check; the repaired action costs more than its bound proves (an
