@@ -25,6 +25,7 @@ from milp_recourse.encode.plausibility import with_density_cuts
 from milp_recourse.errors import BackendError
 from milp_recourse.mip.ir import MIPModel
 from milp_recourse.mip.scaling import equilibrate, needs_equilibration, objective_factor, scaled_model
+from milp_recourse.problem.options import FeatureRule
 from milp_recourse.problem.recourse_problem import RecourseProblem
 from milp_recourse.result import PathStep, SearchState
 from milp_recourse.solver.answer_rules import nudged_outward
@@ -86,7 +87,7 @@ def decode(compiled: CompiledInstance, problem: RecourseProblem, xvec: np.ndarra
     return action
 
 
-def _no_shift(rule) -> float:
+def _no_shift(rule: FeatureRule) -> float:
     """A shift this small is no change: 1e-9, or 1e-9 of the feature's range where that is narrower than 1 (a
     feature in units 2^-13: the 1e-9 shift that crosses the threshold is a real one)."""
     width = rule.upper - rule.lower
