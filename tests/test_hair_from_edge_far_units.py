@@ -2,9 +2,11 @@
 the MILP path, p = 1. The shift that crosses was below decode's absolute 1e-9 in a feature's tiny units, so the
 MILP's optimum decoded to no action; a repair then found a nearby action below the score margin and called it
 OPTIMAL with a bound 5x above its cost, or OPTIMAL at 0.1645 where 2.6e-7 is right (an outside fuzz). A shift is
-now no change only below 1e-9 of the feature's range where that is narrower than 1, and a repaired action
-cheaper than the margin model's bound is FEASIBLE with no bound. Reference: tests/linear_worlds.py (every
-intervention set's LP in natural units) with the 1e-6 score margin; the estimator's own predict."""
+now no change only below 1e-9 of the feature's range where that is narrower than 1, a repaired action cheaper
+than the margin model's bound is FEASIBLE with no bound, and a MILP point that meets the 1e-6 margin only within
+the rows' tolerance (true score 3.6e-7: OPTIMAL at half the optimum, seed 18) is solved again at tolerance 1e-9.
+Reference: tests/linear_worlds.py (every intervention set's LP in natural units) with the 1e-6 score margin; the
+estimator's own predict."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def hair_cases(seed: int):
         yield world, x, 2.0 ** rng.integers(-13, 21, size=n)
 
 
-@pytest.mark.parametrize("seed", [26, 37, 38, 39])
+@pytest.mark.parametrize("seed", [18, 26, 37, 38, 39])
 def test_a_person_a_hair_from_the_edge_in_far_units(seed):
     for world, x, units in hair_cases(seed):
         n = len(world.B)
@@ -40,5 +42,6 @@ def test_a_person_a_hair_from_the_edge_in_far_units(seed):
         assert prob.classifier.predict(cf)[0] == 1
         if r.objective_bound is not None:   # a bound holds for the optimum and never passes the answer
             assert r.objective_bound <= min(ref * (1 + 1e-6) + 1e-12, r.cost * (1 + 1e-6) + 1e-12)
-        if r.status is Status.OPTIMAL:      # within the documented gap: 1e-4 relative or 1e-9 absolute
-            assert r.cost <= ref * (1 + 1e-4) + 1e-9
+        if r.status is Status.OPTIMAL:      # within the documented gap: 1e-4 relative or 1e-9 absolute, and
+            assert r.cost <= ref * (1 + 1e-4) + 1e-9   # the margin met, not only within the rows' tolerance
+            assert r.score >= r.score_threshold + 0.5e-6

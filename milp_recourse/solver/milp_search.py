@@ -40,6 +40,7 @@ BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands t
 CONTRADICTION_TOL = 1e-6   # relative: a proven bound this far above a verified action's cost is a solver error
 NUMERIC_GAP = 1e-6   # relative: a MILP point may use its 1e-7 feasibility tolerance, and sit this far below the optimum
 POLISH_RETRY_TOLS = (1e-5, 1e-4)  # feasibility tolerances of the QP polish's further tries (see _solve_polish)
+TIGHT_TOL = 1e-9   # feasibility tolerance of a re-solve whose point met the score margin only within tolerance
 STALL_ROUNDS = 4  # stop when the lower bound has not moved (relative 1e-9) for this many rounds
 # HiGHS looks at its clock only between root LP / cut rounds and nodes, and on a 1 000-column tree MILP has stopped
 # 0.07-0.08 s past its limit: the MILP gets this share of the whole time limit (at most SOLVER_SLACK_MAX s) less
@@ -199,12 +200,24 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
 
 
 def _verified_at_its_objective(compiled: CompiledInstance, problem: RecourseProblem, sol: MIPSolution) -> bool:
-    """Whether a linear MILP's point decodes to an action that passes the re-check at the cost the solver saw."""
+    """Whether a linear MILP's point decodes to an action that passes the re-check at the cost the solver saw and
+    with the score margin the model asked for (at least half of it: not met only through the rows' tolerance)."""
     action = decode(compiled, problem, sol.x)
-    if not verify_action(problem, action).ok:
+    ver = verify_action(problem, action)
+    if not ver.ok or _short_of_margin(problem, ver):
         return False
     seen = sol.objective / compiled.objective_scale
     return problem.action_cost(action)[0] <= seen + max(NUMERIC_GAP * abs(seen), 1e-9)
+
+
+def _short_of_margin(problem: RecourseProblem, ver) -> bool:
+    """Whether a re-checked action's score falls below the threshold plus half the model's margin: the MILP met
+    the margin only within its rows' tolerance (a person 6e-9 from the edge, features in units 2^-13 .. 2^20: the
+    point's true score was 3.6e-7 of a 1e-6 margin, and it was called OPTIMAL at half the margin model's optimum)."""
+    margin = problem.options.margin
+    if margin <= 0.0 or ver.score is None or ver.score_threshold is None:
+        return False
+    return bool(ver.score < ver.score_threshold + 0.5 * margin)
 
 
 def gap_closed(cost: float, lower: float, mip_gap: float) -> bool:
@@ -357,9 +370,19 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                               objective_cutoff=cutoff,
                               sub_mip_heuristics=sub_mips and best.action is None, presolve_probing=presolve_probing,
                               restarts=restarts, cancel=cancel, presolve=presolve)
-        sol = _run_backend(backend, with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts), params,
-                           best.cost * scale)
+        model = with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts)
+        sol = _run_backend(backend, model, params, best.cost * scale)
         t_solve += sol.seconds
+        if not compiled.quadratic and sol.x is not None and params.feasibility_tol > TIGHT_TOL:
+            point = verify_action(problem, decode(compiled, problem, sol.x))
+            if point.ok and _short_of_margin(problem, point):
+                # the point meets the score margin only within the rows' tolerance (its true score 3.6e-7 of a
+                # 1e-6 margin, features in units far apart): the same MILP again at tight tolerances
+                tight = _run_backend(backend, model, dataclasses.replace(params, feasibility_tol=TIGHT_TOL),
+                                     best.cost * scale)
+                t_solve += tight.seconds
+                if tight.x is not None:
+                    sol = tight
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:
             if best.action is not None and (best_ok or compiled.density is None):   # nothing beats the incumbent
@@ -395,6 +418,10 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
             candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, None)]
+            if lp.x is not None and verify_action(problem, decode(compiled, problem, lp.x)).ok:
+                point = verify_action(problem, decode(compiled, problem, sol.x))
+                if point.ok and _short_of_margin(problem, point):
+                    candidates = [(lp.x, True)]   # the tight LP's point, not one short of the margin
         if compiled.quadratic and _cuts_bite(compiled, sol.x, best.lower_bound, opts.mip_gap, seen):
             stalled = 0
         for xv, known_ok in candidates:
