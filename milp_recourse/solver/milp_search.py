@@ -33,7 +33,7 @@ from milp_recourse.solver.incumbent import Incumbent
 from milp_recourse.solver.interval_costs import interval_rows
 from milp_recourse.solver.small_bnb import branch_and_bound
 from milp_recourse.solver.strategy import MILP, OUTER_APPROX, SMALL_BNB, small_bnb_reason
-from milp_recourse.solver.verify import verify_action
+from milp_recourse.solver.verify import Verification, verify_action
 
 MAX_OA_ROUNDS = 40
 BNB_NODE_LIMIT = 200  # beyond this (~0.05 s) the small branch and bound hands the model to the MILP solver
@@ -199,18 +199,25 @@ def _search_small(compiled: CompiledInstance, problem: RecourseProblem, deadline
     return SearchOutcome(action, cost, lower, SearchState.OPTIMAL, seconds, out.nodes)
 
 
-def _verified_at_its_objective(compiled: CompiledInstance, problem: RecourseProblem, sol: MIPSolution) -> bool:
-    """Whether a linear MILP's point decodes to an action that passes the re-check at the cost the solver saw and
-    with the score margin the model asked for (at least half of it: not met only through the rows' tolerance)."""
-    action = decode(compiled, problem, sol.x)
-    ver = verify_action(problem, action)
+def _recheck(compiled: CompiledInstance, problem: RecourseProblem,
+             xvec: np.ndarray) -> tuple[dict[str, float], Verification]:
+    """A MILP point's action and its independent re-check (made once per solve and shared by the rules below)."""
+    action = decode(compiled, problem, xvec)
+    return action, verify_action(problem, action)
+
+
+def _verified_at_its_objective(problem: RecourseProblem, sol: MIPSolution, scale: float, action: dict[str, float],
+                               ver: Verification) -> bool:
+    """Whether a linear MILP's point (decoded to `action`, re-checked as `ver`) passes the re-check at the cost the
+    solver saw and with the score margin the model asked for (at least half of it: not met only through the rows'
+    tolerance)."""
     if not ver.ok or _short_of_margin(problem, ver):
         return False
-    seen = sol.objective / compiled.objective_scale
+    seen = sol.objective / scale
     return problem.action_cost(action)[0] <= seen + max(NUMERIC_GAP * abs(seen), 1e-9)
 
 
-def _short_of_margin(problem: RecourseProblem, ver) -> bool:
+def _short_of_margin(problem: RecourseProblem, ver: Verification) -> bool:
     """Whether a re-checked action's score falls below the threshold plus half the model's margin: the MILP met
     the margin only within its rows' tolerance (a person 6e-9 from the edge, features in units 2^-13 .. 2^20: the
     point's true score was 3.6e-7 of a 1e-6 margin, and it was called OPTIMAL at half the margin model's optimum)."""
@@ -373,16 +380,17 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
         model = with_density_cuts(_with_cuts(compiled.model, cuts), density_cuts)
         sol = _run_backend(backend, model, params, best.cost * scale)
         t_solve += sol.seconds
-        if not compiled.quadratic and sol.x is not None and params.feasibility_tol > TIGHT_TOL:
-            point = verify_action(problem, decode(compiled, problem, sol.x))
-            if point.ok and _short_of_margin(problem, point):
+        point = None   # a linear model's MILP point: (its action, its re-check)
+        if not compiled.quadratic and sol.x is not None:
+            point = _recheck(compiled, problem, sol.x)
+            if params.feasibility_tol > TIGHT_TOL and point[1].ok and _short_of_margin(problem, point[1]):
                 # the point meets the score margin only within the rows' tolerance (its true score 3.6e-7 of a
                 # 1e-6 margin, features in units far apart): the same MILP again at tight tolerances
                 tight = _run_backend(backend, model, dataclasses.replace(params, feasibility_tol=TIGHT_TOL),
                                      best.cost * scale)
                 t_solve += tight.seconds
                 if tight.x is not None:
-                    sol = tight
+                    sol, point = tight, _recheck(compiled, problem, tight.x)
         best.rounds = rnd
         if sol.termination is Termination.INFEASIBLE:
             if best.action is not None and (best_ok or compiled.density is None):   # nothing beats the incumbent
@@ -407,7 +415,7 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
             t_solve += qp.seconds
             if qp.x is not None:
                 candidates.append((qp.x, None))
-        elif _verified_at_its_objective(compiled, problem, sol):
+        elif point is not None and _verified_at_its_objective(problem, sol, compiled.objective_scale, *point):
             candidates = [(sol.x, True)]
         else:
             # a MIP point is integral only to 1e-7, which a big-M row turns into a 1e-7 * M drift of a
@@ -418,10 +426,9 @@ def _search_compiled(compiled: CompiledInstance, problem: RecourseProblem, inc: 
                               SolverParams(time_limit=max(left, 1.0), feasibility_tol=1e-9))
             t_solve += lp.seconds
             candidates = ([(lp.x, None)] if lp.x is not None else []) + [(sol.x, None)]
-            if lp.x is not None and verify_action(problem, decode(compiled, problem, lp.x)).ok:
-                point = verify_action(problem, decode(compiled, problem, sol.x))
-                if point.ok and _short_of_margin(problem, point):
-                    candidates = [(lp.x, True)]   # the tight LP's point, not one short of the margin
+            short = point is not None and point[1].ok and _short_of_margin(problem, point[1])
+            if short and lp.x is not None and verify_action(problem, decode(compiled, problem, lp.x)).ok:
+                candidates = [(lp.x, True)]   # the tight LP's point, not one short of the margin
         if compiled.quadratic and _cuts_bite(compiled, sol.x, best.lower_bound, opts.mip_gap, seen):
             stalled = 0
         for xv, known_ok in candidates:
