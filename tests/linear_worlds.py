@@ -27,17 +27,23 @@ class World:
     price: np.ndarray   # cost per natural unit (p = 1) or per squared natural unit (p = 2) of each feature
 
 
-def random_world(seed: int) -> World:
-    """3 .. 10 features, x0 immutable, edges with probability 0.35, domains 10 noise deviations wide."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(3, 11))
+def random_dag(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights B of a random linear-Gaussian DAG on n features in topological order (edges with probability 0.35,
+    |weight| 0.2 .. 0.8) and domain half-widths of 10 noise deviations of each feature."""
     B = np.zeros((n, n))
     for j in range(n):
         for i in range(j):
             if rng.random() < 0.35:
                 B[j, i] = round(rng.uniform(0.2, 0.8) * rng.choice([-1, 1]), 3)
     mix = np.linalg.inv(np.eye(n) - B)
-    bound = np.ceil(10 * np.sqrt((mix ** 2).sum(1)))
+    return B, np.ceil(10 * np.sqrt((mix ** 2).sum(1)))
+
+
+def random_world(seed: int) -> World:
+    """3 .. 10 features, x0 immutable, a random DAG (random_dag), domains 10 noise deviations wide."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 11))
+    B, bound = random_dag(rng, n)
     return World(B, bound, rng.normal(size=n), float(rng.normal(scale=0.5)), np.exp(rng.uniform(-1, 1, size=n)))
 
 
@@ -131,4 +137,4 @@ def exact_optimum(world: World, x: np.ndarray, p: int, widen: np.ndarray, margin
     return best
 
 
-__all__ = ["World", "random_world", "denied_people", "problem", "exact_optimum", "scaled_cases"]
+__all__ = ["World", "random_dag", "random_world", "denied_people", "problem", "exact_optimum", "scaled_cases"]

@@ -17,6 +17,7 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+from linear_worlds import random_dag
 from milp_recourse import CostSpec, Preferences, RecourseProblem, SolveOptions, Status, solve
 from milp_recourse.scm.spec import scm_from_dict
 
@@ -56,14 +57,8 @@ class Case:
 def make_case(seed: int, forest: bool, p: int) -> Case:
     rng = np.random.default_rng(1000 + seed)
     n = int(rng.integers(3, 9))
-    r2 = np.random.default_rng(seed)
-    B = np.zeros((n, n))
-    for j in range(n):
-        for i in range(j):
-            if r2.random() < 0.35:
-                B[j, i] = round(r2.uniform(0.2, 0.8) * r2.choice([-1, 1]), 3)
+    B, bound = random_dag(np.random.default_rng(seed), n)
     mix = np.linalg.inv(np.eye(n) - B)
-    bound = np.ceil(10 * np.sqrt((mix ** 2).sum(1)))
     X = np.random.default_rng(seed).standard_normal((2000, n)) @ mix.T
     y = (X @ rng.normal(size=n) + 0.5 * rng.normal(size=2000) > 0).astype(int)
     clf = (RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0) if forest
